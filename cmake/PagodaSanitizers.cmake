@@ -1,0 +1,12 @@
+# Sanitizer builds: PAGODA_SANITIZE=address gives ASan+UBSan, =thread gives TSan.
+if(PAGODA_SANITIZE STREQUAL "address")
+  set(_san -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+elseif(PAGODA_SANITIZE STREQUAL "thread")
+  set(_san -fsanitize=thread -fno-omit-frame-pointer)
+elseif(NOT PAGODA_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "PAGODA_SANITIZE must be '', 'address' or 'thread', not '${PAGODA_SANITIZE}'")
+endif()
+if(DEFINED _san)
+  add_compile_options($<$<COMPILE_LANGUAGE:C,CXX>:${_san}>)
+  add_link_options(${_san})
+endif()

@@ -1,0 +1,7 @@
+# pagoda_warnings: an interface target every Pagoda target links, carrying the
+# warning set (and -Werror in CI) for host C++ code only.
+add_library(pagoda_warnings INTERFACE)
+target_compile_options(pagoda_warnings INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wimplicit-fallthrough>
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${PAGODA_WERROR}>>:-Werror>
+  $<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<BOOL:${PAGODA_WERROR}>>:-Werror=all-warnings>)

