@@ -6,7 +6,7 @@ namespace pagoda {
 
 const BuildInfo& build_info() {
   static const BuildInfo info{
-      PAGODA_VERSION_STRING,   kGitCommit,  PAGODA_BUILD_TYPE, PAGODA_CUDA_COMPILED != 0,
+      PAGODA_VERSION_STRING,       kGitCommit,       PAGODA_BUILD_TYPE, PAGODA_CUDA_COMPILED != 0,
       PAGODA_SERVER_COMPILED != 0, PAGODA_SANITIZER,
   };
   return info;

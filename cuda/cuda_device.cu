@@ -14,8 +14,8 @@ std::vector<DeviceInfo> list_devices() {
   for (int i = 0; i < count; ++i) {
     cudaDeviceProp prop{};
     if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
-    out.push_back(DeviceInfo{i, prop.name, prop.major, prop.minor, prop.totalGlobalMem,
-                             prop.multiProcessorCount});
+    out.push_back(
+        DeviceInfo{i, prop.name, prop.major, prop.minor, prop.totalGlobalMem, prop.multiProcessorCount});
   }
   return out;
 }

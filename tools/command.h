@@ -10,5 +10,6 @@ class App;
 namespace pagoda::tools {
 
 void add_info_command(CLI::App& app);
+void add_make_model_command(CLI::App& app);
 
 }  // namespace pagoda::tools

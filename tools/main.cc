@@ -9,11 +9,13 @@
 int main(int argc, char** argv) {
   CLI::App app{"Pagoda: an inference server for the Qwen 3 family of language models."};
   app.name("pagoda");
-  app.set_version_flag("--version", pagoda::describe_build(), "Print the version, git commit and compiled-in backends");
+  app.set_version_flag("--version", pagoda::describe_build(),
+                       "Print the version, git commit and compiled-in backends");
   app.require_subcommand(1);
   app.fallthrough(false);
 
   pagoda::tools::add_info_command(app);
+  pagoda::tools::add_make_model_command(app);
 
   try {
     app.parse(argc, argv);

@@ -4,14 +4,22 @@ namespace pagoda {
 
 std::string_view dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::kBF16: return "BF16";
-    case DType::kF16: return "F16";
-    case DType::kF32: return "F32";
-    case DType::kF8E4M3: return "F8_E4M3";
-    case DType::kI64: return "I64";
-    case DType::kI32: return "I32";
-    case DType::kU8: return "U8";
-    case DType::kBool: return "BOOL";
+    case DType::kBF16:
+      return "BF16";
+    case DType::kF16:
+      return "F16";
+    case DType::kF32:
+      return "F32";
+    case DType::kF8E4M3:
+      return "F8_E4M3";
+    case DType::kI64:
+      return "I64";
+    case DType::kI32:
+      return "I32";
+    case DType::kU8:
+      return "U8";
+    case DType::kBool:
+      return "BOOL";
   }
   return "?";
 }
@@ -19,20 +27,24 @@ std::string_view dtype_name(DType dtype) {
 std::size_t dtype_size_bytes(DType dtype) {
   switch (dtype) {
     case DType::kBF16:
-    case DType::kF16: return 2;
+    case DType::kF16:
+      return 2;
     case DType::kF32:
-    case DType::kI32: return 4;
-    case DType::kI64: return 8;
+    case DType::kI32:
+      return 4;
+    case DType::kI64:
+      return 8;
     case DType::kF8E4M3:
     case DType::kU8:
-    case DType::kBool: return 1;
+    case DType::kBool:
+      return 1;
   }
   return 0;
 }
 
 std::optional<DType> dtype_from_safetensors(std::string_view name) {
-  for (DType d : {DType::kBF16, DType::kF16, DType::kF32, DType::kF8E4M3, DType::kI64, DType::kI32, DType::kU8,
-                  DType::kBool}) {
+  for (DType d : {DType::kBF16, DType::kF16, DType::kF32, DType::kF8E4M3, DType::kI64, DType::kI32,
+                  DType::kU8, DType::kBool}) {
     if (dtype_name(d) == name) return d;
   }
   return std::nullopt;
@@ -47,10 +59,14 @@ std::optional<DType> dtype_from_torch_name(std::string_view name) {
 
 std::string_view dtype_torch_name(DType dtype) {
   switch (dtype) {
-    case DType::kBF16: return "bfloat16";
-    case DType::kF16: return "float16";
-    case DType::kF32: return "float32";
-    default: return "unsupported";
+    case DType::kBF16:
+      return "bfloat16";
+    case DType::kF16:
+      return "float16";
+    case DType::kF32:
+      return "float32";
+    default:
+      return "unsupported";
   }
 }
 

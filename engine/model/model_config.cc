@@ -28,8 +28,8 @@ class FieldReader {
     return it != obj_.end() && !it->is_null();
   }
 
-  StatusOr<std::int64_t> integer(std::string_view field, std::optional<std::int64_t> fallback, std::int64_t min,
-                                 std::int64_t max) const {
+  StatusOr<std::int64_t> integer(std::string_view field, std::optional<std::int64_t> fallback,
+                                 std::int64_t min, std::int64_t max) const {
     if (!has(field)) {
       if (fallback) return *fallback;
       return error(field, "missing (required)");
@@ -90,7 +90,8 @@ class FieldReader {
       return ok_status();
     };
     if (v.is_array()) {
-      for (const Json& x : v) PAGODA_RETURN_IF_ERROR(one(x));
+      for (const Json& x : v)
+        PAGODA_RETURN_IF_ERROR(one(x));
     } else {
       PAGODA_RETURN_IF_ERROR(one(v));
     }
@@ -123,9 +124,10 @@ Status check_architecture(const Json& j, const std::string& source, std::string&
   }
   if (architecture == "Qwen3ForCausalLM") return ok_status();
   if (architecture == "Qwen3MoeForCausalLM") {
-    return unimplemented(source +
-                         ": architecture Qwen3MoeForCausalLM (Qwen 3 mixture-of-experts) is not supported yet; "
-                         "this build serves dense Qwen3ForCausalLM checkpoints");
+    return unimplemented(
+        source +
+        ": architecture Qwen3MoeForCausalLM (Qwen 3 mixture-of-experts) is not supported yet; "
+        "this build serves dense Qwen3ForCausalLM checkpoints");
   }
   return unimplemented(source + ": architecture " + architecture +
                        " is not supported; Pagoda serves Qwen3ForCausalLM checkpoints");
@@ -133,8 +135,8 @@ Status check_architecture(const Json& j, const std::string& source, std::string&
 
 // rope_scaling (transformers 4.x) or rope_parameters (5.x), which also may carry rope_theta.
 Status parse_rope(const Json& j, const FieldReader& top, ModelConfig& c) {
-  const char* field = j.contains("rope_parameters") && !j["rope_parameters"].is_null() ? "rope_parameters"
-                                                                                       : "rope_scaling";
+  const char* field =
+      j.contains("rope_parameters") && !j["rope_parameters"].is_null() ? "rope_parameters" : "rope_scaling";
   PAGODA_ASSIGN_OR_RETURN(c.rope_theta, top.number("rope_theta", 10000.0));
   if (!j.contains(field) || j[field].is_null()) return ok_status();
   const Json& r = j[field];
@@ -150,14 +152,15 @@ Status parse_rope(const Json& j, const FieldReader& top, ModelConfig& c) {
     PAGODA_ASSIGN_OR_RETURN(type, rr.string("type", std::string("default")));
   }
   if (type == "default") return ok_status();
+  if (type != "linear" && type != "yarn") {
+    return unimplemented(rr.source() + ": rope type '" + type +
+                         "' is not supported (default, linear, yarn are)");
+  }
   PAGODA_ASSIGN_OR_RETURN(c.rope_scaling.factor, rr.number("factor", std::nullopt));
   if (c.rope_scaling.factor < 1.0) return rr.error("factor", "must be >= 1");
   if (type == "linear") {
     c.rope_scaling.type = RopeScaling::Type::kLinear;
     return ok_status();
-  }
-  if (type != "yarn") {
-    return unimplemented(rr.source() + ": rope type '" + type + "' is not supported (default, linear, yarn are)");
   }
   c.rope_scaling.type = RopeScaling::Type::kYarn;
   PAGODA_ASSIGN_OR_RETURN(c.rope_scaling.original_max_position_embeddings,
@@ -180,11 +183,11 @@ Status parse_rope(const Json& j, const FieldReader& top, ModelConfig& c) {
 
 std::int64_t ModelConfig::num_parameters() const {
   std::int64_t h = hidden_size;
-  std::int64_t per_layer = 2 * h                                        // two RMSNorms
-                           + h * (q_size() + 2LL * kv_size())           // q, k, v
-                           + static_cast<std::int64_t>(q_size()) * h    // o
-                           + 2LL * head_dim                             // q_norm, k_norm
-                           + 3LL * h * intermediate_size;               // gate, up, down
+  std::int64_t per_layer = 2 * h                                      // two RMSNorms
+                           + h * (q_size() + 2LL * kv_size())         // q, k, v
+                           + static_cast<std::int64_t>(q_size()) * h  // o
+                           + 2LL * head_dim                           // q_norm, k_norm
+                           + 3LL * h * intermediate_size;             // gate, up, down
   std::int64_t embed = static_cast<std::int64_t>(vocab_size) * h;
   return embed + num_hidden_layers * per_layer + h + (tie_word_embeddings ? 0 : embed);
 }
@@ -194,10 +197,12 @@ Status ModelConfig::validate(const std::string& source) const {
     return invalid_argument(source + ": field '" + std::string(field) + "': " + what);
   };
   if (num_attention_heads % num_key_value_heads != 0) {
-    return err("num_key_value_heads", std::to_string(num_key_value_heads) + " does not divide num_attention_heads " +
+    return err("num_key_value_heads", std::to_string(num_key_value_heads) +
+                                          " does not divide num_attention_heads " +
                                           std::to_string(num_attention_heads));
   }
-  if (head_dim % 2 != 0) return err("head_dim", "must be even for rotary embeddings, got " + std::to_string(head_dim));
+  if (head_dim % 2 != 0)
+    return err("head_dim", "must be even for rotary embeddings, got " + std::to_string(head_dim));
   if (rms_norm_eps <= 0) return err("rms_norm_eps", "must be positive");
   if (rope_theta <= 0) return err("rope_theta", "must be positive");
   if (dtype != DType::kBF16 && dtype != DType::kF16 && dtype != DType::kF32) {
@@ -205,7 +210,8 @@ Status ModelConfig::validate(const std::string& source) const {
   }
   for (std::int32_t id : eos_token_ids) {
     if (id >= vocab_size) {
-      return err("eos_token_id", std::to_string(id) + " is outside the vocabulary of " + std::to_string(vocab_size));
+      return err("eos_token_id",
+                 std::to_string(id) + " is outside the vocabulary of " + std::to_string(vocab_size));
     }
   }
   if (bos_token_id && *bos_token_id >= vocab_size) {
@@ -234,15 +240,16 @@ StatusOr<ModelConfig> parse_model_config(const std::string& json_text, const std
                           f.integer("vocab_size", std::nullopt, 1, std::numeric_limits<std::int32_t>::max()));
   c.vocab_size = static_cast<std::int32_t>(vocab);
   PAGODA_ASSIGN_OR_RETURN(c.rms_norm_eps, f.number("rms_norm_eps", 1e-6));
-  PAGODA_ASSIGN_OR_RETURN(c.max_position_embeddings,
-                          f.integer("max_position_embeddings", 32768, 1, std::numeric_limits<std::int32_t>::max()));
+  PAGODA_ASSIGN_OR_RETURN(c.max_position_embeddings, f.integer("max_position_embeddings", 32768, 1,
+                                                               std::numeric_limits<std::int32_t>::max()));
   PAGODA_RETURN_IF_ERROR(parse_rope(j, f, c));
   PAGODA_ASSIGN_OR_RETURN(c.tie_word_embeddings, f.boolean("tie_word_embeddings", false));
 
   std::string dtype_field = f.has("torch_dtype") ? "torch_dtype" : "dtype";
   PAGODA_ASSIGN_OR_RETURN(std::string dtype_text, f.string(dtype_field, std::string("bfloat16")));
   auto dtype = dtype_from_torch_name(dtype_text);
-  if (!dtype) return f.error(dtype_field, "unsupported dtype '" + dtype_text + "' (bfloat16, float16, float32 are)");
+  if (!dtype)
+    return f.error(dtype_field, "unsupported dtype '" + dtype_text + "' (bfloat16, float16, float32 are)");
   c.dtype = *dtype;
 
   PAGODA_ASSIGN_OR_RETURN(std::string act, f.string("hidden_act", std::string("silu")));
@@ -250,11 +257,12 @@ StatusOr<ModelConfig> parse_model_config(const std::string& json_text, const std
   PAGODA_ASSIGN_OR_RETURN(bool attention_bias, f.boolean("attention_bias", false));
   if (attention_bias) return f.error("attention_bias", "true is not supported; Qwen 3 has no attention bias");
   PAGODA_ASSIGN_OR_RETURN(bool sliding, f.boolean("use_sliding_window", false));
-  if (sliding) return f.error("use_sliding_window", "true is not supported (Qwen 3 dense uses full attention)");
+  if (sliding)
+    return f.error("use_sliding_window", "true is not supported (Qwen 3 dense uses full attention)");
 
   if (f.has("bos_token_id")) {
-    PAGODA_ASSIGN_OR_RETURN(std::int64_t bos,
-                            f.integer("bos_token_id", std::nullopt, 0, std::numeric_limits<std::int32_t>::max()));
+    PAGODA_ASSIGN_OR_RETURN(std::int64_t bos, f.integer("bos_token_id", std::nullopt, 0,
+                                                        std::numeric_limits<std::int32_t>::max()));
     c.bos_token_id = static_cast<std::int32_t>(bos);
   }
   PAGODA_ASSIGN_OR_RETURN(c.eos_token_ids, f.id_list("eos_token_id"));
@@ -267,9 +275,11 @@ Status apply_generation_config(const std::string& json_text, const std::string& 
   FieldReader f(j, source);
   PAGODA_ASSIGN_OR_RETURN(std::vector<std::int32_t> eos, f.id_list("eos_token_id"));
   for (std::int32_t id : eos) {
-    if (id >= config.vocab_size) return f.error("eos_token_id", std::to_string(id) + " is outside the vocabulary");
+    if (id >= config.vocab_size)
+      return f.error("eos_token_id", std::to_string(id) + " is outside the vocabulary");
     bool seen = false;
-    for (std::int32_t e : config.eos_token_ids) seen = seen || e == id;
+    for (std::int32_t e : config.eos_token_ids)
+      seen = seen || e == id;
     if (!seen) config.eos_token_ids.push_back(id);
   }
   GenerationDefaults& g = config.generation;

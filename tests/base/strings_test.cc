@@ -20,7 +20,9 @@ TEST(StringsTest, ParseIntListNamesTheBadPiece) {
   EXPECT_FALSE(parse_int_list("99999999999", "--ids").ok());
 }
 
-TEST(StringsTest, IdsToJson) { EXPECT_EQ(ids_to_json({1, -2, 3}), "[1,-2,3]"); }
+TEST(StringsTest, IdsToJson) {
+  EXPECT_EQ(ids_to_json({1, -2, 3}), "[1,-2,3]");
+}
 
 TEST(StringsTest, Utf8Validation) {
   EXPECT_TRUE(is_valid_utf8("plain"));

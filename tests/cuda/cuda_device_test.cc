@@ -5,7 +5,9 @@
 namespace pagoda::cuda {
 namespace {
 
-TEST(CudaDeviceTest, RuntimeVersionIsKnown) { EXPECT_FALSE(runtime_version().empty()); }
+TEST(CudaDeviceTest, RuntimeVersionIsKnown) {
+  EXPECT_FALSE(runtime_version().empty());
+}
 
 TEST(CudaDeviceTest, DevicesReportSaneProperties) {
   auto devices = list_devices();
