@@ -2,10 +2,12 @@
 # Everything else here is a step those two take.
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build serve test test-release test-asan format clean
+.PHONY: all setup build serve test test-release test-asan test-fuzz format clean
 
 all: build
 
@@ -21,8 +23,9 @@ serve: build
 	bash scripts/serve.sh $(BUILD_DIR)
 
 # The whole test suite: the release build (CUDA compiled when nvcc exists,
-# GPU tests skip without a device), then the unit tests under ASan+UBSan.
-test: test-release test-asan
+# GPU tests skip without a device), the unit tests under ASan+UBSan, then
+# every parser's fuzzer for FUZZ_SECONDS each (clang + libFuzzer).
+test: test-release test-asan test-fuzz
 
 test-release: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
@@ -34,8 +37,14 @@ test-asan: setup
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit
 
+test-fuzz: setup
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGODA_FUZZ=ON \
+	  -DPAGODA_CUDA=OFF -DPAGODA_SERVER=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	bash scripts/run_fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
 format:
 	git ls-files '*.h' '*.cc' '*.cu' '*.cuh' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

@@ -10,3 +10,14 @@ if(DEFINED _san)
   add_compile_options($<$<COMPILE_LANGUAGE:C,CXX>:${_san}>)
   add_link_options(${_san})
 endif()
+
+# Fuzzing build: every target is instrumented for coverage (fuzzer-no-link)
+# with ASan+UBSan; the fuzzers themselves link libFuzzer's main.
+if(PAGODA_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "PAGODA_FUZZ=ON needs clang (CXX=clang++), not ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
