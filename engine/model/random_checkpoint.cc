@@ -46,12 +46,17 @@ Init init_for(const ExpectedTensor& t, const ModelConfig& c, double logit_std) {
   auto ends_with = [&](std::string_view s) {
     return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
   };
-  if (n == "model.embed_tokens.weight") return {0.0, 1.0};
-  if (n == "lm_head.weight") return {0.0, 1.0 / std::sqrt(static_cast<double>(c.hidden_size))};
+  const double sqrt_hidden = std::sqrt(static_cast<double>(c.hidden_size));
+  // Tied: the embedding is also lm_head, and h . e_x for the input token x
+  // grows like hidden * std^2 while other logits grow like sqrt(hidden) * std;
+  // a std of 2/sqrt(hidden) keeps the "copy the input" logit level with the
+  // rest (the RMSNorm at each layer input removes the scale anyway). Untied: 1.
+  if (n == "model.embed_tokens.weight") return {0.0, c.tie_word_embeddings ? 2.0 / sqrt_hidden : 1.0};
+  if (n == "lm_head.weight") return {0.0, 1.0 / sqrt_hidden};
   if (n == "model.norm.weight") {
-    // Logits = norm(h) . lm_head rows: std = weight * sqrt(hidden) * row std.
-    double scale =
-        c.tie_word_embeddings ? logit_std / std::sqrt(static_cast<double>(c.hidden_size)) : logit_std;
+    // Logits = norm(h) . lm_head rows: std = weight * sqrt(hidden) * row std,
+    // the row std being 1/sqrt(hidden) untied and 2/sqrt(hidden) tied.
+    double scale = c.tie_word_embeddings ? logit_std / 2.0 : logit_std;
     return {scale, 0.1 * scale};
   }
   if (ends_with("layernorm.weight") || ends_with("_norm.weight")) return {1.0, 0.1};

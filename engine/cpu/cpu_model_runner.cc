@@ -1,0 +1,153 @@
+#include "engine/cpu/cpu_model_runner.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/cpu/cpu_communicator.h"
+#include "engine/cpu/cpu_rank.h"
+
+namespace pagoda::cpu {
+
+CpuModelRunner::CpuModelRunner(ModelConfig config, KvCacheInfo kv_info)
+    : config_(std::move(config)), kv_info_(kv_info), isa_(detected_isa()), sampler_(config_.eos_token_ids) {}
+
+StatusOr<std::unique_ptr<CpuModelRunner>> CpuModelRunner::create(const ModelConfig& config,
+                                                                 std::shared_ptr<const Checkpoint> checkpoint,
+                                                                 const CpuRunnerOptions& o) {
+  const int tp = o.tensor_parallel_size;
+  if (tp < 1 || tp > 64) return invalid_argument("--tp must be between 1 and 64, got " + std::to_string(tp));
+  if (o.block_size < 1 || o.block_size > 1024) return invalid_argument("--block-size must be in [1, 1024]");
+  PAGODA_RETURN_IF_ERROR(checkpoint->validate(config));
+
+  std::vector<RankShard> shards;
+  for (int r = 0; r < tp; ++r) {
+    PAGODA_ASSIGN_OR_RETURN(RankShard s, RankShard::make(config, r, tp));
+    shards.push_back(s);
+  }
+  const std::int64_t bytes_per_block = CpuRank::kv_bytes_per_block(config, shards[0], o.block_size);
+  std::int64_t num_blocks = o.num_kv_blocks;
+  if (num_blocks <= 0) num_blocks = o.kv_cache_bytes / (bytes_per_block * tp);
+  if (num_blocks < 1) {
+    return resource_exhausted("KV cache budget of " + std::to_string(o.kv_cache_bytes) +
+                              " bytes holds no block (one block needs " +
+                              std::to_string(bytes_per_block * tp) + " bytes)");
+  }
+  num_blocks = std::min<std::int64_t>(num_blocks, 1 << 24);
+
+  auto runner = std::unique_ptr<CpuModelRunner>(new CpuModelRunner(
+      config, KvCacheInfo{o.block_size, static_cast<std::int32_t>(num_blocks), bytes_per_block}));
+  runner->keep_logits_ = o.keep_logits;
+  int total_threads =
+      o.num_threads > 0 ? o.num_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads_per_rank = std::max(1, total_threads / tp);
+  auto group = std::make_shared<CpuCommGroup>(tp);
+  for (int r = 0; r < tp; ++r) {
+    PAGODA_ASSIGN_OR_RETURN(
+        auto weights, CpuWeights::create(runner->config_, checkpoint, shards[static_cast<std::size_t>(r)]));
+    runner->ranks_.push_back(std::make_unique<CpuRank>(
+        runner->config_, std::move(weights), std::make_unique<CpuCommunicator>(group, r), threads_per_rank,
+        runner->isa_, static_cast<std::int32_t>(num_blocks), o.block_size));
+  }
+  if (tp > 1) {
+    runner->start_ = std::make_unique<std::barrier<>>(tp);
+    runner->end_ = std::make_unique<std::barrier<>>(tp);
+    for (int r = 1; r < tp; ++r)
+      runner->rank_threads_.emplace_back([p = runner.get(), r] { p->rank_thread_loop(r); });
+  }
+  return runner;
+}
+
+CpuModelRunner::~CpuModelRunner() {
+  if (!rank_threads_.empty()) {
+    stop_.store(true, std::memory_order_release);
+    start_->arrive_and_wait();
+    for (auto& t : rank_threads_)
+      t.join();
+  }
+}
+
+void CpuModelRunner::rank_thread_loop(int rank) {
+  while (true) {
+    start_->arrive_and_wait();
+    if (stop_.load(std::memory_order_acquire)) return;
+    ranks_[static_cast<std::size_t>(rank)]->forward(*current_plan_);
+    end_->arrive_and_wait();
+  }
+}
+
+Status CpuModelRunner::validate(const StepPlan& plan) const {
+  for (const ScheduledSequence& s : plan.sequences) {
+    const std::string who = "request " + std::to_string(s.request_id) + ": ";
+    if (s.sampling == nullptr) return internal_error(who + "no sampling params");
+    if (s.num_tokens < 1 || s.start_position < 0 ||
+        static_cast<std::size_t>(s.start_position + s.num_tokens) > s.token_ids.size()) {
+      return internal_error(who + "tokens [" + std::to_string(s.start_position) + ", " +
+                            std::to_string(s.start_position + s.num_tokens) + ") outside its " +
+                            std::to_string(s.token_ids.size()) + " tokens");
+    }
+    if (s.start_position + s.num_tokens > config_.max_position_embeddings) {
+      return invalid_argument(who + "position " + std::to_string(s.start_position + s.num_tokens) +
+                              " exceeds max_position_embeddings " +
+                              std::to_string(config_.max_position_embeddings));
+    }
+    const std::int64_t blocks_needed =
+        (s.start_position + s.num_tokens + kv_info_.block_size - 1) / kv_info_.block_size;
+    if (static_cast<std::int64_t>(s.block_table.size()) < blocks_needed) {
+      return internal_error(who + "block table has " + std::to_string(s.block_table.size()) +
+                            " blocks, needs " + std::to_string(blocks_needed));
+    }
+    for (std::int32_t b : s.block_table) {
+      if (b < 0 || b >= kv_info_.num_blocks)
+        return internal_error(who + "block id " + std::to_string(b) + " out of range");
+    }
+    for (std::int32_t i = 0; i < s.num_tokens; ++i) {
+      std::int32_t t = s.token_ids[static_cast<std::size_t>(s.start_position + i)];
+      if (t < 0 || t >= config_.vocab_size)
+        return invalid_argument(who + "token id " + std::to_string(t) + " is not in the vocabulary");
+    }
+  }
+  return ok_status();
+}
+
+StatusOr<StepResult> CpuModelRunner::run(const StepPlan& plan) {
+  PAGODA_RETURN_IF_ERROR(validate(plan));
+  StepResult result;
+  result.step_id = plan.step_id;
+  if (plan.sequences.empty()) return result;
+  const auto start = std::chrono::steady_clock::now();
+  if (rank_threads_.empty()) {
+    ranks_[0]->forward(plan);
+  } else {
+    current_plan_ = &plan;
+    start_->arrive_and_wait();
+    ranks_[0]->forward(plan);
+    end_->arrive_and_wait();
+    current_plan_ = nullptr;
+  }
+  // Sample on rank 0; rows are independent.
+  CpuRank& r0 = *ranks_[0];
+  std::vector<const ScheduledSequence*> sampled;
+  for (const ScheduledSequence& s : plan.sequences) {
+    if (s.sample) sampled.push_back(&s);
+  }
+  result.sampled.resize(sampled.size());
+  auto& logits = const_cast<std::vector<float>&>(r0.logits());
+  const std::int64_t stride = r0.logits_stride();
+  if (keep_logits_) {
+    last_logits_.clear();
+    for (std::size_t i = 0; i < sampled.size(); ++i) {
+      last_logits_.emplace_back(
+          logits.begin() + static_cast<std::ptrdiff_t>(i) * stride,
+          logits.begin() + static_cast<std::ptrdiff_t>(i) * stride + config_.vocab_size);
+    }
+  }
+  r0.pool().parallel_for(static_cast<std::int64_t>(sampled.size()), [&](std::int64_t i) {
+    result.sampled[static_cast<std::size_t>(i)] = sampler_.sample(
+        *sampled[static_cast<std::size_t>(i)], logits.data() + i * stride, config_.vocab_size);
+  });
+  result.forward_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace pagoda::cpu

@@ -1,0 +1,234 @@
+#include "engine/cpu/cpu_rank.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "base/bf16.h"
+#include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/gemm.h"
+#include "engine/cpu/paged_attention.h"
+
+namespace pagoda::cpu {
+namespace {
+
+template <typename T>
+T* sized(std::vector<T>& v, std::int64_t n) {
+  if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+  return v.data();
+}
+
+}  // namespace
+
+std::int64_t CpuRank::kv_bytes_per_block(const ModelConfig& c, const RankShard& s, std::int32_t block_size) {
+  return 2LL * c.num_hidden_layers * s.num_kv_heads * block_size * c.head_dim * 2;
+}
+
+CpuRank::CpuRank(const ModelConfig& config, std::shared_ptr<const CpuWeights> weights,
+                 std::unique_ptr<Communicator> comm, int num_threads, CpuIsa isa, std::int32_t num_blocks,
+                 std::int32_t block_size)
+    : config_(config),
+      weights_(std::move(weights)),
+      shard_(weights_->shard()),
+      comm_(std::move(comm)),
+      pool_(num_threads),
+      isa_(isa),
+      rope_(rope_frequencies(config)),
+      block_size_(block_size),
+      kv_elems_per_layer_(static_cast<std::int64_t>(num_blocks) * shard_.num_kv_heads * block_size *
+                          config.head_dim) {
+  // Default-initialised: pages are only touched (and counted in RSS) when used.
+  const auto total = static_cast<std::size_t>(kv_elems_per_layer_ * config.num_hidden_layers);
+  k_cache_.reset(new std::uint16_t[total]);
+  v_cache_.reset(new std::uint16_t[total]);
+}
+
+void CpuRank::gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w, float* y, std::int64_t m) {
+  GemmParams p{x, ldx, w.data, w.ld, y, w.rows, m, w.rows, w.cols};
+  gemm_bf16(p, pool_, isa_);
+}
+
+void CpuRank::norm_rows_to_bf16(const float* x, const Bf16Matrix& w, std::int64_t rows, std::uint16_t* out) {
+  const std::int64_t h = config_.hidden_size;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  pool_.parallel_for(rows, [&](std::int64_t t) {
+    thread_local std::vector<float> tmp;
+    float* y = sized(tmp, h);
+    rms_norm_row(x + t * h, w.data, eps, h, y);
+    f32_to_bf16_row(y, h, out + t * h);
+  });
+}
+
+void CpuRank::embed(std::int64_t n) {
+  const std::int64_t h = config_.hidden_size;
+  float* hidden = hidden_.data();
+  pool_.parallel_for(n, [&](std::int64_t t) {
+    const std::int64_t id = tokens_[static_cast<std::size_t>(t)] - shard_.vocab_begin;
+    if (id >= 0 && id < shard_.vocab_size) {
+      bf16_to_f32_row(weights_->embedding.data + id * weights_->embedding.ld, h, hidden + t * h);
+    } else {
+      std::fill(hidden + t * h, hidden + (t + 1) * h, 0.0f);  // another rank holds this row
+    }
+  });
+  if (shard_.world_size > 1) comm_->all_reduce_sum(hidden, n * h);
+}
+
+void CpuRank::attention_block(const CpuLayerWeights& lw, std::int64_t layer, std::int64_t n) {
+  const std::int64_t h = config_.hidden_size, hd = config_.head_dim;
+  const std::int64_t nq = shard_.num_q_heads, nkv = shard_.num_kv_heads;
+  const std::int64_t half = hd / 2;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  norm_rows_to_bf16(hidden_.data(), lw.input_norm, n, xb_.data());
+  gemm(xb_.data(), h, lw.q_proj, q_.data(), n);
+  gemm(xb_.data(), h, lw.k_proj, k_.data(), n);
+  gemm(xb_.data(), h, lw.v_proj, v_.data(), n);
+
+  std::uint16_t* kc = k_cache_.get() + layer * kv_elems_per_layer_;
+  std::uint16_t* vc = v_cache_.get() + layer * kv_elems_per_layer_;
+  // Per token: q_norm/k_norm per head, RoPE, then K/V into the cache.
+  pool_.parallel_for(n, [&](std::int64_t t) {
+    const float* c = cos_.data() + t * half;
+    const float* s = sin_.data() + t * half;
+    for (std::int64_t head = 0; head < nq; ++head) {
+      float* x = q_.data() + (t * nq + head) * hd;
+      rms_norm_inplace(x, lw.q_norm.data, eps, hd);
+      rope_rotate_half(x, c, s, hd);
+    }
+    for (std::int64_t head = 0; head < nkv; ++head) {
+      float* x = k_.data() + (t * nkv + head) * hd;
+      rms_norm_inplace(x, lw.k_norm.data, eps, hd);
+      rope_rotate_half(x, c, s, hd);
+    }
+    write_kv(kc, vc, k_.data() + t * nkv * hd, v_.data() + t * nkv * hd,
+             token_tables_[static_cast<std::size_t>(t)], positions_[static_cast<std::size_t>(t)], nkv, hd,
+             block_size_);
+  });
+
+  PagedAttentionParams ap;
+  ap.q = q_.data();
+  ap.out = attn_.data();
+  ap.k_cache = kc;
+  ap.v_cache = vc;
+  ap.positions = positions_.data();
+  ap.block_tables = token_tables_.data();
+  ap.num_tokens = n;
+  ap.num_heads = nq;
+  ap.num_kv_heads = nkv;
+  ap.head_dim = hd;
+  ap.block_size = block_size_;
+  ap.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  paged_attention(ap, pool_);
+
+  const std::int64_t qw = nq * hd;
+  pool_.parallel_for(
+      n, [&](std::int64_t t) { f32_to_bf16_row(attn_.data() + t * qw, qw, attn_b_.data() + t * qw); });
+  gemm(attn_b_.data(), qw, lw.o_proj, proj_.data(), n);
+  if (shard_.world_size > 1) comm_->all_reduce_sum(proj_.data(), n * h);
+  pool_.parallel_for(n, [&](std::int64_t t) {
+    float* dst = hidden_.data() + t * h;
+    const float* src = proj_.data() + t * h;
+    for (std::int64_t i = 0; i < h; ++i)
+      dst[i] += src[i];
+  });
+}
+
+void CpuRank::mlp_block(const CpuLayerWeights& lw, std::int64_t n) {
+  const std::int64_t h = config_.hidden_size, inter = shard_.inter_size;
+  norm_rows_to_bf16(hidden_.data(), lw.post_attention_norm, n, xb_.data());
+  gemm(xb_.data(), h, lw.gate_proj, gate_.data(), n);
+  gemm(xb_.data(), h, lw.up_proj, up_.data(), n);
+  pool_.parallel_for(n, [&](std::int64_t t) {
+    silu_mul_to_bf16(gate_.data() + t * inter, up_.data() + t * inter, inter, act_b_.data() + t * inter);
+  });
+  gemm(act_b_.data(), inter, lw.down_proj, proj_.data(), n);
+  if (shard_.world_size > 1) comm_->all_reduce_sum(proj_.data(), n * h);
+  pool_.parallel_for(n, [&](std::int64_t t) {
+    float* dst = hidden_.data() + t * h;
+    const float* src = proj_.data() + t * h;
+    for (std::int64_t i = 0; i < h; ++i)
+      dst[i] += src[i];
+  });
+}
+
+void CpuRank::forward(const StepPlan& plan) {
+  const std::int64_t h = config_.hidden_size, hd = config_.head_dim, half = hd / 2;
+  // Flatten the plan: one row per computed token.
+  tokens_.clear();
+  positions_.clear();
+  token_tables_.clear();
+  sample_rows_.clear();
+  for (const ScheduledSequence& s : plan.sequences) {
+    for (std::int32_t i = 0; i < s.num_tokens; ++i) {
+      const std::int32_t pos = s.start_position + i;
+      tokens_.push_back(s.token_ids[static_cast<std::size_t>(pos)]);
+      positions_.push_back(pos);
+      token_tables_.push_back(s.block_table.data());
+    }
+    if (s.sample) sample_rows_.push_back(static_cast<std::int64_t>(tokens_.size()) - 1);
+  }
+  const std::int64_t n = static_cast<std::int64_t>(tokens_.size());
+  sized(hidden_, n * h);
+  sized(xb_, n * std::max<std::int64_t>(h, 1));
+  sized(q_, n * shard_.num_q_heads * hd);
+  sized(k_, n * shard_.num_kv_heads * hd);
+  sized(v_, n * shard_.num_kv_heads * hd);
+  sized(attn_, n * shard_.num_q_heads * hd);
+  sized(attn_b_, n * shard_.num_q_heads * hd);
+  sized(proj_, n * h);
+  sized(gate_, n * shard_.inter_size);
+  sized(up_, n * shard_.inter_size);
+  sized(act_b_, n * shard_.inter_size);
+  sized(cos_, n * half);
+  sized(sin_, n * half);
+  pool_.parallel_for(n, [&](std::int64_t t) {
+    const double pos = positions_[static_cast<std::size_t>(t)];
+    for (std::int64_t i = 0; i < half; ++i) {
+      const double angle = pos * rope_.inv_freq[static_cast<std::size_t>(i)];
+      cos_[static_cast<std::size_t>(t * half + i)] =
+          static_cast<float>(std::cos(angle) * rope_.attention_scaling);
+      sin_[static_cast<std::size_t>(t * half + i)] =
+          static_cast<float>(std::sin(angle) * rope_.attention_scaling);
+    }
+  });
+
+  embed(n);
+  for (std::int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
+    const CpuLayerWeights& lw = weights_->layers[static_cast<std::size_t>(layer)];
+    attention_block(lw, layer, n);
+    mlp_block(lw, n);
+  }
+
+  // Final norm and lm_head for the sampled rows only.
+  const std::int64_t s = static_cast<std::int64_t>(sample_rows_.size());
+  if (s == 0) return;
+  std::vector<float> last(static_cast<std::size_t>(s * h));
+  for (std::int64_t r = 0; r < s; ++r) {
+    std::memcpy(last.data() + r * h, hidden_.data() + sample_rows_[static_cast<std::size_t>(r)] * h,
+                static_cast<std::size_t>(h) * sizeof(float));
+  }
+  norm_rows_to_bf16(last.data(), weights_->final_norm, s, xb_.data());
+  const std::int64_t vp = shard_.vocab_padded;
+  float* local = sized(logits_local_, s * vp);
+  std::fill(local, local + s * vp, -std::numeric_limits<float>::infinity());  // rows past the vocabulary
+  GemmParams p{xb_.data(),        h, weights_->lm_head.data, weights_->lm_head.ld, local, vp, s,
+               shard_.vocab_size, h};
+  gemm_bf16(p, pool_, isa_);
+  const std::int64_t width = logits_stride();
+  logits_.resize(static_cast<std::size_t>(s * width));
+  if (shard_.world_size == 1) {
+    std::copy(local, local + s * vp, logits_.begin());
+    return;
+  }
+  // Gather [rank][row][vp] and lay it out as [row][rank * vp].
+  std::vector<float> gathered(static_cast<std::size_t>(shard_.world_size * s * vp));
+  comm_->all_gather(local, s * vp, gathered.data());
+  for (int r = 0; r < shard_.world_size; ++r) {
+    for (std::int64_t row = 0; row < s; ++row) {
+      std::memcpy(logits_.data() + row * width + r * vp, gathered.data() + (r * s + row) * vp,
+                  static_cast<std::size_t>(vp) * sizeof(float));
+    }
+  }
+}
+
+}  // namespace pagoda::cpu

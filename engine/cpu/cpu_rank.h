@@ -1,0 +1,65 @@
+// CpuRank: one tensor-parallel rank of CpuModelRunner — its weight shard, KV
+// cache shard, thread pool and workspaces — running the Qwen 3 forward pass
+// for a StepPlan. Used by exactly one thread (its rank thread).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/communicator.h"
+#include "engine/cpu/cpu_isa.h"
+#include "engine/cpu/cpu_weights.h"
+#include "engine/cpu/thread_pool.h"
+#include "engine/model_runner.h"
+#include "engine/rope.h"
+
+namespace pagoda::cpu {
+
+class CpuRank {
+ public:
+  CpuRank(const ModelConfig& config, std::shared_ptr<const CpuWeights> weights,
+          std::unique_ptr<Communicator> comm, int num_threads, CpuIsa isa, std::int32_t num_blocks,
+          std::int32_t block_size);
+
+  // Bytes of K and V for one block, all layers, on this rank.
+  static std::int64_t kv_bytes_per_block(const ModelConfig& config, const RankShard& shard,
+                                         std::int32_t block_size);
+
+  // Runs the forward pass; afterwards logits() holds [num sampled rows,
+  // vocab_padded * world_size] (full vocabulary, gathered) on every rank.
+  void forward(const StepPlan& plan);
+  const std::vector<float>& logits() const { return logits_; }
+  std::int64_t logits_stride() const { return shard_.vocab_padded * shard_.world_size; }
+  ThreadPool& pool() { return pool_; }
+
+ private:
+  void embed(std::int64_t num_tokens);
+  void attention_block(const CpuLayerWeights& lw, std::int64_t layer, std::int64_t num_tokens);
+  void mlp_block(const CpuLayerWeights& lw, std::int64_t num_tokens);
+  void gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w, float* y, std::int64_t m);
+  void norm_rows_to_bf16(const float* x, const Bf16Matrix& w, std::int64_t rows, std::uint16_t* out);
+
+  const ModelConfig& config_;
+  std::shared_ptr<const CpuWeights> weights_;
+  RankShard shard_;
+  std::unique_ptr<Communicator> comm_;
+  ThreadPool pool_;
+  CpuIsa isa_;
+  RopeFrequencies rope_;
+  std::int32_t block_size_;
+  std::int64_t kv_elems_per_layer_;
+  std::unique_ptr<std::uint16_t[]> k_cache_;  // [layers][blocks][kv heads][block_size][head_dim]
+  std::unique_ptr<std::uint16_t[]> v_cache_;
+
+  // Per-step inputs, flattened over the plan's tokens.
+  std::vector<std::int32_t> tokens_, positions_;
+  std::vector<const std::int32_t*> token_tables_;
+  std::vector<std::int64_t> sample_rows_;  // token index of each sampled sequence's last token
+  std::vector<float> cos_, sin_;           // [tokens, head_dim / 2]
+  // Workspaces, grown on demand and reused.
+  std::vector<float> hidden_, q_, k_, v_, attn_, proj_, gate_, up_, logits_local_, logits_;
+  std::vector<std::uint16_t> xb_, attn_b_, act_b_;
+};
+
+}  // namespace pagoda::cpu

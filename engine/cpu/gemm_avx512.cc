@@ -1,0 +1,124 @@
+// AVX-512 BF16 path of gemm_bf16 (this file is compiled with -mavx512bf16).
+// Each output element keeps one 16-lane f32 accumulator fed by vdpbf16ps over
+// k in steps of 32, then one fixed horizontal reduction: the same instruction
+// sequence whatever tile the element sits in, which is what makes the product
+// batch invariant while tiles share loads of x and w.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 headers build results on _mm512_undefined_*(), which its
+// own -Wuninitialized flags at every inlined use (a known GCC false positive).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "engine/cpu/gemm.h"
+
+namespace pagoda::cpu {
+namespace {
+
+inline __m512bh load_bf16x32(const std::uint16_t* p, __mmask32 mask, bool full) {
+  __m512i v = full ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi16(mask, p);
+  return reinterpret_cast<__m512bh&>(v);
+}
+
+// Fixed-order sum of 16 lanes.
+inline float reduce16(__m512 v) {
+  // Upper 256 bits onto the lower (a shuffle, avoiding GCC 12's false
+  // -Wuninitialized on the extract intrinsics).
+  __m512 folded = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  __m256 s8 = _mm512_castps512_ps256(folded);
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+  return _mm_cvtss_f32(s1);
+}
+
+// y[i0..i0+MR) x [j0..j0+NR)
+template <int MR, int NR>
+inline void tile(const GemmParams& p, std::int64_t i0, std::int64_t j0) {
+  __m512 acc[MR][NR];
+  for (int a = 0; a < MR; ++a)
+    for (int b = 0; b < NR; ++b)
+      acc[a][b] = _mm512_setzero_ps();
+  const std::uint16_t* xr[MR];
+  const std::uint16_t* wr[NR];
+  for (int a = 0; a < MR; ++a)
+    xr[a] = p.x + (i0 + a) * p.ldx;
+  for (int b = 0; b < NR; ++b)
+    wr[b] = p.w + (j0 + b) * p.ldw;
+  std::int64_t kk = 0;
+  for (; kk + 32 <= p.k; kk += 32) {
+    __m512bh wv[NR];
+    for (int b = 0; b < NR; ++b)
+      wv[b] = load_bf16x32(wr[b] + kk, 0, true);
+    for (int a = 0; a < MR; ++a) {
+      __m512bh xv = load_bf16x32(xr[a] + kk, 0, true);
+      for (int b = 0; b < NR; ++b)
+        acc[a][b] = _mm512_dpbf16_ps(acc[a][b], xv, wv[b]);
+    }
+  }
+  if (kk < p.k) {
+    __mmask32 mask = static_cast<__mmask32>((1ull << (p.k - kk)) - 1);
+    __m512bh wv[NR];
+    for (int b = 0; b < NR; ++b)
+      wv[b] = load_bf16x32(wr[b] + kk, mask, false);
+    for (int a = 0; a < MR; ++a) {
+      __m512bh xv = load_bf16x32(xr[a] + kk, mask, false);
+      for (int b = 0; b < NR; ++b)
+        acc[a][b] = _mm512_dpbf16_ps(acc[a][b], xv, wv[b]);
+    }
+  }
+  for (int a = 0; a < MR; ++a)
+    for (int b = 0; b < NR; ++b)
+      p.y[(i0 + a) * p.ldy + j0 + b] = reduce16(acc[a][b]);
+}
+
+template <int MR>
+inline void row_block(const GemmParams& p, std::int64_t i0, std::int64_t j0, std::int64_t j1) {
+  std::int64_t j = j0;
+  for (; j + 4 <= j1; j += 4)
+    tile<MR, 4>(p, i0, j);
+  switch (j1 - j) {
+    case 3:
+      tile<MR, 3>(p, i0, j);
+      break;
+    case 2:
+      tile<MR, 2>(p, i0, j);
+      break;
+    case 1:
+      tile<MR, 1>(p, i0, j);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+void gemm_bf16_avx512(const GemmParams& p, std::int64_t n_begin, std::int64_t n_end) {
+  // Walk 16 weight rows at a time (they stay in L1/L2) across all rows of x.
+  constexpr std::int64_t kColumnBlock = 16;
+  for (std::int64_t j0 = n_begin; j0 < n_end; j0 += kColumnBlock) {
+    std::int64_t j1 = std::min(n_end, j0 + kColumnBlock);
+    std::int64_t i = 0;
+    for (; i + 4 <= p.m; i += 4)
+      row_block<4>(p, i, j0, j1);
+    switch (p.m - i) {
+      case 3:
+        row_block<3>(p, i, j0, j1);
+        break;
+      case 2:
+        row_block<2>(p, i, j0, j1);
+        break;
+      case 1:
+        row_block<1>(p, i, j0, j1);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace pagoda::cpu

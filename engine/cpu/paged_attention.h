@@ -1,0 +1,36 @@
+// Causal GQA attention of query tokens over a paged KV cache (CPU). Each query
+// token at position p attends to positions 0..p of its own sequence, read
+// through that sequence's block table. Work for one (token, KV head) pair is
+// independent of every other, so results are batch invariant.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/cpu/thread_pool.h"
+
+namespace pagoda::cpu {
+
+struct PagedAttentionParams {
+  const float* q = nullptr;                           // [num_tokens, num_heads, head_dim], normed + rotated
+  float* out = nullptr;                               // [num_tokens, num_heads, head_dim]
+  const std::uint16_t* k_cache = nullptr;             // [num_blocks, num_kv_heads, block_size, head_dim] bf16
+  const std::uint16_t* v_cache = nullptr;             // same layout
+  const std::int32_t* positions = nullptr;            // [num_tokens] absolute position of each query token
+  const std::int32_t* const* block_tables = nullptr;  // [num_tokens] the block table of its sequence
+  std::int64_t num_tokens = 0;
+  std::int64_t num_heads = 0;     // query heads on this rank
+  std::int64_t num_kv_heads = 0;  // KV heads on this rank; num_heads % num_kv_heads == 0
+  std::int64_t head_dim = 0;
+  std::int64_t block_size = 0;
+  float scale = 1.0f;  // head_dim^-0.5
+};
+
+void paged_attention(const PagedAttentionParams& p, ThreadPool& pool);
+
+// Writes one token's K and V ([num_kv_heads, head_dim] f32, rounded to bf16)
+// into cache slot `position` of the sequence with `block_table`.
+void write_kv(std::uint16_t* k_cache, std::uint16_t* v_cache, const float* k, const float* v,
+              const std::int32_t* block_table, std::int32_t position, std::int64_t num_kv_heads,
+              std::int64_t head_dim, std::int64_t block_size);
+
+}  // namespace pagoda::cpu
