@@ -7,7 +7,7 @@ elseif(NOT PAGODA_SANITIZE STREQUAL "")
   message(FATAL_ERROR "PAGODA_SANITIZE must be '', 'address' or 'thread', not '${PAGODA_SANITIZE}'")
 endif()
 if(DEFINED _san)
-  add_compile_options($<$<COMPILE_LANGUAGE:C,CXX>:${_san}>)
+  add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:${_san}>")
   add_link_options(${_san})
 endif()
 

@@ -15,8 +15,8 @@ namespace pagoda {
 
 // The KV cache a runner allocated, as the scheduler needs to know it.
 struct KvCacheInfo {
-  std::int32_t block_size = 16;    // tokens per block
-  std::int32_t num_blocks = 0;     // usable blocks (ids 0..num_blocks-1)
+  std::int32_t block_size = 16;      // tokens per block
+  std::int32_t num_blocks = 0;       // usable blocks (ids 0..num_blocks-1)
   std::int64_t bytes_per_block = 0;  // all layers, K and V, on one rank
 };
 
