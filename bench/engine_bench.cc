@@ -1,0 +1,255 @@
+// pagoda_engine_bench: prefill and decode throughput of the CPU backend on a
+// random-weight checkpoint (default: the Qwen3-0.6B shape), next to this
+// machine's memory read bandwidth measured in the same run, so decode can be
+// reported as a fraction of its bandwidth bound.
+//
+//   pagoda_engine_bench [--model DIR] [--threads N] [--prompt-len 512]
+//                       [--context 128] [--steps 8] [--batches 1,8,32]
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "base/strings.h"
+#include "engine/cpu/cpu_model_runner.h"
+#include "engine/cpu/thread_pool.h"
+#include "engine/model/model_preset.h"
+#include "engine/model/random_checkpoint.h"
+
+namespace {
+
+using namespace pagoda;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Streams a buffer much larger than the caches with every thread; best of 5.
+double measure_read_bandwidth(cpu::ThreadPool& pool) {
+  const std::size_t bytes = std::size_t{1} << 30;
+  std::vector<float> buf(bytes / sizeof(float), 1.0f);
+  const std::int64_t chunks = 256;
+  const std::size_t per = buf.size() / chunks;
+  std::vector<float> sums(static_cast<std::size_t>(chunks));
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    auto t = Clock::now();
+    pool.parallel_for(chunks, [&](std::int64_t c) {
+      const float* p = buf.data() + static_cast<std::size_t>(c) * per;
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+             a3 = _mm256_setzero_ps();
+      for (std::size_t i = 0; i + 32 <= per; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+      }
+      float tmp[8];
+      _mm256_storeu_ps(tmp, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+      sums[static_cast<std::size_t>(c)] = std::accumulate(tmp, tmp + 8, 0.0f);
+    });
+    best = std::max(best, static_cast<double>(bytes) / seconds_since(t));
+  }
+  if (std::accumulate(sums.begin(), sums.end(), 0.0f) < 0) std::puts("");  // keep the loads
+  return best;
+}
+
+struct Seq {
+  std::vector<std::int32_t> tokens;
+  std::vector<std::int32_t> blocks;
+  std::int32_t computed = 0;
+  std::int32_t num_prompt = 0;
+};
+
+class Driver {
+ public:
+  Driver(ModelRunner& runner) : runner_(runner), block_size_(runner.kv_cache_info().block_size) {
+    sp_.temperature = 0;
+    sp_.ignore_eos = true;
+    sp_.max_tokens = 1 << 20;
+    reset();
+  }
+  void reset() {
+    free_.resize(static_cast<std::size_t>(runner_.kv_cache_info().num_blocks));
+    std::iota(free_.rbegin(), free_.rend(), 0);
+  }
+  Seq make(std::int32_t len, std::int32_t salt) {
+    Seq s;
+    for (std::int32_t i = 0; i < len; ++i)
+      s.tokens.push_back((i * 7919 + salt * 104729) % 150000);
+    s.num_prompt = len;
+    return s;
+  }
+  // One step: every sequence computes all its pending tokens.
+  bool step(std::vector<Seq>& seqs) {
+    StepPlan plan;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      Seq& s = seqs[i];
+      std::int32_t n = static_cast<std::int32_t>(s.tokens.size()) - s.computed;
+      while (static_cast<std::int32_t>(s.blocks.size()) * block_size_ < s.computed + n) {
+        if (free_.empty()) return false;
+        s.blocks.push_back(free_.back());
+        free_.pop_back();
+      }
+      plan.sequences.push_back(ScheduledSequence{i, s.tokens, s.num_prompt, s.computed, n, s.blocks, true,
+                                                 static_cast<std::int32_t>(s.tokens.size()) - s.num_prompt,
+                                                 &sp_, 1});
+    }
+    auto r = runner_.run(plan);
+    if (!r.ok()) {
+      std::fprintf(stderr, "step failed: %s\n", r.status().to_string().c_str());
+      return false;
+    }
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      seqs[i].computed = static_cast<std::int32_t>(seqs[i].tokens.size());
+      seqs[i].tokens.push_back(r->sampled[i].token_id);
+    }
+    return true;
+  }
+
+ private:
+  ModelRunner& runner_;
+  std::int32_t block_size_;
+  SamplingParams sp_;
+  std::vector<std::int32_t> free_;
+};
+
+long peak_rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir = "/tmp/pagoda-bench-0.6b";
+  int threads = 0, prompt_len = 512, context = 128, steps = 8;
+  std::vector<std::int32_t> batches = {1, 8, 32};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i], v = argv[i + 1];
+    if (a == "--model")
+      model_dir = v;
+    else if (a == "--threads")
+      threads = std::stoi(v);
+    else if (a == "--prompt-len")
+      prompt_len = std::stoi(v);
+    else if (a == "--context")
+      context = std::stoi(v);
+    else if (a == "--steps")
+      steps = std::stoi(v);
+    else if (a == "--batches")
+      batches = parse_int_list(v, "--batches").value();
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (!std::filesystem::exists(std::filesystem::path(model_dir) / "config.json")) {
+    std::printf("writing a random 0.6b-shaped checkpoint to %s ...\n", model_dir.c_str());
+    RandomCheckpointOptions o;
+    o.config = model_preset("0.6b").value();
+    o.out_dir = model_dir;
+    if (Status s = write_random_checkpoint(o); !s.ok()) {
+      std::fprintf(stderr, "%s\n", s.to_string().c_str());
+      return 1;
+    }
+  }
+  const int nthreads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  double bandwidth = 0;
+  {
+    cpu::ThreadPool probe_pool(nthreads);
+    bandwidth = measure_read_bandwidth(probe_pool);
+  }
+  // Forget the probe's buffer in the peak-RSS figure (Linux: "5" resets VmHWM).
+  std::ofstream("/proc/self/clear_refs") << "5";
+  auto config = load_model_config(model_dir);
+  auto ckpt = Checkpoint::open(model_dir);
+  if (!config.ok() || !ckpt.ok()) {
+    std::fprintf(stderr, "cannot load %s\n", model_dir.c_str());
+    return 1;
+  }
+  auto checkpoint = std::make_shared<const Checkpoint>(std::move(ckpt).value());
+  const int max_batch = *std::max_element(batches.begin(), batches.end());
+  cpu::CpuRunnerOptions ro;
+  ro.num_threads = threads;
+  const std::int64_t max_tokens =
+      std::max<std::int64_t>(prompt_len, static_cast<std::int64_t>(max_batch) * (context + steps + 2));
+  ro.num_kv_blocks = static_cast<int>(max_tokens / 16 + max_batch + 8);
+  auto runner = cpu::CpuModelRunner::create(*config, checkpoint, ro);
+  if (!runner.ok()) {
+    std::fprintf(stderr, "%s\n", runner.status().to_string().c_str());
+    return 1;
+  }
+  const ModelConfig& c = *config;
+  std::printf("model: %s (hidden %d, layers %d, heads %d/%d, head_dim %d, inter %d, vocab %d, %s)\n",
+              model_dir.c_str(), c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
+              c.num_key_value_heads, c.head_dim, c.intermediate_size, c.vocab_size,
+              c.tie_word_embeddings ? "tied" : "untied");
+  std::printf("cpu path: %s, threads: %d\n", std::string(cpu::isa_name((*runner)->isa())).c_str(), nthreads);
+  std::printf("memory read bandwidth (same run, %d threads): %.2f GB/s\n", nthreads, bandwidth / 1e9);
+
+  Driver driver(**runner);
+  // Prefill: one prompt of prompt_len tokens in one step (best of 3).
+  double best_prefill = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    driver.reset();
+    std::vector<Seq> seqs = {driver.make(prompt_len, rep)};
+    auto t = Clock::now();
+    if (!driver.step(seqs)) return 1;
+    best_prefill = std::max(best_prefill, prompt_len / seconds_since(t));
+  }
+  const double flops_per_token =
+      2.0 * (static_cast<double>(c.num_parameters()) -
+             static_cast<double>(c.vocab_size) * c.hidden_size * (c.tie_word_embeddings ? 1 : 2));
+  std::printf("prefill %d tokens: %.1f tokens/s (%.1f GFLOP/s in the layers)\n", prompt_len, best_prefill,
+              best_prefill * flops_per_token / 1e9);
+
+  // Decode at each batch size with `context` tokens already in the cache.
+  const double weight_bytes = static_cast<double>(checkpoint->total_tensor_bytes());
+  const double embed_bytes = static_cast<double>(c.vocab_size) * c.hidden_size * 2;
+  for (int b : batches) {
+    driver.reset();
+    std::vector<Seq> seqs;
+    for (int i = 0; i < b; ++i)
+      seqs.push_back(driver.make(context, 100 + i));
+    for (auto& s : seqs) {
+      std::vector<Seq> one = {s};
+      if (!driver.step(one)) return 1;
+      s = one[0];
+    }
+    if (!driver.step(seqs)) return 1;  // warm-up
+    auto t = Clock::now();
+    for (int i = 0; i < steps; ++i) {
+      if (!driver.step(seqs)) return 1;
+    }
+    const double secs = seconds_since(t);
+    const double step_s = secs / steps;
+    // Bytes a step must read: every weight once (untied: only b rows of the
+    // embedding are gathered), plus each sequence's K and V.
+    double bytes =
+        c.tie_word_embeddings ? weight_bytes : weight_bytes - embed_bytes + b * c.hidden_size * 2.0;
+    bytes += static_cast<double>(b) * (context + steps) * c.num_hidden_layers * c.num_key_value_heads *
+             c.head_dim * 4.0;
+    const double bound_s = bytes / bandwidth;
+    std::printf(
+        "decode batch %2d: %7.1f tokens/s, %.1f ms/step, bandwidth bound %.1f ms/step -> %.0f%% of bound\n",
+        b, b / step_s, step_s * 1e3, bound_s * 1e3, 100.0 * bound_s / step_s);
+  }
+  const double kv_bytes =
+      static_cast<double>((*runner)->kv_cache_info().bytes_per_block) * (*runner)->kv_cache_info().num_blocks;
+  std::printf("peak RSS: %.0f MiB (checkpoint %.0f MiB + KV cache %.0f MiB allocated)\n",
+              peak_rss_kib() / 1024.0, weight_bytes / 1048576.0, kv_bytes / 1048576.0);
+  return 0;
+}
