@@ -11,5 +11,8 @@ namespace pagoda::tools {
 
 void add_info_command(CLI::App& app);
 void add_make_model_command(CLI::App& app);
+void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
+void add_chat_template_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 
 }  // namespace pagoda::tools

@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
 
   pagoda::tools::add_info_command(app);
   pagoda::tools::add_make_model_command(app);
+  pagoda::tools::add_tokenize_commands(app);
+  pagoda::tools::add_chat_template_command(app);
+  pagoda::tools::add_generate_command(app);
 
   try {
     app.parse(argc, argv);

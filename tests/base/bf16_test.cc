@@ -23,9 +23,9 @@ TEST(Fp16Test, KnownValues) {
   EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
   EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
   EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);          // rounds to infinity
-  EXPECT_EQ(f32_to_f16(0x1p-24f), 0x0001);          // smallest subnormal
-  EXPECT_EQ(f32_to_f16(0x1p-25f), 0x0000);          // half of it: ties to even (zero)
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);  // rounds to infinity
+  EXPECT_EQ(f32_to_f16(0x1p-24f), 0x0001);  // smallest subnormal
+  EXPECT_EQ(f32_to_f16(0x1p-25f), 0x0000);  // half of it: ties to even (zero)
   EXPECT_EQ(f16_to_f32(0x0001), 0x1p-24f);
   EXPECT_EQ(f16_to_f32(0x3555), 0.333251953125f);
   EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(std::nanf("")))));

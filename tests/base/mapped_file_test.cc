@@ -2,13 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_temp_dir.h"
+
 #include <filesystem>
 
 namespace pagoda {
 namespace {
 
 TEST(MappedFileTest, MapsWhatWasWritten) {
-  std::string path = (std::filesystem::path(testing::TempDir()) / "mapped_file_test.bin").string();
+  std::string path = (std::filesystem::path(pagoda_test_temp_dir()) / "mapped_file_test.bin").string();
   ASSERT_TRUE(write_file(path, std::string("abc\0def", 7)).ok());
   auto file = MappedFile::open(path);
   ASSERT_TRUE(file.ok()) << file.status().to_string();
@@ -28,7 +30,7 @@ TEST(MappedFileTest, MissingFileNamesThePath) {
 }
 
 TEST(MappedFileTest, EmptyFileMapsToNothing) {
-  std::string path = (std::filesystem::path(testing::TempDir()) / "empty.bin").string();
+  std::string path = (std::filesystem::path(pagoda_test_temp_dir()) / "empty.bin").string();
   ASSERT_TRUE(write_file(path, "").ok());
   auto file = MappedFile::open(path);
   ASSERT_TRUE(file.ok());

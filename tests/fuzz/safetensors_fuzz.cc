@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!tensors.ok()) return 0;
   for (const pagoda::TensorView& t : *tensors) {
     if (t.bytes.data() < data || t.bytes.data() + t.bytes.size() > data + size) std::abort();
-    if (static_cast<std::size_t>(t.num_elements()) * pagoda::dtype_size_bytes(t.dtype) != t.bytes.size()) std::abort();
+    if (static_cast<std::size_t>(t.num_elements()) * pagoda::dtype_size_bytes(t.dtype) != t.bytes.size())
+      std::abort();
   }
   return 0;
 }

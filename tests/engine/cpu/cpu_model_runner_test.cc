@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_temp_dir.h"
+
 #include <cmath>
 #include <filesystem>
 
@@ -60,7 +62,7 @@ LoadedModel make_model(const Shape& s) {
   o.config = c;
   o.seed = 11;
   o.out_dir =
-      (std::filesystem::path(::testing::TempDir()) / ("pagoda_runner_" + std::string(s.name))).string();
+      (std::filesystem::path(pagoda_test_temp_dir()) / ("pagoda_runner_" + std::string(s.name))).string();
   EXPECT_TRUE(write_random_checkpoint(o).ok());
   auto ckpt = Checkpoint::open(o.out_dir);
   EXPECT_TRUE(ckpt.ok()) << ckpt.status().to_string();

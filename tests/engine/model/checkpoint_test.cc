@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_temp_dir.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -33,7 +35,7 @@ ModelConfig small_config() {
 }
 
 std::string write_model(const std::string& name, const ModelConfig& c, int shards, std::uint64_t seed = 7) {
-  std::string dir = (fs::path(testing::TempDir()) / ("pagoda_ckpt_" + name)).string();
+  std::string dir = (fs::path(pagoda_test_temp_dir()) / ("pagoda_ckpt_" + name)).string();
   fs::remove_all(dir);
   RandomCheckpointOptions o;
   o.config = c;
@@ -190,7 +192,7 @@ TEST(CheckpointTest, BadIndexIsRefused) {
 }
 
 TEST(CheckpointTest, EmptyDirectory) {
-  std::string dir = (fs::path(testing::TempDir()) / "pagoda_empty_model").string();
+  std::string dir = (fs::path(pagoda_test_temp_dir()) / "pagoda_empty_model").string();
   fs::create_directories(dir);
   auto r = Checkpoint::open(dir);
   ASSERT_FALSE(r.ok());

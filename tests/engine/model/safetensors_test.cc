@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_temp_dir.h"
+
 #include <filesystem>
 
 #include "base/mapped_file.h"
@@ -11,7 +13,7 @@ namespace pagoda {
 namespace {
 
 std::string temp_path(const std::string& name) {
-  return (std::filesystem::path(testing::TempDir()) / name).string();
+  return (std::filesystem::path(pagoda_test_temp_dir()) / name).string();
 }
 
 // A file image: 8-byte little-endian header length, header, data.

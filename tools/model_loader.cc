@@ -1,0 +1,111 @@
+#include "tools/model_loader.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/cpu/cpu_model_runner.h"
+#include "engine/model/checkpoint.h"
+#include "engine/model/model_preset.h"
+#include "engine/model/random_checkpoint.h"
+#include "tools/data_dirs.h"
+
+namespace pagoda::tools {
+
+namespace fs = std::filesystem;
+
+void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
+  cmd.add_option("--model,-m", f.model,
+                 "Hugging Face model directory (default: a demo model, made on first use)");
+  cmd.add_option("--device", f.device, "cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  cmd.add_option("--tp", f.tp, "Tensor-parallel size")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd.add_option("--threads", f.threads, "CPU threads for the CPU backend (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--block-size", f.block_size, "Tokens per KV-cache block")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd.add_option("--kv-cache-bytes", f.kv_cache_bytes, "KV-cache memory budget in bytes")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--num-kv-blocks", f.num_kv_blocks,
+                 "Exact number of KV-cache blocks (overrides --kv-cache-bytes)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--max-num-seqs", f.max_num_seqs, "Most sequences in one step")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  cmd.add_option("--max-num-batched-tokens", f.max_num_batched_tokens, "Token budget of one step")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd.add_option("--max-model-len", f.max_model_len, "Longest prompt + output (default: the model's)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--max-queued-requests", f.max_queued_requests,
+                 "Queued requests before new ones are refused")
+      ->check(CLI::Range(1, 1 << 24))
+      ->capture_default_str();
+  cmd.add_flag("--no-prefix-caching", f.no_prefix_caching, "Disable prefix caching");
+}
+
+StatusOr<std::string> resolve_model_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  std::string dir = default_model_dir();
+  if (fs::exists(fs::path(dir) / "config.json")) return dir;
+  PAGODA_ASSIGN_OR_RETURN(std::string tok_dir, find_tokenizer_dir());
+  RandomCheckpointOptions o;
+  PAGODA_ASSIGN_OR_RETURN(o.config, model_preset("tiny"));
+  o.seed = 0;
+  o.out_dir = dir;
+  o.tokenizer_dir = tok_dir;
+  std::fprintf(stderr,
+               "pagoda: no --model given; writing the demo model (random weights, tiny preset) to %s\n",
+               dir.c_str());
+  PAGODA_RETURN_IF_ERROR(write_random_checkpoint(o));
+  return dir;
+}
+
+StatusOr<std::shared_ptr<const Tokenizer>> load_tokenizer(const std::string& model_dir) {
+  std::string path = (fs::path(model_dir) / "tokenizer.json").string();
+  if (!fs::exists(path))
+    return not_found(path + ": not found (the model directory needs its tokenizer.json)");
+  PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, Tokenizer::load(path));
+  return std::shared_ptr<const Tokenizer>(std::move(tok));
+}
+
+StatusOr<LoadedEngine> load_engine(const EngineFlags& f) {
+  LoadedEngine out;
+  PAGODA_ASSIGN_OR_RETURN(out.model_dir, resolve_model_dir(f.model));
+  PAGODA_ASSIGN_OR_RETURN(out.config, load_model_config(out.model_dir));
+  PAGODA_ASSIGN_OR_RETURN(out.tokenizer, load_tokenizer(out.model_dir));
+  std::string tc = (fs::path(out.model_dir) / "tokenizer_config.json").string();
+  if (fs::exists(tc)) {
+    auto t = ChatTemplate::from_tokenizer_config(tc);
+    if (t.ok()) out.chat_template = std::move(t).value();
+  }
+  if (f.device == "cuda") {
+    return unimplemented(
+        "--device cuda: the CUDA backend is not available in this build yet; use --device cpu");
+  }
+  PAGODA_ASSIGN_OR_RETURN(Checkpoint ckpt, Checkpoint::open(out.model_dir));
+  cpu::CpuRunnerOptions ro;
+  ro.tensor_parallel_size = f.tp;
+  ro.num_threads = f.threads;
+  ro.block_size = f.block_size;
+  ro.kv_cache_bytes = f.kv_cache_bytes;
+  ro.num_kv_blocks = f.num_kv_blocks;
+  PAGODA_ASSIGN_OR_RETURN(
+      std::unique_ptr<cpu::CpuModelRunner> runner,
+      cpu::CpuModelRunner::create(out.config, std::make_shared<const Checkpoint>(std::move(ckpt)), ro));
+  EngineConfig ec;
+  ec.scheduler.max_num_seqs = f.max_num_seqs;
+  ec.scheduler.max_num_batched_tokens = std::max(f.max_num_batched_tokens, f.max_num_seqs);
+  ec.scheduler.max_model_len =
+      f.max_model_len > 0 ? f.max_model_len : static_cast<std::int32_t>(out.config.max_position_embeddings);
+  ec.scheduler.max_queued_requests = f.max_queued_requests;
+  ec.scheduler.enable_prefix_caching = !f.no_prefix_caching;
+  PAGODA_ASSIGN_OR_RETURN(out.engine, Engine::create(std::move(runner), out.tokenizer, ec));
+  return out;
+}
+
+}  // namespace pagoda::tools
