@@ -25,5 +25,11 @@ else()
 endif()
 option(PAGODA_WERROR "Treat warnings as errors (on in CI)" ${_pagoda_werror_default})
 option(PAGODA_BUILD_TESTS "Build the tests" ON)
+option(PAGODA_BUILD_BENCH "Build the benchmarks in bench/" ON)
 option(PAGODA_FUZZ "Build the libFuzzer targets (clang only) instead of tests" OFF)
 option(PAGODA_NATIVE "Tune host code for this machine's CPU (-march=native)" OFF)
+
+# No floating-point contraction anywhere: batch invariance and bit-identical
+# results across ISA-specific builds of the same kernel depend on every
+# multiply and add being rounded as written.
+add_compile_options($<$<COMPILE_LANGUAGE:C,CXX>:-ffp-contract=off>)

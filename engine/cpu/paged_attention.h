@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "engine/cpu/cpu_isa.h"
 #include "engine/cpu/thread_pool.h"
 
 namespace pagoda::cpu {

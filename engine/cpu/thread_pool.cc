@@ -1,5 +1,14 @@
 #include "engine/cpu/thread_pool.h"
 
+#include <chrono>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define PAGODA_CPU_RELAX() _mm_pause()
+#else
+#define PAGODA_CPU_RELAX() ((void)0)
+#endif
+
 namespace pagoda::cpu {
 
 ThreadPool::ThreadPool(int num_threads) {
@@ -29,6 +38,13 @@ void ThreadPool::run_tasks() {
 void ThreadPool::worker_loop() {
   std::uint64_t seen = 0;
   while (true) {
+    // Spin briefly before sleeping: a decode step runs hundreds of short
+    // parallel loops, and a condition-variable wake-up costs tens of µs each.
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+    while (published_generation_.load(std::memory_order_acquire) == seen &&
+           std::chrono::steady_clock::now() < spin_until) {
+      PAGODA_CPU_RELAX();
+    }
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -57,9 +73,15 @@ void ThreadPool::parallel_for(std::int64_t num_tasks, const std::function<void(s
     next_task_.store(0, std::memory_order_relaxed);
     active_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
     ++generation_;
+    published_generation_.store(generation_, std::memory_order_release);
   }
   wake_.notify_all();
   run_tasks();
+  const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  while (active_workers_.load(std::memory_order_acquire) != 0 &&
+         std::chrono::steady_clock::now() < spin_until) {
+    PAGODA_CPU_RELAX();
+  }
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [&] { return active_workers_.load(std::memory_order_acquire) == 0; });
   fn_ = nullptr;

@@ -41,8 +41,10 @@ class ThreadPool {
   std::int64_t num_tasks_ = 0;
   std::atomic<std::int64_t> next_task_{0};
   std::atomic<int> active_workers_{0};
-  std::uint64_t generation_ = 0;  // guarded by mutex_
-  bool stop_ = false;             // guarded by mutex_
+  static constexpr int kSpinMicros = 100;
+  std::uint64_t generation_ = 0;                        // guarded by mutex_
+  std::atomic<std::uint64_t> published_generation_{0};  // generation_, readable without the lock
+  bool stop_ = false;                                   // guarded by mutex_
 };
 
 }  // namespace pagoda::cpu
