@@ -20,7 +20,7 @@ build: setup
 
 # Serves the default model on localhost (see README).
 serve: build
-	bash scripts/serve.sh $(BUILD_DIR)
+	bash scripts/serve.sh $(BUILD_DIR) $(SERVE_ARGS)
 
 # The whole test suite: the release build (CUDA compiled when nvcc exists,
 # GPU tests skip without a device), the unit tests under ASan+UBSan, then

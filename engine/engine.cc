@@ -306,12 +306,13 @@ class EngineImpl {
       auto fs = first_scheduled_.find(e.request_id);
       std::optional<StreamEvent> ev =
           st->output->on_event(e, b.time_ms, fs == first_scheduled_.end() ? -1 : fs->second);
+      if (e.has_token || e.finished) {
+        // Scheduler events carry the prompt length on the final event only.
+        std::lock_guard<std::mutex> lock(stats_mutex_);
+        if (e.has_token) ++stats_.generation_tokens_total;
+        if (e.finished) stats_.prompt_tokens_total += e.num_prompt_tokens;
+      }
       if (ev) {
-        if (e.has_token) {
-          std::lock_guard<std::mutex> lock(stats_mutex_);
-          ++stats_.generation_tokens_total;
-          if (e.num_output_tokens == 1) stats_.prompt_tokens_total += e.num_prompt_tokens;
-        }
         if (ev->finished && ev->finish_reason == FinishReason::kError && !last_error_.ok()) {
           ev->error = last_error_;
         }

@@ -68,7 +68,7 @@ std::optional<StreamEvent> RequestOutput::on_event(const RequestEvent& e, double
   if (queue_ms_ < 0 && first_scheduled_ms >= 0) queue_ms_ = first_scheduled_ms - submit_ms_;
   StreamEvent out;
   out.request_id = id_;
-  usage_.cached_prompt_tokens = e.num_cached_prompt_tokens;
+  if (e.finished) usage_.cached_prompt_tokens = e.num_cached_prompt_tokens;  // set on the final event
   if (e.has_token) {
     out.token_ids.push_back(e.token_id);
     out.timings.token_times_ms.push_back(now_ms - submit_ms_);

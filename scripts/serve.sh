@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
-# `make serve`: serves the default model on localhost. Until `pagoda serve`
-# exists (the front-end issue), this creates the demo model and runs the most
-# complete thing that exists.
+# `make serve`: serves the default model on localhost — gRPC, OpenAI-compatible
+# HTTP and Prometheus metrics, each on the port it prints. Without --model,
+# `pagoda serve` writes a small random-weight demo model on first run.
+# Extra arguments go to `pagoda serve` (e.g. SERVE_ARGS="--model DIR").
 set -euo pipefail
 build_dir=${1:-build}
-pagoda="$build_dir/pagoda"
-model_dir=${PAGODA_MODEL:-${PAGODA_HOME:-$HOME/.cache/pagoda}/models/demo-tiny}
-if [[ ! -f "$model_dir/config.json" ]]; then
-  "$pagoda" make-model --preset tiny --seed 0 --out "$model_dir"
-fi
-"$pagoda" info
-echo "demo model: $model_dir"
+shift || true
+exec "$build_dir/pagoda" serve "$@"

@@ -14,5 +14,8 @@ void add_make_model_command(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_chat_template_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+#ifdef PAGODA_HAVE_SERVER
+void add_serve_command(CLI::App& app);
+#endif
 
 }  // namespace pagoda::tools

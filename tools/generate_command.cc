@@ -147,7 +147,7 @@ void run(const GenerateFlags& f, const CLI::App& cmd) {
   const int inputs = (!f.prompt.empty() || cmd.count("--prompt") > 0) + !f.prompt_ids.empty() +
                      !f.chat.empty() + !f.prompts_file.empty();
   if (inputs != 1) fail("give exactly one of --prompt, --prompt-ids, --chat, --prompts-file", 2);
-  auto loaded = load_engine(f.engine);
+  auto loaded = load_engine_from_flags(f.engine);
   if (!loaded.ok()) fail(loaded.status().message());
   LoadedEngine& le = *loaded;
   const SamplingParams base = base_sampling(f, cmd, le.config);

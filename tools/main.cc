@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   pagoda::tools::add_tokenize_commands(app);
   pagoda::tools::add_chat_template_command(app);
   pagoda::tools::add_generate_command(app);
+#ifdef PAGODA_HAVE_SERVER
+  pagoda::tools::add_serve_command(app);
+#endif
 
   try {
     app.parse(argc, argv);

@@ -5,8 +5,6 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "engine/cpu/cpu_model_runner.h"
-#include "engine/model/checkpoint.h"
 #include "engine/model/model_preset.h"
 #include "engine/model/random_checkpoint.h"
 #include "tools/data_dirs.h"
@@ -73,39 +71,22 @@ StatusOr<std::shared_ptr<const Tokenizer>> load_tokenizer(const std::string& mod
   return std::shared_ptr<const Tokenizer>(std::move(tok));
 }
 
-StatusOr<LoadedEngine> load_engine(const EngineFlags& f) {
-  LoadedEngine out;
-  PAGODA_ASSIGN_OR_RETURN(out.model_dir, resolve_model_dir(f.model));
-  PAGODA_ASSIGN_OR_RETURN(out.config, load_model_config(out.model_dir));
-  PAGODA_ASSIGN_OR_RETURN(out.tokenizer, load_tokenizer(out.model_dir));
-  std::string tc = (fs::path(out.model_dir) / "tokenizer_config.json").string();
-  if (fs::exists(tc)) {
-    auto t = ChatTemplate::from_tokenizer_config(tc);
-    if (t.ok()) out.chat_template = std::move(t).value();
-  }
-  if (f.device == "cuda") {
-    return unimplemented(
-        "--device cuda: the CUDA backend is not available in this build yet; use --device cpu");
-  }
-  PAGODA_ASSIGN_OR_RETURN(Checkpoint ckpt, Checkpoint::open(out.model_dir));
-  cpu::CpuRunnerOptions ro;
-  ro.tensor_parallel_size = f.tp;
-  ro.num_threads = f.threads;
-  ro.block_size = f.block_size;
-  ro.kv_cache_bytes = f.kv_cache_bytes;
-  ro.num_kv_blocks = f.num_kv_blocks;
-  PAGODA_ASSIGN_OR_RETURN(
-      std::unique_ptr<cpu::CpuModelRunner> runner,
-      cpu::CpuModelRunner::create(out.config, std::make_shared<const Checkpoint>(std::move(ckpt)), ro));
-  EngineConfig ec;
-  ec.scheduler.max_num_seqs = f.max_num_seqs;
-  ec.scheduler.max_num_batched_tokens = std::max(f.max_num_batched_tokens, f.max_num_seqs);
-  ec.scheduler.max_model_len =
-      f.max_model_len > 0 ? f.max_model_len : static_cast<std::int32_t>(out.config.max_position_embeddings);
-  ec.scheduler.max_queued_requests = f.max_queued_requests;
-  ec.scheduler.enable_prefix_caching = !f.no_prefix_caching;
-  PAGODA_ASSIGN_OR_RETURN(out.engine, Engine::create(std::move(runner), out.tokenizer, ec));
-  return out;
+StatusOr<LoadedEngine> load_engine_from_flags(const EngineFlags& f) {
+  EngineLoadOptions o;
+  PAGODA_ASSIGN_OR_RETURN(o.model_dir, resolve_model_dir(f.model));
+  o.device = f.device;
+  o.tensor_parallel_size = f.tp;
+  o.num_threads = f.threads;
+  o.block_size = f.block_size;
+  o.kv_cache_bytes = f.kv_cache_bytes;
+  o.num_kv_blocks = f.num_kv_blocks;
+  SchedulerConfig& sc = o.engine.scheduler;
+  sc.max_num_seqs = f.max_num_seqs;
+  sc.max_num_batched_tokens = std::max(f.max_num_batched_tokens, f.max_num_seqs);
+  sc.max_model_len = f.max_model_len;
+  sc.max_queued_requests = f.max_queued_requests;
+  sc.enable_prefix_caching = !f.no_prefix_caching;
+  return load_engine(o);
 }
 
 }  // namespace pagoda::tools

@@ -10,6 +10,7 @@
 #include "base/status.h"
 #include "engine/chat/chat_template.h"
 #include "engine/engine.h"
+#include "engine/engine_loader.h"
 #include "engine/model/model_config.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -37,20 +38,13 @@ struct EngineFlags {
 
 void add_engine_flags(CLI::App& cmd, EngineFlags& flags);
 
-struct LoadedEngine {
-  std::string model_dir;
-  ModelConfig config;
-  std::shared_ptr<const Tokenizer> tokenizer;
-  std::optional<ChatTemplate> chat_template;  // absent when tokenizer_config.json has none
-  std::unique_ptr<Engine> engine;
-};
-
 // Resolves the model directory: --model, or the demo model (written with
 // make-model's tiny preset on first use).
 StatusOr<std::string> resolve_model_dir(const std::string& flag);
 
 StatusOr<std::shared_ptr<const Tokenizer>> load_tokenizer(const std::string& model_dir);
 
-StatusOr<LoadedEngine> load_engine(const EngineFlags& flags);
+// The demo model when --model is absent, then pagoda::load_engine.
+StatusOr<LoadedEngine> load_engine_from_flags(const EngineFlags& flags);
 
 }  // namespace pagoda::tools

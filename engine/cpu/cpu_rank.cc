@@ -74,6 +74,16 @@ void CpuRank::embed(std::int64_t n) {
   if (shard_.world_size > 1) comm_->all_reduce_sum(hidden, n * h);
 }
 
+void CpuRank::add_projection_to_residual(std::int64_t n) {
+  const std::int64_t h = config_.hidden_size;
+  pool_.parallel_for(n, [&](std::int64_t t) {
+    float* dst = hidden_.data() + t * h;
+    const float* src = proj_.data() + t * h;
+    for (std::int64_t i = 0; i < h; ++i)
+      dst[i] += src[i];
+  });
+}
+
 void CpuRank::attention_block(const CpuLayerWeights& lw, std::int64_t layer, std::int64_t n) {
   const std::int64_t h = config_.hidden_size, hd = config_.head_dim;
   const std::int64_t nq = shard_.num_q_heads, nkv = shard_.num_kv_heads;
@@ -125,12 +135,7 @@ void CpuRank::attention_block(const CpuLayerWeights& lw, std::int64_t layer, std
       n, [&](std::int64_t t) { f32_to_bf16_row(attn_.data() + t * qw, qw, attn_b_.data() + t * qw); });
   gemm(attn_b_.data(), qw, lw.o_proj, proj_.data(), n);
   if (shard_.world_size > 1) comm_->all_reduce_sum(proj_.data(), n * h);
-  pool_.parallel_for(n, [&](std::int64_t t) {
-    float* dst = hidden_.data() + t * h;
-    const float* src = proj_.data() + t * h;
-    for (std::int64_t i = 0; i < h; ++i)
-      dst[i] += src[i];
-  });
+  add_projection_to_residual(n);
 }
 
 void CpuRank::mlp_block(const CpuLayerWeights& lw, std::int64_t n) {
@@ -143,12 +148,7 @@ void CpuRank::mlp_block(const CpuLayerWeights& lw, std::int64_t n) {
   });
   gemm(act_b_.data(), inter, lw.down_proj, proj_.data(), n);
   if (shard_.world_size > 1) comm_->all_reduce_sum(proj_.data(), n * h);
-  pool_.parallel_for(n, [&](std::int64_t t) {
-    float* dst = hidden_.data() + t * h;
-    const float* src = proj_.data() + t * h;
-    for (std::int64_t i = 0; i < h; ++i)
-      dst[i] += src[i];
-  });
+  add_projection_to_residual(n);
 }
 
 void CpuRank::forward(const StepPlan& plan) {

@@ -37,6 +37,8 @@ class CpuRank {
   void embed(std::int64_t num_tokens);
   void attention_block(const CpuLayerWeights& lw, std::int64_t layer, std::int64_t num_tokens);
   void mlp_block(const CpuLayerWeights& lw, std::int64_t num_tokens);
+  // hidden_ += proj_ for the step's rows (the residual connection).
+  void add_projection_to_residual(std::int64_t num_tokens);
   void gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w, float* y, std::int64_t m);
   void norm_rows_to_bf16(const float* x, const Bf16Matrix& w, std::int64_t rows, std::uint16_t* out);
 

@@ -143,6 +143,15 @@ TEST(EngineTest, SixtyFourConcurrentRequestsEqualAlone) {
     EXPECT_EQ(sinks[static_cast<std::size_t>(i)]->last().usage.completion_tokens, 6 + i % 5);
   }
   wait_all_blocks_free(*engine);
+  std::int64_t prompt_tokens = 0, output_tokens = 0;
+  for (int i = 0; i < kN; ++i) {
+    prompt_tokens += sinks[static_cast<std::size_t>(i)]->last().usage.prompt_tokens;
+    output_tokens += 6 + i % 5;
+  }
+  EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.prompt_tokens_total, prompt_tokens);
+  EXPECT_EQ(stats.generation_tokens_total, output_tokens);
+  EXPECT_EQ(stats.num_requests_finished, kN);
 }
 
 // A cache too small for everyone at once forces preemption by recompute:

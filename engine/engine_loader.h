@@ -1,0 +1,44 @@
+// Builds a running Engine from a Hugging Face model directory: config,
+// checkpoint (validated), tokenizer, chat template and the backend's
+// ModelRunner. Shared by `pagoda generate` and `pagoda serve`. Called from one
+// thread at start-up.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/status.h"
+#include "engine/chat/chat_template.h"
+#include "engine/engine.h"
+#include "engine/model/model_config.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace pagoda {
+
+struct EngineLoadOptions {
+  std::string model_dir;
+  std::string tokenizer_dir;    // "" = model_dir
+  std::string device = "auto";  // cpu, cuda or auto
+  int tensor_parallel_size = 1;
+  int num_threads = 0;  // CPU backend; 0 = all
+  int block_size = 16;
+  std::int64_t kv_cache_bytes = 1ll << 30;
+  int num_kv_blocks = 0;  // exact count; overrides kv_cache_bytes
+  // Scheduler limits and text limits. max_model_len 0 = the model's
+  // max_position_embeddings; num_blocks, block_size and eos ids are filled in.
+  EngineConfig engine;
+};
+
+struct LoadedEngine {
+  ModelConfig config;
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::optional<ChatTemplate> chat_template;  // absent when tokenizer_config.json has none
+  Status chat_template_error;                 // why it is absent, when the file exists
+  std::unique_ptr<Engine> engine;
+};
+
+StatusOr<LoadedEngine> load_engine(const EngineLoadOptions& options);
+
+}  // namespace pagoda

@@ -1,0 +1,36 @@
+// HttpRouter: maps an HTTP request to its handler — health, the OpenAI routes
+// (/v1/chat/completions, /v1/completions, /v1/models), /tokenize and
+// /detokenize — after authentication, method, readiness and body checks.
+// Stateless; called on the session's strand (any io_context thread).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "server/http_exchange.h"
+#include "server/serving_context.h"
+
+namespace pagoda::server {
+
+class HttpRouter {
+ public:
+  explicit HttpRouter(ServingContext* ctx) : ctx_(ctx) {}
+  void handle(const std::shared_ptr<HttpExchange>& exchange);
+
+ private:
+  void handle_models(HttpExchange& ex);
+  void handle_tokenize(HttpExchange& ex, const nlohmann::ordered_json& body);
+  void handle_detokenize(HttpExchange& ex, const nlohmann::ordered_json& body);
+
+  ServingContext* ctx_;
+};
+
+// Parses a JSON request body with a nesting cap; INVALID_ARGUMENT when malformed.
+StatusOr<nlohmann::ordered_json> parse_json_body(std::string_view body, int max_depth);
+
+// Sends an error in OpenAI's shape for `status`.
+void respond_error(HttpExchange& ex, const Status& status);
+
+}  // namespace pagoda::server
