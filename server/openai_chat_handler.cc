@@ -233,12 +233,7 @@ Json ChatCompletionJob::final_response() {
                        {"finish_reason", c.finish_reason},
                        {"stop_reason", c.stop_reason.empty() ? Json() : Json(c.stop_reason)}});
   }
-  return {{"id", id_},
-          {"object", "chat.completion"},
-          {"created", created_},
-          {"model", ctx_->model_name()},
-          {"choices", std::move(choices)},
-          {"usage", usage_json()}};
+  return response_json("chat.completion", std::move(choices));
 }
 
 }  // namespace

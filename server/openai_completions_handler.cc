@@ -195,12 +195,7 @@ Json CompletionJob::final_response() {
                        {"finish_reason", c.finish_reason},
                        {"stop_reason", c.stop_reason.empty() ? Json() : Json(c.stop_reason)}});
   }
-  return {{"id", id_},
-          {"object", "text_completion"},
-          {"created", created_},
-          {"model", ctx_->model_name()},
-          {"choices", std::move(choices)},
-          {"usage", usage_json()}};
+  return response_json("text_completion", std::move(choices));
 }
 
 }  // namespace

@@ -122,6 +122,15 @@ void OpenAiJob::send_chunk(const Json& chunk) {
   ex_->send_sse(chunk.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
+Json OpenAiJob::response_json(const char* object, Json choices) const {
+  return {{"id", id_},
+          {"object", object},
+          {"created", created_},
+          {"model", ctx_->model_name()},
+          {"choices", std::move(choices)},
+          {"usage", usage_json()}};
+}
+
 Json OpenAiJob::usage_json() const {
   return {{"prompt_tokens", prompt_tokens_},
           {"completion_tokens", completion_tokens_},

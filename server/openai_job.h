@@ -42,6 +42,8 @@ class OpenAiJob : public std::enable_shared_from_this<OpenAiJob> {
   // "data: <chunk>\n\n".
   void send_chunk(const nlohmann::ordered_json& chunk);
   nlohmann::ordered_json usage_json() const;
+  // The non-streaming response: {id, object, created, model, choices, usage}.
+  nlohmann::ordered_json response_json(const char* object, nlohmann::ordered_json choices) const;
   // OpenAI's finish_reason for an engine FinishReason.
   static const char* finish_reason_string(FinishReason reason, bool tool_calls);
   // A token's text and bytes, for logprobs.
