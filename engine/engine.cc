@@ -288,8 +288,10 @@ class EngineImpl {
   void deliver(OutputBatch& b) {
     for (auto& [id, when] : b.first_scheduled)
       first_scheduled_[id] = when;
-    for (auto& [id, status] : b.refused) {
-      finish_stream(id, [&](RequestOutput& out) {
+    for (const auto& refused : b.refused) {
+      // (No structured binding: clang 14 cannot capture one in a lambda.)
+      const Status& status = refused.second;
+      finish_stream(refused.first, [&](RequestOutput& out) {
         return out.fail(
             status.code() == StatusCode::kDeadlineExceeded ? FinishReason::kDeadline : FinishReason::kError,
             status, b.time_ms);

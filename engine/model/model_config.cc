@@ -113,7 +113,8 @@ StatusOr<Json> parse_json_object(const std::string& text, const std::string& sou
 }
 
 Status check_architecture(const Json& j, const std::string& source, std::string& architecture) {
-  std::string model_type = j.value("model_type", std::string());
+  std::string model_type;
+  if (auto it = j.find("model_type"); it != j.end() && it->is_string()) model_type = it->get<std::string>();
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string()) {
     architecture = j["architectures"][0].get<std::string>();

@@ -164,6 +164,17 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(param_info.param.name);
     });
 
+// Found by the config fuzzer: a non-string model_type used to throw.
+TEST(ModelConfigTest, NonStringModelTypeIsAnErrorNotACrash) {
+  auto c = parse_model_config(R"({"model_type": null, "hidden_size": 64})", "config.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("field 'architectures': missing"), std::string::npos)
+      << c.status().message();
+  c = parse_model_config(replace(kQwen3_0_6B, R"("model_type": "qwen3")", R"("model_type": [1])"),
+                         "config.json");
+  EXPECT_TRUE(c.ok()) << c.status().to_string();  // architectures decides
+}
+
 TEST(ModelConfigTest, LoadFromMissingDirectoryNamesPath) {
   auto c = load_model_config("/nonexistent/model");
   ASSERT_FALSE(c.ok());
