@@ -17,18 +17,22 @@ Status SamplingParams::validate(std::int32_t vocab_size) const {
   if (!(repetition_penalty > 0.0 && repetition_penalty <= 10.0)) {
     return bad("repetition_penalty", "must be in (0, 10]");
   }
-  if (!(presence_penalty >= -2.0 && presence_penalty <= 2.0)) return bad("presence_penalty", "must be in [-2, 2]");
+  if (!(presence_penalty >= -2.0 && presence_penalty <= 2.0))
+    return bad("presence_penalty", "must be in [-2, 2]");
   if (!(frequency_penalty >= -2.0 && frequency_penalty <= 2.0)) {
     return bad("frequency_penalty", "must be in [-2, 2]");
   }
   for (const auto& [id, bias] : logit_bias) {
-    if (id < 0 || id >= vocab_size) return bad("logit_bias", "token id " + std::to_string(id) + " is not in the vocabulary");
-    if (!std::isfinite(bias) || bias < -100.0f || bias > 100.0f) return bad("logit_bias", "bias must be in [-100, 100]");
+    if (id < 0 || id >= vocab_size)
+      return bad("logit_bias", "token id " + std::to_string(id) + " is not in the vocabulary");
+    if (!std::isfinite(bias) || bias < -100.0f || bias > 100.0f)
+      return bad("logit_bias", "bias must be in [-100, 100]");
   }
   if (max_tokens < 1) return bad("max_tokens", "must be at least 1");
   if (min_tokens < 0 || min_tokens > max_tokens) return bad("min_tokens", "must be in [0, max_tokens]");
   for (std::int32_t id : stop_token_ids) {
-    if (id < 0 || id >= vocab_size) return bad("stop_token_ids", std::to_string(id) + " is not in the vocabulary");
+    if (id < 0 || id >= vocab_size)
+      return bad("stop_token_ids", std::to_string(id) + " is not in the vocabulary");
   }
   for (const std::string& s : stop) {
     if (s.empty()) return bad("stop", "stop strings must not be empty");

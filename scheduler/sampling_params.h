@@ -33,9 +33,9 @@ struct SamplingParams {
   // batching or on recompute after preemption.
   std::optional<std::uint64_t> seed;
 
-  std::int32_t max_tokens = 16;  // output tokens, >= 1
-  std::int32_t min_tokens = 0;   // stop tokens are suppressed until this many are out
-  bool ignore_eos = false;       // the model's eos ids do not stop the request
+  std::int32_t max_tokens = 16;              // output tokens, >= 1
+  std::int32_t min_tokens = 0;               // stop tokens are suppressed until this many are out
+  bool ignore_eos = false;                   // the model's eos ids do not stop the request
   std::vector<std::int32_t> stop_token_ids;  // extra ids that stop the request (kept in output)
   std::vector<std::string> stop;             // stop strings, matched on detokenized text (not in output)
   bool skip_special_tokens = true;           // for detokenized text

@@ -20,7 +20,7 @@ using RequestId = std::uint64_t;
 // into the cache blocks of block_table, and attends to everything before them.
 struct ScheduledSequence {
   RequestId request_id = 0;
-  std::span<const std::int32_t> token_ids;    // prompt + output so far (all of them)
+  std::span<const std::int32_t> token_ids;  // prompt + output so far (all of them)
   std::int32_t num_prompt_tokens = 0;
   std::int32_t start_position = 0;            // == num_computed_tokens before this step
   std::int32_t num_tokens = 0;                // > 0
@@ -28,15 +28,15 @@ struct ScheduledSequence {
   // True when this step reaches the end of token_ids: the last position's
   // logits are sampled into the next output token.
   bool sample = false;
-  std::int32_t num_output_tokens = 0;         // output position of the token sampled now
-  const SamplingParams* sampling = nullptr;   // never null
-  std::uint64_t seed = 0;                     // resolved seed of this request's random stream
+  std::int32_t num_output_tokens = 0;        // output position of the token sampled now
+  const SamplingParams* sampling = nullptr;  // never null
+  std::uint64_t seed = 0;                    // resolved seed of this request's random stream
 };
 
 struct StepPlan {
   std::uint64_t step_id = 0;
-  std::vector<ScheduledSequence> sequences;   // decodes first, then prefill chunks
-  std::int32_t num_batched_tokens = 0;        // sum of num_tokens
+  std::vector<ScheduledSequence> sequences;  // decodes first, then prefill chunks
+  std::int32_t num_batched_tokens = 0;       // sum of num_tokens
 };
 
 struct TokenLogprob {
@@ -48,14 +48,14 @@ struct TokenLogprob {
 struct SampledToken {
   RequestId request_id = 0;
   std::int32_t token_id = 0;
-  float logprob = 0.0f;                     // of the chosen token (when logprobs were asked for)
-  std::vector<TokenLogprob> top_logprobs;   // best first, SamplingParams::logprobs of them
+  float logprob = 0.0f;                    // of the chosen token (when logprobs were asked for)
+  std::vector<TokenLogprob> top_logprobs;  // best first, SamplingParams::logprobs of them
 };
 
 struct StepResult {
   std::uint64_t step_id = 0;
-  std::vector<SampledToken> sampled;        // in StepPlan order, sampling sequences only
-  double forward_ms = 0.0;                  // model time of the step (for metrics)
+  std::vector<SampledToken> sampled;  // in StepPlan order, sampling sequences only
+  double forward_ms = 0.0;            // model time of the step (for metrics)
 };
 
 }  // namespace pagoda
