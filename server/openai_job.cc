@@ -139,21 +139,9 @@ Json OpenAiJob::usage_json() const {
 }
 
 const char* OpenAiJob::finish_reason_string(FinishReason reason, bool tool_calls) {
-  switch (reason) {
-    case FinishReason::kStop:
-      return tool_calls ? "tool_calls" : "stop";
-    case FinishReason::kLength:
-      return "length";
-    case FinishReason::kAbort:
-      return "abort";
-    case FinishReason::kError:
-      return "error";
-    case FinishReason::kDeadline:
-      return "deadline";
-    case FinishReason::kNone:
-      break;
-  }
-  return "stop";
+  if (reason == FinishReason::kStop && tool_calls) return "tool_calls";
+  if (reason == FinishReason::kNone) return "stop";
+  return finish_reason_name(reason).data();  // names are NUL-terminated literals
 }
 
 std::string OpenAiJob::token_text(std::int32_t id) const {
