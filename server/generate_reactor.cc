@@ -71,7 +71,10 @@ void GenerationCall::cancel_all() {
     ctx_->engine().cancel(id);
 }
 
-void GenerationCall::log_completion(const grpc::Status& status) {
+void GenerationCall::conclude(const grpc::Status& status) {
+  // Released before Finish: once the client sees the status, Abort(request_id) must answer NOT_FOUND.
+  if (registered_) ctx_->registry().release(request_id_, tenant_);
+  registered_ = false;
   AccessRecord r;
   r.api = "grpc";
   r.route = route_;
@@ -157,7 +160,7 @@ void GenerateReactor::pump_locked(const v1::GenerateResponse** to_write, bool* f
 void GenerateReactor::act(const v1::GenerateResponse* to_write, bool finish) {
   if (to_write != nullptr) StartWrite(to_write);
   if (finish) {
-    log_completion(final_status_);
+    conclude(final_status_);
     Finish(final_status_);  // may delete this: nothing after it
   }
 }
@@ -257,7 +260,7 @@ void GenerateOnceReactor::finish_if_done_locked(std::unique_lock<std::mutex>& lo
     u->set_total_tokens(static_cast<std::int32_t>(prompt_tokens_ + completion_tokens_));
   }
   lock.unlock();
-  log_completion(status);
+  conclude(status);
   Finish(status);  // may delete this: nothing after it
 }
 

@@ -35,7 +35,8 @@ class GenerationCall {
   void cancel_all();
   // Under mu_: every submitted engine request has delivered its final event.
   bool all_finished_locked() const { return submitted_ && num_finished_ == engine_ids_.size(); }
-  void log_completion(const grpc::Status& status);
+  // Frees the request id and writes the access log; called just before Finish(status).
+  void conclude(const grpc::Status& status);
   // Converts a choice's event; called under mu_ on the engine output thread.
   virtual void on_choice_event(int choice, StreamEvent event) = 0;
 
