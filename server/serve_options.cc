@@ -60,6 +60,10 @@ std::map<std::string, Setter, std::less<>> setters(ServeOptions& o) {
       {"block_size", set_int(&o.block_size)},
       {"kv_cache_bytes", set_int(&o.kv_cache_bytes)},
       {"num_kv_blocks", set_int(&o.num_kv_blocks)},
+      {"nnodes", set_int(&o.nnodes)},
+      {"node_rank", set_int(&o.node_rank)},
+      {"leader_address", set_string(&o.leader_address)},
+      {"leader_port", set_int(&o.leader_port)},
       {"max_num_seqs", set_int(&o.max_num_seqs)},
       {"max_num_batched_tokens", set_int(&o.max_num_batched_tokens)},
       {"max_model_len", set_int(&o.max_model_len)},
@@ -111,6 +115,17 @@ Status ServeOptions::validate() const {
   }
   if (tensor_parallel_size < 1 || tensor_parallel_size > 64)
     return invalid_argument("--tp must be in [1, 64]");
+  if (nnodes < 1 || nnodes > 64) return invalid_argument("--nnodes must be in [1, 64]");
+  if (node_rank < 0 || node_rank >= nnodes) {
+    return invalid_argument("--node-rank must be in [0, --nnodes) (got " + std::to_string(node_rank) + ")");
+  }
+  if (leader_port < 1 || leader_port > 65535) return invalid_argument("--leader-port must be in [1, 65535]");
+  if (nnodes > 1) {
+    if (leader_address.empty()) return invalid_argument("--leader-address is required when --nnodes > 1");
+    if (tensor_parallel_size % nnodes != 0) {
+      return invalid_argument("--tp must be a multiple of --nnodes (each node runs tp / nnodes ranks)");
+    }
+  }
   if (block_size < 1 || block_size > 1024) return invalid_argument("--block-size must be in [1, 1024]");
   if (kv_cache_bytes <= 0) return invalid_argument("--kv-cache-bytes must be positive");
   if (num_kv_blocks < 0) return invalid_argument("--num-kv-blocks must not be negative");
@@ -132,6 +147,13 @@ Status ServeOptions::validate() const {
   if (!(shutdown_timeout_s >= 0.0)) return invalid_argument("--shutdown-timeout must not be negative");
   if (log_format != "text" && log_format != "json")
     return invalid_argument("--log-format must be text or json");
+  if (nnodes > 1) {
+    // Honest refusal, after every other check: the flags are understood, the
+    // transport between nodes is not built yet.
+    return invalid_argument("--nnodes " + std::to_string(nnodes) +
+                            ": multi-node tensor parallelism is not available in this build (it needs the "
+                            "CUDA backend and NCCL)");
+  }
   return ok_status();
 }
 

@@ -52,6 +52,15 @@ struct ServeOptions {
   std::int64_t kv_cache_bytes = 1ll << 30;
   int num_kv_blocks = 0;  // overrides kv_cache_bytes when > 0
 
+  // Multi-node tensor parallelism: one process per node, --tp counts the ranks of
+  // all nodes together (tp / nnodes per node); node 0 (the leader) plans and hands
+  // out the communicator id on leader_address:leader_port. Parsed and validated
+  // today; nnodes > 1 is refused at start-up until the NCCL backend exists.
+  int nnodes = 1;
+  int node_rank = 0;
+  std::string leader_address;  // host name or IP of node 0; required when nnodes > 1
+  int leader_port = 29500;
+
   // Scheduler.
   int max_num_seqs = 256;
   int max_num_batched_tokens = 2048;

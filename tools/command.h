@@ -16,6 +16,7 @@ void add_chat_template_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 #ifdef PAGODA_HAVE_SERVER
 void add_serve_command(CLI::App& app);
+void add_bench_command(CLI::App& app);  // bench serve
 #endif
 
 }  // namespace pagoda::tools

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   pagoda::tools::add_generate_command(app);
 #ifdef PAGODA_HAVE_SERVER
   pagoda::tools::add_serve_command(app);
+  pagoda::tools::add_bench_command(app);
 #endif
 
   try {

@@ -19,6 +19,7 @@ namespace {
 struct ServeFlags {
   server::ServeOptions options;
   std::string config_file;
+  bool check_config = false;
 };
 
 // The demo model (`make serve` on a fresh machine): the tiny preset, seed 0.
@@ -61,6 +62,10 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
     pick(o.block_size, from_file.block_size, "--block-size");
     pick(o.kv_cache_bytes, from_file.kv_cache_bytes, "--kv-cache-bytes");
     pick(o.num_kv_blocks, from_file.num_kv_blocks, "--num-kv-blocks");
+    pick(o.nnodes, from_file.nnodes, "--nnodes");
+    pick(o.node_rank, from_file.node_rank, "--node-rank");
+    pick(o.leader_address, from_file.leader_address, "--leader-address");
+    pick(o.leader_port, from_file.leader_port, "--leader-port");
     pick(o.max_num_seqs, from_file.max_num_seqs, "--max-num-seqs");
     pick(o.max_num_batched_tokens, from_file.max_num_batched_tokens, "--max-num-batched-tokens");
     pick(o.max_model_len, from_file.max_model_len, "--max-model-len");
@@ -86,6 +91,16 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
     o.api_key_env = from_file.api_key_env;
     o.access_log = from_file.access_log;
     o.warmup = from_file.warmup;
+  }
+  if (flags.check_config) {
+    // Parse and validate only: no listener, no model (deployment tests and CI use this).
+    Status valid = o.validate();
+    if (!valid.ok()) {
+      std::fprintf(stderr, "pagoda serve: %s\n", valid.message().c_str());
+      return 2;
+    }
+    std::printf("pagoda serve: configuration ok\n");
+    return 0;
   }
   Status s = server::configure_logging(o.log_format, o.log_level);
   if (!s.ok()) {
@@ -143,6 +158,13 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--device", o.device, "cpu (cuda later)")->capture_default_str();
   cmd->add_option("--tp", o.tensor_parallel_size, "Tensor-parallel size")->capture_default_str();
+  cmd->add_option("--nnodes", o.nnodes, "Nodes in the tensor-parallel group (> 1 needs the CUDA backend)")
+      ->capture_default_str();
+  cmd->add_option("--node-rank", o.node_rank, "This node's index in [0, --nnodes); 0 is the leader")
+      ->capture_default_str();
+  cmd->add_option("--leader-address", o.leader_address, "Host name or IP of node 0 (when --nnodes > 1)");
+  cmd->add_option("--leader-port", o.leader_port, "Port node 0 listens on for the other nodes")
+      ->capture_default_str();
   cmd->add_option("--num-threads", o.num_threads, "CPU threads for the model (0 = all)")
       ->capture_default_str();
   cmd->add_option("--kv-cache-bytes", o.kv_cache_bytes, "KV cache size in bytes")->capture_default_str();
@@ -169,6 +191,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--log-format", o.log_format, "text or json")->capture_default_str();
   cmd->add_option("--log-level", o.log_level, "debug, info, warn, error or off")->capture_default_str();
   cmd->add_option("--config", flags->config_file, "JSON file with the same keys (flags win)");
+  cmd->add_flag("--check-config", flags->check_config,
+                "Validate the flags and --config, then exit (0: valid, 2: the error is printed)");
   cmd->callback([flags, cmd] {
     int rc = run(*flags, *cmd);
     if (rc != 0) throw CLI::RuntimeError(rc);

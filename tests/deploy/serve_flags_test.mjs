@@ -1,0 +1,98 @@
+// Every `pagoda serve` command line in the deployment files — the manifests,
+// every Helm rendering and the Dockerfile's CMD — is run through
+// `pagoda serve --check-config` (parse + validate, nothing started). A flag the
+// binary does not know or a value it cannot parse fails the test. Production
+// lines ask for --device cuda (and --nnodes > 1) that this build refuses; the
+// test requires exactly that refusal, naming the flag, and then that the same
+// line with --device=cpu is valid (or, multi-node, refused only for --nnodes).
+// LWS variables are filled in as LeaderWorkerSet would (group of N, rank r).
+// Usage: node serve_flags_test.mjs path/to/pagoda
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repo, loadManifests, helmCases, renderChart, serveContainers, flagMap, check, summary } from './deploy_test_util.mjs';
+
+const pagoda = process.argv[2];
+const run = (args) => {
+  const r = spawnSync(pagoda, ['serve', ...args, '--check-config'], { encoding: 'utf8' });
+  return { code: r.status, text: `${r.stdout}${r.stderr}`.trim() };
+};
+
+// Expected outcome of one command line: [exit code, text that must appear].
+function expectation(args) {
+  const flags = flagMap(args);
+  if ((flags.get('device') ?? 'cpu') !== 'cpu') return [2, `--device '${flags.get('device')}' is not available`];
+  if (Number(flags.get('nnodes') ?? 1) > 1) return [2, 'multi-node tensor parallelism is not available'];
+  return [0, 'configuration ok'];
+}
+
+function checkLine(args) {
+  const problems = [];
+  for (const line of [args, args.map((a) => a.replace(/^--device=cuda$/, '--device=cpu'))]) {
+    const [code, text] = expectation(line);
+    const r = run(line);
+    if (r.code !== code || !r.text.includes(text)) {
+      problems.push(`pagoda serve ${line.join(' ')} --check-config: exit ${r.code} "${r.text}" (want ${code}, "${text}")`);
+    }
+  }
+  return problems;
+}
+
+// LWS fills these in per pod; a group of N has ranks 0..N-1 and one leader address.
+const lwsEnv = (nodes, rank) => ({ LWS_GROUP_SIZE: String(nodes), LWS_WORKER_INDEX: String(rank), LWS_LEADER_ADDRESS: 'pagoda-0.pagoda' });
+const expand = (args, env) => args.map((a) => String(a).replace(/\$\((\w+)\)/g, (_, v) => env[v] ?? `$(${v})`));
+
+const sources = [['deploy/kubernetes', loadManifests()]];
+for (const c of helmCases()) sources.push([`helm(${c.name})`, renderChart(c)]);
+for (const [name, items] of sources) {
+  for (const { where, container, nodes, role } of serveContainers(items)) {
+    const rank = role === 'worker' ? nodes - 1 : 0;
+    check(`${where}: flags accepted`, () => checkLine(expand(container.args ?? [], lwsEnv(nodes, rank))));
+  }
+}
+
+check('Dockerfile CMD: flags accepted', () => {
+  const cmd = readFileSync(join(repo, 'Dockerfile'), 'utf8').match(/^CMD (\[.*\])$/m);
+  return cmd ? checkLine(JSON.parse(cmd[1])) : ['no CMD ["..."] line'];
+});
+
+// The new multi-node flags and their --config keys are validated honestly.
+check('multi-node flags: parsed, validated, refused by name until the backend exists', () => {
+  const cases = [
+    [['--nnodes=2', '--node-rank=1', '--leader-address=10.0.0.1', '--tp=2'], 2, '--nnodes 2: multi-node tensor parallelism is not available'],
+    [['--nnodes=2', '--tp=2'], 2, '--leader-address is required'],
+    [['--nnodes=2', '--leader-address=x', '--tp=3'], 2, '--tp must be a multiple of --nnodes'],
+    [['--node-rank=1'], 2, '--node-rank must be in [0, --nnodes)'],
+    [['--nnodes=0'], 2, '--nnodes must be in [1, 64]'],
+    [['--leader-port=0'], 2, '--leader-port must be in [1, 65535]'],
+    [['--nnodes=1', '--node-rank=0', '--leader-port=29500'], 0, 'configuration ok'],
+    [['--device=cuda'], 2, "--device 'cuda' is not available in this build"],
+    [['--nnode=2'], 109, 'nnode'],
+    [['--nnodes=two'], 105, 'nnodes'],
+  ];
+  const problems = [];
+  for (const [args, code, text] of cases) {
+    const r = run(args);
+    if ((code === 0 || code === 2 ? r.code !== code : r.code === 0 || r.code === 2) || !r.text.includes(text)) {
+      problems.push(`${args.join(' ')}: exit ${r.code} "${r.text}" (want ${code === 0 || code === 2 ? code : 'a parse error'}, "${text}")`);
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pagoda-flags-'));
+  try {
+    const file = join(dir, 'serve.json');
+    writeFileSync(file, JSON.stringify({ nnodes: 2, 'node-rank': 1, leader_address: 'lead', leader_port: 29501, tp: 4 }));
+    let r = run([`--config=${file}`]);
+    if (r.code !== 2 || !r.text.includes('--nnodes 2: multi-node')) problems.push(`--config keys: exit ${r.code} "${r.text}"`);
+    r = run([`--config=${file}`, '--nnodes=1', '--node-rank=0']);  // flags win over the file
+    if (r.code !== 0) problems.push(`flags over --config: exit ${r.code} "${r.text}"`);
+    writeFileSync(file, JSON.stringify({ leader_port: 'x' }));
+    r = run([`--config=${file}`]);
+    if (r.code !== 2 || !r.text.includes('"leader_port" must be an integer')) problems.push(`--config types: exit ${r.code} "${r.text}"`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return problems;
+});
+
+summary();
