@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "base/mapped_file.h"
@@ -35,6 +36,63 @@ v1::GenerateRequest long_request(int max_tokens) {
 std::unique_ptr<v1::Pagoda::Stub> stub_for(int port) {
   return v1::Pagoda::NewStub(
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+}
+
+// Listeners come up before the model loads: until it is loaded and warmed up,
+// health says so (HTTP 503, gRPC NOT_SERVING, pagoda_ready 0) and API calls
+// get 503 / UNAVAILABLE. Checked from inside the start-up announcements, which
+// run on the starting thread after the last listener and before loading.
+TEST(LifecycleTest, NotReadyWhileTheModelLoads) {
+  auto created = Server::create(test_options());
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  std::unique_ptr<Server> server = std::move(created).value();
+  std::map<std::string, int> ports;
+  int health_status = 0, completion_status = 0, metrics_status = 0;
+  std::string metrics_body;
+  grpc::health::v1::HealthCheckResponse::ServingStatus grpc_health =
+      grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  grpc::StatusCode generate_code = grpc::StatusCode::OK;
+  Status started = server->start([&](const std::string& line) {
+    std::string kind = line.substr(0, line.find(' '));
+    ports[kind] = std::stoi(line.substr(line.rfind(':') + 1));
+    if (kind != "metrics") return;  // the last listener: loading starts after this line
+    health_status = http_request(ports["http"], "GET", "/health").status;
+    completion_status =
+        http_request(ports["http"], "POST", "/v1/completions", R"({"prompt": "hi", "max_tokens": 2})").status;
+    HttpResponse metrics = http_request(ports["metrics"], "GET", "/metrics");
+    metrics_status = metrics.status;
+    metrics_body = metrics.body;
+    auto channel =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(ports["grpc"]), grpc::InsecureChannelCredentials());
+    grpc::health::v1::HealthCheckRequest hreq;
+    grpc::health::v1::HealthCheckResponse hresp;
+    grpc::ClientContext hctx;
+    if (grpc::health::v1::Health::NewStub(channel)->Check(&hctx, hreq, &hresp).ok())
+      grpc_health = hresp.status();
+    v1::GenerateOnceResponse once;
+    grpc::ClientContext gctx;
+    generate_code = v1::Pagoda::NewStub(channel)->GenerateOnce(&gctx, long_request(2), &once).error_code();
+  });
+  ASSERT_TRUE(started.ok()) << started.message();
+  EXPECT_EQ(health_status, 503);
+  EXPECT_EQ(completion_status, 503);
+  EXPECT_EQ(metrics_status, 200);
+  EXPECT_NE(metrics_body.find("pagoda_ready 0"), std::string::npos) << metrics_body.substr(0, 400);
+  EXPECT_EQ(grpc_health, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(generate_code, grpc::StatusCode::UNAVAILABLE);
+
+  // Loaded and warmed up: everything answers.
+  EXPECT_EQ(http_request(server->http_port(), "GET", "/health").status, 200);
+  EXPECT_NE(http_request(server->metrics_port(), "GET", "/metrics").body.find("pagoda_ready 1"),
+            std::string::npos);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::health::v1::HealthCheckRequest hreq;
+  grpc::health::v1::HealthCheckResponse hresp;
+  grpc::ClientContext hctx;
+  ASSERT_TRUE(grpc::health::v1::Health::NewStub(channel)->Check(&hctx, hreq, &hresp).ok());
+  EXPECT_EQ(hresp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  server->shutdown(std::chrono::seconds(5));
 }
 
 TEST(LifecycleTest, DrainUnderLoadLosesNoAcceptedRequest) {
