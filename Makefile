@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build serve test test-release test-asan test-fuzz format clean
+.PHONY: all setup build serve test test-release test-asan test-fuzz fuzz-build fuzz soak format clean
 
 all: build
 
@@ -39,11 +39,26 @@ test-asan: setup
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit
 
-test-fuzz: setup
+# The fuzz build: engine parsers plus the server's request parsers alone
+# (pagoda_server_requests), never the whole server (PAGODA_SERVER=OFF).
+fuzz-build: setup
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGODA_FUZZ=ON \
 	  -DPAGODA_CUDA=OFF -DPAGODA_SERVER=OFF $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_DIR) -j $(JOBS)
+
+test-fuzz: fuzz-build
 	bash scripts/run_fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+# Longer fuzzing than `make test` does, not part of it: every fuzzer for 300 s
+# (make fuzz FUZZ_SECONDS=N for another length).
+fuzz: FUZZ_SECONDS = 300
+fuzz: fuzz-build
+	bash scripts/run_fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+# The soak test for SOAK_SECONDS (CI runs it for 20 s inside test-release).
+SOAK_SECONDS ?= 300
+soak: build
+	cd $(BUILD_DIR) && PAGODA_SOAK_SECONDS=$(SOAK_SECONDS) ctest --output-on-failure -R SoakTest
 
 format:
 	git ls-files '*.h' '*.cc' '*.cu' '*.cuh' | xargs clang-format -i

@@ -32,6 +32,21 @@ if(NOT PAGODA_SERVER STREQUAL "OFF")
   endif()
 endif()
 
+# The fuzz build (PAGODA_SERVER=OFF) still fuzzes the server's request parsers:
+# it compiles only pagoda_server_requests and the pagoda.v1 messages, which need
+# protobuf, gRPC's headers (grpc::Status) and Boost.Beast's headers.
+set(PAGODA_HAVE_SERVER_REQUESTS ${PAGODA_HAVE_SERVER})
+if(PAGODA_FUZZ AND NOT PAGODA_HAVE_SERVER)
+  find_package(Protobuf QUIET)
+  find_package(gRPC CONFIG QUIET)
+  find_package(Boost 1.74 QUIET)
+  if(Protobuf_FOUND AND gRPC_FOUND AND Boost_FOUND)
+    set(PAGODA_HAVE_SERVER_REQUESTS ON)
+  else()
+    message(WARNING "pagoda: protobuf, gRPC or Boost not found; the server request fuzzers are not built")
+  endif()
+endif()
+
 if(PAGODA_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

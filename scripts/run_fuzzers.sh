@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target in BUILD_DIR/fuzz for SECONDS each, starting from
-# the committed seed corpus (copied, so new inputs do not dirty the tree).
+# the committed seed corpus (copied, so new inputs do not dirty the tree) and,
+# where tests/fuzz/dict/<name>.dict exists, that libFuzzer dictionary.
 # Fails if any target finds a crash, leak or sanitizer error.
 set -euo pipefail
 build_dir=${1:-build-fuzz}
@@ -17,8 +18,10 @@ for fuzzer in "${fuzzers[@]}"; do
   name=$(basename "$fuzzer")
   work=$(mktemp -d)
   if [[ -d "$src_dir/tests/fuzz/corpus/$name" ]]; then cp -r "$src_dir/tests/fuzz/corpus/$name/." "$work/"; fi
+  dict=()
+  if [[ -f "$src_dir/tests/fuzz/dict/$name.dict" ]]; then dict=(-dict="$src_dir/tests/fuzz/dict/$name.dict"); fi
   echo "fuzz: $name for ${seconds}s"
-  if ! "$fuzzer" "$work" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+  if ! "$fuzzer" "$work" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
        -artifact_prefix="$build_dir/fuzz/$name-" -print_final_stats=1 >"$build_dir/fuzz/$name.log" 2>&1; then
     echo "fuzz: $name FAILED; log: $build_dir/fuzz/$name.log" >&2
     tail -40 "$build_dir/fuzz/$name.log" >&2

@@ -118,6 +118,7 @@ GenerateReactor* GenerateReactor::start(ServingContext* ctx, grpc::CallbackServe
 void GenerateReactor::on_choice_event(int choice, StreamEvent event) {
   const v1::GenerateResponse* to_write = nullptr;
   bool finish = false;
+  bool overflow = false;
   {
     std::lock_guard lock(mu_);
     ProtoChoiceStream& stream = *choices_[static_cast<std::size_t>(choice)];
@@ -131,9 +132,24 @@ void GenerateReactor::on_choice_event(int choice, StreamEvent event) {
     }
     if (!cancelled_ && error_.ok()) {
       v1::GenerateResponse response;
-      if (stream.on_event(event, &response)) pending_.push_back(std::move(response));
+      if (stream.on_event(event, &response)) {
+        pending_bytes_ += response.ByteSizeLong();
+        pending_.push_back(std::move(response));
+      }
+      if (pending_bytes_ > static_cast<std::size_t>(ctx_->limits().max_stream_buffer_bytes)) {
+        // The client stopped reading: abort rather than buffer without bound.
+        error_ = resource_exhausted("the client is not reading its stream (more than " +
+                                    std::to_string(ctx_->limits().max_stream_buffer_bytes) +
+                                    " bytes queued); the request was aborted");
+        cancelled_ = true;
+        overflow = true;
+      }
     }
     pump_locked(&to_write, &finish);
+  }
+  if (overflow) {
+    cancel_all();
+    call_->TryCancel();  // completes the stuck write so the call can finish
   }
   act(to_write, finish);
 }
@@ -172,6 +188,7 @@ void GenerateReactor::OnWriteDone(bool ok) {
   {
     std::lock_guard lock(mu_);
     writing_ = false;
+    pending_bytes_ -= pending_.front().ByteSizeLong();
     pending_.pop_front();
     if (!ok && !cancelled_) {
       cancelled_ = true;

@@ -80,6 +80,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   void act(const v1::GenerateResponse* to_write, bool finish);
 
   std::deque<v1::GenerateResponse> pending_;
+  std::size_t pending_bytes_ = 0;  // serialized size of pending_, capped by limits().max_stream_buffer_bytes
   bool writing_ = false;
   bool finish_called_ = false;
   grpc::Status final_status_;

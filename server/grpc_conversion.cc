@@ -16,10 +16,10 @@ std::string grpc_code_name(grpc::StatusCode code) {
   return std::string(status_code_name(static_cast<StatusCode>(static_cast<int>(code))));
 }
 
-StatusOr<ChatPromptInput> chat_input_from_proto(const v1::ChatInput& chat) {
+StatusOr<ChatPromptInput> chat_input_from_proto(const v1::ChatInput& chat, const RequestLimits& limits) {
   ChatPromptInput in;
   for (const v1::ChatMessage& m : chat.messages()) {
-    if (m.role().empty()) return invalid_argument("chat.messages: every message needs a role");
+    PAGODA_RETURN_IF_ERROR(validate_chat_role(m.role(), "chat.messages"));
     nlohmann::ordered_json j = {{"role", m.role()}, {"content", m.content()}};
     if (!m.reasoning_content().empty()) j["reasoning_content"] = m.reasoning_content();
     if (!m.name().empty()) j["name"] = m.name();
@@ -27,6 +27,8 @@ StatusOr<ChatPromptInput> chat_input_from_proto(const v1::ChatInput& chat) {
     if (m.tool_calls_size() > 0) {
       nlohmann::ordered_json calls = nlohmann::ordered_json::array();
       for (const v1::ChatToolCall& c : m.tool_calls()) {
+        PAGODA_RETURN_IF_ERROR(
+            validate_json_depth(c.arguments(), "chat.messages.tool_calls.arguments", limits.max_json_depth));
         nlohmann::ordered_json args = nlohmann::ordered_json::parse(c.arguments(), nullptr, false);
         if (args.is_discarded()) args = c.arguments();
         calls.push_back(
@@ -42,6 +44,8 @@ StatusOr<ChatPromptInput> chat_input_from_proto(const v1::ChatInput& chat) {
       if (t.name().empty()) return invalid_argument("chat.tools: every tool needs a name");
       nlohmann::ordered_json params = nlohmann::ordered_json::object();
       if (!t.parameters_json().empty()) {
+        PAGODA_RETURN_IF_ERROR(
+            validate_json_depth(t.parameters_json(), "chat.tools.parameters_json", limits.max_json_depth));
         params = nlohmann::ordered_json::parse(t.parameters_json(), nullptr, false);
         if (params.is_discarded() || !params.is_object()) {
           return invalid_argument("chat.tools: parameters_json of \"" + t.name() + "\" is not a JSON object");
@@ -79,7 +83,7 @@ StatusOr<GrpcGeneration> parse_generate_request(const ServingContext& ctx, const
       break;
     }
     case v1::GenerateRequest::kChat: {
-      PAGODA_ASSIGN_OR_RETURN(ChatPromptInput in, chat_input_from_proto(request.chat()));
+      PAGODA_ASSIGN_OR_RETURN(ChatPromptInput in, chat_input_from_proto(request.chat(), ctx.limits()));
       PAGODA_ASSIGN_OR_RETURN(prompt, build_chat_prompt(ctx, in));
       g.chat = true;
       g.parse_tools = request.chat().tools_size() > 0;
@@ -136,6 +140,47 @@ StatusOr<GrpcGeneration> parse_generate_request(const ServingContext& ctx, const
   g.spec.priority = request.priority();
   if (request.has_ttft_deadline_ms()) g.spec.ttft_deadline_ms = request.ttft_deadline_ms();
   return g;
+}
+
+Status tokenize(const ServingContext& ctx, const v1::TokenizeRequest& request,
+                v1::TokenizeResponse* response) {
+  std::vector<std::int32_t> ids;
+  switch (request.input_case()) {
+    case v1::TokenizeRequest::kText:
+      PAGODA_RETURN_IF_ERROR(validate_text(request.text(), "text", ctx.limits().max_prompt_bytes));
+      ids = ctx.tokenizer().encode(request.text(), request.parse_special());
+      break;
+    case v1::TokenizeRequest::kChat: {
+      PAGODA_ASSIGN_OR_RETURN(ChatPromptInput in, chat_input_from_proto(request.chat(), ctx.limits()));
+      PAGODA_ASSIGN_OR_RETURN(Prompt p, build_chat_prompt(ctx, in));
+      ids = std::move(p.ids);
+      break;
+    }
+    default:
+      return invalid_argument("input: one of text or chat is required");
+  }
+  for (std::int32_t id : ids) {
+    response->add_ids(id);
+    if (request.return_tokens()) response->add_tokens(std::string(ctx.tokenizer().id_to_token(id)));
+  }
+  response->set_count(static_cast<std::int32_t>(ids.size()));
+  response->set_max_model_len(ctx.engine().max_model_len());
+  return ok_status();
+}
+
+Status detokenize(const ServingContext& ctx, const v1::DetokenizeRequest& request,
+                  v1::DetokenizeResponse* response) {
+  if (request.ids_size() > ctx.limits().max_detokenize_ids) return invalid_argument("ids: too many ids");
+  std::int32_t vocab = ctx.engine().model_config().vocab_size;
+  for (std::int32_t id : request.ids()) {
+    if (id < 0 || id >= vocab) {
+      return invalid_argument("ids: token id " + std::to_string(id) + " is not in [0, " +
+                              std::to_string(vocab) + ")");
+    }
+  }
+  std::span<const std::int32_t> ids(request.ids().data(), static_cast<std::size_t>(request.ids_size()));
+  response->set_text(ctx.tokenizer().decode(ids, request.skip_special_tokens()));
+  return ok_status();
 }
 
 v1::FinishReason to_proto_finish_reason(FinishReason reason, bool tool_calls) {

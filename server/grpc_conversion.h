@@ -1,5 +1,6 @@
 // Conversions between pagoda.v1 messages and the engine's types: a
-// GenerateRequest to a validated GenerationSpec, StreamEvents to
+// GenerateRequest to a validated GenerationSpec, Tokenize/Detokenize requests
+// to their responses, StreamEvents to
 // GenerateResponses (one ProtoChoiceStream per choice), pagoda::Status to
 // grpc::Status. Runs on gRPC callback threads and the engine's output thread;
 // a ProtoChoiceStream is used by one thread at a time.
@@ -35,8 +36,16 @@ struct GrpcGeneration {
 StatusOr<GrpcGeneration> parse_generate_request(const ServingContext& ctx, const v1::GenerateRequest& request,
                                                 const std::string& tenant);
 
-// Chat input (messages + tools) as the chat template takes it.
-StatusOr<ChatPromptInput> chat_input_from_proto(const v1::ChatInput& chat);
+// Chat input (messages + tools) as the chat template takes it. The JSON texts
+// inside (tool call arguments, parameters_json) nest at most
+// limits.max_json_depth levels, as an HTTP body does.
+StatusOr<ChatPromptInput> chat_input_from_proto(const v1::ChatInput& chat, const RequestLimits& limits);
+
+// Tokenize and Detokenize: validate the request and fill the response.
+Status tokenize(const ServingContext& ctx, const v1::TokenizeRequest& request,
+                v1::TokenizeResponse* response);
+Status detokenize(const ServingContext& ctx, const v1::DetokenizeRequest& request,
+                  v1::DetokenizeResponse* response);
 
 v1::FinishReason to_proto_finish_reason(FinishReason reason, bool tool_calls);
 

@@ -1,14 +1,11 @@
 #include "server/grpc_service.h"
 
 #include <chrono>
-#include <span>
 
 #include "base/build_info.h"
 #include "server/generate_reactor.h"
 #include "server/grpc_conversion.h"
 #include "server/logging.h"
-#include "server/prompt_builder.h"
-#include "server/request_validation.h"
 
 namespace pagoda::server {
 namespace {
@@ -82,31 +79,8 @@ grpc::ServerUnaryReactor* GrpcService::Tokenize(grpc::CallbackServerContext* con
                                                 v1::TokenizeResponse* response) {
   StatusOr<std::string> tenant = authenticate(context);
   if (!tenant.ok()) return finish_unary(context, "Tokenize", "", tenant.status());
-  Status status = [&]() -> Status {
-    PAGODA_RETURN_IF_ERROR(ctx_->check_ready());
-    std::vector<std::int32_t> ids;
-    switch (request->input_case()) {
-      case v1::TokenizeRequest::kText:
-        PAGODA_RETURN_IF_ERROR(validate_text(request->text(), "text", ctx_->limits().max_prompt_bytes));
-        ids = ctx_->tokenizer().encode(request->text(), request->parse_special());
-        break;
-      case v1::TokenizeRequest::kChat: {
-        PAGODA_ASSIGN_OR_RETURN(ChatPromptInput in, chat_input_from_proto(request->chat()));
-        PAGODA_ASSIGN_OR_RETURN(Prompt p, build_chat_prompt(*ctx_, in));
-        ids = std::move(p.ids);
-        break;
-      }
-      default:
-        return invalid_argument("input: one of text or chat is required");
-    }
-    for (std::int32_t id : ids) {
-      response->add_ids(id);
-      if (request->return_tokens()) response->add_tokens(std::string(ctx_->tokenizer().id_to_token(id)));
-    }
-    response->set_count(static_cast<std::int32_t>(ids.size()));
-    response->set_max_model_len(ctx_->engine().max_model_len());
-    return ok_status();
-  }();
+  Status status = ctx_->check_ready();
+  if (status.ok()) status = tokenize(*ctx_, *request, response);
   return finish_unary(context, "Tokenize", *tenant, status);
 }
 
@@ -115,20 +89,8 @@ grpc::ServerUnaryReactor* GrpcService::Detokenize(grpc::CallbackServerContext* c
                                                   v1::DetokenizeResponse* response) {
   StatusOr<std::string> tenant = authenticate(context);
   if (!tenant.ok()) return finish_unary(context, "Detokenize", "", tenant.status());
-  Status status = [&]() -> Status {
-    PAGODA_RETURN_IF_ERROR(ctx_->check_ready());
-    if (request->ids_size() > ctx_->limits().max_detokenize_ids) return invalid_argument("ids: too many ids");
-    std::int32_t vocab = ctx_->engine().model_config().vocab_size;
-    for (std::int32_t id : request->ids()) {
-      if (id < 0 || id >= vocab) {
-        return invalid_argument("ids: token id " + std::to_string(id) + " is not in [0, " +
-                                std::to_string(vocab) + ")");
-      }
-    }
-    std::span<const std::int32_t> ids(request->ids().data(), static_cast<std::size_t>(request->ids_size()));
-    response->set_text(ctx_->tokenizer().decode(ids, request->skip_special_tokens()));
-    return ok_status();
-  }();
+  Status status = ctx_->check_ready();
+  if (status.ok()) status = detokenize(*ctx_, *request, response);
   return finish_unary(context, "Detokenize", *tenant, status);
 }
 

@@ -9,14 +9,11 @@
 #include <string_view>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
+#include "server/http_request.h"
 #include "server/logging.h"
 
 namespace pagoda::server {
-
-using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 
 class HttpExchange {
  public:

@@ -1,7 +1,8 @@
 // HttpRouter: maps an HTTP request to its handler — health, the OpenAI routes
 // (/v1/chat/completions, /v1/completions, /v1/models), /tokenize and
-// /detokenize — after authentication, method, readiness and body checks.
-// Stateless; called on the session's strand (any io_context thread).
+// /detokenize — after authentication, method, readiness and body checks
+// (route_request in http_request.h). Stateless; called on the session's
+// strand (any io_context thread).
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/http_exchange.h"
+#include "server/http_request.h"
 #include "server/serving_context.h"
 
 namespace pagoda::server {
@@ -21,14 +23,9 @@ class HttpRouter {
 
  private:
   void handle_models(HttpExchange& ex);
-  void handle_tokenize(HttpExchange& ex, const nlohmann::ordered_json& body);
-  void handle_detokenize(HttpExchange& ex, const nlohmann::ordered_json& body);
 
   ServingContext* ctx_;
 };
-
-// Parses a JSON request body with a nesting cap; INVALID_ARGUMENT when malformed.
-StatusOr<nlohmann::ordered_json> parse_json_body(std::string_view body, int max_depth);
 
 // Sends an error in OpenAI's shape for `status`.
 void respond_error(HttpExchange& ex, const Status& status);

@@ -10,6 +10,7 @@
 
 #include "server/http_errors.h"
 #include "server/http_router.h"
+#include "server/logging.h"
 
 namespace pagoda::server {
 
@@ -40,6 +41,8 @@ HttpSession<Stream>::HttpSession(Stream stream, HttpRouter* router, ServingConte
   beast::error_code ec;
   auto& socket = beast::get_lowest_layer(stream_).socket();
   socket.set_option(net::ip::tcp::no_delay(true), ec);
+  if (ctx_->options().http_send_buffer_bytes > 0)
+    socket.set_option(net::socket_base::send_buffer_size(ctx_->options().http_send_buffer_bytes), ec);
   auto endpoint = socket.remote_endpoint(ec);
   if (!ec) peer_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
@@ -66,8 +69,7 @@ void HttpSession<Stream>::do_read() {
   phase_ = Phase::kReading;
   const RequestLimits& limits = ctx_->limits();
   parser_.emplace();
-  parser_->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-  parser_->body_limit(static_cast<std::uint64_t>(limits.max_body_bytes));
+  apply_request_limits(*parser_, limits);
   beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(ctx_->options().http_idle_timeout_s));
   http::async_read(
       stream_, buffer_, *parser_,
@@ -84,15 +86,10 @@ void HttpSession<Stream>::on_read(beast::error_code ec) {
   access_ = AccessRecord();
   access_.api = "http";
   access_.peer = peer_;
-  if (ec == http::error::body_limit) {
-    return reject(413, "the request body is larger than the limit of " +
-                           std::to_string(ctx_->limits().max_body_bytes) + " bytes");
+  if (ec) {
+    HttpReply reply = read_error_reply(ec, ctx_->limits());
+    return reject(reply.status, reply.error);
   }
-  if (ec == http::error::header_limit) {
-    return reject(431, "the request headers are larger than the limit of " +
-                           std::to_string(ctx_->limits().max_header_bytes) + " bytes");
-  }
-  if (ec) return reject(400, "malformed HTTP request: " + ec.message());
   request_ = parser_->release();
   keep_alive_ = request_.keep_alive();
   access_.route = std::string(request_.target().substr(0, 128));
@@ -184,7 +181,17 @@ void HttpSession<Stream>::enqueue(std::string bytes) {
     if (response_done_) response_complete();
     return;
   }
+  out_bytes_ += bytes.size();
   out_.push_back(std::move(bytes));
+  if (!response_done_ && out_bytes_ > static_cast<std::size_t>(ctx_->limits().max_stream_buffer_bytes)) {
+    // The client stopped reading: abort its request rather than buffer without bound.
+    log_line(LogLevel::kWarn, "client not reading its stream; request aborted",
+             {{"peer", peer_}, {"buffered_bytes", static_cast<std::int64_t>(out_bytes_)}});
+    lost_client();
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    return;
+  }
   if (!writing_) do_write();
 }
 
@@ -199,9 +206,11 @@ void HttpSession<Stream>::do_write() {
 template <class Stream>
 void HttpSession<Stream>::on_write(beast::error_code ec) {
   writing_ = false;
+  out_bytes_ -= out_.front().size();
   out_.pop_front();
   if (ec) {
     out_.clear();
+    out_bytes_ = 0;
     if (phase_ == Phase::kHandling && !response_done_) return lost_client();
     if (phase_ == Phase::kHandling) response_complete();
     return close();

@@ -16,10 +16,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "server/http_exchange.h"
+#include "server/http_request.h"
 #include "server/serving_context.h"
 
 namespace pagoda::server {
@@ -67,7 +67,7 @@ class HttpSession final : public HttpExchange, public std::enable_shared_from_th
   ServingContext* ctx_;
   std::string peer_;
   boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::optional<HttpRequestParser> parser_;
   HttpRequest request_;
   Phase phase_ = Phase::kReading;
   bool keep_alive_ = false;
@@ -76,6 +76,7 @@ class HttpSession final : public HttpExchange, public std::enable_shared_from_th
   bool writing_ = false;
   bool disconnected_ = false;
   std::deque<std::string> out_;
+  std::size_t out_bytes_ = 0;  // bytes in out_, capped by limits().max_stream_buffer_bytes
   std::function<void()> on_disconnect_;
   std::optional<CallGuard> call_;
   AccessRecord access_;

@@ -6,8 +6,6 @@
 #include "server/chat_output_parser.h"
 #include "server/openai_job.h"
 #include "server/openai_request.h"
-#include "server/prompt_builder.h"
-#include "server/request_validation.h"
 
 namespace pagoda::server {
 namespace {
@@ -46,87 +44,16 @@ class ChatCompletionJob final : public OpenAiJob {
 };
 
 Status ChatCompletionJob::prepare(const Json& body) {
-  ChatPromptInput in;
-  if (!body.contains("messages")) return invalid_argument("messages: required");
-  in.messages = body["messages"];
-  if (!in.messages.is_array() || in.messages.empty())
-    return invalid_argument("messages: must be a non-empty array");
-  for (const Json& m : in.messages) {
-    if (!m.is_object()) return invalid_argument("messages: every message must be an object");
-    if (!m.contains("role") || !m["role"].is_string())
-      return invalid_argument("messages: every message needs a string role");
-    const std::string& role = m["role"].get_ref<const std::string&>();
-    if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer") {
-      return invalid_argument("messages: unknown role \"" + role.substr(0, 32) + "\"");
-    }
-    if (m.contains("content")) {
-      const Json& c = m["content"];
-      if (!c.is_null() && !c.is_string() && !c.is_array()) {
-        return invalid_argument("messages: content must be a string, null or an array of parts");
-      }
-    }
-  }
-  std::string tool_choice = "auto";
-  if (body.contains("tool_choice") && !body["tool_choice"].is_null()) {
-    const Json& tc = body["tool_choice"];
-    if (!tc.is_string()) return invalid_argument("tool_choice: only \"auto\" and \"none\" are supported");
-    tool_choice = tc.get<std::string>();
-    if (tool_choice != "auto" && tool_choice != "none") {
-      return invalid_argument("tool_choice: only \"auto\" and \"none\" are supported");
-    }
-  }
-  if (body.contains("tools") && !body["tools"].is_null()) {
-    const Json& tools = body["tools"];
-    if (!tools.is_array()) return invalid_argument("tools: must be an array");
-    for (const Json& t : tools) {
-      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") ||
-          !t["function"].is_object() || !t["function"].contains("name") ||
-          !t["function"]["name"].is_string()) {
-        return invalid_argument(
-            "tools: each tool must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
-      }
-    }
-    if (tool_choice != "none" && !tools.empty()) {
-      in.tools = tools;
-      parse_tools_ = true;
-    }
-  }
-  if (body.contains("chat_template_kwargs") && !body["chat_template_kwargs"].is_null()) {
-    const Json& kw = body["chat_template_kwargs"];
-    if (!kw.is_object()) return invalid_argument("chat_template_kwargs: must be an object");
-    for (const auto& [key, value] : kw.items()) {
-      if (key == "enable_thinking") {
-        if (!value.is_boolean())
-          return invalid_argument("chat_template_kwargs.enable_thinking: must be a boolean");
-        in.enable_thinking = value.get<bool>();
-      } else if (key == "messages" || key == "tools" || key == "documents" ||
-                 key == "add_generation_prompt") {
-        return invalid_argument("chat_template_kwargs: may not set \"" + key + "\"");
-      } else {
-        in.extra_kwargs[key] = value;
-      }
-    }
-  }
-  PAGODA_ASSIGN_OR_RETURN(Prompt prompt, build_chat_prompt(*ctx_, in));
-  starts_in_reasoning_ = prompt.starts_in_reasoning;
-
-  PAGODA_ASSIGN_OR_RETURN(OpenAiParams p, parse_openai_params(body, *ctx_, /*chat=*/true));
-  PAGODA_ASSIGN_OR_RETURN(p.sampling.max_tokens,
-                          resolve_max_tokens(p.max_tokens, static_cast<std::int32_t>(prompt.ids.size()),
-                                             ctx_->engine().max_model_len()));
-  PAGODA_RETURN_IF_ERROR(
-      validate_sampling(p.sampling, ctx_->limits(), ctx_->engine().model_config().vocab_size));
-  GenerationSpec spec;
-  spec.prompt_ids = std::move(prompt.ids);
-  spec.sampling = std::move(p.sampling);
-  spec.n = p.n;
-  spec.priority = p.priority;
-  spec.tenant = tenant_;
-  specs_.push_back(std::move(spec));
+  PAGODA_ASSIGN_OR_RETURN(ChatCompletionRequest request, parse_chat_completion_request(body, *ctx_));
+  parse_tools_ = request.parse_tools;
+  starts_in_reasoning_ = request.starts_in_reasoning;
+  const OpenAiParams& p = request.params;
   n_ = p.n;
   stream_ = p.stream;
   include_usage_ = p.include_usage;
   logprobs_ = p.logprobs;
+  request.spec.tenant = tenant_;
+  specs_.push_back(std::move(request.spec));
   choices_.resize(static_cast<std::size_t>(n_));
   for (int i = 0; i < n_; ++i) {
     choices_[static_cast<std::size_t>(i)].parser.emplace(

@@ -4,15 +4,11 @@
 
 #include "server/openai_job.h"
 #include "server/openai_request.h"
-#include "server/prompt_builder.h"
-#include "server/request_validation.h"
 
 namespace pagoda::server {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-constexpr std::size_t kMaxPrompts = 64;
 
 class CompletionJob final : public OpenAiJob {
  public:
@@ -35,87 +31,19 @@ class CompletionJob final : public OpenAiJob {
   Status prepare(const Json& body) override;
   void on_event(int choice, const StreamEvent& event) override;
   Json final_response() override;
-  StatusOr<std::vector<Prompt>> parse_prompts(const Json& body) const;
   Json logprobs_of(const StreamEvent& e, Choice& c) const;
 
   bool logprobs_ = false;
   std::vector<Choice> choices_;
 };
 
-StatusOr<std::vector<Prompt>> CompletionJob::parse_prompts(const Json& body) const {
-  if (!body.contains("prompt") || body["prompt"].is_null()) return invalid_argument("prompt: required");
-  const Json& prompt = body["prompt"];
-  std::vector<Prompt> out;
-  auto ids_of = [&](const Json& list) -> StatusOr<Prompt> {
-    std::vector<std::int32_t> ids;
-    ids.reserve(list.size());
-    for (const Json& id : list) {
-      if (!id.is_number_integer()) return invalid_argument("prompt: token ids must be integers");
-      std::int64_t v = id.get<std::int64_t>();
-      if (v < 0 || v > INT32_MAX)
-        return invalid_argument("prompt: token id " + std::to_string(v) + " is out of range");
-      ids.push_back(static_cast<std::int32_t>(v));
-    }
-    return build_token_prompt(*ctx_, std::move(ids), "prompt");
-  };
-  if (prompt.is_string()) {
-    PAGODA_ASSIGN_OR_RETURN(Prompt p,
-                            build_text_prompt(*ctx_, prompt.get_ref<const std::string&>(), "prompt"));
-    out.push_back(std::move(p));
-    return out;
-  }
-  if (!prompt.is_array() || prompt.empty()) {
-    return invalid_argument(
-        "prompt: must be a string, an array of strings, token ids, or arrays of token ids");
-  }
-  if (prompt[0].is_number()) {
-    PAGODA_ASSIGN_OR_RETURN(Prompt p, ids_of(prompt));
-    out.push_back(std::move(p));
-    return out;
-  }
-  if (prompt.size() > kMaxPrompts)
-    return invalid_argument("prompt: at most " + std::to_string(kMaxPrompts) + " prompts");
-  for (const Json& item : prompt) {
-    if (item.is_string()) {
-      PAGODA_ASSIGN_OR_RETURN(Prompt p,
-                              build_text_prompt(*ctx_, item.get_ref<const std::string&>(), "prompt"));
-      out.push_back(std::move(p));
-    } else if (item.is_array()) {
-      PAGODA_ASSIGN_OR_RETURN(Prompt p, ids_of(item));
-      out.push_back(std::move(p));
-    } else {
-      return invalid_argument(
-          "prompt: must be a string, an array of strings, token ids, or arrays of token ids");
-    }
-  }
-  return out;
-}
-
 Status CompletionJob::prepare(const Json& body) {
-  bool echo = false;
-  PAGODA_RETURN_IF_ERROR(get_bool(body, "echo", &echo));
-  if (echo) return invalid_argument("echo: not supported");
-  if (body.contains("suffix") && !body["suffix"].is_null()) return invalid_argument("suffix: not supported");
-  PAGODA_ASSIGN_OR_RETURN(std::vector<Prompt> prompts, parse_prompts(body));
-  PAGODA_ASSIGN_OR_RETURN(OpenAiParams p, parse_openai_params(body, *ctx_, /*chat=*/false));
-  if (!p.max_tokens) p.max_tokens = 16;  // the completions API's default
-  if (prompts.size() * static_cast<std::size_t>(p.n) > static_cast<std::size_t>(ctx_->limits().max_n) * 4) {
-    return invalid_argument("n: too many choices for this many prompts");
-  }
-  for (Prompt& prompt : prompts) {
-    GenerationSpec spec;
-    spec.sampling = p.sampling;
-    PAGODA_ASSIGN_OR_RETURN(spec.sampling.max_tokens,
-                            resolve_max_tokens(p.max_tokens, static_cast<std::int32_t>(prompt.ids.size()),
-                                               ctx_->engine().max_model_len()));
-    PAGODA_RETURN_IF_ERROR(
-        validate_sampling(spec.sampling, ctx_->limits(), ctx_->engine().model_config().vocab_size));
-    spec.prompt_ids = std::move(prompt.ids);
-    spec.n = p.n;
-    spec.priority = p.priority;
+  PAGODA_ASSIGN_OR_RETURN(CompletionRequest request, parse_completion_request(body, *ctx_));
+  for (GenerationSpec& spec : request.specs) {
     spec.tenant = tenant_;
     specs_.push_back(std::move(spec));
   }
+  const OpenAiParams& p = request.params;
   n_ = p.n;
   stream_ = p.stream;
   include_usage_ = p.include_usage;

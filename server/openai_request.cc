@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "server/prompt_builder.h"
 #include "server/request_validation.h"
 
 namespace pagoda::server {
@@ -11,6 +12,8 @@ namespace pagoda::server {
 using Json = nlohmann::ordered_json;
 
 namespace {
+
+constexpr std::size_t kMaxPrompts = 64;  // prompts in one /v1/completions request
 
 bool present(const Json& body, const char* field) {
   auto it = body.find(field);
@@ -209,6 +212,162 @@ StatusOr<OpenAiParams> parse_openai_params(const Json& body, const ServingContex
     if (!body["user"].is_string()) return type_error("user", "a string");
   }
   return p;
+}
+
+StatusOr<ChatCompletionRequest> parse_chat_completion_request(const Json& body, const ServingContext& ctx) {
+  ChatCompletionRequest out;
+  ChatPromptInput in;
+  if (!body.contains("messages")) return invalid_argument("messages: required");
+  in.messages = body["messages"];
+  if (!in.messages.is_array() || in.messages.empty())
+    return invalid_argument("messages: must be a non-empty array");
+  for (const Json& m : in.messages) {
+    if (!m.is_object()) return invalid_argument("messages: every message must be an object");
+    if (!m.contains("role") || !m["role"].is_string())
+      return invalid_argument("messages: every message needs a string role");
+    PAGODA_RETURN_IF_ERROR(validate_chat_role(m["role"].get_ref<const std::string&>(), "messages"));
+    if (m.contains("content")) {
+      const Json& c = m["content"];
+      if (!c.is_null() && !c.is_string() && !c.is_array()) {
+        return invalid_argument("messages: content must be a string, null or an array of parts");
+      }
+    }
+  }
+  std::string tool_choice = "auto";
+  if (body.contains("tool_choice") && !body["tool_choice"].is_null()) {
+    const Json& tc = body["tool_choice"];
+    if (!tc.is_string()) return invalid_argument("tool_choice: only \"auto\" and \"none\" are supported");
+    tool_choice = tc.get<std::string>();
+    if (tool_choice != "auto" && tool_choice != "none") {
+      return invalid_argument("tool_choice: only \"auto\" and \"none\" are supported");
+    }
+  }
+  if (body.contains("tools") && !body["tools"].is_null()) {
+    const Json& tools = body["tools"];
+    if (!tools.is_array()) return invalid_argument("tools: must be an array");
+    for (const Json& t : tools) {
+      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") ||
+          !t["function"].is_object() || !t["function"].contains("name") ||
+          !t["function"]["name"].is_string()) {
+        return invalid_argument(
+            "tools: each tool must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
+      }
+    }
+    if (tool_choice != "none" && !tools.empty()) {
+      in.tools = tools;
+      out.parse_tools = true;
+    }
+  }
+  if (body.contains("chat_template_kwargs") && !body["chat_template_kwargs"].is_null()) {
+    const Json& kw = body["chat_template_kwargs"];
+    if (!kw.is_object()) return invalid_argument("chat_template_kwargs: must be an object");
+    for (const auto& [key, value] : kw.items()) {
+      if (key == "enable_thinking") {
+        if (!value.is_boolean())
+          return invalid_argument("chat_template_kwargs.enable_thinking: must be a boolean");
+        in.enable_thinking = value.get<bool>();
+      } else if (key == "messages" || key == "tools" || key == "documents" ||
+                 key == "add_generation_prompt") {
+        return invalid_argument("chat_template_kwargs: may not set \"" + key + "\"");
+      } else {
+        in.extra_kwargs[key] = value;
+      }
+    }
+  }
+  PAGODA_ASSIGN_OR_RETURN(Prompt prompt, build_chat_prompt(ctx, in));
+  out.starts_in_reasoning = prompt.starts_in_reasoning;
+
+  PAGODA_ASSIGN_OR_RETURN(out.params, parse_openai_params(body, ctx, /*chat=*/true));
+  OpenAiParams& p = out.params;
+  PAGODA_ASSIGN_OR_RETURN(p.sampling.max_tokens,
+                          resolve_max_tokens(p.max_tokens, static_cast<std::int32_t>(prompt.ids.size()),
+                                             ctx.engine().max_model_len()));
+  PAGODA_RETURN_IF_ERROR(validate_sampling(p.sampling, ctx.limits(), ctx.engine().model_config().vocab_size));
+  out.spec.prompt_ids = std::move(prompt.ids);
+  out.spec.sampling = std::move(p.sampling);
+  out.spec.n = p.n;
+  out.spec.priority = p.priority;
+  return out;
+}
+
+namespace {
+
+StatusOr<std::vector<Prompt>> parse_prompts(const Json& body, const ServingContext& ctx) {
+  if (!body.contains("prompt") || body["prompt"].is_null()) return invalid_argument("prompt: required");
+  const Json& prompt = body["prompt"];
+  std::vector<Prompt> out;
+  auto ids_of = [&](const Json& list) -> StatusOr<Prompt> {
+    std::vector<std::int32_t> ids;
+    ids.reserve(list.size());
+    for (const Json& id : list) {
+      if (!id.is_number_integer()) return invalid_argument("prompt: token ids must be integers");
+      std::int64_t v = id.get<std::int64_t>();
+      if (v < 0 || v > INT32_MAX)
+        return invalid_argument("prompt: token id " + std::to_string(v) + " is out of range");
+      ids.push_back(static_cast<std::int32_t>(v));
+    }
+    return build_token_prompt(ctx, std::move(ids), "prompt");
+  };
+  if (prompt.is_string()) {
+    PAGODA_ASSIGN_OR_RETURN(Prompt p, build_text_prompt(ctx, prompt.get_ref<const std::string&>(), "prompt"));
+    out.push_back(std::move(p));
+    return out;
+  }
+  if (!prompt.is_array() || prompt.empty()) {
+    return invalid_argument(
+        "prompt: must be a string, an array of strings, token ids, or arrays of token ids");
+  }
+  if (prompt[0].is_number()) {
+    PAGODA_ASSIGN_OR_RETURN(Prompt p, ids_of(prompt));
+    out.push_back(std::move(p));
+    return out;
+  }
+  if (prompt.size() > kMaxPrompts)
+    return invalid_argument("prompt: at most " + std::to_string(kMaxPrompts) + " prompts");
+  for (const Json& item : prompt) {
+    if (item.is_string()) {
+      PAGODA_ASSIGN_OR_RETURN(Prompt p, build_text_prompt(ctx, item.get_ref<const std::string&>(), "prompt"));
+      out.push_back(std::move(p));
+    } else if (item.is_array()) {
+      PAGODA_ASSIGN_OR_RETURN(Prompt p, ids_of(item));
+      out.push_back(std::move(p));
+    } else {
+      return invalid_argument(
+          "prompt: must be a string, an array of strings, token ids, or arrays of token ids");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<CompletionRequest> parse_completion_request(const Json& body, const ServingContext& ctx) {
+  bool echo = false;
+  PAGODA_RETURN_IF_ERROR(get_bool(body, "echo", &echo));
+  if (echo) return invalid_argument("echo: not supported");
+  if (body.contains("suffix") && !body["suffix"].is_null()) return invalid_argument("suffix: not supported");
+  PAGODA_ASSIGN_OR_RETURN(std::vector<Prompt> prompts, parse_prompts(body, ctx));
+  CompletionRequest out;
+  PAGODA_ASSIGN_OR_RETURN(out.params, parse_openai_params(body, ctx, /*chat=*/false));
+  OpenAiParams& p = out.params;
+  if (!p.max_tokens) p.max_tokens = 16;  // the completions API's default
+  if (prompts.size() * static_cast<std::size_t>(p.n) > static_cast<std::size_t>(ctx.limits().max_n) * 4) {
+    return invalid_argument("n: too many choices for this many prompts");
+  }
+  for (Prompt& prompt : prompts) {
+    GenerationSpec spec;
+    spec.sampling = p.sampling;
+    PAGODA_ASSIGN_OR_RETURN(spec.sampling.max_tokens,
+                            resolve_max_tokens(p.max_tokens, static_cast<std::int32_t>(prompt.ids.size()),
+                                               ctx.engine().max_model_len()));
+    PAGODA_RETURN_IF_ERROR(
+        validate_sampling(spec.sampling, ctx.limits(), ctx.engine().model_config().vocab_size));
+    spec.prompt_ids = std::move(prompt.ids);
+    spec.n = p.n;
+    spec.priority = p.priority;
+    out.specs.push_back(std::move(spec));
+  }
+  return out;
 }
 
 }  // namespace pagoda::server

@@ -42,6 +42,34 @@ Status validate_n(std::int64_t n, const RequestLimits& limits) {
   return ok_status();
 }
 
+Status validate_json_depth(std::string_view json_text, std::string_view field, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json_text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) {
+        return invalid_argument(std::string(field) + ": nests deeper than " + std::to_string(max_depth) +
+                                " levels");
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return ok_status();
+}
+
 StatusOr<std::int32_t> resolve_max_tokens(std::optional<std::int64_t> requested, std::int32_t prompt_tokens,
                                           std::int32_t max_model_len) {
   if (prompt_tokens >= max_model_len) {
@@ -70,6 +98,14 @@ SamplingParams default_sampling(const ModelConfig& config) {
   if (g.min_p) s.min_p = *g.min_p;
   if (g.repetition_penalty) s.repetition_penalty = *g.repetition_penalty;
   return s;
+}
+
+Status validate_chat_role(std::string_view role, std::string_view field) {
+  for (std::string_view known : {"system", "developer", "user", "assistant", "tool"})
+    if (role == known) return ok_status();
+  std::string message(field);
+  message.append(": unknown role \"").append(role.substr(0, 32)).append("\"");
+  return invalid_argument(std::move(message));
 }
 
 }  // namespace pagoda::server

@@ -24,6 +24,14 @@ Status validate_sampling(const SamplingParams& sampling, const RequestLimits& li
 
 Status validate_n(std::int64_t n, const RequestLimits& limits);
 
+// JSON text from a client nests at most max_depth arrays/objects (counted
+// outside strings, before any parser recurses: copying or printing a deeper
+// document overflows the stack). INVALID_ARGUMENT naming `field` otherwise.
+Status validate_json_depth(std::string_view json_text, std::string_view field, int max_depth);
+
+// A chat message role both front ends accept: system, developer, user, assistant or tool.
+Status validate_chat_role(std::string_view role, std::string_view field);
+
 // max_tokens when given (checked against the context), else all the room left.
 StatusOr<std::int32_t> resolve_max_tokens(std::optional<std::int64_t> requested, std::int32_t prompt_tokens,
                                           std::int32_t max_model_len);

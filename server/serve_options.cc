@@ -80,12 +80,14 @@ std::map<std::string, Setter, std::less<>> setters(ServeOptions& o) {
       {"max_prompt_bytes", set_int(&l.max_prompt_bytes)},
       {"max_body_bytes", set_int(&l.max_body_bytes)},
       {"max_header_bytes", set_int(&l.max_header_bytes)},
+      {"max_stream_buffer_bytes", set_int(&l.max_stream_buffer_bytes)},
       {"grpc_max_concurrent_streams", set_int(&o.grpc_max_concurrent_streams)},
       {"grpc_max_threads", set_int(&o.grpc_max_threads)},
       {"grpc_keepalive_time_ms", set_int(&o.grpc_keepalive_time_ms)},
       {"grpc_keepalive_timeout_ms", set_int(&o.grpc_keepalive_timeout_ms)},
       {"http_threads", set_int(&o.http_threads)},
       {"http_idle_timeout_s", set_int(&o.http_idle_timeout_s)},
+      {"http_send_buffer_bytes", set_int(&o.http_send_buffer_bytes)},
       {"api_key_file", set_string(&o.api_key_file)},
       {"api_key_env", set_string(&o.api_key_env)},
       {"tls_cert", set_string(&o.tls_cert_file)},
@@ -136,6 +138,9 @@ Status ServeOptions::validate() const {
   if (limits.max_n < 1) return invalid_argument("max_n must be at least 1");
   if (limits.max_body_bytes < 1024) return invalid_argument("max_body_bytes must be at least 1024");
   if (limits.max_header_bytes < 1024) return invalid_argument("max_header_bytes must be at least 1024");
+  if (http_send_buffer_bytes < 0) return invalid_argument("http_send_buffer_bytes must not be negative");
+  if (limits.max_stream_buffer_bytes < 4096)
+    return invalid_argument("max_stream_buffer_bytes must be at least 4096");
   if (grpc_max_threads < 2) return invalid_argument("grpc_max_threads must be at least 2");
   if (http_threads < 1 || http_threads > 256) return invalid_argument("http_threads must be in [1, 256]");
   if (tls_cert_file.empty() != tls_key_file.empty()) {

@@ -29,6 +29,9 @@ struct RequestLimits {
   std::int32_t max_json_depth = 64;                 // nesting of a request body
   std::int32_t max_request_id_bytes = 128;
   std::int32_t max_detokenize_ids = 1 << 20;
+  // Output a stream may have queued for a client that is not reading it; past
+  // this the request is aborted (the slow client cannot grow memory or hold KV).
+  std::int64_t max_stream_buffer_bytes = 4 * 1024 * 1024;
 };
 
 struct ServeOptions {
@@ -80,6 +83,7 @@ struct ServeOptions {
   // HTTP.
   int http_threads = 2;  // io_context threads
   int http_idle_timeout_s = 60;
+  int http_send_buffer_bytes = 0;  // SO_SNDBUF of each connection; 0 keeps the kernel's autotuning
 
   // Security. API keys: a file of lines "key" or "key tenant" (# comments), or
   // the environment variable's value "key[:tenant],key[:tenant]". None: open.

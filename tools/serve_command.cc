@@ -88,6 +88,7 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
     o.grpc_keepalive_timeout_ms = from_file.grpc_keepalive_timeout_ms;
     o.http_threads = from_file.http_threads;
     o.http_idle_timeout_s = from_file.http_idle_timeout_s;
+    o.http_send_buffer_bytes = from_file.http_send_buffer_bytes;
     o.api_key_env = from_file.api_key_env;
     o.access_log = from_file.access_log;
     o.warmup = from_file.warmup;

@@ -4,6 +4,7 @@
 
 #include "tests/test_temp_dir.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -47,18 +48,50 @@ struct TinyModel {
   }
 };
 
-std::unique_ptr<Engine> make_engine(int num_kv_blocks = 256, int max_num_seqs = 64, int budget = 256) {
+// Fault injection: the wrapped runner fails its `fail_call`-th run() (1-based) with an error.
+class FaultyRunner final : public ModelRunner {
+ public:
+  FaultyRunner(std::unique_ptr<ModelRunner> inner, int fail_call)
+      : inner_(std::move(inner)), fail_call_(fail_call) {}
+  StatusOr<StepResult> run(const StepPlan& plan) override {
+    if (++calls_ == fail_call_) {
+      failed_sequences_ = static_cast<int>(plan.sequences.size());
+      return internal_error("injected fault");
+    }
+    return inner_->run(plan);
+  }
+  const ModelConfig& config() const override { return inner_->config(); }
+  KvCacheInfo kv_cache_info() const override { return inner_->kv_cache_info(); }
+  std::string backend_name() const override { return inner_->backend_name(); }
+  std::int32_t tensor_parallel_size() const override { return inner_->tensor_parallel_size(); }
+  int failed_sequences() const { return failed_sequences_; }  // read after the engine is idle
+
+ private:
+  std::unique_ptr<ModelRunner> inner_;
+  int fail_call_;
+  int calls_ = 0;  // step thread only
+  std::atomic<int> failed_sequences_{0};
+};
+
+std::unique_ptr<Engine> make_engine(int num_kv_blocks = 256, int max_num_seqs = 64, int budget = 256,
+                                    int fail_call = 0, FaultyRunner** faulty = nullptr) {
   const TinyModel& m = TinyModel::get();
   cpu::CpuRunnerOptions ro;
   ro.num_kv_blocks = num_kv_blocks;
   ro.block_size = 16;
-  auto runner = cpu::CpuModelRunner::create(m.config, m.checkpoint, ro);
-  EXPECT_TRUE(runner.ok()) << runner.status().to_string();
+  auto created = cpu::CpuModelRunner::create(m.config, m.checkpoint, ro);
+  EXPECT_TRUE(created.ok()) << created.status().to_string();
+  std::unique_ptr<ModelRunner> runner = std::move(created).value();
+  if (fail_call > 0) {
+    auto wrapped = std::make_unique<FaultyRunner>(std::move(runner), fail_call);
+    if (faulty != nullptr) *faulty = wrapped.get();
+    runner = std::move(wrapped);
+  }
   EngineConfig ec;
   ec.scheduler.max_num_seqs = max_num_seqs;
   ec.scheduler.max_num_batched_tokens = budget;
   ec.scheduler.long_prefill_token_threshold = 32;
-  auto engine = Engine::create(std::move(runner).value(), m.tokenizer, ec);
+  auto engine = Engine::create(std::move(runner), m.tokenizer, ec);
   EXPECT_TRUE(engine.ok()) << engine.status().to_string();
   return std::move(engine).value();
 }
@@ -206,6 +239,50 @@ TEST(EngineTest, StopStringAcrossTokensIsCutFromOutput) {
   EXPECT_EQ(cut.text, full.text.substr(0, first));
   EXPECT_EQ(cut.last().finish_reason, FinishReason::kStop);
   EXPECT_EQ(cut.last().matched_stop, stop);
+  wait_all_blocks_free(*engine);
+}
+
+// A failed model step ends exactly the requests in that step, with the error;
+// requests not in it, and requests submitted later, complete with the same
+// tokens they get on a healthy engine; every block comes back.
+TEST(EngineTest, InjectedStepFaultFailsOnlyThatStepsRequests) {
+  constexpr int kN = 4;
+  std::vector<std::vector<std::int32_t>> healthy(kN + 1);
+  {
+    auto engine = make_engine(256, 2);
+    for (int i = 0; i <= kN; ++i) {
+      Sink s;
+      ASSERT_TRUE(engine->submit(request(prompt_for(i), 12, 300 + i), s.callback()).ok());
+      s.wait();
+      healthy[static_cast<std::size_t>(i)] = s.tokens;
+    }
+  }
+  FaultyRunner* faulty = nullptr;
+  auto engine = make_engine(256, 2, 256, 3, &faulty);  // two sequences per step; the 3rd step fails
+  std::vector<std::unique_ptr<Sink>> sinks;
+  for (int i = 0; i < kN; ++i) {
+    sinks.push_back(std::make_unique<Sink>());
+    ASSERT_TRUE(engine->submit(request(prompt_for(i), 12, 300 + i), sinks.back()->callback()).ok());
+  }
+  int failed = 0;
+  for (int i = 0; i < kN; ++i) {
+    Sink& s = *sinks[static_cast<std::size_t>(i)];
+    s.wait();
+    if (s.last().finish_reason == FinishReason::kError) {
+      ++failed;
+      EXPECT_NE(s.last().error.message().find("injected fault"), std::string::npos)
+          << s.last().error.message();
+    } else {
+      EXPECT_EQ(s.tokens, healthy[static_cast<std::size_t>(i)]) << i;
+    }
+  }
+  EXPECT_EQ(failed, faulty->failed_sequences());
+  EXPECT_GE(failed, 1);
+  EXPECT_LT(failed, kN);  // at most two sequences ran in the failed step
+  Sink later;
+  ASSERT_TRUE(engine->submit(request(prompt_for(kN), 12, 300 + kN), later.callback()).ok());
+  later.wait();
+  EXPECT_EQ(later.tokens, healthy[kN]);
   wait_all_blocks_free(*engine);
 }
 
