@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "base/mapped_file.h"
+#include "base/status.h"
 #include "pagoda/v1/pagoda.grpc.pb.h"
 
 namespace pagoda::bench {
@@ -57,7 +58,9 @@ class GenerateCall : public grpc::ClientReadReactor<v1::GenerateResponse> {
   void OnDone(const grpc::Status& status) override {
     timer_.on_end();
     if (!status.ok()) {
-      record_.error_kind = "grpc_" + code_name(status.error_code());
+      // gRPC's codes are the canonical ones StatusCode mirrors.
+      record_.error_kind = "grpc_";
+      record_.error_kind += status_code_name(static_cast<StatusCode>(static_cast<int>(status.error_code())));
       record_.error_message = status.error_message();
     } else if (!final_error_.empty()) {
       record_.error_kind = "model_error";
@@ -79,31 +82,6 @@ class GenerateCall : public grpc::ClientReadReactor<v1::GenerateResponse> {
   }
 
  private:
-  static std::string code_name(grpc::StatusCode code) {
-    switch (code) {
-      case grpc::StatusCode::CANCELLED:
-        return "CANCELLED";
-      case grpc::StatusCode::INVALID_ARGUMENT:
-        return "INVALID_ARGUMENT";
-      case grpc::StatusCode::DEADLINE_EXCEEDED:
-        return "DEADLINE_EXCEEDED";
-      case grpc::StatusCode::RESOURCE_EXHAUSTED:
-        return "RESOURCE_EXHAUSTED";
-      case grpc::StatusCode::UNAVAILABLE:
-        return "UNAVAILABLE";
-      case grpc::StatusCode::UNAUTHENTICATED:
-        return "UNAUTHENTICATED";
-      case grpc::StatusCode::PERMISSION_DENIED:
-        return "PERMISSION_DENIED";
-      case grpc::StatusCode::INTERNAL:
-        return "INTERNAL";
-      case grpc::StatusCode::UNIMPLEMENTED:
-        return "UNIMPLEMENTED";
-      default:
-        return std::to_string(static_cast<int>(code));
-    }
-  }
-
   grpc::ClientContext context_;
   v1::GenerateRequest request_;
   v1::GenerateResponse response_;

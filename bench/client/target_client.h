@@ -22,7 +22,7 @@ struct TargetOptions {
   std::string protocol = "openai-chat";  // grpc | openai-chat | openai-completions
   std::string host = "127.0.0.1";
   int port = 8000;
-  std::string model;    // the "model" field of OpenAI requests ("" asks /v1/models... not: sent as is)
+  std::string model;    // the "model" field of OpenAI requests, sent as is
   std::string api_key;  // sent as "authorization: Bearer KEY" when set
   bool tls = false;
   std::string tls_ca_file;            // PEM roots to trust (default: the system's)

@@ -4,14 +4,13 @@
 // server's metrics are scraped, and the reports are written.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/cli_run.h"
 #include "tests/server/server_test_util.h"
 #include "tests/test_temp_dir.h"
 
@@ -20,28 +19,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
 CliRun run_pagoda(const std::string& args) {
-  std::string err_path = pagoda_test_temp_dir() + "/bench_stderr.txt";
-  std::string cmd = std::string(PAGODA_BINARY) + " " + args + " 2>" + err_path;
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_path);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  return r;
+  return run_cli(PAGODA_BINARY, args);
 }
 
 Json read_json(const std::string& path) {

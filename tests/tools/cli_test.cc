@@ -2,10 +2,9 @@
 // files, make-model + generate (single and batched), and clear CLI errors.
 #include <gtest/gtest.h>
 
+#include "tests/cli_run.h"
 #include "tests/test_temp_dir.h"
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -17,12 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-struct CliRun {
-  int exit_code;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
 std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s)
@@ -31,22 +24,7 @@ std::string shell_quote(const std::string& s) {
 }
 
 CliRun pagoda(const std::string& args) {
-  const std::string err_path = (fs::path(pagoda_test_temp_dir()) / "pagoda_cli_stderr.txt").string();
-  const std::string cmd = std::string(PAGODA_BINARY) + " " + args + " 2>" + err_path;
-  CliRun r{-1, "", ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_path);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  return r;
+  return run_cli(PAGODA_BINARY, args);
 }
 
 std::string temp_file(const std::string& name, const std::string& contents) {
