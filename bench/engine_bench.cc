@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "bench/bench_driver.h"
 #include "engine/cpu/cpu_model_runner.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/model/model_preset.h"
@@ -26,6 +27,8 @@
 namespace {
 
 using namespace pagoda;
+using bench::Driver;
+using bench::Seq;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
@@ -61,66 +64,6 @@ double measure_read_bandwidth(cpu::ThreadPool& pool) {
   if (std::accumulate(sums.begin(), sums.end(), 0.0f) < 0) std::puts("");  // keep the loads
   return best;
 }
-
-struct Seq {
-  std::vector<std::int32_t> tokens;
-  std::vector<std::int32_t> blocks;
-  std::int32_t computed = 0;
-  std::int32_t num_prompt = 0;
-};
-
-class Driver {
- public:
-  Driver(ModelRunner& runner) : runner_(runner), block_size_(runner.kv_cache_info().block_size) {
-    sp_.temperature = 0;
-    sp_.ignore_eos = true;
-    sp_.max_tokens = 1 << 20;
-    reset();
-  }
-  void reset() {
-    free_.resize(static_cast<std::size_t>(runner_.kv_cache_info().num_blocks));
-    std::iota(free_.rbegin(), free_.rend(), 0);
-  }
-  Seq make(std::int32_t len, std::int32_t salt) {
-    Seq s;
-    for (std::int32_t i = 0; i < len; ++i)
-      s.tokens.push_back((i * 7919 + salt * 104729) % 150000);
-    s.num_prompt = len;
-    return s;
-  }
-  // One step: every sequence computes all its pending tokens.
-  bool step(std::vector<Seq>& seqs) {
-    StepPlan plan;
-    for (std::size_t i = 0; i < seqs.size(); ++i) {
-      Seq& s = seqs[i];
-      std::int32_t n = static_cast<std::int32_t>(s.tokens.size()) - s.computed;
-      while (static_cast<std::int32_t>(s.blocks.size()) * block_size_ < s.computed + n) {
-        if (free_.empty()) return false;
-        s.blocks.push_back(free_.back());
-        free_.pop_back();
-      }
-      plan.sequences.push_back(ScheduledSequence{i, s.tokens, s.num_prompt, s.computed, n, s.blocks, true,
-                                                 static_cast<std::int32_t>(s.tokens.size()) - s.num_prompt,
-                                                 &sp_, 1});
-    }
-    auto r = runner_.run(plan);
-    if (!r.ok()) {
-      std::fprintf(stderr, "step failed: %s\n", r.status().to_string().c_str());
-      return false;
-    }
-    for (std::size_t i = 0; i < seqs.size(); ++i) {
-      seqs[i].computed = static_cast<std::int32_t>(seqs[i].tokens.size());
-      seqs[i].tokens.push_back(r->sampled[i].token_id);
-    }
-    return true;
-  }
-
- private:
-  ModelRunner& runner_;
-  std::int32_t block_size_;
-  SamplingParams sp_;
-  std::vector<std::int32_t> free_;
-};
 
 long peak_rss_kib() {
   std::ifstream f("/proc/self/status");

@@ -24,18 +24,24 @@ struct EngineLoadOptions {
   int tensor_parallel_size = 1;
   int num_threads = 0;  // CPU backend; 0 = all
   int block_size = 16;
-  std::int64_t kv_cache_bytes = 1ll << 30;
-  int num_kv_blocks = 0;  // exact count; overrides kv_cache_bytes
+  std::int64_t kv_cache_bytes = 0;      // 0: CPU 1 GiB; CUDA what gpu_memory_utilization leaves
+  int num_kv_blocks = 0;                // exact count; overrides kv_cache_bytes
+  double gpu_memory_utilization = 0.9;  // CUDA: fraction of each GPU this process may use
   // Scheduler limits and text limits. max_model_len 0 = the model's
   // max_position_embeddings; num_blocks, block_size and eos ids are filled in.
   EngineConfig engine;
 };
+
+// The backend a device flag resolves to: "auto" is cuda when this build has
+// the CUDA backend and a GPU is visible, else cpu.
+std::string resolve_device(const std::string& device);
 
 struct LoadedEngine {
   ModelConfig config;
   std::shared_ptr<const Tokenizer> tokenizer;
   std::optional<ChatTemplate> chat_template;  // absent when tokenizer_config.json has none
   Status chat_template_error;                 // why it is absent, when the file exists
+  std::string backend_report;  // backend, devices and (CUDA) the memory plan, for start-up logs
   std::unique_ptr<Engine> engine;
 };
 

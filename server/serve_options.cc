@@ -60,6 +60,7 @@ std::map<std::string, Setter, std::less<>> setters(ServeOptions& o) {
       {"block_size", set_int(&o.block_size)},
       {"kv_cache_bytes", set_int(&o.kv_cache_bytes)},
       {"num_kv_blocks", set_int(&o.num_kv_blocks)},
+      {"gpu_memory_utilization", set_double(&o.gpu_memory_utilization)},
       {"nnodes", set_int(&o.nnodes)},
       {"node_rank", set_int(&o.node_rank)},
       {"leader_address", set_string(&o.leader_address)},
@@ -112,9 +113,15 @@ Status ServeOptions::validate() const {
   if (!valid_port(http_port)) return invalid_argument("--http-port must be in [0, 65535]");
   if (!valid_port(metrics_port)) return invalid_argument("--metrics-port must be in [0, 65535]");
   if (host.empty()) return invalid_argument("--host must not be empty");
-  if (device != "cpu") {
-    return invalid_argument("--device '" + device + "' is not available in this build (cpu only)");
+  if (device != "cpu" && device != "cuda" && device != "auto")
+    return invalid_argument("--device must be cpu, cuda or auto (got '" + device + "')");
+#ifndef PAGODA_HAVE_CUDA
+  if (device == "cuda") {
+    return invalid_argument(
+        "--device 'cuda' is not available in this build (compiled without the CUDA backend: no nvcc at build "
+        "time)");
   }
+#endif
   if (tensor_parallel_size < 1 || tensor_parallel_size > 64)
     return invalid_argument("--tp must be in [1, 64]");
   if (nnodes < 1 || nnodes > 64) return invalid_argument("--nnodes must be in [1, 64]");
@@ -129,7 +136,9 @@ Status ServeOptions::validate() const {
     }
   }
   if (block_size < 1 || block_size > 1024) return invalid_argument("--block-size must be in [1, 1024]");
-  if (kv_cache_bytes <= 0) return invalid_argument("--kv-cache-bytes must be positive");
+  if (kv_cache_bytes < 0) return invalid_argument("--kv-cache-bytes must not be negative");
+  if (!(gpu_memory_utilization > 0.0 && gpu_memory_utilization <= 1.0))
+    return invalid_argument("--gpu-memory-utilization must be in (0, 1]");
   if (num_kv_blocks < 0) return invalid_argument("--num-kv-blocks must not be negative");
   if (max_num_seqs < 1) return invalid_argument("--max-num-seqs must be at least 1");
   if (max_num_batched_tokens < 1) return invalid_argument("--max-num-batched-tokens must be at least 1");

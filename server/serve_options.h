@@ -52,8 +52,10 @@ struct ServeOptions {
   int tensor_parallel_size = 1;
   int num_threads = 0;  // CPU threads for the model, 0 = all
   int block_size = 16;
-  std::int64_t kv_cache_bytes = 1ll << 30;
-  int num_kv_blocks = 0;  // overrides kv_cache_bytes when > 0
+  std::int64_t kv_cache_bytes =
+      0;  // 0 -> the backend's default (CPU 1 GiB; CUDA what the utilization leaves)
+  double gpu_memory_utilization = 0.9;  // CUDA: fraction of each GPU this process may use
+  int num_kv_blocks = 0;                // overrides kv_cache_bytes when > 0
 
   // Multi-node tensor parallelism: one process per node, --tp counts the ranks of
   // all nodes together (tp / nnodes per node); node 0 (the leader) plans and hands

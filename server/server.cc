@@ -157,6 +157,7 @@ Status Server::load_model() {
   lo.num_threads = o.num_threads;
   lo.block_size = o.block_size;
   lo.kv_cache_bytes = o.kv_cache_bytes;
+  lo.gpu_memory_utilization = o.gpu_memory_utilization;
   lo.num_kv_blocks = o.num_kv_blocks;
   SchedulerConfig& sc = lo.engine.scheduler;
   sc.max_num_seqs = o.max_num_seqs;
@@ -168,6 +169,7 @@ Status Server::load_model() {
   lo.engine.max_stop_strings = o.limits.max_stop_strings;
   lo.engine.max_stop_string_bytes = o.limits.max_stop_string_bytes;
   PAGODA_ASSIGN_OR_RETURN(LoadedEngine loaded, load_engine(lo));
+  log_line(LogLevel::kInfo, "model loaded", {{"backend", loaded.backend_report}});
   if (!loaded.chat_template && !loaded.chat_template_error.ok()) {
     log_line(LogLevel::kWarn, "no chat template; /v1/chat/completions is disabled",
              {{"error", loaded.chat_template_error.message()}});

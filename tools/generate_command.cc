@@ -150,6 +150,9 @@ void run(const GenerateFlags& f, const CLI::App& cmd) {
   auto loaded = load_engine_from_flags(f.engine);
   if (!loaded.ok()) fail(loaded.status().message());
   LoadedEngine& le = *loaded;
+  // The GPU's memory plan is worth seeing; the CPU backend stays quiet.
+  if (le.backend_report.rfind("backend cuda", 0) == 0)
+    std::fprintf(stderr, "pagoda: %s", le.backend_report.c_str());
   const SamplingParams base = base_sampling(f, cmd, le.config);
 
   std::vector<EngineRequest> requests;

@@ -25,8 +25,13 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
   cmd.add_option("--block-size", f.block_size, "Tokens per KV-cache block")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  cmd.add_option("--kv-cache-bytes", f.kv_cache_bytes, "KV-cache memory budget in bytes")
-      ->check(CLI::PositiveNumber)
+  cmd.add_option("--kv-cache-bytes", f.kv_cache_bytes,
+                 "KV-cache memory budget in bytes (0: CPU 1 GiB; CUDA what --gpu-memory-utilization leaves)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd.add_option("--gpu-memory-utilization", f.gpu_memory_utilization,
+                 "CUDA: fraction of each GPU for weights, workspaces and KV cache")
+      ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
   cmd.add_option("--num-kv-blocks", f.num_kv_blocks,
                  "Exact number of KV-cache blocks (overrides --kv-cache-bytes)")
@@ -79,6 +84,7 @@ StatusOr<LoadedEngine> load_engine_from_flags(const EngineFlags& f) {
   o.num_threads = f.threads;
   o.block_size = f.block_size;
   o.kv_cache_bytes = f.kv_cache_bytes;
+  o.gpu_memory_utilization = f.gpu_memory_utilization;
   o.num_kv_blocks = f.num_kv_blocks;
   SchedulerConfig& sc = o.engine.scheduler;
   sc.max_num_seqs = f.max_num_seqs;

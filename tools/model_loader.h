@@ -27,7 +27,8 @@ struct EngineFlags {
   int tp = 1;
   int threads = 0;
   int block_size = 16;
-  std::int64_t kv_cache_bytes = 1ll << 30;
+  std::int64_t kv_cache_bytes = 0;  // 0: the backend's default
+  double gpu_memory_utilization = 0.9;
   int num_kv_blocks = 0;
   int max_num_seqs = 256;
   int max_num_batched_tokens = 2048;

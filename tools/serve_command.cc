@@ -62,6 +62,7 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
     pick(o.block_size, from_file.block_size, "--block-size");
     pick(o.kv_cache_bytes, from_file.kv_cache_bytes, "--kv-cache-bytes");
     pick(o.num_kv_blocks, from_file.num_kv_blocks, "--num-kv-blocks");
+    pick(o.gpu_memory_utilization, from_file.gpu_memory_utilization, "--gpu-memory-utilization");
     pick(o.nnodes, from_file.nnodes, "--nnodes");
     pick(o.node_rank, from_file.node_rank, "--node-rank");
     pick(o.leader_address, from_file.leader_address, "--leader-address");
@@ -157,7 +158,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--http-port", o.http_port, "HTTP port (0 picks a free port)")->capture_default_str();
   cmd->add_option("--metrics-port", o.metrics_port, "Prometheus metrics port (0 picks a free port)")
       ->capture_default_str();
-  cmd->add_option("--device", o.device, "cpu (cuda later)")->capture_default_str();
+  cmd->add_option("--device", o.device, "cpu, cuda or auto")->capture_default_str();
   cmd->add_option("--tp", o.tensor_parallel_size, "Tensor-parallel size")->capture_default_str();
   cmd->add_option("--nnodes", o.nnodes, "Nodes in the tensor-parallel group (> 1 needs the CUDA backend)")
       ->capture_default_str();
@@ -168,7 +169,12 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--num-threads", o.num_threads, "CPU threads for the model (0 = all)")
       ->capture_default_str();
-  cmd->add_option("--kv-cache-bytes", o.kv_cache_bytes, "KV cache size in bytes")->capture_default_str();
+  cmd->add_option("--kv-cache-bytes", o.kv_cache_bytes,
+                  "KV cache size in bytes (0: CPU 1 GiB; CUDA what --gpu-memory-utilization leaves)")
+      ->capture_default_str();
+  cmd->add_option("--gpu-memory-utilization", o.gpu_memory_utilization,
+                  "CUDA: fraction of each GPU for weights, workspaces and KV cache")
+      ->capture_default_str();
   cmd->add_option("--num-kv-blocks", o.num_kv_blocks,
                   "Exact number of KV blocks (overrides --kv-cache-bytes)");
   cmd->add_option("--block-size", o.block_size, "Tokens per KV block")->capture_default_str();

@@ -50,7 +50,6 @@ class CpuModelRunner final : public ModelRunner {
 
  private:
   CpuModelRunner(ModelConfig config, KvCacheInfo kv_info);
-  Status validate(const StepPlan& plan) const;
   void rank_thread_loop(int rank);
 
   ModelConfig config_;

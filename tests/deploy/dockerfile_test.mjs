@@ -110,6 +110,14 @@ check('runtime packages = the owners of the libraries ldd lists for the binary',
   return problems;
 });
 
+// cuBLASLt is loaded with dlopen (cuda/cublaslt_api.h), so ldd does not list
+// it: a binary that names it needs the cuBLAS package all the same.
+check('libraries loaded at run time have their packages', () => {
+  const cuda = argValue('CUDA_RUNTIME_PACKAGES') ?? [];
+  const loadsCublas = readFileSync(pagoda).includes('libcublasLt.so.');
+  return loadsCublas && !cuda.some((p) => p.startsWith('libcublas-')) ? ['libcublasLt: add libcublas-* to CUDA_RUNTIME_PACKAGES'] : [];
+});
+
 check('CUDA runtime packages are ones the library table knows', () => {
   const cuda = argValue('CUDA_RUNTIME_PACKAGES') ?? [];
   return cuda.filter((p) => !CUDA_LIBS.some(([, prefix]) => p.startsWith(prefix))).map((p) => `unknown: ${p}`);

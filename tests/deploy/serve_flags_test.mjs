@@ -2,9 +2,10 @@
 // every Helm rendering and the Dockerfile's CMD — is run through
 // `pagoda serve --check-config` (parse + validate, nothing started). A flag the
 // binary does not know or a value it cannot parse fails the test. Production
-// lines ask for --device cuda (and --nnodes > 1) that this build refuses; the
-// test requires exactly that refusal, naming the flag, and then that the same
-// line with --device=cpu is valid (or, multi-node, refused only for --nnodes).
+// lines ask for --device cuda, valid in builds with the CUDA backend and
+// refused (naming the flag) in builds without; --nnodes > 1 is refused until
+// the multi-node bootstrap exists. The same line with --device=cpu must be
+// valid (or, multi-node, refused only for --nnodes).
 // LWS variables are filled in as LeaderWorkerSet would (group of N, rank r).
 // Usage: node serve_flags_test.mjs path/to/pagoda
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,11 +19,13 @@ const run = (args) => {
   const r = spawnSync(pagoda, ['serve', ...args, '--check-config'], { encoding: 'utf8' });
   return { code: r.status, text: `${r.stdout}${r.stderr}`.trim() };
 };
+// `pagoda info` names the CUDA runtime only in builds with the CUDA backend.
+const hasCuda = spawnSync(pagoda, ['info'], { encoding: 'utf8' }).stdout.includes('cuda runtime:');
 
 // Expected outcome of one command line: [exit code, text that must appear].
 function expectation(args) {
   const flags = flagMap(args);
-  if ((flags.get('device') ?? 'cpu') !== 'cpu') return [2, `--device '${flags.get('device')}' is not available`];
+  if ((flags.get('device') ?? 'cpu') === 'cuda' && !hasCuda) return [2, "--device 'cuda' is not available"];
   if (Number(flags.get('nnodes') ?? 1) > 1) return [2, 'multi-node tensor parallelism is not available'];
   return [0, 'configuration ok'];
 }
@@ -67,7 +70,8 @@ check('multi-node flags: parsed, validated, refused by name until the backend ex
     [['--nnodes=0'], 2, '--nnodes must be in [1, 64]'],
     [['--leader-port=0'], 2, '--leader-port must be in [1, 65535]'],
     [['--nnodes=1', '--node-rank=0', '--leader-port=29500'], 0, 'configuration ok'],
-    [['--device=cuda'], 2, "--device 'cuda' is not available in this build"],
+    hasCuda ? [['--device=cuda'], 0, 'configuration ok'] : [['--device=cuda'], 2, "--device 'cuda' is not available in this build"],
+    [['--device=tpu'], 2, '--device must be cpu, cuda or auto'],
     [['--nnode=2'], 109, 'nnode'],
     [['--nnodes=two'], 105, 'nnodes'],
   ];

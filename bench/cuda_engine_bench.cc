@@ -1,0 +1,318 @@
+// pagoda_cuda_engine_bench: prefill and decode of CudaModelRunner on a
+// random-weight checkpoint (default: the Qwen3-0.6B shape) next to the GPU's
+// own ceilings measured in the same run — device-to-device copy bandwidth and
+// the cuBLASLt bf16 GEMM rate — so each result is printed as time over its
+// floor (GUIDE.md §6, device METHOD.md).
+//
+//   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
+//                            [--context 512] [--steps 20] [--batches 1,8,32,128]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/bf16.h"
+#include "base/strings.h"
+#include "bench/bench_driver.h"
+#include "cuda/cublaslt_gemm.h"
+#include "cuda/cuda_device.h"
+#include "engine/cuda/cuda_model_runner.h"
+#include "engine/model/model_preset.h"
+#include "engine/model/random_checkpoint.h"
+
+namespace {
+
+using namespace pagoda;
+using bench::Driver;
+using bench::Seq;
+using Clock = std::chrono::steady_clock;
+
+bool check(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return true;
+  std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
+  return false;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Device-to-device copy of 2 GiB, bytes read + written per second; median of 10.
+double measure_copy_bandwidth() {
+  const std::size_t bytes = std::size_t{1} << 31;
+  void *a = nullptr, *b = nullptr;
+  if (!check(cudaMalloc(&a, bytes), "cudaMalloc") || !check(cudaMalloc(&b, bytes), "cudaMalloc")) return 0;
+  cudaMemset(a, 0x3c, bytes);
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  std::vector<double> rates;
+  for (int i = 0; i < 13; ++i) {
+    cudaEventRecord(start);
+    cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    if (i >= 3) rates.push_back(2.0 * static_cast<double>(bytes) / (ms * 1e-3));
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaFree(a);
+  cudaFree(b);
+  return median(rates);
+}
+
+// cuBLASLt bf16 GEMM (8192^3, random inputs), FLOP/s; median of 10.
+double measure_gemm_rate() {
+  const std::int64_t n = 8192;
+  std::vector<std::uint16_t> host(static_cast<std::size_t>(n * n));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : host)
+    v = f32_to_bf16(dist(rng));
+  auto x = cuda::DeviceBuffer::allocate(host.size() * 2, "x");
+  auto w = cuda::DeviceBuffer::allocate(host.size() * 2, "w");
+  auto y = cuda::DeviceBuffer::allocate(host.size() * 4, "y");
+  auto gemm = cuda::CublasLtGemm::create(32u << 20);
+  if (!x.ok() || !w.ok() || !y.ok() || !gemm.ok()) return 0;
+  cudaMemcpy(x->get(), host.data(), host.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(w->get(), host.data(), host.size() * 2, cudaMemcpyHostToDevice);
+  cuda::GemmArgs a{x->as<std::uint16_t>(), w->as<std::uint16_t>(), y->as<float>(), n, n, n, n, n, n};
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  std::vector<double> rates;
+  for (int i = 0; i < 13; ++i) {
+    cudaEventRecord(start);
+    if (!(*gemm)->run(a, nullptr).ok()) return 0;
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    if (i >= 3) rates.push_back(2.0 * n * n * n / (ms * 1e-3));
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return median(rates);
+}
+
+// Median time of one product, ms (events; 20 runs after the first).
+double time_gemm(cuda::CublasLtGemm& g, const cuda::GemmArgs& a) {
+  if (!g.run(a, nullptr).ok()) return -1;
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  std::vector<double> ms;
+  for (int i = 0; i < 20; ++i) {
+    cudaEventRecord(start);
+    if (!g.run(a, nullptr).ok()) return -1;
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float t = 0;
+    cudaEventElapsedTime(&t, start, stop);
+    ms.push_back(t);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return median(ms);
+}
+
+// The model's projections at decode batch sizes: cuBLASLt's first heuristic
+// pick against the fastest timed candidate, as achieved bandwidth.
+void gemm_shape_table(const ModelConfig& c, double bandwidth) {
+  struct Shape {
+    const char* name;
+    std::int64_t n, k;
+  };
+  const std::int64_t h = c.hidden_size, q = static_cast<std::int64_t>(c.num_attention_heads) * c.head_dim,
+                     kv = static_cast<std::int64_t>(c.num_key_value_heads) * c.head_dim;
+  const Shape shapes[] = {{"qkv", q + 2 * kv, h},
+                          {"o_proj", h, q},
+                          {"gate_up", 2 * static_cast<std::int64_t>(c.intermediate_size), h},
+                          {"down", h, c.intermediate_size},
+                          {"lm_head", c.vocab_size, h}};
+  std::int64_t max_elems = 0;
+  for (const Shape& sh : shapes)
+    max_elems = std::max(max_elems, sh.n * sh.k);
+  std::vector<std::uint16_t> host(static_cast<std::size_t>(max_elems));
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (auto& v : host)
+    v = f32_to_bf16(dist(rng));
+  auto w = cuda::DeviceBuffer::allocate(host.size() * 2, "w");
+  auto x = cuda::DeviceBuffer::allocate(128 * 8192 * 2, "x");
+  auto y = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(128 * c.vocab_size) * 4, "y");
+  auto heuristic = cuda::CublasLtGemm::create(32u << 20);
+  auto tuned = cuda::CublasLtGemm::create(32u << 20);
+  if (!w.ok() || !x.ok() || !y.ok() || !heuristic.ok() || !tuned.ok()) return;
+  (*heuristic)->set_autotune_max_m(0);
+  cudaMemcpy(w->get(), host.data(), host.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(x->get(), host.data(), std::min<std::size_t>(host.size(), 128 * 8192) * 2,
+             cudaMemcpyHostToDevice);
+  std::printf(
+      "GEMM (cuBLASLt bf16 -> f32): us per product, heuristic pick / timed pick (%% of copy bandwidth)\n");
+  for (const Shape& sh : shapes) {
+    std::printf("  %-8s %6lld x %5lld:", sh.name, static_cast<long long>(sh.n), static_cast<long long>(sh.k));
+    for (std::int64_t m : {1, 8, 32, 128}) {
+      cuda::GemmArgs a{
+          x->as<std::uint16_t>(), w->as<std::uint16_t>(), y->as<float>(), m, sh.n, sh.k, sh.k, sh.k, sh.n};
+      const double bytes = 2.0 * sh.n * sh.k + 2.0 * m * sh.k + 4.0 * m * sh.n;
+      const double th = time_gemm(**heuristic, a), tt = time_gemm(**tuned, a);
+      std::printf("  m=%-3lld %6.1f/%6.1f (%3.0f%%)", static_cast<long long>(m), th * 1e3, tt * 1e3,
+                  100.0 * bytes / (tt * 1e-3) / bandwidth);
+    }
+    std::printf("\n");
+  }
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
+  int prompt_len = 2048, context = 512, steps = 20;
+  std::vector<std::int32_t> batches = {1, 8, 32, 128};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--model") {
+      model_dir = v;
+    } else if (a == "--preset") {
+      preset = v;
+    } else if (a == "--prompt-len") {
+      prompt_len = std::stoi(v);
+    } else if (a == "--context") {
+      context = std::stoi(v);
+    } else if (a == "--steps") {
+      steps = std::stoi(v);
+    } else if (a == "--batches") {
+      batches = parse_int_list(v, "--batches").value();
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  const auto devices = cuda::list_devices();
+  if (devices.empty()) {
+    std::printf("no CUDA device (%s): nothing to measure\n", cuda::no_device_reason().c_str());
+    return 0;
+  }
+  std::printf("device: %s, %d SMs, %.0f GiB\n", devices[0].name.c_str(), devices[0].num_sms,
+              static_cast<double>(devices[0].total_memory_bytes) / (1 << 30));
+  if (!std::filesystem::exists(std::filesystem::path(model_dir) / "config.json")) {
+    std::printf("writing a random %s-shaped checkpoint to %s ...\n", preset.c_str(), model_dir.c_str());
+    RandomCheckpointOptions o;
+    o.config = model_preset(preset).value();
+    o.out_dir = model_dir;
+    if (Status s = write_random_checkpoint(o); !s.ok()) {
+      std::fprintf(stderr, "%s\n", s.to_string().c_str());
+      return 1;
+    }
+  }
+  const double bandwidth = measure_copy_bandwidth();
+  const double gemm_rate = measure_gemm_rate();
+  std::printf("ceilings (same run): copy %.0f GB/s (read + write), cuBLASLt bf16 GEMM 8192^3 %.0f TFLOP/s\n",
+              bandwidth / 1e9, gemm_rate / 1e12);
+
+  auto config = load_model_config(model_dir);
+  auto ckpt = Checkpoint::open(model_dir);
+  if (!config.ok() || !ckpt.ok()) {
+    std::fprintf(stderr, "cannot load %s\n", model_dir.c_str());
+    return 1;
+  }
+  auto checkpoint = std::make_shared<const Checkpoint>(std::move(ckpt).value());
+  const ModelConfig& c = *config;
+  const int max_batch = *std::max_element(batches.begin(), batches.end());
+  cuda::CudaRunnerOptions ro;
+  ro.limits.max_tokens = std::max(prompt_len, max_batch);
+  ro.limits.max_seqs = max_batch;
+  ro.limits.max_model_len = std::max(prompt_len, context + steps + 8);
+  auto t_load = Clock::now();
+  auto runner = cuda::CudaModelRunner::create(c, checkpoint, ro);
+  if (!runner.ok()) {
+    std::fprintf(stderr, "%s\n", runner.status().to_string().c_str());
+    return 1;
+  }
+  std::printf(
+      "model: %s (hidden %d, layers %d, heads %d/%d, head_dim %d, inter %d, vocab %d); loaded in %.1f s\n",
+      model_dir.c_str(), c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
+      c.head_dim, c.intermediate_size, c.vocab_size, seconds_since(t_load));
+  std::printf("%s", (*runner)->memory_plan().describe().c_str());
+  std::printf("decode CUDA graphs: %zu captured in %.2f s\n", (*runner)->num_graphs(),
+              (*runner)->graph_capture_seconds());
+
+  gemm_shape_table(c, bandwidth);
+
+  Driver driver(**runner);
+  const double layer_params = static_cast<double>(c.num_parameters()) - static_cast<double>(c.vocab_size) *
+                                                                            c.hidden_size *
+                                                                            (c.tie_word_embeddings ? 1 : 2);
+  // Prefill: one prompt of prompt_len tokens in one step; median of 5 after a warm-up.
+  std::vector<double> prefill_s, prefill_dev_ms;
+  for (int rep = 0; rep < 6; ++rep) {
+    driver.reset();
+    std::vector<Seq> seqs = {driver.make(prompt_len, rep)};
+    auto t = Clock::now();
+    if (!driver.step(seqs)) return 1;
+    if (rep > 0) prefill_s.push_back(seconds_since(t));
+    if (rep > 0) prefill_dev_ms.push_back((*runner)->last_step_device_ms());
+  }
+  const double attn_flops = 4.0 * c.num_hidden_layers * c.num_attention_heads * c.head_dim *
+                            (static_cast<double>(prompt_len) * (prompt_len + 1) / 2);
+  const double prefill_flops =
+      2.0 * layer_params * prompt_len + attn_flops + 2.0 * c.vocab_size * static_cast<double>(c.hidden_size);
+  const double pf = median(prefill_s);
+  std::printf(
+      "prefill %d tokens: %.2f ms (device %.2f ms), %.0f tokens/s; GEMM-rate floor %.2f ms -> %.0f%% of the "
+      "rate\n",
+      prompt_len, pf * 1e3, median(prefill_dev_ms), prompt_len / pf, prefill_flops / gemm_rate * 1e3,
+      100.0 * prefill_flops / gemm_rate / pf);
+
+  // Decode with `context` tokens in the cache; median step time over `steps`.
+  const double weight_bytes =
+      static_cast<double>(cuda::CudaWeights::bytes_needed(c, cpu::RankShard::make(c, 0, 1).value()));
+  const double embed_bytes = static_cast<double>(c.vocab_size) * c.hidden_size * 2;
+  for (int b : batches) {
+    driver.reset();
+    std::vector<Seq> seqs;
+    for (int i = 0; i < b; ++i) {
+      std::vector<Seq> one = {driver.make(context, 100 + i)};
+      if (!driver.step(one)) return 1;  // each prompt alone, within max_tokens
+      seqs.push_back(one[0]);
+    }
+    if (!driver.step(seqs)) return 1;  // warm-up decode
+    std::vector<double> step_s, device_ms;
+    for (int i = 0; i < steps; ++i) {
+      auto t = Clock::now();
+      if (!driver.step(seqs)) return 1;
+      step_s.push_back(seconds_since(t));
+      device_ms.push_back((*runner)->last_step_device_ms());
+    }
+    const double s = median(step_s);
+    const double dev = median(device_ms) * 1e-3;
+    // Bytes a step must read once: the weights (the untied embedding only
+    // gathers b rows) and each sequence's K and V. HBM bandwidth is shared by
+    // reads and writes, so the copy's read + write rate is what a read-only
+    // stream can reach.
+    double bytes =
+        c.tie_word_embeddings ? weight_bytes : weight_bytes - embed_bytes + b * c.hidden_size * 2.0;
+    bytes += static_cast<double>(b) * (context + steps) * c.num_hidden_layers * c.num_key_value_heads *
+             c.head_dim * 4.0;
+    const double floor_s = bytes / bandwidth;
+    std::printf(
+        "decode batch %3d: %8.1f tokens/s, %.3f ms/step (device %.3f), bandwidth floor %.3f ms -> %.0f%% of "
+        "floor "
+        "(device alone %.0f%%)\n",
+        b, b / s, s * 1e3, dev * 1e3, floor_s * 1e3, 100.0 * floor_s / s, 100.0 * floor_s / dev);
+  }
+  return 0;
+}

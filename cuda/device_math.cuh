@@ -1,0 +1,53 @@
+// Device helpers shared by Pagoda's kernels: bf16 <-> f32 on raw uint16 bits
+// (kernel parameter structs carry bf16 as std::uint16_t so host code needs no
+// CUDA headers) and warp / block reductions. Device code only.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+namespace pagoda::cuda {
+
+constexpr int kWarpSize = 32;
+
+__device__ __forceinline__ float bf16_bits_to_f32(std::uint16_t b) {
+  return __uint_as_float(static_cast<unsigned>(b) << 16);
+}
+
+// Round to nearest even, as the host's f32_to_bf16.
+__device__ __forceinline__ std::uint16_t f32_to_bf16_bits(float f) {
+  return __bfloat16_as_ushort(__float2bfloat16_rn(f));
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+    v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+// Sum over the block; every thread gets the result. `scratch` holds one float
+// per warp; blockDim.x is a multiple of 32. Contains __syncthreads().
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+  const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
+  const int num_warps = static_cast<int>(blockDim.x) / kWarpSize;
+  v = warp_sum(v);
+  __syncthreads();  // scratch may still be read by a previous call
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < num_warps; ++w)
+    total += scratch[w];
+  return total;
+}
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,27 @@
+#include "cuda/device_math.cuh"
+#include "cuda/embedding_kernel.h"
+#include "cuda/launch_check.h"
+
+namespace pagoda::cuda {
+namespace {
+
+// grid: num_tokens; block: 256 threads striding over hidden.
+__global__ void embedding_kernel(EmbeddingParams p) {
+  const std::int64_t t = blockIdx.x;
+  const std::int64_t id = static_cast<std::int64_t>(p.tokens[t]) - p.vocab_begin;
+  float* out = p.out + t * p.hidden;
+  const bool mine = id >= 0 && id < p.vocab_size;
+  const std::uint16_t* row = p.table + (mine ? id : 0) * p.ld;
+  for (std::int64_t i = threadIdx.x; i < p.hidden; i += blockDim.x)
+    out[i] = mine ? bf16_bits_to_f32(row[i]) : 0.0f;
+}
+
+}  // namespace
+
+cudaError_t launch_embedding(const EmbeddingParams& p, cudaStream_t stream) {
+  if (p.num_tokens == 0) return cudaSuccess;
+  embedding_kernel<<<static_cast<unsigned>(p.num_tokens), 256, 0, stream>>>(p);
+  return last_launch_error();
+}
+
+}  // namespace pagoda::cuda

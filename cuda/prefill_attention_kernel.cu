@@ -1,0 +1,371 @@
+// Flash-attention 2 over the paged KV cache with mma.sync (sm_80+).
+//
+// One CTA = one tile of up to 64 query rows x one query head; 4 warps, each
+// owning 16 rows. The tile's Q (scaled, bf16) stays in shared memory; K and V
+// tiles of kKvTile positions stream through a two-stage cp.async pipeline,
+// gathered through the block table (positions past the context zero-filled,
+// never read from the cache). Per KV tile each warp computes S = Q K^T
+// (m16n8k16, f32 accumulators), masks positions after each row's own, updates
+// its rows' running max and sum, and accumulates O += P V with P rounded to
+// bf16 straight from the S accumulators (the m16n8 C layout of two adjacent
+// n-tiles is the m16k16 A layout). O stays in registers; at the end it is
+// divided by the row sums, staged through the warp's own Q rows in shared
+// memory and written as 16-byte rows.
+//
+// Fragment layouts are those of the PTX ISA for mma.m16n8k16 .bf16 (lane =
+// 4 * group + t): A regs {(g, 2t), (g + 8, 2t), (g, 2t + 8), (g + 8, 2t + 8)},
+// B regs {(k 2t, n g), (k 2t + 8, n g)}, C {(g, 2t), (g, 2t + 1), (g + 8, 2t),
+// (g + 8, 2t + 1)}; each pair of bf16 in a register holds the lower column in
+// its low half. ldmatrix.x4 gives register i the 8x8 matrix whose row
+// addresses lanes 8i..8i+7 supply; .trans transposes each.
+#include <cmath>
+
+#include "cuda/device_math.cuh"
+#include "cuda/launch_check.h"
+#include "cuda/prefill_attention_kernel.h"
+
+namespace pagoda::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * kWarpSize;
+constexpr int kWarpRows = 16;  // query rows per warp: the mma's M
+static_assert(kWarps * kWarpRows == kPrefillTileRows, "each warp owns 16 rows of the tile");
+// Shared rows are padded by 16 bytes so that the 8 rows an ldmatrix phase reads
+// fall into 8 different 16-byte bank groups whatever the head_dim.
+constexpr int kPad = 8;
+constexpr float kLog2e = 1.4426950408889634f;
+
+template <int kHeadDim>
+struct Shape {
+  static constexpr int kKvTile = kHeadDim <= 128 ? 64 : 32;  // positions per pipeline stage
+  static constexpr int kStride = kHeadDim + kPad;            // bf16 per shared row
+  static constexpr int kQElems = kPrefillTileRows * kStride;
+  static constexpr int kKvElems = kKvTile * kStride;  // one K or V stage
+  static constexpr int kSmemBytes = (kQElems + 4 * kKvElems) * 2;
+  static constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
+  static_assert(kKvTile * kChunks % kThreads == 0, "whole chunks per thread");
+};
+
+// --- PTX wrappers ----------------------------------------------------------
+
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, asynchronous; zero-fills (reads nothing) when !fill.
+__device__ __forceinline__ void cp_async_16(void* dst, const void* src, bool fill) {
+  const int src_bytes = fill ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(dst)), "l"(src),
+               "r"(src_bytes)
+               : "memory");
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+// Waits until at most `kPending` of this thread's committed groups are in flight.
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const std::uint16_t* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(p)));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const std::uint16_t* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(p)));
+}
+
+// d += a * b for one m16n8k16 tile, bf16 inputs, f32 accumulators.
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// --- end of PTX wrappers ---------------------------------------------------
+
+// Two floats rounded to bf16, `lo` in the low half.
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+  return static_cast<unsigned>(f32_to_bf16_bits(lo)) | (static_cast<unsigned>(f32_to_bf16_bits(hi)) << 16);
+}
+
+// grid: num_tiles * num_heads CTAs (head fastest, so the heads sharing a KV
+// head run together and share its cache reads in L2; last tiles, the longest
+// contexts, first); block: kThreads; dynamic shared memory Shape::kSmemBytes.
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAttentionParams p) {
+  using S = Shape<kHeadDim>;
+  constexpr int kKvTile = S::kKvTile;
+  constexpr int kStride = S::kStride;
+  constexpr int kChunks = S::kChunks;
+  extern __shared__ __align__(16) unsigned char smem[];
+  std::uint16_t* q_s = reinterpret_cast<std::uint16_t*>(smem);  // [kPrefillTileRows][kStride]
+  std::uint16_t* k_s = q_s + S::kQElems;                        // [2][kKvTile][kStride]
+  std::uint16_t* v_s = k_s + 2 * S::kKvElems;                   // [2][kKvTile][kStride]
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int lane = tid % kWarpSize;
+  const int warp = tid / kWarpSize;
+  const int num_heads = static_cast<int>(p.num_heads);
+  const int qh = static_cast<int>(blockIdx.x % static_cast<unsigned>(num_heads));
+  const std::int64_t tile_index =
+      p.num_tiles - 1 - static_cast<std::int64_t>(blockIdx.x / static_cast<unsigned>(num_heads));
+  const PrefillTile tile = p.tiles[tile_index];
+  if (tile.num_rows < 1 || tile.num_rows > kPrefillTileRows || tile.first_position < 0) return;
+  const int kvh = qh / static_cast<int>(p.num_heads / p.num_kv_heads);
+  const int num_kv_heads = static_cast<int>(p.num_kv_heads);
+  const int block_size = static_cast<int>(p.block_size);
+  const std::int32_t* table = p.block_tables + tile.block_table_offset;
+  const int ctx = tile.first_position + tile.num_rows;  // context of the tile's last row
+  const int num_kv_tiles = (ctx + kKvTile - 1) / kKvTile;
+
+  // Stage one KV tile: kKvTile rows of kChunks 16-byte chunks each for K and V;
+  // consecutive threads take consecutive chunks of a row (coalesced).
+  auto load_kv = [&](int kv_tile, int stage) {
+    std::uint16_t* ks = k_s + stage * S::kKvElems;
+    std::uint16_t* vs = v_s + stage * S::kKvElems;
+#pragma unroll
+    for (int it = 0; it < kKvTile * kChunks / kThreads; ++it) {
+      const int i = tid + it * kThreads;
+      const int r = i / kChunks;
+      const int c = (i % kChunks) * 8;
+      const int pos = kv_tile * kKvTile + r;
+      const bool valid = pos < ctx;
+      std::int64_t offset = 0;
+      if (valid) {
+        const std::int64_t block = table[pos / block_size];
+        offset = ((block * num_kv_heads + kvh) * block_size + pos % block_size) * kHeadDim + c;
+      }
+      cp_async_16(ks + r * kStride + c, p.k_cache + offset, valid);
+      cp_async_16(vs + r * kStride + c, p.v_cache + offset, valid);
+    }
+  };
+
+  load_kv(0, 0);
+  cp_async_commit();
+
+  // Q rows, scaled and rounded to bf16; rows past num_rows are zero.
+  for (int i = tid; i < kPrefillTileRows * (kHeadDim / 4); i += kThreads) {
+    const int r = i / (kHeadDim / 4);
+    const int c = (i % (kHeadDim / 4)) * 4;
+    float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (r < tile.num_rows) {
+      const std::int64_t row = static_cast<std::int64_t>(tile.first_row) + r;
+      v = *reinterpret_cast<const float4*>(p.q + (row * num_heads + qh) * kHeadDim + c);
+    }
+    uint2 packed;
+    packed.x = pack_bf16(v.x * p.scale, v.y * p.scale);
+    packed.y = pack_bf16(v.z * p.scale, v.w * p.scale);
+    *reinterpret_cast<uint2*>(q_s + r * kStride + c) = packed;
+  }
+
+  const int g = lane / 4;  // the fragment rows g and g + 8 of this lane
+  const int t = lane % 4;
+  const int warp_row = warp * kWarpRows;
+  const bool warp_active = warp_row < tile.num_rows;
+  const int warp_first_pos = tile.first_position + warp_row;
+  const int warp_last_pos = tile.first_position + min(warp_row + kWarpRows, tile.num_rows) - 1;
+  const int row_pos[2] = {warp_first_pos + g, warp_first_pos + g + 8};
+
+  float o[kHeadDim / 8][4];  // O: n-tile of 8 dims x C fragment
+#pragma unroll
+  for (int n = 0; n < kHeadDim / 8; ++n) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c)
+      o[n][c] = 0.0f;
+  }
+  float row_max[2] = {-INFINITY, -INFINITY};  // raw scores of rows g and g + 8
+  float row_sum[2] = {0.0f, 0.0f};            // this lane's part of the rows' sums
+
+  for (int j = 0; j < num_kv_tiles; ++j) {
+    // Prefetch tile j + 1 into the other stage (free since the barrier that
+    // ended iteration j - 1), then wait for tile j's group.
+    if (j + 1 < num_kv_tiles) load_kv(j + 1, (j + 1) % 2);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+
+    const int kv0 = j * kKvTile;
+    // Warp-uniform: warps whose rows all precede this tile skip it. Tile 0 is
+    // never skipped, so every row's running max is finite from then on.
+    if (warp_active && kv0 <= warp_last_pos) {
+      const std::uint16_t* ks = k_s + (j % 2) * S::kKvElems;
+      const std::uint16_t* vs = v_s + (j % 2) * S::kKvElems;
+
+      // S = Q K^T: 16 rows x kKvTile positions.
+      float s[kKvTile / 8][4];
+#pragma unroll
+      for (int n = 0; n < kKvTile / 8; ++n) {
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+          s[n][c] = 0.0f;
+      }
+#pragma unroll
+      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+        unsigned a[4];  // rows 0-7 / 8-15 x dims 0-7 / 8-15 of this k-step
+        ldmatrix_x4(a, q_s + (warp_row + (lane & 15)) * kStride + kk * 16 + (lane >> 4) * 8);
+#pragma unroll
+        for (int nn = 0; nn < kKvTile / 16; ++nn) {
+          // Matrices: (pos 0-7, dims 0-7), (pos 0-7, dims 8-15), (pos 8-15, dims
+          // 0-7), (pos 8-15, dims 8-15): b0, b1 of n-tile 2nn, then of 2nn + 1.
+          unsigned b[4];
+          ldmatrix_x4(
+              b, ks + (nn * 16 + (lane & 7) + (lane >> 4) * 8) * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
+          mma_bf16(s[2 * nn], a, b[0], b[1]);
+          mma_bf16(s[2 * nn + 1], a, b[2], b[3]);
+        }
+      }
+
+      // Causal mask (also hides the zero-filled positions past the context,
+      // which lie after every row's own position).
+      if (kv0 + kKvTile - 1 > warp_first_pos) {
+#pragma unroll
+        for (int n = 0; n < kKvTile / 8; ++n) {
+#pragma unroll
+          for (int c = 0; c < 4; ++c) {
+            const int pos = kv0 + n * 8 + 2 * t + (c & 1);
+            if (pos > row_pos[c / 2]) s[n][c] = -INFINITY;
+          }
+        }
+      }
+
+      // Online softmax; the 4 lanes of a group share rows g and g + 8.
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float mx = row_max[r];
+#pragma unroll
+        for (int n = 0; n < kKvTile / 8; ++n)
+          mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float mx_log2 = mx == -INFINITY ? 0.0f : mx * kLog2e;  // never -inf - -inf
+        const float alpha = exp2f(row_max[r] * kLog2e - mx_log2);    // 0 on the first tile
+        row_max[r] = mx;
+        float sum = 0.0f;
+#pragma unroll
+        for (int n = 0; n < kKvTile / 8; ++n) {
+#pragma unroll
+          for (int c = 2 * r; c < 2 * r + 2; ++c) {
+            s[n][c] = exp2f(fmaf(s[n][c], kLog2e, -mx_log2));
+            sum += s[n][c];
+          }
+        }
+        row_sum[r] = row_sum[r] * alpha + sum;
+#pragma unroll
+        for (int n = 0; n < kHeadDim / 8; ++n) {
+          o[n][2 * r] *= alpha;
+          o[n][2 * r + 1] *= alpha;
+        }
+      }
+
+      // O += P V: P's k-step kk is S's n-tiles 2kk and 2kk + 1.
+#pragma unroll
+      for (int kk = 0; kk < kKvTile / 16; ++kk) {
+        const unsigned a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                               pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                               pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+        for (int dn = 0; dn < kHeadDim / 16; ++dn) {
+          // Transposed matrices: (pos 0-7, dims 0-7), (pos 8-15, dims 0-7),
+          // (pos 0-7, dims 8-15), (pos 8-15, dims 8-15): b0, b1 of dim n-tile
+          // 2dn, then of 2dn + 1.
+          unsigned b[4];
+          ldmatrix_x4_trans(b, vs + (kk * 16 + (lane & 15)) * kStride + dn * 16 + (lane >> 4) * 8);
+          mma_bf16(o[2 * dn], a, b[0], b[1]);
+          mma_bf16(o[2 * dn + 1], a, b[2], b[3]);
+        }
+      }
+    }
+    __syncthreads();  // stage j % 2 is refilled by the next iteration's prefetch
+  }
+  if (!warp_active) return;  // no barrier follows
+
+  // O / l in bf16 into the warp's own Q rows (no other warp reads them), then
+  // out as 16-byte chunks, rows past num_rows left alone.
+  float inv_sum[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float l = row_sum[r];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    inv_sum[r] = 1.0f / l;
+  }
+#pragma unroll
+  for (int n = 0; n < kHeadDim / 8; ++n) {
+    const int col = n * 8 + 2 * t;
+    *reinterpret_cast<unsigned*>(q_s + (warp_row + g) * kStride + col) =
+        pack_bf16(o[n][0] * inv_sum[0], o[n][1] * inv_sum[0]);
+    *reinterpret_cast<unsigned*>(q_s + (warp_row + g + 8) * kStride + col) =
+        pack_bf16(o[n][2] * inv_sum[1], o[n][3] * inv_sum[1]);
+  }
+  __syncwarp();
+#pragma unroll
+  for (int it = 0; it < kWarpRows * kChunks / kWarpSize; ++it) {
+    const int i = lane + it * kWarpSize;
+    const int r = warp_row + i / kChunks;
+    const int c = (i % kChunks) * 8;
+    if (r < tile.num_rows) {
+      const std::int64_t row = static_cast<std::int64_t>(tile.first_row) + r;
+      *reinterpret_cast<uint4*>(p.out + (row * num_heads + qh) * kHeadDim + c) =
+          *reinterpret_cast<const uint4*>(q_s + r * kStride + c);
+    }
+  }
+}
+
+template <int kHeadDim>
+cudaError_t launch_for_head_dim(const PrefillAttentionParams& p, cudaStream_t stream) {
+  constexpr int kBytes = Shape<kHeadDim>::kSmemBytes;
+  // Above 48 KB a kernel must opt in; per device, and cheap, so every launch does.
+  if (kBytes > 48 * 1024) {
+    const cudaError_t err = cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim>,
+                                                 cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
+    if (err != cudaSuccess) return err;
+  }
+  const auto num_ctas = static_cast<unsigned>(p.num_tiles * p.num_heads);
+  prefill_attention_kernel<kHeadDim><<<num_ctas, kThreads, kBytes, stream>>>(p);
+  return last_launch_error();
+}
+
+bool aligned_16(const void* ptr) {
+  return reinterpret_cast<std::uintptr_t>(ptr) % 16 == 0;
+}
+
+}  // namespace
+
+cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream) {
+  if (p.num_tiles < 0) return cudaErrorInvalidValue;
+  if (p.num_tiles == 0) return cudaSuccess;
+  if (p.num_heads <= 0 || p.num_kv_heads <= 0 || p.num_heads % p.num_kv_heads != 0)
+    return cudaErrorInvalidValue;
+  if (p.block_size < 1 || p.block_size > (1 << 30)) return cudaErrorInvalidValue;
+  if (p.num_heads > (1 << 16) || p.num_tiles * p.num_heads > 0x7fffffff) return cudaErrorInvalidValue;
+  if (p.q == nullptr || p.out == nullptr || p.k_cache == nullptr || p.v_cache == nullptr ||
+      p.block_tables == nullptr || p.tiles == nullptr)
+    return cudaErrorInvalidValue;
+  if (!aligned_16(p.q) || !aligned_16(p.out) || !aligned_16(p.k_cache) || !aligned_16(p.v_cache))
+    return cudaErrorInvalidValue;
+  switch (p.head_dim) {
+    case 32:
+      return launch_for_head_dim<32>(p, stream);
+    case 64:
+      return launch_for_head_dim<64>(p, stream);
+    case 128:
+      return launch_for_head_dim<128>(p, stream);
+    case 256:
+      return launch_for_head_dim<256>(p, stream);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace pagoda::cuda

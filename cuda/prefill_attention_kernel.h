@@ -1,0 +1,48 @@
+// Causal GQA attention of prefill chunks over the paged KV cache on tensor
+// cores (flash-attention 2: bf16 mma.sync, online softmax in f32). The caller
+// cuts each sequence's chunk of query rows into tiles of up to 64 consecutive
+// rows; one CTA attends one tile for one query head. Stream-ordered; no host
+// sync. Decode tokens are better served by launch_paged_attention (split-KV).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace pagoda::cuda {
+
+constexpr int kPrefillTileRows = 64;
+
+// One tile = up to kPrefillTileRows consecutive query rows of ONE sequence, at
+// consecutive positions; row i of the tile (step row first_row + i) is at
+// position first_position + i and attends causally to positions
+// 0..first_position + i of its sequence, read through the sequence's block table.
+struct PrefillTile {
+  std::int32_t first_row;           // row in q / out
+  std::int32_t num_rows;            // 1..kPrefillTileRows
+  std::int32_t first_position;      // >= 0
+  std::int32_t block_table_offset;  // start of the sequence's table in block_tables
+};
+
+struct PrefillAttentionParams {
+  const float* q = nullptr;      // [num_tokens, num_heads, head_dim] f32 (normed, rotated; NOT yet scaled)
+  std::uint16_t* out = nullptr;  // [num_tokens, num_heads * head_dim] bf16
+  const std::uint16_t* k_cache = nullptr;      // [num_blocks, num_kv_heads, block_size, head_dim] bf16
+  const std::uint16_t* v_cache = nullptr;      // same layout
+  const std::int32_t* block_tables = nullptr;  // all sequences' tables concatenated
+  const PrefillTile* tiles = nullptr;          // [num_tiles] (device memory)
+  std::int64_t num_tiles = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0, block_size = 0;
+  float scale = 1.0f;  // head_dim^-0.5
+};
+
+// head_dim in {32, 64, 128, 256}; num_heads % num_kv_heads == 0; block_size
+// >= 1; q, out, k_cache and v_cache 16-byte aligned (cudaMalloc'd buffers and
+// per-layer slices of them are). cudaErrorInvalidValue for anything else,
+// before any CUDA call. Writes only the rows covered by tiles; a tile with
+// num_rows outside 1..kPrefillTileRows or a negative first_position is skipped.
+// Q and the softmax weights are rounded to bf16 for the tensor cores, so the
+// result differs from launch_paged_attention's (f32 dot products) by ~1e-3
+// relative.
+cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream);
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,28 @@
+#include "cuda/device_math.cuh"
+#include "cuda/launch_check.h"
+#include "cuda/silu_mul_kernel.h"
+
+namespace pagoda::cuda {
+namespace {
+
+__global__ void silu_mul_kernel(SiluMulParams p) {
+  const std::int64_t idx = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= p.num_tokens * p.inter) return;
+  const std::int64_t t = idx / p.inter;
+  const std::int64_t i = idx % p.inter;
+  const float g = p.gate_up[t * 2 * p.inter + i];
+  const float u = p.gate_up[t * 2 * p.inter + p.inter + i];
+  p.out[idx] = f32_to_bf16_bits(g / (1.0f + expf(-g)) * u);
+}
+
+}  // namespace
+
+cudaError_t launch_silu_mul(const SiluMulParams& p, cudaStream_t stream) {
+  const std::int64_t total = p.num_tokens * p.inter;
+  if (total == 0) return cudaSuccess;
+  const int threads = 256;
+  silu_mul_kernel<<<static_cast<unsigned>((total + threads - 1) / threads), threads, 0, stream>>>(p);
+  return last_launch_error();
+}
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,215 @@
+#include "engine/cuda/cuda_model_runner.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "cuda/cuda_status.h"
+#include "engine/step_plan_validation.h"
+
+namespace pagoda::cuda {
+namespace {
+
+constexpr std::size_t kGemmWorkspaceBytes = 32u << 20;
+
+std::int64_t weight_bytes_unsharded(const ModelConfig& config) {
+  StatusOr<cpu::RankShard> s = cpu::RankShard::make(config, 0, 1);
+  return s.ok() ? CudaWeights::bytes_needed(config, *s) : 0;
+}
+
+}  // namespace
+
+CudaModelRunner::CudaModelRunner(ModelConfig config, const CudaRunnerOptions& options)
+    : config_(std::move(config)),
+      options_(options),
+      sampler_(config_.eos_token_ids),
+      sample_pool_(static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u))) {}
+
+StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
+    const ModelConfig& config, std::shared_ptr<const Checkpoint> checkpoint, const CudaRunnerOptions& o) {
+  const int tp = o.tensor_parallel_size;
+  if (tp < 1 || tp > 64) return invalid_argument("--tp must be between 1 and 64, got " + std::to_string(tp));
+  const CudaStepLimits& lim = o.limits;
+  if (lim.block_size < 1 || lim.block_size > 1024)
+    return invalid_argument("--block-size must be in [1, 1024]");
+  if (lim.max_tokens < 1 || lim.max_seqs < 1 || lim.max_model_len < 1)
+    return invalid_argument("CUDA runner limits must be positive");
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    return failed_precondition("--device cuda: no CUDA device is visible to this process");
+  }
+  if (o.first_device < 0 || o.first_device + tp > count) {
+    return invalid_argument("--tp " + std::to_string(tp) + " needs " + std::to_string(tp) +
+                            " GPUs from device " + std::to_string(o.first_device) + "; this process sees " +
+                            std::to_string(count));
+  }
+  PAGODA_RETURN_IF_ERROR(checkpoint->validate(config));
+
+  auto runner = std::unique_ptr<CudaModelRunner>(new CudaModelRunner(config, o));
+  CudaModelRunner& r = *runner;
+  std::vector<cpu::RankShard> shards;
+  for (int i = 0; i < tp; ++i) {
+    PAGODA_ASSIGN_OR_RETURN(cpu::RankShard s, cpu::RankShard::make(r.config_, i, tp));
+    shards.push_back(s);
+    r.devices_.push_back(o.first_device + i);
+  }
+  std::vector<std::unique_ptr<NcclCommunicator>> comms;
+  if (tp > 1) {
+    PAGODA_ASSIGN_OR_RETURN(comms, NcclCommunicator::create_group(r.devices_));
+  }
+
+  // Plan every GPU after its context, cuBLASLt workspace and NCCL buffers exist.
+  std::vector<std::unique_ptr<CublasLtGemm>> gemms;
+  std::int32_t num_blocks = 0;
+  for (int i = 0; i < tp; ++i) {
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.devices_[static_cast<std::size_t>(i)]));
+    PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<CublasLtGemm> g, CublasLtGemm::create(kGemmWorkspaceBytes));
+    gemms.push_back(std::move(g));
+    std::size_t free_bytes = 0, total_bytes = 0;
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const cpu::RankShard& s = shards[static_cast<std::size_t>(i)];
+    MemoryPlanInputs in;
+    in.total_bytes = static_cast<std::int64_t>(total_bytes);
+    in.free_bytes = static_cast<std::int64_t>(free_bytes);
+    in.utilization = o.gpu_memory_utilization;
+    in.weight_bytes = CudaWeights::bytes_needed(r.config_, s);
+    in.workspace_bytes = CudaRank::workspace_bytes(r.config_, s, lim);
+    in.kv_bytes_per_block = CudaRank::kv_bytes_per_block(r.config_, s, lim.block_size);
+    in.kv_cache_bytes_limit = o.kv_cache_bytes;
+    in.exact_num_blocks = o.num_kv_blocks;
+    in.block_size = lim.block_size;
+    in.max_model_len = lim.max_model_len;
+    in.total_weight_bytes_tp1 = weight_bytes_unsharded(r.config_);
+    in.tensor_parallel_size = tp;
+    PAGODA_ASSIGN_OR_RETURN(CudaMemoryPlan plan, plan_device_memory(in));
+    if (i == 0 || plan.num_kv_blocks < num_blocks) num_blocks = plan.num_kv_blocks;
+    if (i == 0) r.plan_ = plan;
+  }
+  // One planned block is the scratch block of padded graph rows (CudaRank).
+  num_blocks -= 1;
+  if (num_blocks < 1) return resource_exhausted("the KV cache holds no usable block");
+  r.plan_.num_kv_blocks = num_blocks;
+  r.plan_.kv_bytes = static_cast<std::int64_t>(num_blocks) * r.plan_.in.kv_bytes_per_block;
+  r.kv_info_ = KvCacheInfo{lim.block_size, num_blocks, r.plan_.in.kv_bytes_per_block};
+
+  for (int i = 0; i < tp; ++i) {
+    const cpu::RankShard& s = shards[static_cast<std::size_t>(i)];
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.devices_[static_cast<std::size_t>(i)]));
+    PAGODA_ASSIGN_OR_RETURN(std::shared_ptr<const cpu::CpuWeights> host,
+                            cpu::CpuWeights::create(r.config_, checkpoint, s));
+    PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<CudaWeights> weights, CudaWeights::upload(r.config_, *host));
+    std::unique_ptr<NcclCommunicator> comm = tp > 1 ? std::move(comms[static_cast<std::size_t>(i)]) : nullptr;
+    PAGODA_ASSIGN_OR_RETURN(
+        std::unique_ptr<CudaRank> rank,
+        CudaRank::create(r.config_, s, std::move(weights), std::move(gemms[static_cast<std::size_t>(i)]),
+                         std::move(comm), lim, num_blocks));
+    r.ranks_.push_back(std::move(rank));
+  }
+  if (o.cuda_graphs && tp == 1) {
+    const auto t0 = std::chrono::steady_clock::now();
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.devices_[0]));
+    PAGODA_RETURN_IF_ERROR(r.ranks_[0]->capture_decode_graphs());
+    r.graph_capture_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  r.rank_status_.resize(static_cast<std::size_t>(tp));
+  if (tp > 1) {
+    r.start_ = std::make_unique<std::barrier<>>(tp);
+    r.end_ = std::make_unique<std::barrier<>>(tp);
+    for (int i = 1; i < tp; ++i)
+      r.rank_threads_.emplace_back([p = runner.get(), i] { p->rank_thread_loop(i); });
+  }
+  return runner;
+}
+
+CudaModelRunner::~CudaModelRunner() {
+  if (!rank_threads_.empty()) {
+    stop_.store(true, std::memory_order_release);
+    start_->arrive_and_wait();
+    for (auto& t : rank_threads_)
+      t.join();
+  }
+  // Ranks free device memory: each on its own device.
+  for (std::size_t i = 0; i < ranks_.size(); ++i) {
+    cudaSetDevice(devices_[i]);
+    ranks_[i].reset();
+  }
+}
+
+Status CudaModelRunner::forward_on_rank(int rank) {
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(devices_[static_cast<std::size_t>(rank)]));
+  return ranks_[static_cast<std::size_t>(rank)]->forward(*current_step_, copy_logits_);
+}
+
+void CudaModelRunner::rank_thread_loop(int rank) {
+  while (true) {
+    start_->arrive_and_wait();
+    if (stop_.load(std::memory_order_acquire)) return;
+    rank_status_[static_cast<std::size_t>(rank)] = forward_on_rank(rank);
+    end_->arrive_and_wait();
+  }
+}
+
+bool CudaModelRunner::device_greedy(const ScheduledSequence& seq) const {
+  const SamplingParams& sp = *seq.sampling;
+  return sp.greedy() && sp.logprobs < 0 && !sp.uses_penalties() && sp.logit_bias.empty() &&
+         seq.num_output_tokens >= sp.min_tokens;
+}
+
+StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
+  PAGODA_RETURN_IF_ERROR(validate_step_plan(plan, config_, kv_info_));
+  StepResult result;
+  result.step_id = plan.step_id;
+  if (plan.sequences.empty()) return result;
+  const auto start = std::chrono::steady_clock::now();
+  PAGODA_ASSIGN_OR_RETURN(FlatStep step, flatten_step(plan, kv_info_.block_size));
+  std::vector<const ScheduledSequence*> sampled;
+  bool all_device = ranks_.size() == 1 && !options_.keep_logits;
+  for (const ScheduledSequence& s : plan.sequences) {
+    if (!s.sample) continue;
+    sampled.push_back(&s);
+    all_device = all_device && device_greedy(s);
+  }
+  current_step_ = &step;
+  copy_logits_ = !all_device;
+  if (rank_threads_.empty()) {
+    rank_status_[0] = forward_on_rank(0);
+  } else {
+    start_->arrive_and_wait();
+    rank_status_[0] = forward_on_rank(0);
+    end_->arrive_and_wait();
+  }
+  current_step_ = nullptr;
+  for (const Status& s : rank_status_)
+    PAGODA_RETURN_IF_ERROR(s);
+
+  // Greedy rows take the device's argmax; the others sample on the host from
+  // rank 0's logits with the same Sampler as the CPU backend (rows are independent).
+  result.sampled.resize(sampled.size());
+  const std::int32_t* ids = ranks_[0]->greedy_ids();
+  float* logits = const_cast<float*>(ranks_[0]->logits());
+  const std::int64_t stride = ranks_[0]->logits_stride();
+  if (options_.keep_logits) {
+    last_logits_.clear();
+    for (std::size_t i = 0; i < sampled.size(); ++i) {
+      const float* row = logits + static_cast<std::int64_t>(i) * stride;
+      last_logits_.emplace_back(row, row + config_.vocab_size);
+    }
+  }
+  sample_pool_.parallel_for(static_cast<std::int64_t>(sampled.size()), [&](std::int64_t i) {
+    const ScheduledSequence& seq = *sampled[static_cast<std::size_t>(i)];
+    SampledToken& out = result.sampled[static_cast<std::size_t>(i)];
+    if (ids != nullptr && device_greedy(seq)) {
+      out.request_id = seq.request_id;
+      out.token_id = ids[i];
+    } else {
+      out = sampler_.sample(seq, logits + i * stride, config_.vocab_size);
+    }
+  });
+  result.forward_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,87 @@
+// CudaModelRunner: the Qwen 3 forward pass on NVIDIA GPUs — cuBLASLt GEMMs,
+// Pagoda's kernels, a paged KV cache in device memory — with tensor
+// parallelism over NCCL, one thread per GPU (rank 0 runs on the caller's
+// thread). Sampling runs on the host with the same Sampler as the CPU backend.
+// Driven by one thread (the step thread); rank threads are internal.
+#pragma once
+
+#include <atomic>
+#include <barrier>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "engine/cpu/thread_pool.h"
+#include "engine/cuda/cuda_memory_plan.h"
+#include "engine/cuda/cuda_rank.h"
+#include "engine/flat_step.h"
+#include "engine/model/checkpoint.h"
+#include "engine/model_runner.h"
+#include "engine/sampler.h"
+
+namespace pagoda::cuda {
+
+struct CudaRunnerOptions {
+  int tensor_parallel_size = 1;
+  int first_device = 0;                 // ranks use devices first_device .. first_device + tp - 1
+  double gpu_memory_utilization = 0.9;  // fraction of each GPU this process may use
+  std::int64_t kv_cache_bytes = 0;      // cap on KV memory per GPU (0 = what the utilization leaves)
+  int num_kv_blocks = 0;                // exact block count (overrides both)
+  CudaStepLimits limits;                // largest step; sizes workspaces
+  bool cuda_graphs = true;              // replay captured graphs for decode-only steps (tp 1)
+  bool keep_logits = false;             // keep each step's raw logits for last_logits(); tests only
+};
+
+class CudaModelRunner final : public ModelRunner {
+ public:
+  // Plans memory on every GPU, uploads the weights and allocates the KV cache.
+  // Errors name what does not fit and what would.
+  [[nodiscard]] static StatusOr<std::unique_ptr<CudaModelRunner>> create(
+      const ModelConfig& config, std::shared_ptr<const Checkpoint> checkpoint,
+      const CudaRunnerOptions& options);
+  ~CudaModelRunner() override;
+
+  StatusOr<StepResult> run(const StepPlan& plan) override;
+  const ModelConfig& config() const override { return config_; }
+  KvCacheInfo kv_cache_info() const override { return kv_info_; }
+  std::string backend_name() const override { return "cuda"; }
+  std::int32_t tensor_parallel_size() const override { return static_cast<std::int32_t>(ranks_.size()); }
+  // Rank 0's memory plan (every rank gets the same number of blocks).
+  const CudaMemoryPlan& memory_plan() const { return plan_; }
+  // Batch sizes captured as CUDA graphs, and how long capturing took.
+  std::size_t num_graphs() const { return ranks_.empty() ? 0 : ranks_[0]->num_graphs(); }
+  double graph_capture_seconds() const { return graph_capture_s_; }
+  // Rank 0's device time of the last step (input copy to last kernel), ms.
+  double last_step_device_ms() const { return ranks_.empty() ? 0.0 : ranks_[0]->last_device_ms(); }
+  const std::vector<std::vector<float>>& last_logits() const { return last_logits_; }
+
+ private:
+  CudaModelRunner(ModelConfig config, const CudaRunnerOptions& options);
+  void rank_thread_loop(int rank);
+  Status forward_on_rank(int rank);
+  // Greedy rows whose token the device's argmax decides exactly as the host
+  // Sampler would (no penalties, bias, logprobs or min_tokens masking).
+  bool device_greedy(const ScheduledSequence& seq) const;
+
+  ModelConfig config_;
+  CudaRunnerOptions options_;
+  KvCacheInfo kv_info_;
+  CudaMemoryPlan plan_;
+  Sampler sampler_;
+  cpu::ThreadPool sample_pool_;
+  std::vector<std::unique_ptr<CudaRank>> ranks_;
+  std::vector<int> devices_;
+  // Rank threads 1..tp-1 wait on start_, run the published step, then meet at end_.
+  std::vector<std::thread> rank_threads_;
+  std::unique_ptr<std::barrier<>> start_;
+  std::unique_ptr<std::barrier<>> end_;
+  const FlatStep* current_step_ = nullptr;  // published before start_, read by rank threads
+  bool copy_logits_ = true;                 // published with current_step_
+  std::vector<Status> rank_status_;         // written by each rank before end_
+  std::atomic<bool> stop_{false};
+  std::vector<std::vector<float>> last_logits_;
+  double graph_capture_s_ = 0.0;
+};
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,539 @@
+#include "engine/cuda/cuda_rank.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "cuda/add_rms_norm_kernel.h"
+#include "cuda/argmax_kernel.h"
+#include "cuda/cuda_status.h"
+#include "cuda/embedding_kernel.h"
+#include "cuda/paged_attention_kernel.h"
+#include "cuda/prefill_attention_kernel.h"
+#include "cuda/qk_norm_rope_kernel.h"
+#include "cuda/rope_table_kernel.h"
+#include "cuda/silu_mul_kernel.h"
+#include "engine/rope.h"
+
+namespace pagoda::cuda {
+namespace {
+
+static_assert(sizeof(FlatTile) == sizeof(PrefillTile) && sizeof(FlatTile) == 16,
+              "FlatTile and PrefillTile are the same four int32s");
+
+constexpr std::int64_t kAlign = 256;
+constexpr std::int64_t kMinSplitRows = 1024;  // (row, split) pairs the attention workspace holds at least
+constexpr std::int64_t kMinSplitSize = 64;    // context positions per attention split, at least
+
+// Bump layout of the workspace buffer; with base == nullptr it only counts.
+class Bump {
+ public:
+  explicit Bump(std::uint8_t* base) : base_(base) {}
+  template <typename T>
+  T* take(std::int64_t count) {
+    T* p = base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + used_);
+    used_ += (count * static_cast<std::int64_t>(sizeof(T)) + kAlign - 1) / kAlign * kAlign;
+    return p;
+  }
+  std::int64_t used() const { return used_; }
+
+ private:
+  std::uint8_t* base_;
+  std::int64_t used_ = 0;
+};
+
+std::int64_t max_blocks_per_seq(const CudaStepLimits& l) {
+  return (l.max_model_len + l.block_size - 1) / l.block_size;
+}
+
+std::int64_t block_table_capacity(const CudaStepLimits& l) {
+  return static_cast<std::int64_t>(l.max_seqs) * max_blocks_per_seq(l) + 1;  // + the scratch block's table
+}
+
+std::int64_t max_tiles(const CudaStepLimits& l) {
+  return l.max_tokens / kPrefillTileRows + l.max_seqs + 1;
+}
+
+}  // namespace
+
+// Byte offsets of one step's index arrays in the inputs region (and in the
+// pinned staging buffer, which mirrors it). Depends only on the capacities
+// given, so a captured graph's pointers stay valid for any step of its size;
+// block tables come last so only the used part is copied.
+struct CudaRank::Layout {
+  std::int64_t n = 0, s = 0, nd = 0, nt = 0;  // rows, sampled rows, decode rows, prefill tiles
+  std::int64_t slots = 0, tokens = 0, positions = 0, table_offsets = 0, sample_rows = 0, decode_rows = 0,
+               tiles = 0, tables = 0;
+  std::int64_t bytes_before_tables = 0;
+
+  static Layout of(std::int64_t n, std::int64_t s, std::int64_t nd, std::int64_t nt) {
+    Layout l;
+    l.n = n;
+    l.s = s;
+    l.nd = nd;
+    l.nt = nt;
+    std::int64_t off = 0;
+    l.slots = off;
+    off += n * 8;
+    l.tiles = off;
+    off += nt * 16;
+    l.tokens = off;
+    off += n * 4;
+    l.positions = off;
+    off += n * 4;
+    l.table_offsets = off;
+    off += n * 4;
+    l.sample_rows = off;
+    off += s * 4;
+    l.decode_rows = off;
+    off += nd * 4;
+    l.tables = off;
+    l.bytes_before_tables = off;
+    return l;
+  }
+};
+
+struct CudaRank::Workspace {
+  std::uint8_t* inputs = nullptr;  // the step's index arrays (Layout)
+  float *cos = nullptr, *sin = nullptr;
+  double* inv_freq = nullptr;
+  float *hidden = nullptr, *proj = nullptr, *qkv = nullptr, *q = nullptr, *gate_up = nullptr;
+  float *attn_partial = nullptr, *logits = nullptr, *gathered = nullptr;
+  std::uint16_t *xb = nullptr, *attn_b = nullptr, *act = nullptr, *final_xb = nullptr;
+  std::int32_t* ids = nullptr;  // [max_seqs] greedy argmax of each sampled row
+  std::int64_t split_rows = 0;  // (row, split) pairs attn_partial holds
+  std::int64_t bytes = 0;
+
+  static std::int64_t inputs_bytes(const CudaStepLimits& l) {
+    const Layout most = Layout::of(l.max_tokens, l.max_seqs, l.max_tokens, max_tiles(l));
+    return most.bytes_before_tables + block_table_capacity(l) * 4;
+  }
+
+  static Workspace lay_out(const ModelConfig& c, const cpu::RankShard& s, const CudaStepLimits& l,
+                           std::uint8_t* base) {
+    Workspace w;
+    Bump b(base);
+    const std::int64_t t = l.max_tokens, seqs = l.max_seqs, h = c.hidden_size, hd = c.head_dim;
+    const std::int64_t nq = s.num_q_heads, nkv = s.num_kv_heads, inter = s.inter_size, vp = s.vocab_padded;
+    w.split_rows = std::max<std::int64_t>(t, kMinSplitRows);
+    w.inputs = b.take<std::uint8_t>(inputs_bytes(l));
+    w.cos = b.take<float>(t * hd / 2);
+    w.sin = b.take<float>(t * hd / 2);
+    w.inv_freq = b.take<double>(hd / 2);
+    w.hidden = b.take<float>(t * h);
+    w.proj = b.take<float>(t * h);
+    w.qkv = b.take<float>(t * (nq + 2 * nkv) * hd);
+    w.q = b.take<float>(t * nq * hd);
+    w.gate_up = b.take<float>(t * 2 * inter);
+    w.attn_partial = b.take<float>(paged_attention_workspace_floats(w.split_rows, nq, 1, hd));
+    w.logits = b.take<float>(seqs * vp);
+    if (s.world_size > 1) w.gathered = b.take<float>(seqs * vp * s.world_size);
+    w.xb = b.take<std::uint16_t>(t * h);
+    w.attn_b = b.take<std::uint16_t>(t * nq * hd);
+    w.act = b.take<std::uint16_t>(t * inter);
+    w.final_xb = b.take<std::uint16_t>(seqs * h);
+    w.ids = b.take<std::int32_t>(seqs);
+    w.bytes = b.used();
+    return w;
+  }
+};
+
+std::int64_t CudaRank::kv_bytes_per_block(const ModelConfig& c, const cpu::RankShard& s,
+                                          std::int32_t block_size) {
+  return 2LL * c.num_hidden_layers * s.num_kv_heads * block_size * c.head_dim * 2;
+}
+
+std::int64_t CudaRank::workspace_bytes(const ModelConfig& c, const cpu::RankShard& s,
+                                       const CudaStepLimits& l) {
+  return Workspace::lay_out(c, s, l, nullptr).bytes;
+}
+
+CudaRank::CudaRank(const ModelConfig& config, const cpu::RankShard& shard, const CudaStepLimits& limits)
+    : config_(config), shard_(shard), limits_(limits) {}
+
+CudaRank::~CudaRank() {
+  if (stream_ != nullptr) {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+  for (Graph& g : graphs_) {
+    if (g.exec != nullptr) cudaGraphExecDestroy(g.exec);
+    if (g.graph != nullptr) cudaGraphDestroy(g.graph);
+  }
+  if (step_start_ != nullptr) cudaEventDestroy(step_start_);
+  if (step_end_ != nullptr) cudaEventDestroy(step_end_);
+  if (staging_host_ != nullptr) cudaFreeHost(staging_host_);
+  if (ids_host_ != nullptr) cudaFreeHost(ids_host_);
+  if (logits_host_ != nullptr) cudaFreeHost(logits_host_);
+}
+
+StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, const cpu::RankShard& shard,
+                                                     std::unique_ptr<CudaWeights> weights,
+                                                     std::unique_ptr<CublasLtGemm> gemm,
+                                                     std::unique_ptr<NcclCommunicator> comm,
+                                                     const CudaStepLimits& limits,
+                                                     std::int32_t num_kv_blocks) {
+  auto r = std::unique_ptr<CudaRank>(new CudaRank(config, shard, limits));
+  r->weights_ = std::move(weights);
+  r->gemm_ = std::move(gemm);
+  r->comm_ = std::move(comm);
+  r->scratch_block_ = num_kv_blocks;
+  int device = 0;
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&r->num_sms_, cudaDevAttrMultiProcessorCount, device));
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_start_));
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_end_));
+
+  r->kv_elems_per_layer_ =
+      static_cast<std::int64_t>(num_kv_blocks + 1) * shard.num_kv_heads * limits.block_size * config.head_dim;
+  const auto kv_bytes = static_cast<std::size_t>(r->kv_elems_per_layer_ * config.num_hidden_layers * 2);
+  PAGODA_ASSIGN_OR_RETURN(r->k_cache_, DeviceBuffer::allocate(kv_bytes, "the K cache"));
+  PAGODA_ASSIGN_OR_RETURN(r->v_cache_, DeviceBuffer::allocate(kv_bytes, "the V cache"));
+
+  const Workspace sizes = Workspace::lay_out(config, shard, limits, nullptr);
+  PAGODA_ASSIGN_OR_RETURN(r->workspace_buffer_, DeviceBuffer::allocate(static_cast<std::size_t>(sizes.bytes),
+                                                                       "the step workspaces"));
+  r->ws_ = std::make_unique<Workspace>(
+      Workspace::lay_out(config, shard, limits, r->workspace_buffer_.as<std::uint8_t>()));
+
+  PAGODA_CUDA_RETURN_IF_ERROR(
+      cudaMallocHost(&r->staging_host_, static_cast<std::size_t>(Workspace::inputs_bytes(limits))));
+  PAGODA_CUDA_RETURN_IF_ERROR(
+      cudaMallocHost(reinterpret_cast<void**>(&r->ids_host_),
+                     static_cast<std::size_t>(limits.max_seqs) * sizeof(std::int32_t)));
+  const std::int64_t logits_floats = static_cast<std::int64_t>(limits.max_seqs) * r->logits_stride();
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaMallocHost(reinterpret_cast<void**>(&r->logits_host_),
+                                             static_cast<std::size_t>(logits_floats) * sizeof(float)));
+
+  const RopeFrequencies rope = rope_frequencies(config);
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpy(r->ws_->inv_freq, rope.inv_freq.data(),
+                                         rope.inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice));
+  return r;
+}
+
+Status CudaRank::all_reduce(float* data, std::int64_t count) {
+  if (comm_ == nullptr) return ok_status();
+  return comm_->enqueue_all_reduce_sum(data, count, stream_);
+}
+
+Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
+                      std::int64_t ldy) {
+  GemmArgs a;
+  a.x = x;
+  a.w = w.data;
+  a.y = y;
+  a.m = m;
+  a.n = w.rows;
+  a.k = w.cols;
+  a.ldx = w.cols;
+  a.ldw = w.cols;
+  a.ldy = ldy > 0 ? ldy : w.rows;
+  return gemm_->run(a, stream_);
+}
+
+// Split the context of decode rows so that small batches still fill the GPU
+// (flash-decoding): about two blocks per SM, at least kMinSplitSize positions each.
+std::int64_t CudaRank::splits_for(std::int64_t num_decode, std::int64_t max_context) const {
+  if (num_decode == 0) return 1;
+  const std::int64_t work = num_decode * shard_.num_kv_heads;
+  const std::int64_t want = (2LL * num_sms_ + work - 1) / work;
+  const std::int64_t useful = (std::max<std::int64_t>(max_context, 1) + kMinSplitSize - 1) / kMinSplitSize;
+  return std::max<std::int64_t>(1, std::min({want, useful, ws_->split_rows / num_decode}));
+}
+
+Status CudaRank::stage(const FlatStep& step, const Layout& l) {
+  auto* staging = static_cast<std::uint8_t*>(staging_host_);
+  auto put = [&](std::int64_t offset, const void* src, std::size_t bytes) {
+    if (bytes > 0) std::memcpy(staging + offset, src, bytes);
+  };
+  const auto n = static_cast<std::size_t>(step.num_tokens());
+  put(l.slots, step.slot_mapping.data(), n * 8);
+  put(l.tiles, step.prefill_tiles.data(), step.prefill_tiles.size() * sizeof(FlatTile));
+  put(l.tokens, step.tokens.data(), n * 4);
+  put(l.positions, step.positions.data(), n * 4);
+  put(l.table_offsets, step.block_table_offsets.data(), n * 4);
+  put(l.sample_rows, step.sample_rows.data(), step.sample_rows.size() * 4);
+  put(l.decode_rows, step.decode_rows.data(), step.decode_rows.size() * 4);
+  put(l.tables, step.block_tables.data(), step.block_tables.size() * 4);
+  const auto bytes = static_cast<std::size_t>(l.tables) + step.block_tables.size() * 4;
+  return cuda_status(cudaMemcpyAsync(ws_->inputs, staging, bytes, cudaMemcpyHostToDevice, stream_),
+                     "copying the step's inputs");
+}
+
+Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& l,
+                               std::int64_t num_splits, std::int64_t split_size) {
+  Workspace& w = *ws_;
+  const std::int64_t n = l.n, h = config_.hidden_size, hd = config_.head_dim;
+  const std::int64_t nq = shard_.num_q_heads, nkv = shard_.num_kv_heads;
+  const auto eps = static_cast<float>(config_.rms_norm_eps);
+  const auto i32 = [&](std::int64_t offset) {
+    return reinterpret_cast<const std::int32_t*>(w.inputs + offset);
+  };
+  // The residual stream still lacks the previous layer's MLP output (in proj).
+  AddRmsNormParams norm;
+  norm.residual = w.hidden;
+  norm.add = layer == 0 ? nullptr : w.proj;
+  norm.write_residual = layer != 0;
+  norm.weight = lw.input_norm.data;
+  norm.out = w.xb;
+  norm.rows = n;
+  norm.hidden = h;
+  norm.eps = eps;
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_));
+  PAGODA_RETURN_IF_ERROR(gemm(w.xb, lw.qkv, w.qkv, n));
+
+  std::uint16_t* kc = k_cache_.as<std::uint16_t>() + layer * kv_elems_per_layer_;
+  std::uint16_t* vc = v_cache_.as<std::uint16_t>() + layer * kv_elems_per_layer_;
+  QkNormRopeParams qk;
+  qk.qkv = w.qkv;
+  qk.q_norm_weight = lw.q_norm.data;
+  qk.k_norm_weight = lw.k_norm.data;
+  qk.cos = w.cos;
+  qk.sin = w.sin;
+  qk.slot_mapping = reinterpret_cast<const std::int64_t*>(w.inputs + l.slots);
+  qk.q_out = w.q;
+  qk.k_cache = kc;
+  qk.v_cache = vc;
+  qk.num_tokens = n;
+  qk.num_heads = nq;
+  qk.num_kv_heads = nkv;
+  qk.head_dim = hd;
+  qk.block_size = limits_.block_size;
+  qk.eps = eps;
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_qk_norm_rope(qk, stream_));
+
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  if (l.nd > 0) {
+    PagedAttentionParams ap;
+    ap.q = w.q;
+    ap.out = w.attn_b;
+    ap.k_cache = kc;
+    ap.v_cache = vc;
+    ap.positions = i32(l.positions);
+    ap.block_tables = i32(l.tables);
+    ap.block_table_offsets = i32(l.table_offsets);
+    ap.token_rows = i32(l.decode_rows);
+    ap.partial_out = w.attn_partial;
+    ap.partial_max = w.attn_partial + l.nd * nq * num_splits * hd;
+    ap.partial_sum = ap.partial_max + l.nd * nq * num_splits;
+    ap.num_tokens = l.nd;
+    ap.num_heads = nq;
+    ap.num_kv_heads = nkv;
+    ap.head_dim = hd;
+    ap.block_size = limits_.block_size;
+    ap.num_splits = num_splits;
+    ap.split_size = split_size;
+    ap.scale = scale;
+    PAGODA_CUDA_RETURN_IF_ERROR(launch_paged_attention(ap, stream_));
+  }
+  if (l.nt > 0) {
+    PrefillAttentionParams pp;
+    pp.q = w.q;
+    pp.out = w.attn_b;
+    pp.k_cache = kc;
+    pp.v_cache = vc;
+    pp.block_tables = i32(l.tables);
+    pp.tiles = reinterpret_cast<const PrefillTile*>(w.inputs + l.tiles);
+    pp.num_tiles = l.nt;
+    pp.num_heads = nq;
+    pp.num_kv_heads = nkv;
+    pp.head_dim = hd;
+    pp.block_size = limits_.block_size;
+    pp.scale = scale;
+    PAGODA_CUDA_RETURN_IF_ERROR(launch_prefill_attention(pp, stream_));
+  }
+
+  PAGODA_RETURN_IF_ERROR(gemm(w.attn_b, lw.o_proj, w.proj, n));
+  PAGODA_RETURN_IF_ERROR(all_reduce(w.proj, n * h));
+  norm.add = w.proj;
+  norm.write_residual = true;
+  norm.weight = lw.post_attention_norm.data;
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_));
+  PAGODA_RETURN_IF_ERROR(gemm(w.xb, lw.gate_up, w.gate_up, n));
+  SiluMulParams sm;
+  sm.gate_up = w.gate_up;
+  sm.out = w.act;
+  sm.num_tokens = n;
+  sm.inter = shard_.inter_size;
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_silu_mul(sm, stream_));
+  PAGODA_RETURN_IF_ERROR(gemm(w.act, lw.down, w.proj, n));
+  return all_reduce(w.proj, n * h);
+}
+
+Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits, std::int64_t split_size) {
+  Workspace& w = *ws_;
+  const std::int64_t n = l.n, s = l.s, h = config_.hidden_size;
+  const auto i32 = [&](std::int64_t offset) {
+    return reinterpret_cast<const std::int32_t*>(w.inputs + offset);
+  };
+  RopeTableParams rt;
+  rt.positions = i32(l.positions);
+  rt.inv_freq = w.inv_freq;
+  rt.attention_scaling = rope_frequencies(config_).attention_scaling;
+  rt.cos = w.cos;
+  rt.sin = w.sin;
+  rt.num_tokens = n;
+  rt.half = config_.head_dim / 2;
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_rope_table(rt, stream_));
+
+  EmbeddingParams ep;
+  ep.table = weights_->embedding.data;
+  ep.tokens = i32(l.tokens);
+  ep.out = w.hidden;
+  ep.num_tokens = n;
+  ep.hidden = h;
+  ep.ld = h;
+  ep.vocab_begin = shard_.vocab_begin;
+  ep.vocab_size = shard_.vocab_size;
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_embedding(ep, stream_));
+  PAGODA_RETURN_IF_ERROR(all_reduce(w.hidden, n * h));
+
+  for (std::int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
+    PAGODA_RETURN_IF_ERROR(
+        enqueue_layer(weights_->layers[static_cast<std::size_t>(layer)], layer, l, num_splits, split_size));
+  }
+  if (s == 0) return ok_status();
+  AddRmsNormParams fn;
+  fn.residual = w.hidden;
+  fn.add = w.proj;
+  fn.row_index = i32(l.sample_rows);
+  fn.weight = weights_->final_norm.data;
+  fn.out = w.final_xb;
+  fn.rows = s;
+  fn.hidden = h;
+  fn.eps = static_cast<float>(config_.rms_norm_eps);
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(fn, stream_));
+  const std::int64_t vp = shard_.vocab_padded;
+  PAGODA_RETURN_IF_ERROR(gemm(w.final_xb, weights_->lm_head, w.logits, s, vp));
+  if (comm_ != nullptr) return comm_->enqueue_all_gather(w.logits, s * vp, w.gathered, stream_);
+  ArgmaxParams am;
+  am.logits = w.logits;
+  am.out = w.ids;
+  am.num_out = s;
+  am.vocab_size = shard_.vocab_size;
+  am.row_stride = vp;
+  return cuda_status(launch_argmax(am, stream_), "launch_argmax");
+}
+
+Status CudaRank::copy_outputs(std::int64_t s, bool copy_logits) {
+  Workspace& w = *ws_;
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_end_, stream_));
+  const std::int64_t vp = shard_.vocab_padded;
+  if (s > 0 && comm_ == nullptr) {
+    PAGODA_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(ids_host_, w.ids, static_cast<std::size_t>(s) * 4, cudaMemcpyDeviceToHost, stream_));
+    if (copy_logits) {
+      PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
+          logits_host_, w.logits, static_cast<std::size_t>(s * vp) * 4, cudaMemcpyDeviceToHost, stream_));
+    }
+  } else if (s > 0 && shard_.rank == 0) {
+    // Every rank's logits: [rank][row][vp] -> [row][rank * vp].
+    const std::int64_t tp = shard_.world_size;
+    gathered_host_.resize(static_cast<std::size_t>(tp * s * vp));
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(gathered_host_.data(), w.gathered,
+                                                gathered_host_.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                                                stream_));
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    for (std::int64_t r = 0; r < tp; ++r) {
+      for (std::int64_t row = 0; row < s; ++row) {
+        std::memcpy(logits_host_ + row * tp * vp + r * vp, gathered_host_.data() + (r * s + row) * vp,
+                    static_cast<std::size_t>(vp) * sizeof(float));
+      }
+    }
+  }
+  PAGODA_RETURN_IF_ERROR(cuda_status(cudaStreamSynchronize(stream_), "the forward pass"));
+  float ms = 0.0f;
+  if (cudaEventElapsedTime(&ms, step_start_, step_end_) == cudaSuccess) last_device_ms_ = ms;
+  return ok_status();
+}
+
+void CudaRank::pad_decode_step(const FlatStep& step, std::int64_t bs, FlatStep* out) const {
+  const std::int64_t n = step.num_tokens();
+  *out = step;
+  const auto scratch_table = static_cast<std::int32_t>(out->block_tables.size());
+  out->block_tables.push_back(scratch_block_);
+  for (std::int64_t i = n; i < bs; ++i) {
+    out->tokens.push_back(0);
+    out->positions.push_back(0);
+    out->slot_mapping.push_back(static_cast<std::int64_t>(scratch_block_) * limits_.block_size);
+    out->block_table_offsets.push_back(scratch_table);
+  }
+  out->decode_rows.clear();
+  for (std::int64_t i = 0; i < bs; ++i)
+    out->decode_rows.push_back(static_cast<std::int32_t>(i));
+  while (static_cast<std::int64_t>(out->sample_rows.size()) < bs)
+    out->sample_rows.push_back(0);  // outputs past the real sampled rows are ignored
+}
+
+Status CudaRank::capture_decode_graphs() {
+  if (comm_ != nullptr) return ok_status();
+  std::vector<std::int64_t> sizes = {1, 2, 4, 8};
+  for (std::int64_t b = 16; b <= 256; b += b < 64 ? 8 : 32)
+    sizes.push_back(b);
+  for (std::int64_t b = 512; b <= limits_.max_seqs; b *= 2)
+    sizes.push_back(b);
+  const std::int64_t most = std::min<std::int32_t>(limits_.max_seqs, limits_.max_tokens);
+  FlatStep empty;
+  for (std::int64_t bs : sizes) {
+    if (bs > most) break;
+    FlatStep dummy;
+    pad_decode_step(empty, bs, &dummy);
+    const Layout l = Layout::of(bs, bs, bs, 0);
+    const std::int64_t splits = splits_for(bs, limits_.max_model_len);
+    const std::int64_t split_size = (limits_.max_model_len + splits - 1) / splits;
+    // An eager run first: cuBLASLt picks and caches each GEMM's algorithm
+    // outside the capture, and errors surface here rather than at replay.
+    PAGODA_RETURN_IF_ERROR(stage(dummy, l));
+    PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits, split_size));
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    Graph g;
+    g.batch_size = bs;
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    Status st = enqueue_forward(l, splits, split_size);
+    const cudaError_t end = cudaStreamEndCapture(stream_, &g.graph);
+    PAGODA_RETURN_IF_ERROR(st);
+    PAGODA_CUDA_RETURN_IF_ERROR(end);
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaGraphInstantiate(&g.exec, g.graph, 0));
+    graphs_.push_back(g);
+  }
+  return ok_status();
+}
+
+Status CudaRank::forward(const FlatStep& step, bool copy_logits) {
+  const std::int64_t n = step.num_tokens();
+  const auto s = static_cast<std::int64_t>(step.sample_rows.size());
+  const auto nb = static_cast<std::int64_t>(step.block_tables.size());
+  if (n == 0) return ok_status();
+  if (n > limits_.max_tokens || s > limits_.max_seqs || nb >= block_table_capacity(limits_) ||
+      static_cast<std::int64_t>(step.prefill_tiles.size()) > max_tiles(limits_)) {
+    return internal_error("step of " + std::to_string(n) + " tokens, " + std::to_string(s) +
+                          " sampled rows and " + std::to_string(nb) +
+                          " blocks exceeds the CUDA runner's limits (" + std::to_string(limits_.max_tokens) +
+                          " tokens, " + std::to_string(limits_.max_seqs) + " sequences)");
+  }
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_start_, stream_));
+  // Decode-only steps replay the smallest captured graph that holds them.
+  if (step.prefill_tiles.empty() && !graphs_.empty() && n <= graphs_.back().batch_size &&
+      step.max_context <= limits_.max_model_len) {
+    const Graph* g = &graphs_.front();
+    while (g->batch_size < n)
+      ++g;
+    pad_decode_step(step, g->batch_size, &padded_);
+    PAGODA_RETURN_IF_ERROR(stage(padded_, Layout::of(g->batch_size, g->batch_size, g->batch_size, 0)));
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(g->exec, stream_));
+    return copy_outputs(s, copy_logits);
+  }
+  const Layout l = Layout::of(n, s, static_cast<std::int64_t>(step.decode_rows.size()),
+                              static_cast<std::int64_t>(step.prefill_tiles.size()));
+  PAGODA_RETURN_IF_ERROR(stage(step, l));
+  const std::int64_t splits = splits_for(l.nd, step.max_context);
+  const std::int64_t split_size = (std::max<std::int32_t>(step.max_context, 1) + splits - 1) / splits;
+  PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits, split_size));
+  return copy_outputs(s, copy_logits);
+}
+
+}  // namespace pagoda::cuda

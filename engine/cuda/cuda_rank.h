@@ -1,0 +1,115 @@
+// CudaRank: one tensor-parallel rank of CudaModelRunner on one GPU — its
+// weight shard, KV cache shard, step workspaces, cuBLASLt handle and stream —
+// running the Qwen 3 forward pass of a FlatStep. All device work of a step is
+// enqueued on one stream; forward() returns when the step's logits are in
+// host memory. Used by exactly one thread (its rank thread), which must have
+// made the rank's device current.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/status.h"
+#include "cuda/cublaslt_gemm.h"
+#include "cuda/device_buffer.h"
+#include "engine/cpu/cpu_weights.h"
+#include "engine/cuda/cuda_weights.h"
+#include "engine/cuda/nccl_communicator.h"
+#include "engine/flat_step.h"
+#include "engine/model/model_config.h"
+
+namespace pagoda::cuda {
+
+// Per-step limits that size the workspaces at start-up.
+struct CudaStepLimits {
+  std::int32_t max_tokens = 8192;     // tokens computed in one step
+  std::int32_t max_seqs = 256;        // sequences in one step (sampled rows)
+  std::int32_t max_model_len = 4096;  // longest sequence
+  std::int32_t block_size = 16;
+};
+
+class CudaRank {
+ public:
+  static std::int64_t kv_bytes_per_block(const ModelConfig& config, const cpu::RankShard& shard,
+                                         std::int32_t block_size);
+  // Bytes of device workspace create() allocates besides weights and KV.
+  static std::int64_t workspace_bytes(const ModelConfig& config, const cpu::RankShard& shard,
+                                      const CudaStepLimits& limits);
+
+  // `comm` is null when tensor_parallel_size is 1. `gemm` was created on this
+  // device (its workspace counts as memory in use before planning). One KV
+  // block beyond num_kv_blocks is allocated: the scratch block padding rows of
+  // a CUDA-graph batch write to.
+  [[nodiscard]] static StatusOr<std::unique_ptr<CudaRank>> create(
+      const ModelConfig& config, const cpu::RankShard& shard, std::unique_ptr<CudaWeights> weights,
+      std::unique_ptr<CublasLtGemm> gemm, std::unique_ptr<NcclCommunicator> comm,
+      const CudaStepLimits& limits, std::int32_t num_kv_blocks);
+  ~CudaRank();
+
+  // Captures one CUDA graph per decode batch size (1, 2, 4, 8, then steps up
+  // to max_seqs); decode-only steps then replay the smallest that fits, padded.
+  // tp 1 only (a captured all-reduce would need every rank capturing at once).
+  Status capture_decode_graphs();
+  std::size_t num_graphs() const { return graphs_.size(); }
+
+  // Runs the step. Afterwards (rank 0): greedy_ids() holds each sampled row's
+  // argmax token (tp 1 only, else null) and, when copy_logits, logits() holds
+  // [sampled rows, logits_stride()] f32 in host memory, full vocabulary.
+  Status forward(const FlatStep& step, bool copy_logits);
+  const float* logits() const { return logits_host_; }
+  const std::int32_t* greedy_ids() const { return comm_ == nullptr ? ids_host_ : nullptr; }
+  std::int64_t logits_stride() const { return shard_.vocab_padded * shard_.world_size; }
+  // Device time of the last step, from its input copy to its last kernel (events).
+  double last_device_ms() const { return last_device_ms_; }
+
+ private:
+  struct Workspace;
+  struct Layout;
+  struct Graph {
+    std::int64_t batch_size = 0;
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+  };
+  CudaRank(const ModelConfig& config, const cpu::RankShard& shard, const CudaStepLimits& limits);
+  // Copies the step's index arrays into the inputs region at `layout`'s offsets.
+  Status stage(const FlatStep& step, const Layout& layout);
+  // Every kernel of a step whose inputs were staged at `layout`; no host sync,
+  // no host-dependent values beyond the arguments (so it can be captured).
+  Status enqueue_forward(const Layout& layout, std::int64_t num_splits, std::int64_t split_size);
+  Status enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& layout,
+                       std::int64_t num_splits, std::int64_t split_size);
+  Status all_reduce(float* data, std::int64_t count);
+  Status gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m, std::int64_t ldy = 0);
+  std::int64_t splits_for(std::int64_t num_decode, std::int64_t max_context) const;
+  // A decode-only step padded to `batch_size` rows (padding writes the scratch block).
+  void pad_decode_step(const FlatStep& step, std::int64_t batch_size, FlatStep* out) const;
+  Status copy_outputs(std::int64_t num_sampled, bool copy_logits);
+
+  const ModelConfig& config_;
+  cpu::RankShard shard_;
+  CudaStepLimits limits_;
+  int num_sms_ = 0;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<CudaWeights> weights_;
+  std::unique_ptr<CublasLtGemm> gemm_;
+  std::unique_ptr<NcclCommunicator> comm_;
+  std::int64_t kv_elems_per_layer_ = 0;
+  DeviceBuffer k_cache_, v_cache_;  // [layers][blocks][kv heads][block_size][head_dim] bf16
+  DeviceBuffer workspace_buffer_;
+  std::unique_ptr<Workspace> ws_;
+  std::int32_t scratch_block_ = 0;  // == num_kv_blocks: never handed to the scheduler
+  std::vector<Graph> graphs_;       // ascending batch size
+  cudaEvent_t step_start_ = nullptr, step_end_ = nullptr;
+  double last_device_ms_ = 0.0;
+  FlatStep padded_;  // reused for graph replays
+  // Pinned host memory: the step's packed index arrays, greedy ids, logits.
+  void* staging_host_ = nullptr;
+  std::int32_t* ids_host_ = nullptr;
+  float* logits_host_ = nullptr;
+  std::vector<float> gathered_host_;
+};
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,86 @@
+#include "engine/cuda/nccl_communicator.h"
+
+#include <cuda_runtime.h>
+
+#include "cuda/cuda_status.h"
+
+namespace pagoda::cuda {
+namespace {
+
+Status nccl_status(ncclResult_t r, const char* what) {
+  if (r == ncclSuccess) return ok_status();
+  return internal_error(std::string(what) + ": " + ncclGetErrorString(r));
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> NcclCommunicator::create_group(
+    const std::vector<int>& devices) {
+  const int n = static_cast<int>(devices.size());
+  if (n < 1) return invalid_argument("NCCL group needs at least one device");
+  std::vector<ncclComm_t> comms(static_cast<std::size_t>(n), nullptr);
+  PAGODA_RETURN_IF_ERROR(nccl_status(ncclCommInitAll(comms.data(), n, devices.data()), "ncclCommInitAll"));
+  std::vector<std::unique_ptr<NcclCommunicator>> out;
+  for (int r = 0; r < n; ++r) {
+    const int dev = devices[static_cast<std::size_t>(r)];
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(dev));
+    cudaStream_t stream = nullptr;
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    out.push_back(std::unique_ptr<NcclCommunicator>(
+        new NcclCommunicator(comms[static_cast<std::size_t>(r)], r, n, dev, stream)));
+  }
+  return out;
+}
+
+NcclCommunicator::~NcclCommunicator() {
+  cudaSetDevice(device_);
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  if (comm_ != nullptr) ncclCommDestroy(comm_);
+}
+
+Status NcclCommunicator::enqueue_all_reduce_sum(float* data, std::int64_t count, cudaStream_t stream) {
+  return nccl_status(
+      ncclAllReduce(data, data, static_cast<std::size_t>(count), ncclFloat32, ncclSum, comm_, stream),
+      "ncclAllReduce");
+}
+
+Status NcclCommunicator::enqueue_all_gather(const float* send, std::int64_t count, float* recv,
+                                            cudaStream_t stream) {
+  return nccl_status(ncclAllGather(send, recv, static_cast<std::size_t>(count), ncclFloat32, comm_, stream),
+                     "ncclAllGather");
+}
+
+void NcclCommunicator::finish(Status s) {
+  if (s.ok()) s = cuda_status(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after a collective");
+  if (!s.ok() && error_.ok()) error_ = s;
+}
+
+void NcclCommunicator::all_reduce_sum(float* data, std::int64_t count) {
+  cudaSetDevice(device_);
+  finish(enqueue_all_reduce_sum(data, count, stream_));
+}
+
+void NcclCommunicator::all_gather(const float* send, std::int64_t count, float* recv) {
+  cudaSetDevice(device_);
+  finish(enqueue_all_gather(send, count, recv, stream_));
+}
+
+void NcclCommunicator::broadcast(void* data, std::int64_t bytes, int root) {
+  cudaSetDevice(device_);
+  finish(
+      nccl_status(ncclBroadcast(data, data, static_cast<std::size_t>(bytes), ncclUint8, root, comm_, stream_),
+                  "ncclBroadcast"));
+}
+
+void NcclCommunicator::barrier() {
+  // An all-reduce of one float is NCCL's barrier.
+  cudaSetDevice(device_);
+  float* one = nullptr;
+  Status s =
+      cuda_status(cudaMallocAsync(reinterpret_cast<void**>(&one), sizeof(float), stream_), "cudaMallocAsync");
+  if (s.ok()) s = enqueue_all_reduce_sum(one, 1, stream_);
+  if (one != nullptr) cudaFreeAsync(one, stream_);
+  finish(s);
+}
+
+}  // namespace pagoda::cuda

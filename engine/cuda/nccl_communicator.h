@@ -1,0 +1,56 @@
+// NcclCommunicator: the Communicator of one GPU rank, over NCCL. Data pointers
+// are device pointers. The Communicator methods block until the collective is
+// complete (tests, start-up); the forward pass uses the enqueue_* forms, which
+// are ordered on the caller's stream and can be captured in CUDA graphs.
+// A group for the GPUs of this process is created together (ncclCommInitAll);
+// each instance is then used by its rank's thread only.
+#pragma once
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include <memory>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/communicator.h"
+
+namespace pagoda::cuda {
+
+class NcclCommunicator final : public Communicator {
+ public:
+  // One communicator per entry of `devices` (rank i on devices[i]).
+  [[nodiscard]] static StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> create_group(
+      const std::vector<int>& devices);
+  ~NcclCommunicator() override;
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_size_; }
+  int device() const { return device_; }
+
+  void all_reduce_sum(float* data, std::int64_t count) override;
+  void all_gather(const float* send, std::int64_t count, float* recv) override;
+  void broadcast(void* data, std::int64_t bytes, int root) override;
+  void barrier() override;
+  // The first error a blocking collective met (they return void); ok otherwise.
+  const Status& sticky_error() const { return error_; }
+
+  Status enqueue_all_reduce_sum(float* data, std::int64_t count, cudaStream_t stream);
+  Status enqueue_all_gather(const float* send, std::int64_t count, float* recv, cudaStream_t stream);
+
+ private:
+  NcclCommunicator(ncclComm_t comm, int rank, int world_size, int device, cudaStream_t stream)
+      : comm_(comm), rank_(rank), world_size_(world_size), device_(device), stream_(stream) {}
+  void finish(Status s);
+
+  ncclComm_t comm_;
+  int rank_;
+  int world_size_;
+  int device_;
+  cudaStream_t stream_;  // for the blocking collectives
+  Status error_;
+};
+
+}  // namespace pagoda::cuda

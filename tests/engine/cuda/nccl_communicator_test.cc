@@ -1,0 +1,77 @@
+#include "engine/cuda/nccl_communicator.h"
+
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "cuda/cuda_device.h"
+
+namespace pagoda::cuda {
+namespace {
+
+// Every rank holds data[i] = (rank + 1) * i + 0.5; after the all-reduce each
+// holds the sum over ranks; the all-gather lays ranks' vectors end to end.
+void check_group(int n) {
+  std::vector<int> devices;
+  for (int i = 0; i < n; ++i)
+    devices.push_back(i);
+  auto group = NcclCommunicator::create_group(devices);
+  ASSERT_TRUE(group.ok()) << group.status().to_string();
+  const int count = 1000;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<float>> reduced(static_cast<std::size_t>(n)), gathered(static_cast<std::size_t>(n));
+  for (int r = 0; r < n; ++r) {
+    threads.emplace_back([&, r] {
+      NcclCommunicator& c = *(*group)[static_cast<std::size_t>(r)];
+      ASSERT_EQ(cudaSetDevice(c.device()), cudaSuccess);
+      std::vector<float> host(count);
+      for (int i = 0; i < count; ++i)
+        host[static_cast<std::size_t>(i)] = static_cast<float>((r + 1) * i) + 0.5f;
+      float *d = nullptr, *g = nullptr;
+      ASSERT_EQ(cudaMalloc(&d, count * sizeof(float)), cudaSuccess);
+      ASSERT_EQ(cudaMalloc(&g, static_cast<std::size_t>(n) * count * sizeof(float)), cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(d, host.data(), count * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+      c.all_gather(d, count, g);
+      c.all_reduce_sum(d, count);
+      c.barrier();
+      EXPECT_TRUE(c.sticky_error().ok()) << c.sticky_error().to_string();
+      reduced[static_cast<std::size_t>(r)].resize(count);
+      gathered[static_cast<std::size_t>(r)].resize(static_cast<std::size_t>(n) * count);
+      cudaMemcpy(reduced[static_cast<std::size_t>(r)].data(), d, count * sizeof(float),
+                 cudaMemcpyDeviceToHost);
+      cudaMemcpy(gathered[static_cast<std::size_t>(r)].data(), g,
+                 static_cast<std::size_t>(n) * count * sizeof(float), cudaMemcpyDeviceToHost);
+      cudaFree(d);
+      cudaFree(g);
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  for (int r = 0; r < n; ++r) {
+    for (int i = 0; i < count; ++i) {
+      float want = 0;
+      for (int k = 0; k < n; ++k)
+        want += static_cast<float>((k + 1) * i) + 0.5f;
+      ASSERT_FLOAT_EQ(reduced[static_cast<std::size_t>(r)][static_cast<std::size_t>(i)], want);
+      for (int k = 0; k < n; ++k) {
+        ASSERT_FLOAT_EQ(gathered[static_cast<std::size_t>(r)][static_cast<std::size_t>(k * count + i)],
+                        static_cast<float>((k + 1) * i) + 0.5f);
+      }
+    }
+  }
+}
+
+TEST(NcclCommunicatorTest, SingleRankCollectivesAreIdentity) {
+  if (list_devices().empty()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  check_group(1);
+}
+
+TEST(NcclCommunicatorTest, TwoRanksSumAndGather) {
+  if (list_devices().size() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  check_group(2);
+}
+
+}  // namespace
+}  // namespace pagoda::cuda
