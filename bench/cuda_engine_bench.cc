@@ -21,6 +21,7 @@
 #include "bench/bench_driver.h"
 #include "cuda/cublaslt_gemm.h"
 #include "cuda/cuda_device.h"
+#include "cuda/skinny_gemm_kernel.h"
 #include "engine/cuda/cuda_model_runner.h"
 #include "engine/model/model_preset.h"
 #include "engine/model/random_checkpoint.h"
@@ -103,16 +104,17 @@ double measure_gemm_rate() {
   return median(rates);
 }
 
-// Median time of one product, ms (events; 20 runs after the first).
-double time_gemm(cuda::CublasLtGemm& g, const cuda::GemmArgs& a) {
-  if (!g.run(a, nullptr).ok()) return -1;
+// Median time of one launch, ms (events; 20 runs after the first).
+template <typename Launch>
+double time_launch(Launch launch) {
+  if (!launch()) return -1;
   cudaEvent_t start, stop;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);
   std::vector<double> ms;
   for (int i = 0; i < 20; ++i) {
     cudaEventRecord(start);
-    if (!g.run(a, nullptr).ok()) return -1;
+    if (!launch()) return -1;
     cudaEventRecord(stop);
     cudaEventSynchronize(stop);
     float t = 0;
@@ -122,6 +124,10 @@ double time_gemm(cuda::CublasLtGemm& g, const cuda::GemmArgs& a) {
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   return median(ms);
+}
+
+double time_gemm(cuda::CublasLtGemm& g, const cuda::GemmArgs& a) {
+  return time_launch([&] { return g.run(a, nullptr).ok(); });
 }
 
 // The model's projections at decode batch sizes: cuBLASLt's first heuristic
@@ -167,6 +173,11 @@ void gemm_shape_table(const ModelConfig& c, double bandwidth) {
       const double th = time_gemm(**heuristic, a), tt = time_gemm(**tuned, a);
       std::printf("  m=%-3lld %6.1f/%6.1f (%3.0f%%)", static_cast<long long>(m), th * 1e3, tt * 1e3,
                   100.0 * bytes / (tt * 1e-3) / bandwidth);
+      const cuda::SkinnyGemmParams sp{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n};
+      if (cuda::skinny_gemm_supports(sp)) {
+        const double ts = time_launch([&] { return cuda::launch_skinny_gemm(sp, nullptr) == cudaSuccess; });
+        std::printf(" ours %6.1f (%3.0f%%)", ts * 1e3, 100.0 * bytes / (ts * 1e-3) / bandwidth);
+      }
     }
     std::printf("\n");
   }

@@ -38,8 +38,9 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_kernel(PagedAt
   const int hd = static_cast<int>(p.head_dim);
   const int group = static_cast<int>(p.num_heads / p.num_kv_heads);
   const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;
-  const std::int64_t begin = split * p.split_size;
-  const std::int64_t end = min(begin + p.split_size, ctx);
+  const std::int64_t split_size = p.split_size_on_device != nullptr ? *p.split_size_on_device : p.split_size;
+  const std::int64_t begin = split * split_size;
+  const std::int64_t end = min(begin + split_size, ctx);
   const std::int64_t first_head = kvh * group;
   if (begin >= end) return;  // the combine pass never reads splits past the context
 
@@ -148,7 +149,8 @@ __global__ void paged_attention_combine_kernel(PagedAttentionParams p) {
   const std::int64_t h = blockIdx.y;
   const int d = static_cast<int>(threadIdx.x);
   const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;
-  const std::int64_t used = (ctx + p.split_size - 1) / p.split_size;
+  const std::int64_t split_size = p.split_size_on_device != nullptr ? *p.split_size_on_device : p.split_size;
+  const std::int64_t used = min((ctx + split_size - 1) / split_size, p.num_splits);
   const std::int64_t base = (item * p.num_heads + h) * p.num_splits;
   float m = -FLT_MAX;
   for (std::int64_t s = 0; s < used; ++s)
@@ -176,7 +178,8 @@ cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t s
   if (p.num_kv_heads <= 0 || p.num_heads % p.num_kv_heads != 0) return cudaErrorInvalidValue;
   const std::int64_t group = p.num_heads / p.num_kv_heads;
   if (group > kMaxGroup || group * p.head_dim > kThreads * kMaxPairs) return cudaErrorInvalidValue;
-  if (p.num_splits < 1 || p.split_size < 1 || p.block_size < 1) return cudaErrorInvalidValue;
+  if (p.num_splits < 1 || p.block_size < 1) return cudaErrorInvalidValue;
+  if (p.split_size_on_device == nullptr && p.split_size < 1) return cudaErrorInvalidValue;
   if (p.num_splits > 65535 || p.num_kv_heads > 65535 || p.num_heads > 65535) return cudaErrorInvalidValue;
   const dim3 split_grid(static_cast<unsigned>(p.num_tokens), static_cast<unsigned>(p.num_kv_heads),
                         static_cast<unsigned>(p.num_splits));

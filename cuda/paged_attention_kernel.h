@@ -37,8 +37,13 @@ struct PagedAttentionParams {
   std::int64_t block_size = 0;
   // Context positions [s * split_size, (s + 1) * split_size) belong to split s;
   // num_splits * split_size must cover the longest context in the launch.
+  // num_splits is the grid's and the workspace's extent; splits past a row's
+  // context exit at once.
   std::int64_t num_splits = 1;
   std::int64_t split_size = 0;
+  // When set, split_size is read from this device int32 instead (a replayed
+  // CUDA graph keeps its grid, while each step's contexts set the split size).
+  const std::int32_t* split_size_on_device = nullptr;
   float scale = 1.0f;  // head_dim^-0.5
 };
 

@@ -16,6 +16,7 @@
 #include "cuda/qk_norm_rope_kernel.h"
 #include "cuda/rope_table_kernel.h"
 #include "cuda/silu_mul_kernel.h"
+#include "cuda/skinny_gemm_kernel.h"
 #include "engine/rope.h"
 
 namespace pagoda::cuda {
@@ -27,6 +28,7 @@ static_assert(sizeof(FlatTile) == sizeof(PrefillTile) && sizeof(FlatTile) == 16,
 constexpr std::int64_t kAlign = 256;
 constexpr std::int64_t kMinSplitRows = 1024;  // (row, split) pairs the attention workspace holds at least
 constexpr std::int64_t kMinSplitSize = 64;    // context positions per attention split, at least
+constexpr std::int64_t kSkinnyRows = 4;       // GEMMs of at most this many rows use launch_skinny_gemm
 
 // Bump layout of the workspace buffer; with base == nullptr it only counts.
 class Bump {
@@ -66,7 +68,7 @@ std::int64_t max_tiles(const CudaStepLimits& l) {
 struct CudaRank::Layout {
   std::int64_t n = 0, s = 0, nd = 0, nt = 0;  // rows, sampled rows, decode rows, prefill tiles
   std::int64_t slots = 0, tokens = 0, positions = 0, table_offsets = 0, sample_rows = 0, decode_rows = 0,
-               tiles = 0, tables = 0;
+               tiles = 0, split_size = 0, tables = 0;
   std::int64_t bytes_before_tables = 0;
 
   static Layout of(std::int64_t n, std::int64_t s, std::int64_t nd, std::int64_t nt) {
@@ -90,6 +92,8 @@ struct CudaRank::Layout {
     off += s * 4;
     l.decode_rows = off;
     off += nd * 4;
+    l.split_size = off;  // one int32: context positions per decode attention split
+    off += 4;
     l.tables = off;
     l.bytes_before_tables = off;
     return l;
@@ -222,6 +226,11 @@ Status CudaRank::all_reduce(float* data, std::int64_t count) {
 
 Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
                       std::int64_t ldy) {
+  // Decode batches: our memory-bound kernel; larger m: cuBLASLt's tensor cores.
+  // (Measured on an H200: ours is faster up to about m = 4, cuBLASLt from 8.)
+  const SkinnyGemmParams sp{x, w.data, y, m, w.rows, w.cols, w.cols, w.cols, ldy > 0 ? ldy : w.rows};
+  if (m <= kSkinnyRows && skinny_gemm_supports(sp))
+    return cuda_status(launch_skinny_gemm(sp, stream_), "launch_skinny_gemm");
   GemmArgs a;
   a.x = x;
   a.w = w.data;
@@ -245,7 +254,14 @@ std::int64_t CudaRank::splits_for(std::int64_t num_decode, std::int64_t max_cont
   return std::max<std::int64_t>(1, std::min({want, useful, ws_->split_rows / num_decode}));
 }
 
-Status CudaRank::stage(const FlatStep& step, const Layout& l) {
+// Context positions per split: the longest context spread over the splits,
+// at least kMinSplitSize each (so num_splits * result covers max_context).
+std::int32_t CudaRank::split_size_for(std::int64_t max_context, std::int64_t num_splits) {
+  const std::int64_t even = (std::max<std::int64_t>(max_context, 1) + num_splits - 1) / num_splits;
+  return static_cast<std::int32_t>(std::max(even, kMinSplitSize));
+}
+
+Status CudaRank::stage(const FlatStep& step, const Layout& l, std::int32_t split_size) {
   auto* staging = static_cast<std::uint8_t*>(staging_host_);
   auto put = [&](std::int64_t offset, const void* src, std::size_t bytes) {
     if (bytes > 0) std::memcpy(staging + offset, src, bytes);
@@ -258,6 +274,7 @@ Status CudaRank::stage(const FlatStep& step, const Layout& l) {
   put(l.table_offsets, step.block_table_offsets.data(), n * 4);
   put(l.sample_rows, step.sample_rows.data(), step.sample_rows.size() * 4);
   put(l.decode_rows, step.decode_rows.data(), step.decode_rows.size() * 4);
+  put(l.split_size, &split_size, 4);
   put(l.tables, step.block_tables.data(), step.block_tables.size() * 4);
   const auto bytes = static_cast<std::size_t>(l.tables) + step.block_tables.size() * 4;
   return cuda_status(cudaMemcpyAsync(ws_->inputs, staging, bytes, cudaMemcpyHostToDevice, stream_),
@@ -265,7 +282,7 @@ Status CudaRank::stage(const FlatStep& step, const Layout& l) {
 }
 
 Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& l,
-                               std::int64_t num_splits, std::int64_t split_size) {
+                               std::int64_t num_splits) {
   Workspace& w = *ws_;
   const std::int64_t n = l.n, h = config_.hidden_size, hd = config_.head_dim;
   const std::int64_t nq = shard_.num_q_heads, nkv = shard_.num_kv_heads;
@@ -326,7 +343,7 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
     ap.head_dim = hd;
     ap.block_size = limits_.block_size;
     ap.num_splits = num_splits;
-    ap.split_size = split_size;
+    ap.split_size_on_device = i32(l.split_size);
     ap.scale = scale;
     PAGODA_CUDA_RETURN_IF_ERROR(launch_paged_attention(ap, stream_));
   }
@@ -364,7 +381,7 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
   return all_reduce(w.proj, n * h);
 }
 
-Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits, std::int64_t split_size) {
+Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   Workspace& w = *ws_;
   const std::int64_t n = l.n, s = l.s, h = config_.hidden_size;
   const auto i32 = [&](std::int64_t offset) {
@@ -394,7 +411,7 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits, std::
 
   for (std::int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
     PAGODA_RETURN_IF_ERROR(
-        enqueue_layer(weights_->layers[static_cast<std::size_t>(layer)], layer, l, num_splits, split_size));
+        enqueue_layer(weights_->layers[static_cast<std::size_t>(layer)], layer, l, num_splits));
   }
   if (s == 0) return ok_status();
   AddRmsNormParams fn;
@@ -483,17 +500,19 @@ Status CudaRank::capture_decode_graphs() {
     FlatStep dummy;
     pad_decode_step(empty, bs, &dummy);
     const Layout l = Layout::of(bs, bs, bs, 0);
+    // The grid holds the splits a full-length context would want; each replay
+    // sets the split size from its own longest context (split_size_for).
     const std::int64_t splits = splits_for(bs, limits_.max_model_len);
-    const std::int64_t split_size = (limits_.max_model_len + splits - 1) / splits;
     // An eager run first: cuBLASLt picks and caches each GEMM's algorithm
     // outside the capture, and errors surface here rather than at replay.
-    PAGODA_RETURN_IF_ERROR(stage(dummy, l));
-    PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits, split_size));
+    PAGODA_RETURN_IF_ERROR(stage(dummy, l, split_size_for(1, splits)));
+    PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
     PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
     Graph g;
     g.batch_size = bs;
+    g.num_splits = splits;
     PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    Status st = enqueue_forward(l, splits, split_size);
+    Status st = enqueue_forward(l, splits);
     const cudaError_t end = cudaStreamEndCapture(stream_, &g.graph);
     PAGODA_RETURN_IF_ERROR(st);
     PAGODA_CUDA_RETURN_IF_ERROR(end);
@@ -523,16 +542,16 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits) {
     while (g->batch_size < n)
       ++g;
     pad_decode_step(step, g->batch_size, &padded_);
-    PAGODA_RETURN_IF_ERROR(stage(padded_, Layout::of(g->batch_size, g->batch_size, g->batch_size, 0)));
+    PAGODA_RETURN_IF_ERROR(stage(padded_, Layout::of(g->batch_size, g->batch_size, g->batch_size, 0),
+                                 split_size_for(step.max_context, g->num_splits)));
     PAGODA_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(g->exec, stream_));
     return copy_outputs(s, copy_logits);
   }
   const Layout l = Layout::of(n, s, static_cast<std::int64_t>(step.decode_rows.size()),
                               static_cast<std::int64_t>(step.prefill_tiles.size()));
-  PAGODA_RETURN_IF_ERROR(stage(step, l));
   const std::int64_t splits = splits_for(l.nd, step.max_context);
-  const std::int64_t split_size = (std::max<std::int32_t>(step.max_context, 1) + splits - 1) / splits;
-  PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits, split_size));
+  PAGODA_RETURN_IF_ERROR(stage(step, l, split_size_for(step.max_context, splits)));
+  PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
   return copy_outputs(s, copy_logits);
 }
 

@@ -70,17 +70,20 @@ class CudaRank {
   struct Layout;
   struct Graph {
     std::int64_t batch_size = 0;
+    std::int64_t num_splits = 1;  // decode attention grid's split extent
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
   };
   CudaRank(const ModelConfig& config, const cpu::RankShard& shard, const CudaStepLimits& limits);
-  // Copies the step's index arrays into the inputs region at `layout`'s offsets.
-  Status stage(const FlatStep& step, const Layout& layout);
+  // Copies the step's index arrays (and the decode attention split size) into
+  // the inputs region at `layout`'s offsets.
+  Status stage(const FlatStep& step, const Layout& layout, std::int32_t split_size);
+  static std::int32_t split_size_for(std::int64_t max_context, std::int64_t num_splits);
   // Every kernel of a step whose inputs were staged at `layout`; no host sync,
   // no host-dependent values beyond the arguments (so it can be captured).
-  Status enqueue_forward(const Layout& layout, std::int64_t num_splits, std::int64_t split_size);
+  Status enqueue_forward(const Layout& layout, std::int64_t num_splits);
   Status enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& layout,
-                       std::int64_t num_splits, std::int64_t split_size);
+                       std::int64_t num_splits);
   Status all_reduce(float* data, std::int64_t count);
   Status gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m, std::int64_t ldy = 0);
   std::int64_t splits_for(std::int64_t num_decode, std::int64_t max_context) const;

@@ -159,14 +159,23 @@ void upload_inputs(const AttentionInputs& in, DeviceInputs* d) {
   ASSERT_NO_FATAL_FAILURE(upload(in.table_offsets, &d->table_offsets));
 }
 
+// How a launch names its work: all rows with a host split size, or (as the
+// CUDA runner's decode rows and graph replays do) a list of rows and a split
+// size read from device memory.
+struct LaunchForm {
+  std::vector<std::int32_t> rows;  // empty: every row
+  bool split_size_on_device = false;
+};
+
 // One launch with the given split layout; out and the workspace start as NaN.
 void run_cuda_attention(const AttentionCase& c, const AttentionInputs& in, const DeviceInputs& d,
-                        std::int64_t num_splits, std::int64_t split_size, std::vector<std::uint16_t>* out) {
-  DeviceBuffer d_out, d_ws;
+                        std::int64_t num_splits, std::int64_t split_size, std::vector<std::uint16_t>* out,
+                        const LaunchForm& form = {}) {
+  DeviceBuffer d_out, d_ws, d_rows, d_split;
+  const std::int64_t items = form.rows.empty() ? in.num_tokens : static_cast<std::int64_t>(form.rows.size());
   const std::int64_t out_elems = in.num_tokens * c.num_heads * c.head_dim;
-  const std::int64_t ws_floats =
-      paged_attention_workspace_floats(in.num_tokens, c.num_heads, num_splits, c.head_dim);
-  ASSERT_EQ(ws_floats, in.num_tokens * c.num_heads * num_splits * (c.head_dim + 2));
+  const std::int64_t ws_floats = paged_attention_workspace_floats(items, c.num_heads, num_splits, c.head_dim);
+  ASSERT_EQ(ws_floats, items * c.num_heads * num_splits * (c.head_dim + 2));
   ASSERT_NO_FATAL_FAILURE(alloc_poisoned<std::uint16_t>(static_cast<std::size_t>(out_elems), &d_out));
   ASSERT_NO_FATAL_FAILURE(alloc_poisoned<float>(static_cast<std::size_t>(ws_floats), &d_ws));
   PagedAttentionParams p;
@@ -177,17 +186,26 @@ void run_cuda_attention(const AttentionCase& c, const AttentionInputs& in, const
   p.positions = d.positions.as<std::int32_t>();
   p.block_tables = d.block_tables.as<std::int32_t>();
   p.block_table_offsets = d.table_offsets.as<std::int32_t>();
-  const std::int64_t partial = in.num_tokens * c.num_heads * num_splits;
+  const std::int64_t partial = items * c.num_heads * num_splits;
   p.partial_out = d_ws.as<float>();
   p.partial_max = p.partial_out + partial * c.head_dim;
   p.partial_sum = p.partial_max + partial;
-  p.num_tokens = in.num_tokens;
+  p.num_tokens = items;
+  if (!form.rows.empty()) {
+    ASSERT_NO_FATAL_FAILURE(upload(form.rows, &d_rows));
+    p.token_rows = d_rows.as<std::int32_t>();
+  }
+  if (form.split_size_on_device) {
+    ASSERT_NO_FATAL_FAILURE(
+        upload(std::vector<std::int32_t>{static_cast<std::int32_t>(split_size)}, &d_split));
+    p.split_size_on_device = d_split.as<std::int32_t>();
+  }
   p.num_heads = c.num_heads;
   p.num_kv_heads = c.num_kv_heads;
   p.head_dim = c.head_dim;
   p.block_size = c.block_size;
   p.num_splits = num_splits;
-  p.split_size = split_size;
+  p.split_size = form.split_size_on_device ? 0 : split_size;
   p.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   PAGODA_ASSERT_CUDA(launch_paged_attention(p, nullptr));
   ASSERT_NO_FATAL_FAILURE(sync_device());
@@ -276,6 +294,25 @@ TEST_F(CudaAttentionTest, PagedAttentionMatchesCpuForEverySplitLayout) {
         // Split layouts change only f32 summation order: at most one bf16 ulp apart.
         expect_close_per_token(out, bf16_to_f32_vector(first), row, 1e-2, std::ldexp(1.01, -7));
       }
+      // The same layout over every other row, in reverse, with the split size
+      // read from the device: those rows bit for bit, the others untouched.
+      LaunchForm form;
+      form.split_size_on_device = true;
+      for (std::int64_t t = in.num_tokens - 1; t >= 0; t -= 2)
+        form.rows.push_back(static_cast<std::int32_t>(t));
+      std::vector<std::uint16_t> subset;
+      ASSERT_NO_FATAL_FAILURE(run_cuda_attention(c, in, d, s.num_splits, s.split_size, &subset, form));
+      std::int64_t mismatched = 0, written_elsewhere = 0;
+      for (std::int64_t t = 0; t < in.num_tokens; ++t) {
+        const bool chosen = (in.num_tokens - 1 - t) % 2 == 0;
+        for (std::int64_t i = 0; i < row; ++i) {
+          const std::size_t e = static_cast<std::size_t>(t * row + i);
+          if (chosen && subset[e] != out[e]) ++mismatched;
+          if (!chosen && subset[e] != kPoisonBf16) ++written_elsewhere;
+        }
+      }
+      EXPECT_EQ(mismatched, 0);
+      EXPECT_EQ(written_elsewhere, 0);
     }
   }
 }

@@ -1,0 +1,111 @@
+#include <cstdint>
+
+#include "cuda/device_math.cuh"
+#include "cuda/launch_check.h"
+#include "cuda/skinny_gemm_kernel.h"
+
+namespace pagoda::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / kWarpSize;
+constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane
+
+// Eight bf16 in a 16-byte word, widened to f32.
+__device__ __forceinline__ void widen(const uint4& v, float (&out)[8]) {
+  const unsigned words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = __uint_as_float(words[i] << 16);
+    out[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
+  }
+}
+
+// One warp per weight row (grid-stride over rows); lane l takes the 16-byte
+// chunks l, l + 32, ... of the row and of each x row, then the warp sums.
+template <int kRows>
+__global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams p) {
+  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+  const std::int64_t warp = static_cast<std::int64_t>(blockIdx.x) * kWarps + threadIdx.x / kWarpSize;
+  const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * kWarps;
+  const std::int64_t chunks = p.k / 8;
+  for (std::int64_t row = warp; row < p.n; row += num_warps) {
+    const uint4* w = reinterpret_cast<const uint4*>(p.w + row * p.ldw);
+    float acc[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r)
+      acc[r] = 0.0f;
+    for (std::int64_t c0 = lane; c0 < chunks; c0 += kWarpSize * kUnroll) {
+      uint4 wv[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const std::int64_t c = c0 + u * kWarpSize;
+        wv[u] = c < chunks ? __ldg(w + c) : make_uint4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const std::int64_t c = c0 + u * kWarpSize;
+        if (c >= chunks) break;
+        float wf[8];
+        widen(wv[u], wf);
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+          float xf[8];
+          widen(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
+#pragma unroll
+          for (int e = 0; e < 8; ++e)
+            acc[r] += wf[e] * xf[e];
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const float sum = warp_sum(acc[r]);
+      if (lane == 0) p.y[r * p.ldy + row] = sum;
+    }
+  }
+}
+
+template <int kRows>
+cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream) {
+  int device = 0, sms = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  const std::int64_t blocks_needed = (p.n + kWarps - 1) / kWarps;
+  const auto blocks = static_cast<unsigned>(blocks_needed < 8LL * sms ? blocks_needed : 8LL * sms);
+  skinny_gemm_kernel<kRows><<<blocks, kThreads, 0, stream>>>(p);
+  return last_launch_error();
+}
+
+}  // namespace
+
+bool skinny_gemm_supports(const SkinnyGemmParams& p) {
+  return p.m >= 1 && p.m <= kSkinnyGemmMaxRows && p.k > 0 && p.k % 8 == 0 && p.ldx % 8 == 0 &&
+         p.ldw % 8 == 0 && reinterpret_cast<std::uintptr_t>(p.x) % 16 == 0 &&
+         reinterpret_cast<std::uintptr_t>(p.w) % 16 == 0;
+}
+
+cudaError_t launch_skinny_gemm(const SkinnyGemmParams& p, cudaStream_t stream) {
+  if (!skinny_gemm_supports(p)) return cudaErrorInvalidValue;
+  if (p.n == 0) return cudaSuccess;
+  switch (p.m) {
+    case 1:
+      return launch_rows<1>(p, stream);
+    case 2:
+      return launch_rows<2>(p, stream);
+    case 3:
+      return launch_rows<3>(p, stream);
+    case 4:
+      return launch_rows<4>(p, stream);
+    case 5:
+      return launch_rows<5>(p, stream);
+    case 6:
+      return launch_rows<6>(p, stream);
+    case 7:
+      return launch_rows<7>(p, stream);
+    default:
+      return launch_rows<8>(p, stream);
+  }
+}
+
+}  // namespace pagoda::cuda

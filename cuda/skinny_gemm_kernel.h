@@ -1,0 +1,31 @@
+// y = x · wᵀ for a handful of rows (decode batches): x [m, k] bf16, w [n, k]
+// bf16, y [m, n] f32, f32 accumulation. Memory-bound: every weight is read
+// once with 16-byte loads, each warp streaming whole weight rows, so a step's
+// projections run near the copy bandwidth where cuBLASLt's small-m kernels
+// reach 7-25% of it (docs/performance.md). Stream-ordered; no host sync.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace pagoda::cuda {
+
+constexpr int kSkinnyGemmMaxRows = 8;
+
+struct SkinnyGemmParams {
+  const std::uint16_t* x = nullptr;  // [m, k] bf16, row stride ldx
+  const std::uint16_t* w = nullptr;  // [n, k] bf16, row stride ldw
+  float* y = nullptr;                // [m, n] f32, row stride ldy
+  std::int64_t m = 0, n = 0, k = 0;
+  std::int64_t ldx = 0, ldw = 0, ldy = 0;
+};
+
+// True when the kernel takes these arguments: 1 <= m <= kSkinnyGemmMaxRows,
+// k, ldx and ldw multiples of 8 and x, w 16-byte aligned.
+bool skinny_gemm_supports(const SkinnyGemmParams& p);
+
+// cudaErrorInvalidValue when !skinny_gemm_supports(p).
+cudaError_t launch_skinny_gemm(const SkinnyGemmParams& p, cudaStream_t stream);
+
+}  // namespace pagoda::cuda
