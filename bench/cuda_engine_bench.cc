@@ -5,7 +5,7 @@
 // floor (GUIDE.md §6, device METHOD.md).
 //
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
-//                            [--context 512] [--steps 20] [--batches 1,8,32,128]
+//                            [--context 512] [--steps 20] [--batches 1,8,64,256]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -192,7 +192,7 @@ double seconds_since(Clock::time_point t) {
 int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
   int prompt_len = 2048, context = 512, steps = 20;
-  std::vector<std::int32_t> batches = {1, 8, 32, 128};
+  std::vector<std::int32_t> batches = {1, 8, 64, 256};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--model") {

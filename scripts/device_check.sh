@@ -5,7 +5,8 @@
 # carried in .devbuild/; the GPU machine has the driver, cuBLAS and NCCL but
 # none of our build dependencies. Logs go to $OUT (or /tmp/pagoda-device).
 #
-#   bash scripts/device_check.sh [tests|bench|hf|all]   (default all)
+#   bash scripts/device_check.sh [tests|bench|bench8b|hf|all]   (default all)
+#   BENCH_ARGS="..." passes flags to the benchmark (see bench/cuda_engine_bench.cc).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
@@ -39,6 +40,12 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   echo "=== pagoda_cuda_engine_bench"
   # shellcheck disable=SC2086
   timeout 300 "$bin/pagoda_cuda_engine_bench" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log" || status=1
+fi
+if [ "$what" = bench8b ]; then
+  # The Qwen3-8B shape (writes a 16 GB random checkpoint first: not part of `all`).
+  echo "=== pagoda_cuda_engine_bench (8b)"
+  timeout 420 "$bin/pagoda_cuda_engine_bench" --preset 8b --model /tmp/pagoda-bench-8b ${BENCH_ARGS:-} 2>&1 |
+    tee "$out/bench8b.log" || status=1
 fi
 if [ "$what" = hf ] || [ "$what" = all ]; then
   # Greedy tokens and logprobs against transformers on a random 0.6B-shaped checkpoint.
