@@ -141,6 +141,180 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_kernel(PagedAt
   }
 }
 
+// The same computation for head_dim 64, 128 or 256 and groups of up to 8
+// query heads, with 16-byte loads: head_dim / 8 lanes share one context
+// position (a warp scores 32 / (head_dim / 8) positions at once), and in the
+// P·V pass each lane accumulates its 8 dimensions of every head over the
+// positions its lane group visits; warps are summed once at the end.
+constexpr int kVecMaxGroup = 8;
+
+__device__ __forceinline__ void widen8(const uint4& v, float (&out)[8]) {
+  const unsigned words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = __uint_as_float(words[i] << 16);
+    out[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
+  }
+}
+
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(PagedAttentionParams p) {
+  constexpr int kLanesPerPos = kHeadDim / 8;
+  constexpr int kPosPerWarp = kWarpSize / kLanesPerPos;
+  __shared__ float q_s[kVecMaxGroup * kHeadDim];
+  __shared__ float o_s[kVecMaxGroup * kHeadDim];
+  __shared__ float scores[kVecMaxGroup * kTile];
+  __shared__ float m_s[kVecMaxGroup], l_s[kVecMaxGroup], alpha_s[kVecMaxGroup];
+  __shared__ std::int64_t rows[kTile];
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int lane = tid % kWarpSize;
+  const int warp = tid / kWarpSize;
+  const int sub = lane / kLanesPerPos;  // which of the warp's positions
+  const int sl = lane % kLanesPerPos;   // which 8 dimensions
+  const std::int64_t item = blockIdx.x;
+  const std::int64_t t = p.token_rows != nullptr ? p.token_rows[item] : item;
+  const std::int64_t kvh = blockIdx.y;
+  const std::int64_t split = blockIdx.z;
+  const int group = static_cast<int>(p.num_heads / p.num_kv_heads);
+  const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;
+  const std::int64_t split_size = p.split_size_on_device != nullptr ? *p.split_size_on_device : p.split_size;
+  const std::int64_t begin = split * split_size;
+  const std::int64_t end = min(begin + split_size, ctx);
+  const std::int64_t first_head = kvh * group;
+  if (begin >= end) return;  // the combine pass never reads splits past the context
+
+  const std::int32_t* table = p.block_tables + p.block_table_offsets[t];
+  const float* q = p.q + (t * p.num_heads + first_head) * kHeadDim;
+  for (int i = tid; i < group * kHeadDim; i += kThreads) {
+    q_s[i] = q[i] * p.scale;
+    o_s[i] = 0.0f;
+  }
+  if (tid < group) {
+    m_s[tid] = -FLT_MAX;
+    l_s[tid] = 0.0f;
+  }
+  float acc[kVecMaxGroup][8];
+#pragma unroll
+  for (int g = 0; g < kVecMaxGroup; ++g) {
+#pragma unroll
+    for (int e = 0; e < 8; ++e)
+      acc[g][e] = 0.0f;
+  }
+  __syncthreads();
+
+  for (std::int64_t tile = begin; tile < end; tile += kTile) {
+    const int len = static_cast<int>(min(static_cast<std::int64_t>(kTile), end - tile));
+    for (int j = tid; j < len; j += kThreads)
+      rows[j] = cache_row(p, table, kvh, tile + j);
+    __syncthreads();
+    // Scores: kPosPerWarp positions per warp step; every lane runs every
+    // iteration (the shuffles need the whole warp), loads only when valid.
+    for (int j0 = warp * kPosPerWarp; j0 < len; j0 += kWarps * kPosPerWarp) {
+      const int j = j0 + sub;
+      const bool valid = j < len;
+      float kf[8];
+      widen8(valid ? *reinterpret_cast<const uint4*>(p.k_cache + rows[j] + sl * 8) : make_uint4(0, 0, 0, 0),
+             kf);
+#pragma unroll
+      for (int g = 0; g < kVecMaxGroup; ++g) {
+        if (g >= group) break;
+        float dot = 0.0f;
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+          dot += q_s[g * kHeadDim + sl * 8 + e] * kf[e];
+#pragma unroll
+        for (int offset = kLanesPerPos / 2; offset > 0; offset /= 2)
+          dot += __shfl_xor_sync(0xffffffffu, dot, offset);
+        if (sl == 0 && valid) scores[g * kTile + j] = dot;
+      }
+    }
+    __syncthreads();
+    // Online softmax: one warp per query head.
+    for (int g = warp; g < group; g += kWarps) {
+      float mx = -FLT_MAX;
+      for (int j = lane; j < len; j += kWarpSize)
+        mx = fmaxf(mx, scores[g * kTile + j]);
+      mx = warp_max(mx);
+      const float m_old = m_s[g];
+      const float m_new = fmaxf(m_old, mx);
+      float sum = 0.0f;
+      for (int j = lane; j < len; j += kWarpSize) {
+        const float e = __expf(scores[g * kTile + j] - m_new);
+        scores[g * kTile + j] = e;
+        sum += e;
+      }
+      sum = warp_sum(sum);
+      __syncwarp();
+      if (lane == 0) {
+        const float alpha = __expf(m_old - m_new);
+        alpha_s[g] = alpha;
+        l_s[g] = l_s[g] * alpha + sum;
+        m_s[g] = m_new;
+      }
+    }
+    __syncthreads();
+    // P·V over this lane group's positions, after rescaling the running sums.
+#pragma unroll
+    for (int g = 0; g < kVecMaxGroup; ++g) {
+      if (g >= group) break;
+      const float alpha = alpha_s[g];
+#pragma unroll
+      for (int e = 0; e < 8; ++e)
+        acc[g][e] *= alpha;
+    }
+    for (int j = warp * kPosPerWarp + sub; j < len; j += kWarps * kPosPerWarp) {
+      float vf[8];
+      widen8(*reinterpret_cast<const uint4*>(p.v_cache + rows[j] + sl * 8), vf);
+#pragma unroll
+      for (int g = 0; g < kVecMaxGroup; ++g) {
+        if (g >= group) break;
+        const float pj = scores[g * kTile + j];
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+          acc[g][e] += pj * vf[e];
+      }
+    }
+    __syncthreads();  // scores, alpha and rows are rewritten by the next tile
+  }
+
+  // Sum the lane groups of each warp (shuffles), then the warps into o_s one
+  // at a time, in warp order: no float atomics, so the result is the same on
+  // every run (shared-memory atomicAdd made it differ in the last bf16 bit).
+#pragma unroll
+  for (int g = 0; g < kVecMaxGroup; ++g) {
+    if (g >= group) break;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+#pragma unroll
+      for (int offset = kLanesPerPos; offset < kWarpSize; offset *= 2)
+        acc[g][e] += __shfl_xor_sync(0xffffffffu, acc[g][e], offset);
+    }
+  }
+  for (int w = 0; w < kWarps; ++w) {
+    if (warp == w && sub == 0) {
+#pragma unroll
+      for (int g = 0; g < kVecMaxGroup; ++g) {
+        if (g >= group) break;
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+          o_s[g * kHeadDim + sl * 8 + e] += acc[g][e];
+      }
+    }
+    __syncthreads();
+  }
+  for (int i = tid; i < group * kHeadDim; i += kThreads) {
+    const int g = i / kHeadDim;
+    const int d = i % kHeadDim;
+    p.partial_out[((item * p.num_heads + first_head + g) * p.num_splits + split) * kHeadDim + d] = o_s[i];
+  }
+  if (tid < group) {
+    const std::int64_t idx = (item * p.num_heads + first_head + tid) * p.num_splits + split;
+    p.partial_max[idx] = m_s[tid];
+    p.partial_sum[idx] = l_s[tid];
+  }
+}
+
 // grid: (work items, num_heads); block: head_dim threads. Merges the splits
 // that hold part of the token's context.
 __global__ void paged_attention_combine_kernel(PagedAttentionParams p) {
@@ -183,7 +357,20 @@ cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t s
   if (p.num_splits > 65535 || p.num_kv_heads > 65535 || p.num_heads > 65535) return cudaErrorInvalidValue;
   const dim3 split_grid(static_cast<unsigned>(p.num_tokens), static_cast<unsigned>(p.num_kv_heads),
                         static_cast<unsigned>(p.num_splits));
-  paged_attention_split_kernel<<<split_grid, kThreads, 0, stream>>>(p);
+  // 16-byte loads where the shape and the cache's alignment allow; the general kernel otherwise.
+  const bool aligned = reinterpret_cast<std::uintptr_t>(p.k_cache) % 16 == 0 &&
+                       reinterpret_cast<std::uintptr_t>(p.v_cache) % 16 == 0;
+  if (!aligned) {
+    paged_attention_split_kernel<<<split_grid, kThreads, 0, stream>>>(p);
+  } else if (group <= kVecMaxGroup && p.head_dim == 64) {
+    paged_attention_split_vec_kernel<64><<<split_grid, kThreads, 0, stream>>>(p);
+  } else if (group <= kVecMaxGroup && p.head_dim == 128) {
+    paged_attention_split_vec_kernel<128><<<split_grid, kThreads, 0, stream>>>(p);
+  } else if (group <= kVecMaxGroup && p.head_dim == 256) {
+    paged_attention_split_vec_kernel<256><<<split_grid, kThreads, 0, stream>>>(p);
+  } else {
+    paged_attention_split_kernel<<<split_grid, kThreads, 0, stream>>>(p);
+  }
   cudaError_t err = last_launch_error();
   if (err != cudaSuccess) return err;
   const dim3 combine_grid(static_cast<unsigned>(p.num_tokens), static_cast<unsigned>(p.num_heads));

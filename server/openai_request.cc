@@ -169,9 +169,11 @@ StatusOr<OpenAiParams> parse_openai_params(const Json& body, const ServingContex
       return invalid_argument("logit_bias: at most " + std::to_string(limits.max_logit_bias) + " entries");
     }
     for (const auto& [key, value] : bias.items()) {
-      char* end = nullptr;
-      long long id = std::strtoll(key.c_str(), &end, 10);
-      if (key.empty() || end == nullptr || *end != '\0' || id < 0 || id > INT32_MAX) {
+      // Plain decimal digits only: no sign, spaces or exponent (strtoll alone takes " +5").
+      const bool digits = !key.empty() && key.size() <= 10 &&
+                          std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+      const long long id = digits ? std::stoll(key) : -1;
+      if (!digits || id > INT32_MAX) {
         return invalid_argument("logit_bias: key \"" + key.substr(0, 32) + "\" is not a token id");
       }
       if (!value.is_number()) return invalid_argument("logit_bias: values must be numbers");

@@ -252,6 +252,8 @@ TEST_F(HttpApiTest, MalformedAndHostileRequestsTable) {
        completion(R"(,"stop":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"])"), 400},
       {"stop too long", completion(",\"stop\":[\"" + std::string(300, 'x') + "\"]"), 400},
       {"logit_bias bad key", completion(R"(,"logit_bias":{"abc":1})"), 400},
+      {"logit_bias signed key", completion(R"(,"logit_bias":{"+5":1})"), 400},
+      {"logit_bias key with a space", completion(R"(,"logit_bias":{" 5":1})"), 400},
       {"logit_bias out of vocab", completion(R"(,"logit_bias":{"999999999":1})"), 400},
       {"logit_bias bias range", completion(R"(,"logit_bias":{"5":500})"), 400},
       {"min_tokens above max", completion(R"(,"min_tokens":10)"), 400},
