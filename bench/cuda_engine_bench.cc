@@ -173,7 +173,7 @@ void gemm_shape_table(const ModelConfig& c, double bandwidth) {
       const double th = time_gemm(**heuristic, a), tt = time_gemm(**tuned, a);
       std::printf("  m=%-3lld %6.1f/%6.1f (%3.0f%%)", static_cast<long long>(m), th * 1e3, tt * 1e3,
                   100.0 * bytes / (tt * 1e-3) / bandwidth);
-      const cuda::SkinnyGemmParams sp{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n};
+      const cuda::SkinnyGemmParams sp{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n, 0};
       if (cuda::skinny_gemm_supports(sp)) {
         const double ts = time_launch([&] { return cuda::launch_skinny_gemm(sp, nullptr) == cudaSuccess; });
         std::printf(" ours %6.1f (%3.0f%%)", ts * 1e3, 100.0 * bytes / (ts * 1e-3) / bandwidth);

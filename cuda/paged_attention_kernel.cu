@@ -148,15 +148,6 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_kernel(PagedAt
 // positions its lane group visits; warps are summed once at the end.
 constexpr int kVecMaxGroup = 8;
 
-__device__ __forceinline__ void widen8(const uint4& v, float (&out)[8]) {
-  const unsigned words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    out[2 * i] = __uint_as_float(words[i] << 16);
-    out[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
-  }
-}
-
 template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(PagedAttentionParams p) {
   constexpr int kLanesPerPos = kHeadDim / 8;
@@ -214,8 +205,8 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(Pag
       const int j = j0 + sub;
       const bool valid = j < len;
       float kf[8];
-      widen8(valid ? *reinterpret_cast<const uint4*>(p.k_cache + rows[j] + sl * 8) : make_uint4(0, 0, 0, 0),
-             kf);
+      bf16x8_to_f32(
+          valid ? *reinterpret_cast<const uint4*>(p.k_cache + rows[j] + sl * 8) : make_uint4(0, 0, 0, 0), kf);
 #pragma unroll
       for (int g = 0; g < kVecMaxGroup; ++g) {
         if (g >= group) break;
@@ -265,7 +256,7 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(Pag
     }
     for (int j = warp * kPosPerWarp + sub; j < len; j += kWarps * kPosPerWarp) {
       float vf[8];
-      widen8(*reinterpret_cast<const uint4*>(p.v_cache + rows[j] + sl * 8), vf);
+      bf16x8_to_f32(*reinterpret_cast<const uint4*>(p.v_cache + rows[j] + sl * 8), vf);
 #pragma unroll
       for (int g = 0; g < kVecMaxGroup; ++g) {
         if (g >= group) break;

@@ -11,16 +11,6 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / kWarpSize;
 constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane
 
-// Eight bf16 in a 16-byte word, widened to f32.
-__device__ __forceinline__ void widen(const uint4& v, float (&out)[8]) {
-  const unsigned words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    out[2 * i] = __uint_as_float(words[i] << 16);
-    out[2 * i + 1] = __uint_as_float(words[i] & 0xffff0000u);
-  }
-}
-
 // One warp per weight row (grid-stride over rows); lane l takes the 16-byte
 // chunks l, l + 32, ... of the row and of each x row, then the warp sums.
 template <int kRows>
@@ -47,11 +37,11 @@ __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams 
         const std::int64_t c = c0 + u * kWarpSize;
         if (c >= chunks) break;
         float wf[8];
-        widen(wv[u], wf);
+        bf16x8_to_f32(wv[u], wf);
 #pragma unroll
         for (int r = 0; r < kRows; ++r) {
           float xf[8];
-          widen(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
+          bf16x8_to_f32(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
 #pragma unroll
           for (int e = 0; e < 8; ++e)
             acc[r] += wf[e] * xf[e];
@@ -68,9 +58,12 @@ __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams 
 
 template <int kRows>
 cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream) {
-  int device = 0, sms = 0;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  int sms = p.num_sms;
+  if (sms <= 0) {
+    int device = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  }
   const std::int64_t blocks_needed = (p.n + kWarps - 1) / kWarps;
   const auto blocks = static_cast<unsigned>(blocks_needed < 8LL * sms ? blocks_needed : 8LL * sms);
   skinny_gemm_kernel<kRows><<<blocks, kThreads, 0, stream>>>(p);

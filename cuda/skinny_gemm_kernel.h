@@ -19,6 +19,7 @@ struct SkinnyGemmParams {
   float* y = nullptr;                // [m, n] f32, row stride ldy
   std::int64_t m = 0, n = 0, k = 0;
   std::int64_t ldx = 0, ldw = 0, ldy = 0;
+  int num_sms = 0;  // the device's multiprocessors, which size the grid (0: asked at each launch)
 };
 
 // True when the kernel takes these arguments: 1 <= m <= kSkinnyGemmMaxRows,

@@ -17,6 +17,7 @@
 #include "cuda/rope_table_kernel.h"
 #include "cuda/silu_mul_kernel.h"
 #include "cuda/skinny_gemm_kernel.h"
+#include "engine/cuda/bump_layout.h"
 #include "engine/rope.h"
 
 namespace pagoda::cuda {
@@ -25,27 +26,9 @@ namespace {
 static_assert(sizeof(FlatTile) == sizeof(PrefillTile) && sizeof(FlatTile) == 16,
               "FlatTile and PrefillTile are the same four int32s");
 
-constexpr std::int64_t kAlign = 256;
 constexpr std::int64_t kMinSplitRows = 1024;  // (row, split) pairs the attention workspace holds at least
 constexpr std::int64_t kMinSplitSize = 64;    // context positions per attention split, at least
 constexpr std::int64_t kSkinnyRows = 4;       // GEMMs of at most this many rows use launch_skinny_gemm
-
-// Bump layout of the workspace buffer; with base == nullptr it only counts.
-class Bump {
- public:
-  explicit Bump(std::uint8_t* base) : base_(base) {}
-  template <typename T>
-  T* take(std::int64_t count) {
-    T* p = base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + used_);
-    used_ += (count * static_cast<std::int64_t>(sizeof(T)) + kAlign - 1) / kAlign * kAlign;
-    return p;
-  }
-  std::int64_t used() const { return used_; }
-
- private:
-  std::uint8_t* base_;
-  std::int64_t used_ = 0;
-};
 
 std::int64_t max_blocks_per_seq(const CudaStepLimits& l) {
   return (l.max_model_len + l.block_size - 1) / l.block_size;
@@ -119,7 +102,7 @@ struct CudaRank::Workspace {
   static Workspace lay_out(const ModelConfig& c, const cpu::RankShard& s, const CudaStepLimits& l,
                            std::uint8_t* base) {
     Workspace w;
-    Bump b(base);
+    BumpLayout b(base);
     const std::int64_t t = l.max_tokens, seqs = l.max_seqs, h = c.hidden_size, hd = c.head_dim;
     const std::int64_t nq = s.num_q_heads, nkv = s.num_kv_heads, inter = s.inter_size, vp = s.vocab_padded;
     w.split_rows = std::max<std::int64_t>(t, kMinSplitRows);
@@ -214,6 +197,7 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                                              static_cast<std::size_t>(logits_floats) * sizeof(float)));
 
   const RopeFrequencies rope = rope_frequencies(config);
+  r->rope_attention_scaling_ = rope.attention_scaling;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpy(r->ws_->inv_freq, rope.inv_freq.data(),
                                          rope.inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice));
   return r;
@@ -228,7 +212,8 @@ Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, s
                       std::int64_t ldy) {
   // Decode batches: our memory-bound kernel; larger m: cuBLASLt's tensor cores.
   // (Measured on an H200: ours is faster up to about m = 4, cuBLASLt from 8.)
-  const SkinnyGemmParams sp{x, w.data, y, m, w.rows, w.cols, w.cols, w.cols, ldy > 0 ? ldy : w.rows};
+  const SkinnyGemmParams sp{x,       w.data, y, m, w.rows, w.cols, w.cols, w.cols, ldy > 0 ? ldy : w.rows,
+                            num_sms_};
   if (m <= kSkinnyRows && skinny_gemm_supports(sp))
     return cuda_status(launch_skinny_gemm(sp, stream_), "launch_skinny_gemm");
   GemmArgs a;
@@ -390,7 +375,7 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   RopeTableParams rt;
   rt.positions = i32(l.positions);
   rt.inv_freq = w.inv_freq;
-  rt.attention_scaling = rope_frequencies(config_).attention_scaling;
+  rt.attention_scaling = rope_attention_scaling_;
   rt.cos = w.cos;
   rt.sin = w.sin;
   rt.num_tokens = n;

@@ -95,6 +95,7 @@ class CudaRank {
   cpu::RankShard shard_;
   CudaStepLimits limits_;
   int num_sms_ = 0;
+  double rope_attention_scaling_ = 1.0;  // YaRN's cos/sin factor (inv_freq lives on the device)
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<CudaWeights> weights_;
   std::unique_ptr<CublasLtGemm> gemm_;

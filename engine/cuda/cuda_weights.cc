@@ -3,15 +3,10 @@
 #include <cuda_runtime.h>
 
 #include "cuda/cuda_status.h"
+#include "engine/cuda/bump_layout.h"
 
 namespace pagoda::cuda {
 namespace {
-
-constexpr std::int64_t kAlign = 256;  // bytes; every matrix starts 256-byte aligned
-
-std::int64_t aligned(std::int64_t bytes) {
-  return (bytes + kAlign - 1) / kAlign * kAlign;
-}
 
 // The matrices of one rank in upload order, as (rows, cols) pairs. Used both
 // to size the allocation and to lay it out, so the two cannot disagree.
@@ -26,21 +21,22 @@ ShardShapes shapes_of(const ModelConfig& c, const cpu::RankShard& s) {
 }
 
 std::int64_t total_bytes(const ShardShapes& s, std::int64_t num_layers) {
-  auto m = [](std::int64_t r, std::int64_t c) { return aligned(r * c * 2); };
+  auto m = [](std::int64_t r, std::int64_t c) { return BumpLayout::aligned(r * c * 2); };
   std::int64_t layer = 2 * m(1, s.hidden) + 2 * m(1, s.head_dim) + m(s.q_rows + 2 * s.kv_rows, s.hidden) +
                        m(s.hidden, s.q_rows) + m(2 * s.inter, s.hidden) + m(s.hidden, s.inter);
   return m(s.vocab, s.hidden) * (s.tied ? 1 : 2) + m(1, s.hidden) + layer * num_layers;
 }
 
-// Bump allocator over the storage buffer; copies host matrices in.
+// Places matrices one after another in the storage buffer and copies host
+// matrices in.
 class Uploader {
  public:
-  explicit Uploader(std::uint8_t* base) : base_(base) {}
+  explicit Uploader(std::uint8_t* base) : layout_(base) {}
 
   // Reserves a [rows, cols] matrix and copies `parts` into consecutive row ranges.
   StatusOr<DeviceMatrix> put(std::int64_t rows, std::int64_t cols,
                              std::initializer_list<const cpu::Bf16Matrix*> parts) {
-    auto* dst = reinterpret_cast<std::uint16_t*>(base_ + offset_);
+    std::uint16_t* dst = layout_.take<std::uint16_t>(rows * cols);
     std::int64_t row = 0;
     for (const cpu::Bf16Matrix* p : parts) {
       if (p->cols != cols) return internal_error("weight upload: column count mismatch");
@@ -50,14 +46,12 @@ class Uploader {
       row += p->rows;
     }
     if (row != rows) return internal_error("weight upload: row count mismatch");
-    offset_ += aligned(rows * cols * 2);
     return DeviceMatrix{dst, rows, cols};
   }
-  std::int64_t used() const { return offset_; }
+  std::int64_t used() const { return layout_.used(); }
 
  private:
-  std::uint8_t* base_;
-  std::int64_t offset_ = 0;
+  BumpLayout layout_;
 };
 
 }  // namespace

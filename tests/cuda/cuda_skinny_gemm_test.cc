@@ -29,7 +29,7 @@ TEST_F(CudaSkinnyGemmTest, MatchesDoubleReference) {
       ASSERT_NO_FATAL_FAILURE(upload(w, &dw));
       ASSERT_NO_FATAL_FAILURE(alloc_poisoned<float>(static_cast<std::size_t>(m * ldy), &dy));
       SkinnyGemmParams p{
-          dx.as<std::uint16_t>(), dw.as<std::uint16_t>(), dy.as<float>(), m, c.n, c.k, ldx, ldw, ldy};
+          dx.as<std::uint16_t>(), dw.as<std::uint16_t>(), dy.as<float>(), m, c.n, c.k, ldx, ldw, ldy, 0};
       ASSERT_TRUE(skinny_gemm_supports(p));
       PAGODA_ASSERT_CUDA(launch_skinny_gemm(p, nullptr));
       ASSERT_NO_FATAL_FAILURE(sync_device());
@@ -60,7 +60,7 @@ TEST_F(CudaSkinnyGemmTest, MatchesDoubleReference) {
 
 TEST(CudaSkinnyGemmLimitsTest, RefusesWhatItCannotTake) {
   alignas(16) static std::uint16_t buf[64];
-  SkinnyGemmParams p{buf, buf, nullptr, 9, 4, 16, 16, 16, 4};
+  SkinnyGemmParams p{buf, buf, nullptr, 9, 4, 16, 16, 16, 4, 0};
   EXPECT_FALSE(skinny_gemm_supports(p));  // m > 8
   p.m = 2;
   EXPECT_TRUE(skinny_gemm_supports(p));
