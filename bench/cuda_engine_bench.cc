@@ -44,33 +44,43 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Device-to-device copy of 2 GiB, bytes read + written per second; median of 10.
+// Median time of one launch in ms (events), over `runs` after `warmups`;
+// -1 when a launch fails.
+template <typename Launch>
+double time_launch(Launch launch, int warmups = 1, int runs = 20) {
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  std::vector<double> ms;
+  bool ok = true;
+  for (int i = 0; i < warmups + runs && ok; ++i) {
+    cudaEventRecord(start);
+    ok = launch();
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float t = 0;
+    cudaEventElapsedTime(&t, start, stop);
+    if (i >= warmups) ms.push_back(t);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return ok ? median(ms) : -1;
+}
+
+// Device-to-device copy of 2 GiB, bytes read + written per second (median of 10 copies).
 double measure_copy_bandwidth() {
   const std::size_t bytes = std::size_t{1} << 31;
   void *a = nullptr, *b = nullptr;
   if (!check(cudaMalloc(&a, bytes), "cudaMalloc") || !check(cudaMalloc(&b, bytes), "cudaMalloc")) return 0;
   cudaMemset(a, 0x3c, bytes);
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  std::vector<double> rates;
-  for (int i = 0; i < 13; ++i) {
-    cudaEventRecord(start);
-    cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice);
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    if (i >= 3) rates.push_back(2.0 * static_cast<double>(bytes) / (ms * 1e-3));
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  const double ms = time_launch(
+      [&] { return cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice) == cudaSuccess; }, 3, 10);
   cudaFree(a);
   cudaFree(b);
-  return median(rates);
+  return ms > 0 ? 2.0 * static_cast<double>(bytes) / (ms * 1e-3) : 0;
 }
 
-// cuBLASLt bf16 GEMM (8192^3, random inputs), FLOP/s; median of 10.
+// cuBLASLt bf16 GEMM (8192^3, random inputs), FLOP/s (median of 10 products).
 double measure_gemm_rate() {
   const std::int64_t n = 8192;
   std::vector<std::uint16_t> host(static_cast<std::size_t>(n * n));
@@ -86,44 +96,8 @@ double measure_gemm_rate() {
   cudaMemcpy(x->get(), host.data(), host.size() * 2, cudaMemcpyHostToDevice);
   cudaMemcpy(w->get(), host.data(), host.size() * 2, cudaMemcpyHostToDevice);
   cuda::GemmArgs a{x->as<std::uint16_t>(), w->as<std::uint16_t>(), y->as<float>(), n, n, n, n, n, n};
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  std::vector<double> rates;
-  for (int i = 0; i < 13; ++i) {
-    cudaEventRecord(start);
-    if (!(*gemm)->run(a, nullptr).ok()) return 0;
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    if (i >= 3) rates.push_back(2.0 * n * n * n / (ms * 1e-3));
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return median(rates);
-}
-
-// Median time of one launch, ms (events; 20 runs after the first).
-template <typename Launch>
-double time_launch(Launch launch) {
-  if (!launch()) return -1;
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  std::vector<double> ms;
-  for (int i = 0; i < 20; ++i) {
-    cudaEventRecord(start);
-    if (!launch()) return -1;
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float t = 0;
-    cudaEventElapsedTime(&t, start, stop);
-    ms.push_back(t);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return median(ms);
+  const double ms = time_launch([&] { return (*gemm)->run(a, nullptr).ok(); }, 3, 10);
+  return ms > 0 ? 2.0 * n * n * n / (ms * 1e-3) : 0;
 }
 
 double time_gemm(cuda::CublasLtGemm& g, const cuda::GemmArgs& a) {

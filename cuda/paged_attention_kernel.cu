@@ -21,6 +21,38 @@ __device__ __forceinline__ std::int64_t cache_row(const PagedAttentionParams& p,
   return ((block * p.num_kv_heads + kvh) * p.block_size + pos % p.block_size) * p.head_dim;
 }
 
+// One tile's online-softmax step, one warp per query head: scores[g][0..len)
+// (row stride kTile) become exp(score - new running max), and the running
+// max m_s[g], sum l_s[g] and this tile's rescale factor alpha_s[g] (for the
+// sums accumulated over earlier tiles) are updated. Shared by both split
+// kernels; the arguments are their shared-memory arrays (any indexable type).
+template <typename Scores, typename Stats>
+__device__ __forceinline__ void online_softmax_tile(Scores& scores, Stats& m_s, Stats& l_s, Stats& alpha_s,
+                                                    int group, int len, int warp, int lane) {
+  for (int g = warp; g < group; g += kWarps) {
+    float mx = -FLT_MAX;
+    for (int j = lane; j < len; j += kWarpSize)
+      mx = fmaxf(mx, scores[g * kTile + j]);
+    mx = warp_max(mx);
+    const float m_old = m_s[g];
+    const float m_new = fmaxf(m_old, mx);
+    float sum = 0.0f;
+    for (int j = lane; j < len; j += kWarpSize) {
+      const float e = __expf(scores[g * kTile + j] - m_new);
+      scores[g * kTile + j] = e;
+      sum += e;
+    }
+    sum = warp_sum(sum);
+    __syncwarp();
+    if (lane == 0) {
+      const float alpha = __expf(m_old - m_new);
+      alpha_s[g] = alpha;
+      l_s[g] = l_s[g] * alpha + sum;
+      m_s[g] = m_new;
+    }
+  }
+}
+
 // grid: (work items, num_kv_heads, num_splits); block: kThreads.
 __global__ void __launch_bounds__(kThreads) paged_attention_split_kernel(PagedAttentionParams p) {
   __shared__ float q_s[kMaxGroup * kMaxHeadDim];
@@ -83,29 +115,7 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_kernel(PagedAt
       }
     }
     __syncthreads();
-    // Online softmax: one warp per query head.
-    for (int g = warp; g < group; g += kWarps) {
-      float mx = -FLT_MAX;
-      for (int j = lane; j < len; j += kWarpSize)
-        mx = fmaxf(mx, scores[g * kTile + j]);
-      mx = warp_max(mx);
-      const float m_old = m_s[g];
-      const float m_new = fmaxf(m_old, mx);
-      float sum = 0.0f;
-      for (int j = lane; j < len; j += kWarpSize) {
-        const float e = __expf(scores[g * kTile + j] - m_new);
-        scores[g * kTile + j] = e;
-        sum += e;
-      }
-      sum = warp_sum(sum);
-      __syncwarp();
-      if (lane == 0) {
-        const float alpha = __expf(m_old - m_new);
-        alpha_s[g] = alpha;
-        l_s[g] = l_s[g] * alpha + sum;
-        m_s[g] = m_new;
-      }
-    }
+    online_softmax_tile(scores, m_s, l_s, alpha_s, group, len, warp, lane);
     __syncthreads();
     // acc[g][d] = acc * alpha + sum_j p[g][j] * v[j][d]; consecutive threads take consecutive d.
 #pragma unroll
@@ -221,29 +231,7 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(Pag
       }
     }
     __syncthreads();
-    // Online softmax: one warp per query head.
-    for (int g = warp; g < group; g += kWarps) {
-      float mx = -FLT_MAX;
-      for (int j = lane; j < len; j += kWarpSize)
-        mx = fmaxf(mx, scores[g * kTile + j]);
-      mx = warp_max(mx);
-      const float m_old = m_s[g];
-      const float m_new = fmaxf(m_old, mx);
-      float sum = 0.0f;
-      for (int j = lane; j < len; j += kWarpSize) {
-        const float e = __expf(scores[g * kTile + j] - m_new);
-        scores[g * kTile + j] = e;
-        sum += e;
-      }
-      sum = warp_sum(sum);
-      __syncwarp();
-      if (lane == 0) {
-        const float alpha = __expf(m_old - m_new);
-        alpha_s[g] = alpha;
-        l_s[g] = l_s[g] * alpha + sum;
-        m_s[g] = m_new;
-      }
-    }
+    online_softmax_tile(scores, m_s, l_s, alpha_s, group, len, warp, lane);
     __syncthreads();
     // P·V over this lane group's positions, after rescaling the running sums.
 #pragma unroll
