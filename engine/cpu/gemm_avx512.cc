@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "engine/cpu/avx512_reduce.h"
 #include "engine/cpu/gemm.h"
 
 namespace pagoda::cpu {
@@ -21,18 +22,6 @@ namespace {
 inline __m512bh load_bf16x32(const std::uint16_t* p, __mmask32 mask, bool full) {
   __m512i v = full ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi16(mask, p);
   return reinterpret_cast<__m512bh&>(v);
-}
-
-// Fixed-order sum of 16 lanes.
-inline float reduce16(__m512 v) {
-  // Upper 256 bits onto the lower (a shuffle, avoiding GCC 12's false
-  // -Wuninitialized on the extract intrinsics).
-  __m512 folded = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
-  __m256 s8 = _mm512_castps512_ps256(folded);
-  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
-  return _mm_cvtss_f32(s1);
 }
 
 // y[i0..i0+MR) x [j0..j0+NR)

@@ -1,10 +1,15 @@
 // Causal GQA attention of query tokens over a paged KV cache (CPU). Each query
 // token at position p attends to positions 0..p of its own sequence, read
-// through that sequence's block table. Work for one (token, KV head) pair is
-// independent of every other, so results are batch invariant.
+// through that sequence's block table, in fixed chunks of kAttentionKeyChunk
+// keys with an online softmax. Every output row is computed by the same
+// sequence of roundings whatever other rows share the call, how the call is
+// tiled or threaded, and on which ISA path it runs: results are batch
+// invariant and bit-identical across paths. Called by the thread that owns
+// `pool`.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/cpu/cpu_isa.h"
 #include "engine/cpu/thread_pool.h"
@@ -26,7 +31,24 @@ struct PagedAttentionParams {
   float scale = 1.0f;  // head_dim^-0.5
 };
 
-void paged_attention(const PagedAttentionParams& p, ThreadPool& pool);
+// Keys per online-softmax step. Part of the numerics (results depend on it),
+// independent of the cache's block size.
+inline constexpr std::int64_t kAttentionKeyChunk = 16;
+// Query tokens that share one pass over their K/V chunks.
+inline constexpr std::int64_t kAttentionMaxTileTokens = 16;
+
+// Consecutive query tokens of one sequence at consecutive positions (the same
+// block table): one unit of work per KV head.
+struct AttentionTile {
+  std::int64_t first_token = 0;
+  std::int64_t num_tokens = 0;
+};
+
+// Splits the call's tokens into tiles of at most kAttentionMaxTileTokens.
+std::vector<AttentionTile> plan_attention_tiles(const PagedAttentionParams& p);
+
+// Runs on `pool` with the path `isa` (normally detected_isa()).
+void paged_attention(const PagedAttentionParams& p, ThreadPool& pool, CpuIsa isa = detected_isa());
 
 // Writes one token's K and V ([num_kv_heads, head_dim] f32, rounded to bf16)
 // into cache slot `position` of the sequence with `block_table`.

@@ -1,3 +1,96 @@
-// paged_attention compiled for AVX-512 (see paged_attention_kernel.inc).
-#define PAGODA_ATTENTION_NS avx512
-#include "engine/cpu/paged_attention_kernel.inc"
+// paged_attention's arithmetic in AVX-512 (this file is compiled with
+// -mavx512f -mavx512bw -mfma). It reproduces paged_attention_kernel.inc lane by
+// lane: scores keep one 16-lane fma chain per key and reduce all sixteen keys
+// of a chunk with the same tree at once; the softmax runs with the chunk's
+// keys in the lanes; the value update has head dimensions in the lanes.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 headers build results on _mm512_undefined_*(), which its
+// own -Wuninitialized flags at every inlined use (a known GCC false positive).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <limits>
+
+#include "engine/cpu/avx512_reduce.h"
+#include "engine/cpu/paged_attention_tile.h"
+#include "engine/cpu/softmax_exp.h"
+
+namespace pagoda::cpu::avx512 {
+namespace {
+
+constexpr std::int64_t kChunk = kAttentionKeyChunk;
+static_assert(kChunk == 16, "the vector step keeps one chunk of keys in the lanes of one register");
+
+inline __mmask16 head_mask(std::int64_t d0, std::int64_t head_dim) {
+  const std::int64_t left = head_dim - d0;
+  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// softmax_exp on each lane.
+inline __m512 softmax_exp16(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(kExpLowest));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kExpLog2e)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-kExpLn2Hi), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(-kExpLn2Lo), r);
+  __m512 y = _mm512_set1_ps(kExpPoly[0]);
+  for (int i = 1; i < 6; ++i)
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(kExpPoly[i]));
+  y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r);
+  y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
+}
+
+struct Avx512AttentionOps {
+  static void widen(const std::uint16_t* src, std::int64_t head_dim, std::int64_t dim, float* dst) {
+    for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
+      const __m256i h = _mm256_maskz_loadu_epi16(head_mask(d0, head_dim), src + d0);
+      _mm512_storeu_ps(dst + d0, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
+    }
+  }
+
+  static void step(const float* q, std::int64_t head_dim, std::int64_t dim, const float* k, const float* v,
+                   std::int64_t valid, float scale, float* m, float* l, float* o) {
+    __m512 acc[kChunk];
+    for (auto& a : acc)
+      a = _mm512_setzero_ps();
+    for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
+      const __m512 qv = _mm512_maskz_loadu_ps(head_mask(d0, head_dim), q + d0);
+      for (std::int64_t j = 0; j < kChunk; ++j)
+        acc[j] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + j * dim + d0), acc[j]);
+    }
+    const __mmask16 seen = static_cast<__mmask16>((1u << valid) - 1);
+    const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), seen,
+                                        _mm512_mul_ps(reduce16x16(acc), _mm512_set1_ps(scale)));
+    const float m_new = std::max(*m, _mm512_reduce_max_ps(s));
+    const float alpha = softmax_exp(*m - m_new);
+    const __m512 pj = _mm512_maskz_mov_ps(seen, softmax_exp16(_mm512_sub_ps(s, _mm512_set1_ps(m_new))));
+    _mm512_storeu_ps(l, _mm512_fmadd_ps(_mm512_loadu_ps(l), _mm512_set1_ps(alpha), pj));
+    alignas(64) float p[kChunk];
+    _mm512_store_ps(p, pj);
+    for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
+      __m512 ov = _mm512_mul_ps(_mm512_loadu_ps(o + d0), _mm512_set1_ps(alpha));
+      for (std::int64_t j = 0; j < valid; ++j)
+        ov = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(v + j * dim + d0), ov);
+      _mm512_storeu_ps(o + d0, ov);
+    }
+    *m = m_new;
+  }
+
+  static void finish(const float* l, const float* o, std::int64_t head_dim, float* out) {
+    const __m512 inv = _mm512_set1_ps(1.0f / reduce16(_mm512_loadu_ps(l)));
+    for (std::int64_t d0 = 0; d0 < head_dim; d0 += 16)
+      _mm512_mask_storeu_ps(out + d0, head_mask(d0, head_dim), _mm512_mul_ps(_mm512_loadu_ps(o + d0), inv));
+  }
+};
+
+}  // namespace
+
+void attend_tile(const PagedAttentionParams& p, const AttentionTile& tile, std::int64_t kv_head) {
+  attend_tile_with<Avx512AttentionOps>(p, tile, kv_head);
+}
+
+}  // namespace pagoda::cpu::avx512

@@ -2,94 +2,212 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 
 #include "base/bf16.h"
 
 namespace pagoda::cpu {
-namespace avx512 {
-void paged_attention_impl(const PagedAttentionParams& p, ThreadPool& pool);
-}
-namespace generic {
-void paged_attention_impl(const PagedAttentionParams& p, ThreadPool& pool);
-}
 namespace {
 
-// Two sequences (lengths 37 and 5) with block size 7 and shuffled blocks;
-// GQA 3:1; head_dim 40. Every query token attends to its own prefix.
-TEST(PagedAttentionTest, MatchesNaiveReferenceAndIsaVariantsAgree) {
-  const std::int64_t heads = 6, kv_heads = 2, hd = 40, bs = 7, blocks = 12;
-  std::mt19937 rng(3);
-  std::normal_distribution<float> nd(0, 1);
-  std::vector<std::uint16_t> kc(static_cast<std::size_t>(blocks * kv_heads * bs * hd));
-  std::vector<std::uint16_t> vc(kc.size());
-  for (auto& x : kc)
-    x = f32_to_bf16(nd(rng));
-  for (auto& x : vc)
-    x = f32_to_bf16(nd(rng));
-  std::vector<std::int32_t> table_a = {3, 9, 0, 11, 5, 7}, table_b = {8};
-  std::vector<std::int32_t> positions = {36, 20, 4, 0};
-  std::vector<const std::int32_t*> tables = {table_a.data(), table_a.data(), table_b.data(), table_b.data()};
-  const std::int64_t n = static_cast<std::int64_t>(positions.size());
-  std::vector<float> q(static_cast<std::size_t>(n * heads * hd));
-  for (auto& x : q)
-    x = nd(rng);
-  PagedAttentionParams p;
-  p.q = q.data();
-  p.k_cache = kc.data();
-  p.v_cache = vc.data();
-  p.positions = positions.data();
-  p.block_tables = tables.data();
-  p.num_tokens = n;
-  p.num_heads = heads;
-  p.num_kv_heads = kv_heads;
-  p.head_dim = hd;
-  p.block_size = bs;
-  p.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  ThreadPool pool(2);
-  std::vector<float> out_generic(q.size()), out_avx512(q.size());
-  p.out = out_generic.data();
-  generic::paged_attention_impl(p, pool);
-  if (hardware_isa() == CpuIsa::kAvx512Bf16) {
-    p.out = out_avx512.data();
-    avx512::paged_attention_impl(p, pool);
-    EXPECT_EQ(out_generic, out_avx512);
-  }
-  // Naive reference in double.
-  auto at = [&](const std::vector<std::uint16_t>& cache, const std::int32_t* table, std::int64_t pos,
-                std::int64_t h, std::int64_t d) {
-    return static_cast<double>(bf16_to_f32(
-        cache[static_cast<std::size_t>(((table[pos / bs] * kv_heads + h) * bs + pos % bs) * hd + d)]));
-  };
-  double err = 0, ref_norm = 0;
-  for (std::int64_t t = 0; t < n; ++t) {
-    for (std::int64_t h = 0; h < heads; ++h) {
-      const std::int64_t kvh = h / (heads / kv_heads);
-      std::vector<double> s(static_cast<std::size_t>(positions[static_cast<std::size_t>(t)] + 1));
-      for (std::size_t j = 0; j < s.size(); ++j) {
-        double dot = 0;
-        for (std::int64_t d = 0; d < hd; ++d) {
-          dot += q[static_cast<std::size_t>((t * heads + h) * hd + d)] *
-                 at(kc, tables[static_cast<std::size_t>(t)], static_cast<std::int64_t>(j), kvh, d);
-        }
-        s[j] = dot * p.scale;
-      }
-      double mx = *std::max_element(s.begin(), s.end()), z = 0;
-      for (double& x : s)
-        z += (x = std::exp(x - mx));
-      for (std::int64_t d = 0; d < hd; ++d) {
-        double ref = 0;
-        for (std::size_t j = 0; j < s.size(); ++j)
-          ref += s[j] / z * at(vc, tables[static_cast<std::size_t>(t)], static_cast<std::int64_t>(j), kvh, d);
-        double got = out_generic[static_cast<std::size_t>((t * heads + h) * hd + d)];
-        err += (got - ref) * (got - ref);
-        ref_norm += ref * ref;
+struct AttentionCase {
+  const char* name;
+  std::int64_t heads, kv_heads, head_dim, block_size;
+  std::vector<std::int32_t> seq_lens;  // each sequence's context; queries are its last `query_lens` tokens
+  std::vector<std::int32_t> query_lens;
+};
+
+void PrintTo(const AttentionCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+// Sequences in a shuffled paged cache, with random q; every query token
+// attends to its own prefix.
+class AttentionFixture {
+ public:
+  explicit AttentionFixture(const AttentionCase& c) : c_(c) {
+    std::mt19937 rng(static_cast<unsigned>(c.head_dim * 131 + c.block_size));
+    std::normal_distribution<float> nd(0, 1);
+    std::int64_t num_blocks = 0;
+    for (std::int32_t len : c.seq_lens)
+      num_blocks += (len + c.block_size - 1) / c.block_size;
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(num_blocks));
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    const auto cache_elems = static_cast<std::size_t>(num_blocks * c.kv_heads * c.block_size * c.head_dim);
+    k_cache_.resize(cache_elems);
+    v_cache_.resize(cache_elems);
+    for (auto& x : k_cache_)
+      x = f32_to_bf16(nd(rng) * 2.0f);  // spread the scores so the softmax is not flat
+    for (auto& x : v_cache_)
+      x = f32_to_bf16(nd(rng));
+    std::size_t next = 0;
+    tables_.resize(c.seq_lens.size());
+    for (std::size_t s = 0; s < c.seq_lens.size(); ++s) {
+      const std::int32_t blocks = (c.seq_lens[s] + static_cast<std::int32_t>(c.block_size) - 1) /
+                                  static_cast<std::int32_t>(c.block_size);
+      for (std::int32_t b = 0; b < blocks; ++b)
+        tables_[s].push_back(ids[next++]);
+      for (std::int32_t i = c.seq_lens[s] - c.query_lens[s]; i < c.seq_lens[s]; ++i) {
+        positions_.push_back(i);
+        token_tables_.push_back(tables_[s].data());
       }
     }
+    q_.resize(positions_.size() * static_cast<std::size_t>(c.heads * c.head_dim));
+    for (auto& x : q_)
+      x = nd(rng);
   }
-  EXPECT_LT(std::sqrt(err / ref_norm), 1e-5);
+
+  PagedAttentionParams params(float* out) const {
+    PagedAttentionParams p;
+    p.q = q_.data();
+    p.out = out;
+    p.k_cache = k_cache_.data();
+    p.v_cache = v_cache_.data();
+    p.positions = positions_.data();
+    p.block_tables = token_tables_.data();
+    p.num_tokens = static_cast<std::int64_t>(positions_.size());
+    p.num_heads = c_.heads;
+    p.num_kv_heads = c_.kv_heads;
+    p.head_dim = c_.head_dim;
+    p.block_size = c_.block_size;
+    p.scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
+    return p;
+  }
+
+  std::size_t out_size() const { return q_.size(); }
+
+  // Relative error of `out` against a naive double-precision softmax attention.
+  double relative_error(const std::vector<float>& out) const {
+    const std::int64_t hd = c_.head_dim, bs = c_.block_size;
+    auto at = [&](const std::vector<std::uint16_t>& cache, const std::int32_t* table, std::int64_t pos,
+                  std::int64_t h, std::int64_t d) {
+      return static_cast<double>(bf16_to_f32(
+          cache[static_cast<std::size_t>(((table[pos / bs] * c_.kv_heads + h) * bs + pos % bs) * hd + d)]));
+    };
+    double err = 0, ref_norm = 0;
+    for (std::size_t t = 0; t < positions_.size(); ++t) {
+      for (std::int64_t h = 0; h < c_.heads; ++h) {
+        const std::int64_t kvh = h / (c_.heads / c_.kv_heads);
+        std::vector<double> s(static_cast<std::size_t>(positions_[t] + 1));
+        for (std::size_t j = 0; j < s.size(); ++j) {
+          double dot = 0;
+          for (std::int64_t d = 0; d < hd; ++d) {
+            dot += q_[(t * static_cast<std::size_t>(c_.heads) + static_cast<std::size_t>(h)) * hd + d] *
+                   at(k_cache_, token_tables_[t], static_cast<std::int64_t>(j), kvh, d);
+          }
+          s[j] = dot / std::sqrt(static_cast<double>(hd));
+        }
+        const double mx = *std::max_element(s.begin(), s.end());
+        double z = 0;
+        for (double& x : s)
+          z += (x = std::exp(x - mx));
+        for (std::int64_t d = 0; d < hd; ++d) {
+          double ref = 0;
+          for (std::size_t j = 0; j < s.size(); ++j)
+            ref += s[j] / z * at(v_cache_, token_tables_[t], static_cast<std::int64_t>(j), kvh, d);
+          const double got =
+              out[(t * static_cast<std::size_t>(c_.heads) + static_cast<std::size_t>(h)) * hd + d];
+          err += (got - ref) * (got - ref);
+          ref_norm += ref * ref;
+        }
+      }
+    }
+    return std::sqrt(err / ref_norm);
+  }
+
+ private:
+  AttentionCase c_;
+  std::vector<std::uint16_t> k_cache_, v_cache_;
+  std::vector<std::vector<std::int32_t>> tables_;
+  std::vector<std::int32_t> positions_;
+  std::vector<const std::int32_t*> token_tables_;
+  std::vector<float> q_;
+};
+
+const AttentionCase kCases[] = {
+    {"gqa3_hd40_bs7", 6, 2, 40, 7, {37, 5}, {37, 5}},
+    {"mha_hd64_bs1", 4, 4, 64, 1, {1, 97, 18}, {1, 1, 18}},
+    {"gqa2_hd128_bs16", 16, 8, 128, 16, {200, 33, 16, 17}, {150, 1, 16, 2}},
+    {"gqa8_hd128_bs16_decode", 8, 1, 128, 16, {4000, 97, 1}, {1, 1, 1}},
+    {"gqa4_hd256_bs5", 8, 2, 256, 5, {61, 3}, {21, 3}},
+};
+
+class PagedAttentionTest : public ::testing::TestWithParam<AttentionCase> {};
+
+// The scalar specification against a double-precision reference, and every
+// vector path this CPU has against the specification, bit for bit.
+TEST_P(PagedAttentionTest, MatchesReferenceAndEveryIsaPathAgreesBitForBit) {
+  AttentionFixture f(GetParam());
+  ThreadPool pool(2);
+  std::vector<float> spec(f.out_size(), std::nanf("")), got(f.out_size());
+  paged_attention(f.params(spec.data()), pool, CpuIsa::kScalar);
+  EXPECT_LT(f.relative_error(spec), 2e-6) << GetParam().name;
+  for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512Bf16}) {
+    if (static_cast<int>(isa) > static_cast<int>(hardware_isa())) continue;
+    std::fill(got.begin(), got.end(), std::nanf(""));
+    paged_attention(f.params(got.data()), pool, isa);
+    EXPECT_EQ(std::memcmp(spec.data(), got.data(), spec.size() * sizeof(float)), 0)
+        << GetParam().name << " on " << isa_name(isa);
+  }
+}
+
+// Each token computed in a call of its own equals the same token computed in a
+// tile with its neighbours: tiling never changes a row's arithmetic.
+TEST_P(PagedAttentionTest, TokensAloneEqualTokensInTiles) {
+  AttentionFixture f(GetParam());
+  ThreadPool pool(2);
+  std::vector<float> together(f.out_size()), alone(f.out_size(), std::nanf(""));
+  const PagedAttentionParams all = f.params(together.data());
+  paged_attention(all, pool);
+  const std::int64_t row = GetParam().heads * GetParam().head_dim;
+  for (std::int64_t t = 0; t < all.num_tokens; ++t) {
+    PagedAttentionParams one = all;
+    one.q = all.q + t * row;
+    one.out = alone.data() + t * row;
+    one.positions = all.positions + t;
+    one.block_tables = all.block_tables + t;
+    one.num_tokens = 1;
+    paged_attention(one, pool);
+  }
+  EXPECT_EQ(std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)), 0)
+      << GetParam().name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, PagedAttentionTest, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<AttentionCase>& param_info) {
+                           return std::string(param_info.param.name);
+                         });
+
+TEST(PagedAttentionTilesTest, SplitsAtSequencesGapsAndTheTileLimit) {
+  std::vector<std::int32_t> table_a = {0}, table_b = {1};
+  std::vector<std::int32_t> positions;
+  std::vector<const std::int32_t*> tables;
+  for (std::int32_t i = 0; i < kAttentionMaxTileTokens + 3; ++i) {  // one long run of a
+    positions.push_back(i);
+    tables.push_back(table_a.data());
+  }
+  positions.push_back(40);  // a gap in positions starts a new tile
+  tables.push_back(table_a.data());
+  positions.push_back(41);  // same table, next position: same tile as 40
+  tables.push_back(table_a.data());
+  positions.push_back(42);  // another sequence
+  tables.push_back(table_b.data());
+  PagedAttentionParams p;
+  p.positions = positions.data();
+  p.block_tables = tables.data();
+  p.num_tokens = static_cast<std::int64_t>(positions.size());
+  const std::vector<AttentionTile> tiles = plan_attention_tiles(p);
+  ASSERT_EQ(tiles.size(), 4u);
+  EXPECT_EQ(tiles[0].num_tokens, kAttentionMaxTileTokens);
+  EXPECT_EQ(tiles[1].first_token, kAttentionMaxTileTokens);
+  EXPECT_EQ(tiles[1].num_tokens, 3);
+  EXPECT_EQ(tiles[2].num_tokens, 2);
+  EXPECT_EQ(tiles[3].first_token, p.num_tokens - 1);
+  EXPECT_EQ(tiles[3].num_tokens, 1);
 }
 
 }  // namespace

@@ -1,0 +1,62 @@
+#include "engine/cpu/paged_attention.h"
+
+#include "base/bf16.h"
+
+namespace pagoda::cpu {
+
+// One tile of work per ISA path (paged_attention_kernel.inc, _avx512.cc).
+namespace generic {
+void attend_tile(const PagedAttentionParams& p, const AttentionTile& tile, std::int64_t kv_head);
+}
+namespace avx2 {
+void attend_tile(const PagedAttentionParams& p, const AttentionTile& tile, std::int64_t kv_head);
+}
+namespace avx512 {
+void attend_tile(const PagedAttentionParams& p, const AttentionTile& tile, std::int64_t kv_head);
+}
+
+std::vector<AttentionTile> plan_attention_tiles(const PagedAttentionParams& p) {
+  std::vector<AttentionTile> tiles;
+  for (std::int64_t t = 0; t < p.num_tokens; ++t) {
+    if (!tiles.empty()) {
+      AttentionTile& last = tiles.back();
+      const std::int64_t prev = last.first_token + last.num_tokens - 1;
+      if (last.num_tokens < kAttentionMaxTileTokens && p.block_tables[t] == p.block_tables[prev] &&
+          p.positions[t] == p.positions[prev] + 1) {
+        ++last.num_tokens;
+        continue;
+      }
+    }
+    tiles.push_back({t, 1});
+  }
+  return tiles;
+}
+
+void paged_attention(const PagedAttentionParams& p, ThreadPool& pool, CpuIsa isa) {
+  const std::vector<AttentionTile> tiles = plan_attention_tiles(p);
+  auto* attend = isa == CpuIsa::kAvx512Bf16 ? &avx512::attend_tile
+                 : isa == CpuIsa::kAvx2     ? &avx2::attend_tile
+                                            : &generic::attend_tile;
+  const auto num_tiles = static_cast<std::int64_t>(tiles.size());
+  // Later tiles of a prompt see more keys: hand them out first so the
+  // dynamic task queue ends on short ones.
+  pool.parallel_for(num_tiles * p.num_kv_heads, [&](std::int64_t task) {
+    const AttentionTile& tile = tiles[static_cast<std::size_t>(num_tiles - 1 - task / p.num_kv_heads)];
+    attend(p, tile, task % p.num_kv_heads);
+  });
+}
+
+void write_kv(std::uint16_t* k_cache, std::uint16_t* v_cache, const float* k, const float* v,
+              const std::int32_t* block_table, std::int32_t position, std::int64_t num_kv_heads,
+              std::int64_t head_dim, std::int64_t block_size) {
+  const std::int64_t block = block_table[position / block_size];
+  for (std::int64_t h = 0; h < num_kv_heads; ++h) {
+    const std::int64_t offset = ((block * num_kv_heads + h) * block_size + position % block_size) * head_dim;
+    for (std::int64_t d = 0; d < head_dim; ++d) {
+      k_cache[offset + d] = f32_to_bf16(k[h * head_dim + d]);
+      v_cache[offset + d] = f32_to_bf16(v[h * head_dim + d]);
+    }
+  }
+}
+
+}  // namespace pagoda::cpu

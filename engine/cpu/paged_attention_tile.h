@@ -1,0 +1,90 @@
+// The tile loop every ISA path of paged_attention shares: walk the tile's keys
+// in chunks of kAttentionKeyChunk, widen each chunk's K and V to f32 once, and
+// let every query row (token x query head of the group) that reaches the chunk
+// take one online-softmax step on it. `Ops` supplies the arithmetic:
+//   widen(src bf16 [head_dim], head_dim, dim, dst f32 [dim])   (zero padded)
+//   step(q, head_dim, dim, k_chunk, v_chunk, valid, scale, m, l, o)
+//   finish(l, o, head_dim, out)
+// with dim = head_dim rounded up to 16. Included by one file per ISA, each of
+// which instantiates it in its own namespace.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "engine/cpu/paged_attention.h"
+
+namespace pagoda::cpu {
+namespace {  // one copy per translation unit: each ISA's file compiles its own
+
+inline std::int64_t padded_head_dim(std::int64_t head_dim) {
+  return (head_dim + 15) / 16 * 16;
+}
+
+inline const std::uint16_t* kv_slot(const std::uint16_t* cache, const std::int32_t* block_table,
+                                    std::int64_t pos, std::int64_t kv_head, const PagedAttentionParams& p) {
+  const std::int64_t block = block_table[pos / p.block_size];
+  return cache + ((block * p.num_kv_heads + kv_head) * p.block_size + pos % p.block_size) * p.head_dim;
+}
+
+// Per-thread state of one tile: reused across calls, so no allocation per task
+// once warm.
+struct AttentionScratch {
+  std::vector<float> k;  // [kAttentionKeyChunk, dim] the current chunk's keys
+  std::vector<float> v;  // [kAttentionKeyChunk, dim] and values
+  std::vector<float> o;  // [rows, dim] unnormalised outputs
+  std::vector<float> l;  // [rows, kAttentionKeyChunk] lane-wise softmax denominators
+  std::vector<float> m;  // [rows] running maxima
+};
+
+template <class Ops>
+void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, std::int64_t kv_head) {
+  constexpr std::int64_t kChunk = kAttentionKeyChunk;
+  thread_local AttentionScratch s;
+  const std::int64_t group = p.num_heads / p.num_kv_heads, hd = p.head_dim, dim = padded_head_dim(hd);
+  const std::int64_t rows = tile.num_tokens * group;
+  s.k.resize(static_cast<std::size_t>(kChunk * dim));
+  s.v.resize(static_cast<std::size_t>(kChunk * dim));
+  s.o.assign(static_cast<std::size_t>(rows * dim), 0.0f);
+  s.l.assign(static_cast<std::size_t>(rows * kChunk), 0.0f);
+  s.m.assign(static_cast<std::size_t>(rows), -std::numeric_limits<float>::infinity());
+  const std::int32_t* table = p.block_tables[tile.first_token];
+  const std::int64_t last_ctx =
+      static_cast<std::int64_t>(p.positions[tile.first_token + tile.num_tokens - 1]) + 1;
+  for (std::int64_t c0 = 0; c0 < last_ctx; c0 += kChunk) {
+    const std::int64_t num_keys = std::min(kChunk, last_ctx - c0);
+    for (std::int64_t j = 0; j < kChunk; ++j) {
+      float* kd = s.k.data() + j * dim;
+      float* vd = s.v.data() + j * dim;
+      if (j < num_keys) {
+        Ops::widen(kv_slot(p.k_cache, table, c0 + j, kv_head, p), hd, dim, kd);
+        Ops::widen(kv_slot(p.v_cache, table, c0 + j, kv_head, p), hd, dim, vd);
+      } else {
+        std::fill(kd, kd + dim, 0.0f);
+        std::fill(vd, vd + dim, 0.0f);
+      }
+    }
+    for (std::int64_t i = 0; i < tile.num_tokens; ++i) {
+      const std::int64_t t = tile.first_token + i;
+      const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;
+      if (c0 >= ctx) continue;
+      const std::int64_t valid = std::min(kChunk, ctx - c0);
+      for (std::int64_t g = 0; g < group; ++g) {
+        const std::int64_t row = i * group + g;
+        const float* q = p.q + (t * p.num_heads + kv_head * group + g) * hd;
+        Ops::step(q, hd, dim, s.k.data(), s.v.data(), valid, p.scale, &s.m[static_cast<std::size_t>(row)],
+                  s.l.data() + row * kChunk, s.o.data() + row * dim);
+      }
+    }
+  }
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const std::int64_t t = tile.first_token + row / group;
+    float* out = p.out + (t * p.num_heads + kv_head * group + row % group) * hd;
+    Ops::finish(s.l.data() + row * kChunk, s.o.data() + row * dim, hd, out);
+  }
+}
+
+}  // namespace
+}  // namespace pagoda::cpu

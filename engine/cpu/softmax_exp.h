@@ -1,0 +1,50 @@
+// exp(x) for the softmax of the CPU attention kernels, written as the exact
+// sequence of roundings every vector form repeats lane by lane: a clamp, a
+// round-to-nearest range reduction by ln 2 split in two, a degree-7 polynomial
+// (Cephes' coefficients, relative error < 2e-7) and a scale by 2^n built from
+// the exponent bits. Inputs are x <= 0 (scores minus their running maximum);
+// anything below -87 is treated as -87 (a weight of ~1e-38). Pure functions.
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+namespace pagoda::cpu {
+namespace {  // one copy per translation unit: each ISA's file compiles its own
+
+inline constexpr float kExpLowest = -87.0f;
+inline constexpr float kExpLog2e = 1.44269504088896341f;
+inline constexpr float kExpLn2Hi = 0.693359375f;  // ln 2 = kExpLn2Hi + kExpLn2Lo
+inline constexpr float kExpLn2Lo = -2.12194440e-4f;
+inline constexpr float kExpPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                      4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
+inline float softmax_exp(float x) {
+  x = x > kExpLowest ? x : kExpLowest;  // what a vector max(x, lowest) does, NaN included
+  const float n = std::nearbyint(x * kExpLog2e);
+  float r = std::fma(n, -kExpLn2Hi, x);
+  r = std::fma(n, -kExpLn2Lo, r);
+  float y = kExpPoly[0];
+  for (int i = 1; i < 6; ++i)
+    y = std::fma(y, r, kExpPoly[i]);
+  y = std::fma(y, r * r, r);
+  y = y + 1.0f;
+  const auto bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
+  return y * std::bit_cast<float>(bits);
+}
+
+// The fixed summation tree of sixteen lanes that every attention path uses:
+// lanes i and i+8, then i and i+4, then i and i+2, then the last pair.
+inline float tree_sum16(const float* v) {
+  float x[8], y[4];
+  for (int i = 0; i < 8; ++i)
+    x[i] = v[i] + v[i + 8];
+  for (int i = 0; i < 4; ++i)
+    y[i] = x[i] + x[i + 4];
+  const float z0 = y[0] + y[2], z1 = y[1] + y[3];
+  return z0 + z1;
+}
+
+}  // namespace
+}  // namespace pagoda::cpu
