@@ -1,6 +1,7 @@
 #include "engine/cpu/cpu_rank.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -49,6 +50,15 @@ void CpuRank::gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w
   gemm_bf16(p, pool_, isa_);
 }
 
+void CpuRank::gemm_many(const std::uint16_t* x, std::int64_t ldx, std::int64_t m,
+                        std::initializer_list<std::pair<const Bf16Matrix*, float*>> outputs) {
+  std::array<GemmParams, kMaxGemmOutputs> parts;
+  std::size_t num_parts = 0;
+  for (const auto& [w, y] : outputs)
+    parts.at(num_parts++) = GemmParams{x, ldx, w->data, w->ld, y, w->rows, m, w->rows, w->cols};
+  gemm_bf16_many(std::span<const GemmParams>(parts.data(), num_parts), pool_, isa_);
+}
+
 void CpuRank::norm_rows_to_bf16(const float* x, const Bf16Matrix& w, std::int64_t rows, std::uint16_t* out) {
   const std::int64_t h = config_.hidden_size;
   const float eps = static_cast<float>(config_.rms_norm_eps);
@@ -90,9 +100,7 @@ void CpuRank::attention_block(const CpuLayerWeights& lw, std::int64_t layer, std
   const std::int64_t half = hd / 2;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   norm_rows_to_bf16(hidden_.data(), lw.input_norm, n, xb_.data());
-  gemm(xb_.data(), h, lw.q_proj, q_.data(), n);
-  gemm(xb_.data(), h, lw.k_proj, k_.data(), n);
-  gemm(xb_.data(), h, lw.v_proj, v_.data(), n);
+  gemm_many(xb_.data(), h, n, {{&lw.q_proj, q_.data()}, {&lw.k_proj, k_.data()}, {&lw.v_proj, v_.data()}});
 
   std::uint16_t* kc = k_cache_.get() + layer * kv_elems_per_layer_;
   std::uint16_t* vc = v_cache_.get() + layer * kv_elems_per_layer_;
@@ -141,8 +149,7 @@ void CpuRank::attention_block(const CpuLayerWeights& lw, std::int64_t layer, std
 void CpuRank::mlp_block(const CpuLayerWeights& lw, std::int64_t n) {
   const std::int64_t h = config_.hidden_size, inter = shard_.inter_size;
   norm_rows_to_bf16(hidden_.data(), lw.post_attention_norm, n, xb_.data());
-  gemm(xb_.data(), h, lw.gate_proj, gate_.data(), n);
-  gemm(xb_.data(), h, lw.up_proj, up_.data(), n);
+  gemm_many(xb_.data(), h, n, {{&lw.gate_proj, gate_.data()}, {&lw.up_proj, up_.data()}});
   pool_.parallel_for(n, [&](std::int64_t t) {
     silu_mul_to_bf16(gate_.data() + t * inter, up_.data() + t * inter, inter, act_b_.data() + t * inter);
   });

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "engine/communicator.h"
@@ -40,6 +42,10 @@ class CpuRank {
   // hidden_ += proj_ for the step's rows (the residual connection).
   void add_projection_to_residual(std::int64_t num_tokens);
   void gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w, float* y, std::int64_t m);
+  // y_i = x · w_iᵀ for up to kMaxGemmOutputs weights sharing x, in one parallel loop.
+  static constexpr std::size_t kMaxGemmOutputs = 3;
+  void gemm_many(const std::uint16_t* x, std::int64_t ldx, std::int64_t m,
+                 std::initializer_list<std::pair<const Bf16Matrix*, float*>> outputs);
   void norm_rows_to_bf16(const float* x, const Bf16Matrix& w, std::int64_t rows, std::uint16_t* out);
 
   const ModelConfig& config_;

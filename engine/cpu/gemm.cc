@@ -1,6 +1,7 @@
 #include "engine/cpu/gemm.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "base/bf16.h"
 
@@ -19,31 +20,47 @@ void gemm_bf16_scalar(const GemmParams& p, std::int64_t n_begin, std::int64_t n_
   }
 }
 
-void gemm_bf16(const GemmParams& p, ThreadPool& pool, CpuIsa isa) {
-  if (p.m == 0 || p.n == 0) return;
+void gemm_bf16_many(std::span<const GemmParams> parts, ThreadPool& pool, CpuIsa isa) {
   // Columns are split into tasks of whole 16-column panels; each output column
   // is computed entirely inside one task, so the split never changes results.
   constexpr std::int64_t kPanel = 16;
-  const std::int64_t num_panels = (p.n + kPanel - 1) / kPanel;
-  // Enough tasks to balance threads; small enough to amortise the loop.
+  std::int64_t total_panels = 0;
+  for (const GemmParams& p : parts) {
+    if (p.m > 0) total_panels += (p.n + kPanel - 1) / kPanel;
+  }
+  if (total_panels == 0) return;
+  // Enough tasks to balance threads; large enough to amortise the loop.
   const std::int64_t panels_per_task =
-      std::max<std::int64_t>(1, num_panels / (static_cast<std::int64_t>(pool.num_threads()) * 8));
-  const std::int64_t num_tasks = (num_panels + panels_per_task - 1) / panels_per_task;
-  pool.parallel_for(num_tasks, [&](std::int64_t t) {
-    std::int64_t begin = t * panels_per_task * kPanel;
-    std::int64_t end = std::min(p.n, begin + panels_per_task * kPanel);
+      std::max<std::int64_t>(1, total_panels / (static_cast<std::int64_t>(pool.num_threads()) * 8));
+  struct Task {
+    const GemmParams* part;
+    std::int64_t begin, end;  // output columns
+  };
+  std::vector<Task> tasks;
+  tasks.reserve(static_cast<std::size_t>(total_panels / panels_per_task + parts.size()));
+  for (const GemmParams& p : parts) {
+    if (p.m == 0) continue;
+    for (std::int64_t begin = 0; begin < p.n; begin += panels_per_task * kPanel)
+      tasks.push_back({&p, begin, std::min(p.n, begin + panels_per_task * kPanel)});
+  }
+  pool.parallel_for(static_cast<std::int64_t>(tasks.size()), [&](std::int64_t t) {
+    const Task& task = tasks[static_cast<std::size_t>(t)];
     switch (isa) {
       case CpuIsa::kAvx512Bf16:
-        gemm_bf16_avx512(p, begin, end);
+        gemm_bf16_avx512(*task.part, task.begin, task.end);
         break;
       case CpuIsa::kAvx2:
-        gemm_bf16_avx2(p, begin, end);
+        gemm_bf16_avx2(*task.part, task.begin, task.end);
         break;
       case CpuIsa::kScalar:
-        gemm_bf16_scalar(p, begin, end);
+        gemm_bf16_scalar(*task.part, task.begin, task.end);
         break;
     }
   });
+}
+
+void gemm_bf16(const GemmParams& p, ThreadPool& pool, CpuIsa isa) {
+  gemm_bf16_many({&p, 1}, pool, isa);
 }
 
 }  // namespace pagoda::cpu

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "engine/cpu/cpu_isa.h"
 #include "engine/cpu/thread_pool.h"
@@ -26,6 +27,12 @@ struct GemmParams {
 
 // Runs on `pool` with the path `isa` (normally detected_isa()).
 void gemm_bf16(const GemmParams& p, ThreadPool& pool, CpuIsa isa);
+
+// Several independent products (e.g. the q, k and v projections of one input)
+// in one parallel loop: one wake-up of the pool instead of one per product,
+// and no thread idles at the end of the smaller ones. Results are exactly
+// those of gemm_bf16 on each part.
+void gemm_bf16_many(std::span<const GemmParams> parts, ThreadPool& pool, CpuIsa isa);
 
 // One path over output columns [n_begin, n_end), single-threaded; the
 // building blocks of gemm_bf16 (exposed for tests).

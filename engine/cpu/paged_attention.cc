@@ -1,6 +1,6 @@
 #include "engine/cpu/paged_attention.h"
 
-#include "base/bf16.h"
+#include "engine/cpu/cpu_ops.h"
 
 namespace pagoda::cpu {
 
@@ -52,10 +52,8 @@ void write_kv(std::uint16_t* k_cache, std::uint16_t* v_cache, const float* k, co
   const std::int64_t block = block_table[position / block_size];
   for (std::int64_t h = 0; h < num_kv_heads; ++h) {
     const std::int64_t offset = ((block * num_kv_heads + h) * block_size + position % block_size) * head_dim;
-    for (std::int64_t d = 0; d < head_dim; ++d) {
-      k_cache[offset + d] = f32_to_bf16(k[h * head_dim + d]);
-      v_cache[offset + d] = f32_to_bf16(v[h * head_dim + d]);
-    }
+    f32_to_bf16_row(k + h * head_dim, head_dim, k_cache + offset);
+    f32_to_bf16_row(v + h * head_dim, head_dim, v_cache + offset);
   }
 }
 

@@ -23,10 +23,11 @@ inline std::int64_t padded_head_dim(std::int64_t head_dim) {
   return (head_dim + 15) / 16 * 16;
 }
 
-inline const std::uint16_t* kv_slot(const std::uint16_t* cache, const std::int32_t* block_table,
-                                    std::int64_t pos, std::int64_t kv_head, const PagedAttentionParams& p) {
+// Offset (elements) of key `pos` of `kv_head` in either cache.
+inline std::int64_t kv_offset(const std::int32_t* block_table, std::int64_t pos, std::int64_t kv_head,
+                              const PagedAttentionParams& p) {
   const std::int64_t block = block_table[pos / p.block_size];
-  return cache + ((block * p.num_kv_heads + kv_head) * p.block_size + pos % p.block_size) * p.head_dim;
+  return ((block * p.num_kv_heads + kv_head) * p.block_size + pos % p.block_size) * p.head_dim;
 }
 
 // Per-thread state of one tile: reused across calls, so no allocation per task
@@ -55,17 +56,21 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
       static_cast<std::int64_t>(p.positions[tile.first_token + tile.num_tokens - 1]) + 1;
   for (std::int64_t c0 = 0; c0 < last_ctx; c0 += kChunk) {
     const std::int64_t num_keys = std::min(kChunk, last_ctx - c0);
-    for (std::int64_t j = 0; j < kChunk; ++j) {
-      float* kd = s.k.data() + j * dim;
-      float* vd = s.v.data() + j * dim;
-      if (j < num_keys) {
-        Ops::widen(kv_slot(p.k_cache, table, c0 + j, kv_head, p), hd, dim, kd);
-        Ops::widen(kv_slot(p.v_cache, table, c0 + j, kv_head, p), hd, dim, vd);
+    // One division per chunk; then step through the block's slots.
+    std::int64_t offset = kv_offset(table, c0, kv_head, p);
+    std::int64_t slot = c0 % p.block_size;
+    for (std::int64_t j = 0; j < num_keys; ++j) {
+      Ops::widen(p.k_cache + offset, hd, dim, s.k.data() + j * dim);
+      Ops::widen(p.v_cache + offset, hd, dim, s.v.data() + j * dim);
+      if (++slot == p.block_size && j + 1 < num_keys) {
+        slot = 0;
+        offset = kv_offset(table, c0 + j + 1, kv_head, p);
       } else {
-        std::fill(kd, kd + dim, 0.0f);
-        std::fill(vd, vd + dim, 0.0f);
+        offset += hd;
       }
     }
+    std::fill(s.k.data() + num_keys * dim, s.k.data() + kChunk * dim, 0.0f);
+    std::fill(s.v.data() + num_keys * dim, s.v.data() + kChunk * dim, 0.0f);
     for (std::int64_t i = 0; i < tile.num_tokens; ++i) {
       const std::int64_t t = tile.first_token + i;
       const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;

@@ -95,5 +95,27 @@ INSTANTIATE_TEST_SUITE_P(AwkwardSizes, GemmTest,
                                          std::tuple{5, 17, 80}, std::tuple{17, 65, 97}, std::tuple{4, 16, 64},
                                          std::tuple{9, 40, 1000}, std::tuple{2, 130, 2049}));
 
+// Products run together in one loop equal the same products run alone.
+TEST(GemmManyTest, EqualsSeparateProducts) {
+  ThreadPool pool(2);
+  const std::int64_t m = 6, k = 70;
+  Matrices a = random_matrices(m, 33, k, 1), b = random_matrices(m, 17, k, 2),
+           c = random_matrices(m, 150, k, 3);
+  for (CpuIsa isa : isas()) {
+    std::vector<float> ya(static_cast<std::size_t>(m * a.n)), yb(static_cast<std::size_t>(m * b.n)),
+        yc(static_cast<std::size_t>(m * c.n));
+    // All three read a's x (the shared input), each with its own weights.
+    const GemmParams parts[] = {{a.x.data(), k, a.w.data(), k, ya.data(), a.n, m, a.n, k},
+                                {a.x.data(), k, b.w.data(), k, yb.data(), b.n, m, b.n, k},
+                                {a.x.data(), k, c.w.data(), k, yc.data(), c.n, m, c.n, k}};
+    gemm_bf16_many(parts, pool, isa);
+    EXPECT_EQ(ya, run(a, isa, pool)) << isa_name(isa);
+    b.x = a.x;
+    c.x = a.x;
+    EXPECT_EQ(yb, run(b, isa, pool)) << isa_name(isa);
+    EXPECT_EQ(yc, run(c, isa, pool)) << isa_name(isa);
+  }
+}
+
 }  // namespace
 }  // namespace pagoda::cpu

@@ -1,0 +1,98 @@
+#include "engine/cpu/cpu_ops.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "base/bf16.h"
+#include "engine/cpu/cpu_isa.h"
+
+namespace pagoda::cpu {
+namespace avx512 {
+void rms_norm_row(const float* x, const std::uint16_t* weight, float eps, std::int64_t n, float* out);
+void rope_rotate_half(float* x, const float* cos, const float* sin, std::int64_t head_dim);
+void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);
+void f32_to_bf16_row(const float* x, std::int64_t n, std::uint16_t* out);
+}  // namespace avx512
+namespace generic {
+void rms_norm_row(const float* x, const std::uint16_t* weight, float eps, std::int64_t n, float* out);
+void rope_rotate_half(float* x, const float* cos, const float* sin, std::int64_t head_dim);
+void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);
+void f32_to_bf16_row(const float* x, std::int64_t n, std::uint16_t* out);
+}  // namespace generic
+namespace {
+
+// Awkward values: ties in bf16 rounding, NaNs, infinities, subnormals, zeros.
+std::vector<float> awkward_values(std::int64_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0, 3);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (auto& x : v)
+    x = nd(rng);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::denorm_min(),
+                            -0.0f,
+                            0.0f,
+                            std::bit_cast<float>(0x3f808000u),   // exactly halfway, even below
+                            std::bit_cast<float>(0x3f818000u),   // exactly halfway, odd below
+                            std::bit_cast<float>(0x7f7fffffu),   // rounds to infinity
+                            std::bit_cast<float>(0xff800001u)};  // a signalling NaN
+  for (std::size_t i = 0; i < std::size(specials) && i < v.size(); ++i)
+    v[i * 7 % v.size()] = specials[i];
+  return v;
+}
+
+TEST(CpuOpsTest, RowConversionRoundsLikeTheScalarDefinition) {
+  const std::vector<float> x = awkward_values(1000, 1);
+  std::vector<std::uint16_t> got(x.size());
+  f32_to_bf16_row(x.data(), static_cast<std::int64_t>(x.size()), got.data());
+  for (std::size_t i = 0; i < x.size(); ++i)
+    ASSERT_EQ(got[i], f32_to_bf16(x[i])) << "value " << x[i] << " at " << i;
+}
+
+// The AVX-512 build of every kernel equals the baseline build bit for bit,
+// on lengths that are not multiples of the vector width.
+TEST(CpuOpsTest, Avx512PathEqualsGenericBitForBit) {
+  if (hardware_isa() != CpuIsa::kAvx512Bf16) GTEST_SKIP() << "no AVX-512 on this CPU";
+  for (std::int64_t n : {1, 15, 16, 17, 128, 1000, 3072}) {
+    const std::vector<float> x = awkward_values(n, static_cast<unsigned>(n));
+    std::vector<float> finite = x;
+    for (auto& v : finite)
+      v = std::isfinite(v) ? v : 1.5f;
+    const std::vector<float> up = awkward_values(n, static_cast<unsigned>(n) + 7);
+    std::vector<std::uint16_t> weight(static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < weight.size(); ++i)
+      weight[i] = f32_to_bf16(0.5f + static_cast<float>(i % 13) * 0.1f);
+    std::vector<float> a(static_cast<std::size_t>(n)), b(a.size());
+    generic::rms_norm_row(finite.data(), weight.data(), 1e-6f, n, a.data());
+    avx512::rms_norm_row(finite.data(), weight.data(), 1e-6f, n, b.data());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "rms_norm_row n=" << n;
+
+    std::vector<std::uint16_t> ha(a.size()), hb(a.size());
+    generic::silu_mul_to_bf16(x.data(), up.data(), n, ha.data());
+    avx512::silu_mul_to_bf16(x.data(), up.data(), n, hb.data());
+    EXPECT_EQ(ha, hb) << "silu_mul_to_bf16 n=" << n;
+    generic::f32_to_bf16_row(x.data(), n, ha.data());
+    avx512::f32_to_bf16_row(x.data(), n, hb.data());
+    EXPECT_EQ(ha, hb) << "f32_to_bf16_row n=" << n;
+
+    if (n % 2 == 0) {
+      const std::vector<float> cs = awkward_values(n / 2, 3), sn = awkward_values(n / 2, 4);
+      a = finite;
+      b = finite;
+      generic::rope_rotate_half(a.data(), cs.data(), sn.data(), n);
+      avx512::rope_rotate_half(b.data(), cs.data(), sn.data(), n);
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "rope n=" << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pagoda::cpu
