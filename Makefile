@@ -2,13 +2,14 @@
 # Everything else here is a step those two take.
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
 FUZZ_DIR ?= build-fuzz
 GPU_DIR ?= build-gpu
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build serve test test-release test-asan test-fuzz fuzz-build fuzz soak device-build format clean
+.PHONY: all setup build serve test test-release test-asan test-tsan test-fuzz fuzz-build fuzz soak device-build format clean
 
 all: build
 
@@ -24,9 +25,10 @@ serve: build
 	bash scripts/serve.sh $(BUILD_DIR) $(SERVE_ARGS)
 
 # The whole test suite: the release build (CUDA compiled when nvcc exists,
-# GPU tests skip without a device), the unit tests under ASan+UBSan, then
-# every parser's fuzzer for FUZZ_SECONDS each (clang + libFuzzer).
-test: test-release test-asan test-fuzz
+# GPU tests skip without a device), the unit tests under ASan+UBSan, the
+# engine's multi-threaded tests under TSan, then every parser's fuzzer for
+# FUZZ_SECONDS each (clang + libFuzzer).
+test: test-release test-asan test-tsan test-fuzz
 
 test-release: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
@@ -39,6 +41,21 @@ test-asan: setup
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit
+
+# The engine's multi-threaded tests under ThreadSanitizer: the engine loop
+# (submit/cancel/drain from other threads), tensor-parallel rank threads with
+# the shared-memory communicator, and the thread pool under every kernel. The
+# server's tests are left out because gRPC and asio are not TSan-instrumented.
+TSAN_TESTS = engine_test cpu_kernels_test cpu_model_runner_test
+test-tsan: setup
+	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+	  -DPAGODA_SANITIZE=thread -DPAGODA_CUDA=OFF -DPAGODA_SERVER=OFF -DPAGODA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(TSAN_DIR) -j $(JOBS) --target $(TSAN_TESTS)
+	set -e; for t in $(TSAN_TESTS); do \
+	  bin=$$(find $(TSAN_DIR)/tests -type f -name $$t -perm -u+x | head -1); \
+	  test -n "$$bin" || { echo "test-tsan: $$t was not built" >&2; exit 1; }; \
+	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$$bin" --gtest_brief=1; \
+	done
 
 # The fuzz build: engine parsers plus the server's request parsers alone
 # (pagoda_server_requests), never the whole server (PAGODA_SERVER=OFF).
@@ -77,4 +94,4 @@ format:
 	git ls-files '*.h' '*.cc' '*.cu' '*.cuh' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR) $(FUZZ_DIR)
