@@ -28,12 +28,6 @@ inline __mmask16 head_mask(std::int64_t d0, std::int64_t head_dim) {
   return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
 }
 
-// Sixteen bf16 values (the lanes of `mask`; zeros elsewhere) as f32, exactly.
-inline __m512 widen16(const std::uint16_t* src, __mmask16 mask) {
-  const __m256i h = _mm256_maskz_loadu_epi16(mask, src);
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
 // softmax_exp on each lane.
 inline __m512 softmax_exp16(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(kExpLowest));
@@ -50,67 +44,40 @@ inline __m512 softmax_exp16(__m512 x) {
   return _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
 }
 
-// Sixteen lanes of key or value row j at dimension d0, from widened f32 rows
-// (zero padded to dim) or from bf16 rows in the cache (masked past head_dim):
-// the same values either way, since widening bf16 is exact.
-struct F32Rows {
-  const float* base;
-  std::int64_t dim;
-  __m512 load(std::int64_t j, std::int64_t d0, __mmask16) const {
-    return _mm512_loadu_ps(base + j * dim + d0);
-  }
-};
-struct Bf16Rows {
-  const std::uint16_t* const* rows;
-  __m512 load(std::int64_t j, std::int64_t d0, __mmask16 mask) const { return widen16(rows[j] + d0, mask); }
-};
-
-template <class Rows>
-void step_with(const float* q, std::int64_t head_dim, std::int64_t dim, const Rows& k, const Rows& v,
-               std::int64_t valid, float scale, float* m, float* l, float* o) {
-  __m512 acc[kChunk];
-  for (auto& a : acc)
-    a = _mm512_setzero_ps();
-  for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
-    const __mmask16 mask = head_mask(d0, head_dim);
-    const __m512 qv = _mm512_maskz_loadu_ps(mask, q + d0);
-    for (std::int64_t j = 0; j < kChunk; ++j)
-      acc[j] = _mm512_fmadd_ps(qv, k.load(j, d0, mask), acc[j]);
-  }
-  const __mmask16 seen = static_cast<__mmask16>((1u << valid) - 1);
-  const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), seen,
-                                      _mm512_mul_ps(reduce16x16(acc), _mm512_set1_ps(scale)));
-  const float m_new = std::max(*m, _mm512_reduce_max_ps(s));
-  const float alpha = softmax_exp(*m - m_new);
-  const __m512 pj = _mm512_maskz_mov_ps(seen, softmax_exp16(_mm512_sub_ps(s, _mm512_set1_ps(m_new))));
-  _mm512_storeu_ps(l, _mm512_fmadd_ps(_mm512_loadu_ps(l), _mm512_set1_ps(alpha), pj));
-  alignas(64) float p[kChunk];
-  _mm512_store_ps(p, pj);
-  for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
-    const __mmask16 mask = head_mask(d0, head_dim);
-    __m512 ov = _mm512_mul_ps(_mm512_loadu_ps(o + d0), _mm512_set1_ps(alpha));
-    for (std::int64_t j = 0; j < valid; ++j)
-      ov = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), v.load(j, d0, mask), ov);
-    _mm512_storeu_ps(o + d0, ov);
-  }
-  *m = m_new;
-}
-
 struct Avx512AttentionOps {
-  static constexpr bool kReadsBf16InPlace = true;
-
   static void widen(const std::uint16_t* src, std::int64_t head_dim, std::int64_t dim, float* dst) {
-    for (std::int64_t d0 = 0; d0 < dim; d0 += 16)
-      _mm512_storeu_ps(dst + d0, widen16(src + d0, head_mask(d0, head_dim)));
+    for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
+      const __m256i h = _mm256_maskz_loadu_epi16(head_mask(d0, head_dim), src + d0);
+      _mm512_storeu_ps(dst + d0, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
+    }
   }
 
-  static void step(const float* q, std::int64_t head_dim, std::int64_t dim, const ChunkKeys& keys,
+  static void step(const float* q, std::int64_t head_dim, std::int64_t dim, const float* k, const float* v,
                    std::int64_t valid, float scale, float* m, float* l, float* o) {
-    if (keys.k_bf16[0] != nullptr) {
-      step_with(q, head_dim, dim, Bf16Rows{keys.k_bf16}, Bf16Rows{keys.v_bf16}, valid, scale, m, l, o);
-    } else {
-      step_with(q, head_dim, dim, F32Rows{keys.k_f32, dim}, F32Rows{keys.v_f32, dim}, valid, scale, m, l, o);
+    __m512 acc[kChunk];
+    for (auto& a : acc)
+      a = _mm512_setzero_ps();
+    for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
+      const __m512 qv = _mm512_maskz_loadu_ps(head_mask(d0, head_dim), q + d0);
+      for (std::int64_t j = 0; j < kChunk; ++j)
+        acc[j] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + j * dim + d0), acc[j]);
     }
+    const __mmask16 seen = static_cast<__mmask16>((1u << valid) - 1);
+    const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), seen,
+                                        _mm512_mul_ps(reduce16x16(acc), _mm512_set1_ps(scale)));
+    const float m_new = std::max(*m, _mm512_reduce_max_ps(s));
+    const float alpha = softmax_exp(*m - m_new);
+    const __m512 pj = _mm512_maskz_mov_ps(seen, softmax_exp16(_mm512_sub_ps(s, _mm512_set1_ps(m_new))));
+    _mm512_storeu_ps(l, _mm512_fmadd_ps(_mm512_loadu_ps(l), _mm512_set1_ps(alpha), pj));
+    alignas(64) float p[kChunk];
+    _mm512_store_ps(p, pj);
+    for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
+      __m512 ov = _mm512_mul_ps(_mm512_loadu_ps(o + d0), _mm512_set1_ps(alpha));
+      for (std::int64_t j = 0; j < valid; ++j)
+        ov = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(v + j * dim + d0), ov);
+      _mm512_storeu_ps(o + d0, ov);
+    }
+    *m = m_new;
   }
 
   static void finish(const float* l, const float* o, std::int64_t head_dim, float* out) {

@@ -1,12 +1,9 @@
 // The tile loop every ISA path of paged_attention shares: walk the tile's keys
-// in chunks of kAttentionKeyChunk and let every query row (token x query head
-// of the group) that reaches a chunk take one online-softmax step on it. When
-// many rows share the chunk its K and V are widened to f32 once; when few do
-// (decode), Ops that can read bf16 in place get pointers into the cache
-// instead. Either way the step sees the same values. `Ops` supplies:
-//   kReadsBf16InPlace                                           (bool)
+// in chunks of kAttentionKeyChunk, widen each chunk's K and V to f32 once, and
+// let every query row (token x query head of the group) that reaches the chunk
+// take one online-softmax step on it. `Ops` supplies the arithmetic:
 //   widen(src bf16 [head_dim], head_dim, dim, dst f32 [dim])   (zero padded)
-//   step(q, head_dim, dim, const ChunkKeys&, valid, scale, m, l, o)
+//   step(q, head_dim, dim, k_chunk, v_chunk, valid, scale, m, l, o)
 //   finish(l, o, head_dim, out)
 // with dim = head_dim rounded up to 16. Included by one file per ISA, each of
 // which instantiates it in its own namespace.
@@ -33,28 +30,14 @@ inline std::int64_t kv_offset(const std::int32_t* block_table, std::int64_t pos,
   return ((block * p.num_kv_heads + kv_head) * p.block_size + pos % p.block_size) * p.head_dim;
 }
 
-// One chunk's keys and values as a step reads them: widened f32 rows of `dim`
-// (k_f32 / v_f32), or bf16 rows of head_dim in the cache (k_bf16[j] /
-// v_bf16[j]; rows past the chunk's keys point at zeros).
-struct ChunkKeys {
-  const float* k_f32 = nullptr;
-  const float* v_f32 = nullptr;
-  const std::uint16_t* k_bf16[kAttentionKeyChunk] = {};
-  const std::uint16_t* v_bf16[kAttentionKeyChunk] = {};
-};
-
-// Rows per chunk below which reading bf16 in place beats widening once.
-inline constexpr std::int64_t kMaxRowsInPlace = 4;
-
 // Per-thread state of one tile: reused across calls, so no allocation per task
 // once warm.
 struct AttentionScratch {
-  std::vector<float> k;              // [kAttentionKeyChunk, dim] the current chunk's keys
-  std::vector<float> v;              // [kAttentionKeyChunk, dim] and values
-  std::vector<float> o;              // [rows, dim] unnormalised outputs
-  std::vector<float> l;              // [rows, kAttentionKeyChunk] lane-wise softmax denominators
-  std::vector<float> m;              // [rows] running maxima
-  std::vector<std::uint16_t> zeros;  // [head_dim] the rows past a chunk's keys, read in place
+  std::vector<float> k;  // [kAttentionKeyChunk, dim] the current chunk's keys
+  std::vector<float> v;  // [kAttentionKeyChunk, dim] and values
+  std::vector<float> o;  // [rows, dim] unnormalised outputs
+  std::vector<float> l;  // [rows, kAttentionKeyChunk] lane-wise softmax denominators
+  std::vector<float> m;  // [rows] running maxima
 };
 
 template <class Ops>
@@ -68,11 +51,6 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
   s.o.assign(static_cast<std::size_t>(rows * dim), 0.0f);
   s.l.assign(static_cast<std::size_t>(rows * kChunk), 0.0f);
   s.m.assign(static_cast<std::size_t>(rows), -std::numeric_limits<float>::infinity());
-  const bool in_place = Ops::kReadsBf16InPlace && rows <= kMaxRowsInPlace;
-  s.zeros.assign(static_cast<std::size_t>(hd), 0);
-  ChunkKeys keys;
-  keys.k_f32 = s.k.data();
-  keys.v_f32 = s.v.data();
   const std::int32_t* table = p.block_tables[tile.first_token];
   const std::int64_t last_ctx =
       static_cast<std::int64_t>(p.positions[tile.first_token + tile.num_tokens - 1]) + 1;
@@ -82,13 +60,8 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
     std::int64_t offset = kv_offset(table, c0, kv_head, p);
     std::int64_t slot = c0 % p.block_size;
     for (std::int64_t j = 0; j < num_keys; ++j) {
-      if (in_place) {
-        keys.k_bf16[j] = p.k_cache + offset;
-        keys.v_bf16[j] = p.v_cache + offset;
-      } else {
-        Ops::widen(p.k_cache + offset, hd, dim, s.k.data() + j * dim);
-        Ops::widen(p.v_cache + offset, hd, dim, s.v.data() + j * dim);
-      }
+      Ops::widen(p.k_cache + offset, hd, dim, s.k.data() + j * dim);
+      Ops::widen(p.v_cache + offset, hd, dim, s.v.data() + j * dim);
       if (++slot == p.block_size && j + 1 < num_keys) {
         slot = 0;
         offset = kv_offset(table, c0 + j + 1, kv_head, p);
@@ -96,13 +69,8 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
         offset += hd;
       }
     }
-    if (in_place) {
-      for (std::int64_t j = num_keys; j < kChunk; ++j)
-        keys.k_bf16[j] = keys.v_bf16[j] = s.zeros.data();
-    } else {
-      std::fill(s.k.data() + num_keys * dim, s.k.data() + kChunk * dim, 0.0f);
-      std::fill(s.v.data() + num_keys * dim, s.v.data() + kChunk * dim, 0.0f);
-    }
+    std::fill(s.k.data() + num_keys * dim, s.k.data() + kChunk * dim, 0.0f);
+    std::fill(s.v.data() + num_keys * dim, s.v.data() + kChunk * dim, 0.0f);
     for (std::int64_t i = 0; i < tile.num_tokens; ++i) {
       const std::int64_t t = tile.first_token + i;
       const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;
@@ -111,7 +79,7 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
       for (std::int64_t g = 0; g < group; ++g) {
         const std::int64_t row = i * group + g;
         const float* q = p.q + (t * p.num_heads + kv_head * group + g) * hd;
-        Ops::step(q, hd, dim, keys, valid, p.scale, &s.m[static_cast<std::size_t>(row)],
+        Ops::step(q, hd, dim, s.k.data(), s.v.data(), valid, p.scale, &s.m[static_cast<std::size_t>(row)],
                   s.l.data() + row * kChunk, s.o.data() + row * dim);
       }
     }
