@@ -19,24 +19,22 @@
 namespace pagoda::cpu {
 namespace {
 
-inline __m512bh load_bf16x32(const std::uint16_t *p, __mmask32 mask,
-                             bool full) {
+inline __m512bh load_bf16x32(const std::uint16_t* p, __mmask32 mask, bool full) {
   __m512i v = full ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi16(mask, p);
-  return reinterpret_cast<__m512bh &>(v);
+  return reinterpret_cast<__m512bh&>(v);
 }
 
 // y[i0..i0+MR) x [j0..j0+NR). With a non-zero `prefetch` (elements), each
 // step also asks for the same k-range of the weight rows that far ahead, so the
 // next column block streams in from memory while this one computes.
 template <int MR, int NR>
-inline void tile(const GemmParams &p, std::int64_t i0, std::int64_t j0,
-                 std::int64_t prefetch) {
+inline void tile(const GemmParams& p, std::int64_t i0, std::int64_t j0, std::int64_t prefetch) {
   __m512 acc[MR][NR];
   for (int a = 0; a < MR; ++a)
     for (int b = 0; b < NR; ++b)
       acc[a][b] = _mm512_setzero_ps();
-  const std::uint16_t *xr[MR];
-  const std::uint16_t *wr[NR];
+  const std::uint16_t* xr[MR];
+  const std::uint16_t* wr[NR];
   for (int a = 0; a < MR; ++a)
     xr[a] = p.x + (i0 + a) * p.ldx;
   for (int b = 0; b < NR; ++b)
@@ -45,9 +43,7 @@ inline void tile(const GemmParams &p, std::int64_t i0, std::int64_t j0,
   for (; kk + 32 <= p.k; kk += 32) {
     __m512bh wv[NR];
     for (int b = 0; b < NR; ++b) {
-      if (prefetch != 0)
-        _mm_prefetch(reinterpret_cast<const char *>(wr[b] + kk + prefetch),
-                     _MM_HINT_T0);
+      if (prefetch != 0) _mm_prefetch(reinterpret_cast<const char*>(wr[b] + kk + prefetch), _MM_HINT_T0);
       wv[b] = load_bf16x32(wr[b] + kk, 0, true);
     }
     for (int a = 0; a < MR; ++a) {
@@ -86,8 +82,8 @@ inline void tile(const GemmParams &p, std::int64_t i0, std::int64_t j0,
 // registers for eight weight rows in flight, which a lone row of x needs to
 // keep memory busy).
 template <int MR>
-inline void row_block(const GemmParams &p, std::int64_t i0, std::int64_t j0,
-                      std::int64_t j1, std::int64_t prefetch) {
+inline void row_block(const GemmParams& p, std::int64_t i0, std::int64_t j0, std::int64_t j1,
+                      std::int64_t prefetch) {
   constexpr int kWide = MR == 1 ? 8 : 4;
   std::int64_t j = j0;
   for (; j + kWide <= j1; j += kWide)
@@ -95,24 +91,23 @@ inline void row_block(const GemmParams &p, std::int64_t i0, std::int64_t j0,
   for (; j + 4 <= j1; j += 4)
     tile<MR, 4>(p, i0, j, prefetch);
   switch (j1 - j) {
-  case 3:
-    tile<MR, 3>(p, i0, j, prefetch);
-    break;
-  case 2:
-    tile<MR, 2>(p, i0, j, prefetch);
-    break;
-  case 1:
-    tile<MR, 1>(p, i0, j, prefetch);
-    break;
-  default:
-    break;
+    case 3:
+      tile<MR, 3>(p, i0, j, prefetch);
+      break;
+    case 2:
+      tile<MR, 2>(p, i0, j, prefetch);
+      break;
+    case 1:
+      tile<MR, 1>(p, i0, j, prefetch);
+      break;
+    default:
+      break;
   }
 }
 
-} // namespace
+}  // namespace
 
-void gemm_bf16_avx512(const GemmParams &p, std::int64_t n_begin,
-                      std::int64_t n_end) {
+void gemm_bf16_avx512(const GemmParams& p, std::int64_t n_begin, std::int64_t n_end) {
   // Walk 16 weight rows at a time (they stay in L1/L2) across all rows of x;
   // the first pass over a block prefetches the next block's rows.
   constexpr std::int64_t kColumnBlock = 16;
@@ -123,19 +118,19 @@ void gemm_bf16_avx512(const GemmParams &p, std::int64_t n_begin,
     for (; i + 4 <= p.m; i += 4)
       row_block<4>(p, i, j0, j1, i == 0 ? ahead : 0);
     switch (p.m - i) {
-    case 3:
-      row_block<3>(p, i, j0, j1, i == 0 ? ahead : 0);
-      break;
-    case 2:
-      row_block<2>(p, i, j0, j1, i == 0 ? ahead : 0);
-      break;
-    case 1:
-      row_block<1>(p, i, j0, j1, i == 0 ? ahead : 0);
-      break;
-    default:
-      break;
+      case 3:
+        row_block<3>(p, i, j0, j1, i == 0 ? ahead : 0);
+        break;
+      case 2:
+        row_block<2>(p, i, j0, j1, i == 0 ? ahead : 0);
+        break;
+      case 1:
+        row_block<1>(p, i, j0, j1, i == 0 ? ahead : 0);
+        break;
+      default:
+        break;
     }
   }
 }
 
-} // namespace pagoda::cpu
+}  // namespace pagoda::cpu
