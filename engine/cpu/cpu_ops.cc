@@ -3,21 +3,9 @@
 #include "engine/cpu/cpu_ops.h"
 
 #include "engine/cpu/cpu_isa.h"
+#include "engine/cpu/cpu_ops_isa.h"
 
 namespace pagoda::cpu {
-
-#define PAGODA_DECLARE_OPS(ns)                                                                           \
-  namespace ns {                                                                                         \
-  void rms_norm_row(const float* x, const std::uint16_t* weight, float eps, std::int64_t n, float* out); \
-  void rope_rotate_half(float* x, const float* cos, const float* sin, std::int64_t head_dim);            \
-  void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);         \
-  void f32_to_bf16_row(const float* x, std::int64_t n, std::uint16_t* out);                              \
-  void bf16_to_f32_row(const std::uint16_t* x, std::int64_t n, float* out);                              \
-  }
-PAGODA_DECLARE_OPS(generic)
-PAGODA_DECLARE_OPS(avx512)
-#undef PAGODA_DECLARE_OPS
-
 namespace {
 
 bool use_avx512() {

@@ -46,8 +46,7 @@ CpuRank::CpuRank(const ModelConfig& config, std::shared_ptr<const CpuWeights> we
 }
 
 void CpuRank::gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w, float* y, std::int64_t m) {
-  GemmParams p{x, ldx, w.data, w.ld, y, w.rows, m, w.rows, w.cols};
-  gemm_bf16(p, pool_, isa_);
+  gemm_many(x, ldx, m, {{&w, y}});
 }
 
 void CpuRank::gemm_many(const std::uint16_t* x, std::int64_t ldx, std::int64_t m,

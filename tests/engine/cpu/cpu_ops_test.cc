@@ -11,20 +11,9 @@
 
 #include "base/bf16.h"
 #include "engine/cpu/cpu_isa.h"
+#include "engine/cpu/cpu_ops_isa.h"
 
 namespace pagoda::cpu {
-namespace avx512 {
-void rms_norm_row(const float* x, const std::uint16_t* weight, float eps, std::int64_t n, float* out);
-void rope_rotate_half(float* x, const float* cos, const float* sin, std::int64_t head_dim);
-void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);
-void f32_to_bf16_row(const float* x, std::int64_t n, std::uint16_t* out);
-}  // namespace avx512
-namespace generic {
-void rms_norm_row(const float* x, const std::uint16_t* weight, float eps, std::int64_t n, float* out);
-void rope_rotate_half(float* x, const float* cos, const float* sin, std::int64_t head_dim);
-void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);
-void f32_to_bf16_row(const float* x, std::int64_t n, std::uint16_t* out);
-}  // namespace generic
 namespace {
 
 // Awkward values: ties in bf16 rounding, NaNs, infinities, subnormals, zeros.
