@@ -194,7 +194,8 @@ int main(int argc, char** argv) {
              c.head_dim * 4.0;
     const double bound_s = bytes / bandwidth;
     std::printf(
-        "decode batch %2d: %7.1f tokens/s, %.1f ms/step (median), bandwidth bound %.1f ms/step -> %.0f%% of bound\n",
+        "decode batch %2d: %7.1f tokens/s, %.1f ms/step (median), bandwidth bound %.1f ms/step -> %.0f%% of "
+        "bound\n",
         b, b / step_s, step_s * 1e3, bound_s * 1e3, 100.0 * bound_s / step_s);
   }
   const double kv_bytes =
