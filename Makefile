@@ -59,9 +59,10 @@ test-asan-server: setup
 
 # The engine's multi-threaded tests under ThreadSanitizer: the engine loop
 # (submit/cancel/drain from other threads), tensor-parallel rank threads with
-# the shared-memory communicator, and the thread pool under every kernel. The
+# the shared-memory communicator, the thread pool under every kernel, and the
+# multi-node group (nodes as threads: node protocol, socket collectives). The
 # server's tests are left out because gRPC and asio are not TSan-instrumented.
-TSAN_TESTS = engine_test cpu_kernels_test cpu_model_runner_test
+TSAN_TESTS = engine_test cpu_kernels_test cpu_model_runner_test multinode_test
 test-tsan: setup
 	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
 	  -DPAGODA_SANITIZE=thread -DPAGODA_CUDA=OFF -DPAGODA_SERVER=OFF -DPAGODA_BUILD_BENCH=OFF $(CMAKE_FLAGS)

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "base/status.h"
+
 namespace pagoda {
 
 class Communicator {
@@ -22,6 +24,9 @@ class Communicator {
   // Copies `bytes` from the root rank's `data` to every other rank's `data`.
   virtual void broadcast(void* data, std::int64_t bytes, int root) = 0;
   virtual void barrier() = 0;
+  // The first failure of a collective (a lost peer, a device error); once set,
+  // the outputs of this and later collectives are unspecified.
+  virtual Status error() const { return ok_status(); }
 };
 
 }  // namespace pagoda

@@ -426,6 +426,9 @@ const ModelConfig& Engine::model_config() const {
 KvCacheInfo Engine::kv_cache_info() const {
   return impl_->runner().kv_cache_info();
 }
+Status Engine::runner_health() const {
+  return impl_->runner().health();
+}
 std::string Engine::backend_name() const {
   return impl_->runner().backend_name();
 }

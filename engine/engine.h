@@ -102,6 +102,8 @@ class Engine {
   const ModelConfig& model_config() const;
   KvCacheInfo kv_cache_info() const;
   std::string backend_name() const;
+  // The runner's health (ModelRunner::health), from any thread.
+  Status runner_health() const;
   std::int32_t tensor_parallel_size() const;
   std::int32_t max_model_len() const;
   const Tokenizer& tokenizer() const;

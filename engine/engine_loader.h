@@ -4,6 +4,7 @@
 // thread at start-up.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +18,16 @@
 
 namespace pagoda {
 
+// One tensor-parallel group over several nodes (processes): node 0, the
+// leader, runs the Engine; the others run NodeWorkers (load_node_worker).
+struct NodeOptions {
+  int nnodes = 1;
+  int node_rank = 0;
+  std::string leader_address;  // how the workers reach node 0
+  int leader_port = 29500;
+  std::chrono::milliseconds join_timeout{std::chrono::minutes(10)};
+};
+
 struct EngineLoadOptions {
   std::string model_dir;
   std::string tokenizer_dir;    // "" = model_dir
@@ -27,6 +38,7 @@ struct EngineLoadOptions {
   std::int64_t kv_cache_bytes = 0;      // 0: CPU 1 GiB; CUDA what gpu_memory_utilization leaves
   int num_kv_blocks = 0;                // exact count; overrides kv_cache_bytes
   double gpu_memory_utilization = 0.9;  // CUDA: fraction of each GPU this process may use
+  NodeOptions nodes;                    // tensor_parallel_size counts the ranks of every node
   // Scheduler limits and text limits. max_model_len 0 = the model's
   // max_position_embeddings; num_blocks, block_size and eos ids are filled in.
   EngineConfig engine;
@@ -45,6 +57,15 @@ struct LoadedEngine {
   std::unique_ptr<Engine> engine;
 };
 
+// On node 0 of a multi-node group this waits for every worker node to join.
 StatusOr<LoadedEngine> load_engine(const EngineLoadOptions& options);
+
+namespace multinode {
+class NodeWorker;
+}
+
+// A worker node (nodes.node_rank > 0): loads this node's ranks and joins the
+// leader's group. Run the result until the leader stops the group.
+StatusOr<std::unique_ptr<multinode::NodeWorker>> load_node_worker(const EngineLoadOptions& options);
 
 }  // namespace pagoda

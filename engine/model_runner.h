@@ -35,6 +35,9 @@ class ModelRunner {
   // "cpu" or "cuda", and the tensor-parallel size.
   virtual std::string backend_name() const = 0;
   virtual std::int32_t tensor_parallel_size() const = 0;
+  // Whether the runner can still run steps (any thread). A multi-node group
+  // that lost a node reports why it cannot; single-process runners always can.
+  virtual Status health() const { return ok_status(); }
 };
 
 }  // namespace pagoda

@@ -161,14 +161,34 @@ Status ServeOptions::validate() const {
   if (!(shutdown_timeout_s >= 0.0)) return invalid_argument("--shutdown-timeout must not be negative");
   if (log_format != "text" && log_format != "json")
     return invalid_argument("--log-format must be text or json");
-  if (nnodes > 1) {
-    // Honest refusal, after every other check: the flags are understood, the
-    // transport between nodes is not built yet.
-    return invalid_argument("--nnodes " + std::to_string(nnodes) +
-                            ": multi-node tensor parallelism is not available in this build (it needs the "
-                            "CUDA backend and NCCL)");
-  }
   return ok_status();
+}
+
+EngineLoadOptions ServeOptions::engine_load_options() const {
+  EngineLoadOptions lo;
+  lo.model_dir = model_dir;
+  lo.tokenizer_dir = tokenizer_dir;
+  lo.device = device;
+  lo.tensor_parallel_size = tensor_parallel_size;
+  lo.num_threads = num_threads;
+  lo.block_size = block_size;
+  lo.kv_cache_bytes = kv_cache_bytes;
+  lo.gpu_memory_utilization = gpu_memory_utilization;
+  lo.num_kv_blocks = num_kv_blocks;
+  SchedulerConfig& sc = lo.engine.scheduler;
+  sc.max_num_seqs = max_num_seqs;
+  sc.max_num_batched_tokens = max_num_batched_tokens;
+  sc.max_model_len = max_model_len;  // 0: the model's max_position_embeddings
+  sc.max_queued_requests = max_queued_requests;
+  sc.enable_prefix_caching = enable_prefix_caching;
+  sc.seed = seed;
+  lo.engine.max_stop_strings = limits.max_stop_strings;
+  lo.engine.max_stop_string_bytes = limits.max_stop_string_bytes;
+  lo.nodes.nnodes = nnodes;
+  lo.nodes.node_rank = node_rank;
+  lo.nodes.leader_address = leader_address;
+  lo.nodes.leader_port = leader_port;
+  return lo;
 }
 
 Status apply_config_json(const nlohmann::json& config, ServeOptions& options) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
+#include "engine/engine_loader.h"
 
 namespace pagoda::server {
 
@@ -58,9 +59,9 @@ struct ServeOptions {
   int num_kv_blocks = 0;                // overrides kv_cache_bytes when > 0
 
   // Multi-node tensor parallelism: one process per node, --tp counts the ranks of
-  // all nodes together (tp / nnodes per node); node 0 (the leader) plans and hands
-  // out the communicator id on leader_address:leader_port. Parsed and validated
-  // today; nnodes > 1 is refused at start-up until the NCCL backend exists.
+  // all nodes together (tp / nnodes per node). Node 0 (the leader) serves the
+  // APIs, plans every step and listens on leader_port for the other nodes,
+  // which run their ranks only (docs/multinode.md).
   int nnodes = 1;
   int node_rank = 0;
   std::string leader_address;  // host name or IP of node 0; required when nnodes > 1
@@ -103,6 +104,8 @@ struct ServeOptions {
   bool warmup = true;
 
   Status validate() const;
+  // What load_engine / load_node_worker need from these options.
+  EngineLoadOptions engine_load_options() const;
 };
 
 // Applies the keys of a JSON object (the --config file) onto `options`. Keys

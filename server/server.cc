@@ -149,25 +149,7 @@ Status Server::start(const std::function<void(const std::string&)>& announce) {
 Status Server::load_model() {
   Impl& s = *impl_;
   const ServeOptions& o = s.options;
-  EngineLoadOptions lo;
-  lo.model_dir = o.model_dir;
-  lo.tokenizer_dir = o.tokenizer_dir;
-  lo.device = o.device;
-  lo.tensor_parallel_size = o.tensor_parallel_size;
-  lo.num_threads = o.num_threads;
-  lo.block_size = o.block_size;
-  lo.kv_cache_bytes = o.kv_cache_bytes;
-  lo.gpu_memory_utilization = o.gpu_memory_utilization;
-  lo.num_kv_blocks = o.num_kv_blocks;
-  SchedulerConfig& sc = lo.engine.scheduler;
-  sc.max_num_seqs = o.max_num_seqs;
-  sc.max_num_batched_tokens = o.max_num_batched_tokens;
-  sc.max_model_len = o.max_model_len;  // 0: the model's max_position_embeddings
-  sc.max_queued_requests = o.max_queued_requests;
-  sc.enable_prefix_caching = o.enable_prefix_caching;
-  sc.seed = o.seed;
-  lo.engine.max_stop_strings = o.limits.max_stop_strings;
-  lo.engine.max_stop_string_bytes = o.limits.max_stop_string_bytes;
+  const EngineLoadOptions lo = o.engine_load_options();
   PAGODA_ASSIGN_OR_RETURN(LoadedEngine loaded, load_engine(lo));
   log_line(LogLevel::kInfo, "model loaded", {{"backend", loaded.backend_report}});
   if (!loaded.chat_template && !loaded.chat_template_error.ok()) {

@@ -21,7 +21,7 @@ void ServingContext::attach(Engine* engine, std::shared_ptr<const Tokenizer> tok
 Status ServingContext::check_ready() const {
   switch (phase()) {
     case ServingPhase::kReady:
-      return ok_status();
+      return engine_ != nullptr ? engine_->runner_health() : ok_status();
     case ServingPhase::kLoading:
       return unavailable("the model is loading; retry shortly");
     case ServingPhase::kDraining:

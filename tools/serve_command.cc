@@ -10,6 +10,7 @@
 #include "engine/model/random_checkpoint.h"
 #include "server/logging.h"
 #include "server/server.h"
+#include "server/worker_node.h"
 #include "tools/command.h"
 #include "tools/data_dirs.h"
 
@@ -121,6 +122,12 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
 
   // Before any thread starts, so every thread inherits the mask and the main thread takes the signal.
   server::block_termination_signals();
+  if (o.nnodes > 1 && o.node_rank > 0) {
+    return server::run_worker_node(o, [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    });
+  }
   auto created = server::Server::create(o);
   if (!created.ok()) {
     std::fprintf(stderr, "pagoda serve: %s\n", created.status().message().c_str());
@@ -160,7 +167,8 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--device", o.device, "cpu, cuda or auto")->capture_default_str();
   cmd->add_option("--tp", o.tensor_parallel_size, "Tensor-parallel size")->capture_default_str();
-  cmd->add_option("--nnodes", o.nnodes, "Nodes in the tensor-parallel group (> 1 needs the CUDA backend)")
+  cmd->add_option("--nnodes", o.nnodes,
+                  "Nodes (processes) in the tensor-parallel group; node 0 serves the APIs")
       ->capture_default_str();
   cmd->add_option("--node-rank", o.node_rank, "This node's index in [0, --nnodes); 0 is the leader")
       ->capture_default_str();

@@ -12,16 +12,23 @@ namespace pagoda::cpu {
 CpuModelRunner::CpuModelRunner(ModelConfig config, KvCacheInfo kv_info)
     : config_(std::move(config)), kv_info_(kv_info), isa_(detected_isa()), sampler_(config_.eos_token_ids) {}
 
-StatusOr<std::unique_ptr<CpuModelRunner>> CpuModelRunner::create(const ModelConfig& config,
-                                                                 std::shared_ptr<const Checkpoint> checkpoint,
-                                                                 const CpuRunnerOptions& o) {
+StatusOr<std::unique_ptr<CpuModelRunner>> CpuModelRunner::create(
+    const ModelConfig& config, std::shared_ptr<const Checkpoint> checkpoint, const CpuRunnerOptions& o,
+    std::vector<std::unique_ptr<Communicator>> communicators) {
   const int tp = o.tensor_parallel_size;
   if (tp < 1 || tp > 64) return invalid_argument("--tp must be between 1 and 64, got " + std::to_string(tp));
   if (o.block_size < 1 || o.block_size > 1024) return invalid_argument("--block-size must be in [1, 1024]");
+  const int num_local = communicators.empty() ? tp : static_cast<int>(communicators.size());
+  const int first_rank = communicators.empty() ? 0 : communicators[0]->rank();
+  for (int i = 0; i < static_cast<int>(communicators.size()); ++i) {
+    const Communicator& c = *communicators[static_cast<std::size_t>(i)];
+    if (c.world_size() != tp || c.rank() != first_rank + i)
+      return invalid_argument("communicators must stand for consecutive ranks of --tp " + std::to_string(tp));
+  }
   PAGODA_RETURN_IF_ERROR(checkpoint->validate(config));
 
   std::vector<RankShard> shards;
-  for (int r = 0; r < tp; ++r) {
+  for (int r = first_rank; r < first_rank + num_local; ++r) {
     PAGODA_ASSIGN_OR_RETURN(RankShard s, RankShard::make(config, r, tp));
     shards.push_back(s);
   }
@@ -38,21 +45,26 @@ StatusOr<std::unique_ptr<CpuModelRunner>> CpuModelRunner::create(const ModelConf
   auto runner = std::unique_ptr<CpuModelRunner>(new CpuModelRunner(
       config, KvCacheInfo{o.block_size, static_cast<std::int32_t>(num_blocks), bytes_per_block}));
   runner->keep_logits_ = o.keep_logits;
+  runner->tensor_parallel_size_ = tp;
   int total_threads =
       o.num_threads > 0 ? o.num_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int threads_per_rank = std::max(1, total_threads / tp);
-  auto group = std::make_shared<CpuCommGroup>(tp);
-  for (int r = 0; r < tp; ++r) {
-    PAGODA_ASSIGN_OR_RETURN(
-        auto weights, CpuWeights::create(runner->config_, checkpoint, shards[static_cast<std::size_t>(r)]));
-    runner->ranks_.push_back(std::make_unique<CpuRank>(
-        runner->config_, std::move(weights), std::make_unique<CpuCommunicator>(group, r), threads_per_rank,
-        runner->isa_, static_cast<std::int32_t>(num_blocks), o.block_size));
+  int threads_per_rank = std::max(1, total_threads / num_local);
+  if (communicators.empty()) {
+    auto group = std::make_shared<CpuCommGroup>(tp);
+    for (int r = 0; r < tp; ++r)
+      communicators.push_back(std::make_unique<CpuCommunicator>(group, r));
   }
-  if (tp > 1) {
-    runner->start_ = std::make_unique<std::barrier<>>(tp);
-    runner->end_ = std::make_unique<std::barrier<>>(tp);
-    for (int r = 1; r < tp; ++r)
+  for (int i = 0; i < num_local; ++i) {
+    PAGODA_ASSIGN_OR_RETURN(
+        auto weights, CpuWeights::create(runner->config_, checkpoint, shards[static_cast<std::size_t>(i)]));
+    runner->ranks_.push_back(std::make_unique<CpuRank>(
+        runner->config_, std::move(weights), std::move(communicators[static_cast<std::size_t>(i)]),
+        threads_per_rank, runner->isa_, static_cast<std::int32_t>(num_blocks), o.block_size));
+  }
+  if (num_local > 1) {
+    runner->start_ = std::make_unique<std::barrier<>>(num_local);
+    runner->end_ = std::make_unique<std::barrier<>>(num_local);
+    for (int r = 1; r < num_local; ++r)
       runner->rank_threads_.emplace_back([p = runner.get(), r] { p->rank_thread_loop(r); });
   }
   return runner;
@@ -90,6 +102,10 @@ StatusOr<StepResult> CpuModelRunner::run(const StepPlan& plan) {
     ranks_[0]->forward(plan);
     end_->arrive_and_wait();
     current_plan_ = nullptr;
+  }
+  for (const auto& rank : ranks_) {
+    // A collective failed (another node is gone): this step's results are garbage.
+    if (Status e = rank->communicator().error(); !e.ok()) return unavailable(e.message());
   }
   // Sample on rank 0; rows are independent.
   CpuRank& r0 = *ranks_[0];

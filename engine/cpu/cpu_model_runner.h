@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/communicator.h"
 #include "engine/cpu/cpu_isa.h"
 #include "engine/model/checkpoint.h"
 #include "engine/model_runner.h"
@@ -34,16 +35,19 @@ class CpuModelRunner final : public ModelRunner {
  public:
   // Loads (maps) the checkpoint's weights for every rank and allocates the KV
   // cache. Errors name the shape that cannot be split or the budget too small.
-  static StatusOr<std::unique_ptr<CpuModelRunner>> create(const ModelConfig& config,
-                                                          std::shared_ptr<const Checkpoint> checkpoint,
-                                                          const CpuRunnerOptions& options);
+  // Without `communicators` this process runs all tensor_parallel_size ranks,
+  // joined by shared memory; with them (multi-node) it runs the consecutive
+  // ranks they stand for, communicators[i] being local rank i's.
+  static StatusOr<std::unique_ptr<CpuModelRunner>> create(
+      const ModelConfig& config, std::shared_ptr<const Checkpoint> checkpoint,
+      const CpuRunnerOptions& options, std::vector<std::unique_ptr<Communicator>> communicators = {});
   ~CpuModelRunner() override;
 
   StatusOr<StepResult> run(const StepPlan& plan) override;
   const ModelConfig& config() const override { return config_; }
   KvCacheInfo kv_cache_info() const override { return kv_info_; }
   std::string backend_name() const override { return "cpu"; }
-  std::int32_t tensor_parallel_size() const override { return static_cast<std::int32_t>(ranks_.size()); }
+  std::int32_t tensor_parallel_size() const override { return tensor_parallel_size_; }
   CpuIsa isa() const { return isa_; }
   // With keep_logits: the last step's raw logits, one row per sampled sequence, in plan order.
   const std::vector<std::vector<float>>& last_logits() const { return last_logits_; }
@@ -54,6 +58,7 @@ class CpuModelRunner final : public ModelRunner {
 
   ModelConfig config_;
   KvCacheInfo kv_info_;
+  std::int32_t tensor_parallel_size_ = 1;  // all ranks, on every node
   CpuIsa isa_;
   Sampler sampler_;
   std::vector<std::unique_ptr<CpuRank>> ranks_;

@@ -34,6 +34,7 @@ class CpuRank {
   const std::vector<float>& logits() const { return logits_; }
   std::int64_t logits_stride() const { return shard_.vocab_padded * shard_.world_size; }
   ThreadPool& pool() { return pool_; }
+  const Communicator& communicator() const { return *comm_; }
 
  private:
   void embed(std::int64_t num_tokens);

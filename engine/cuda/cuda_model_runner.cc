@@ -35,35 +35,42 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     return invalid_argument("--block-size must be in [1, 1024]");
   if (lim.max_tokens < 1 || lim.max_seqs < 1 || lim.max_model_len < 1)
     return invalid_argument("CUDA runner limits must be positive");
+  const int num_local = o.num_local_ranks > 0 ? o.num_local_ranks : tp;
+  if (o.first_rank < 0 || o.first_rank + num_local > tp)
+    return invalid_argument("this node's ranks must lie within --tp " + std::to_string(tp));
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
     cudaGetLastError();
     return failed_precondition("--device cuda: no CUDA device is visible to this process");
   }
-  if (o.first_device < 0 || o.first_device + tp > count) {
-    return invalid_argument("--tp " + std::to_string(tp) + " needs " + std::to_string(tp) +
-                            " GPUs from device " + std::to_string(o.first_device) + "; this process sees " +
-                            std::to_string(count));
+  if (o.first_device < 0 || o.first_device + num_local > count) {
+    return invalid_argument("--tp " + std::to_string(tp) + " needs " + std::to_string(num_local) +
+                            " GPUs on this node from device " + std::to_string(o.first_device) +
+                            "; this process sees " + std::to_string(count));
   }
   PAGODA_RETURN_IF_ERROR(checkpoint->validate(config));
 
   auto runner = std::unique_ptr<CudaModelRunner>(new CudaModelRunner(config, o));
   CudaModelRunner& r = *runner;
   std::vector<cpu::RankShard> shards;
-  for (int i = 0; i < tp; ++i) {
-    PAGODA_ASSIGN_OR_RETURN(cpu::RankShard s, cpu::RankShard::make(r.config_, i, tp));
+  r.tensor_parallel_size_ = tp;
+  for (int i = 0; i < num_local; ++i) {
+    PAGODA_ASSIGN_OR_RETURN(cpu::RankShard s, cpu::RankShard::make(r.config_, o.first_rank + i, tp));
     shards.push_back(s);
     r.devices_.push_back(o.first_device + i);
   }
   std::vector<std::unique_ptr<NcclCommunicator>> comms;
-  if (tp > 1) {
+  if (tp > 1 && o.nccl_unique_id.empty()) {
     PAGODA_ASSIGN_OR_RETURN(comms, NcclCommunicator::create_group(r.devices_));
+  } else if (tp > 1) {
+    PAGODA_ASSIGN_OR_RETURN(comms,
+                            NcclCommunicator::create_ranks(r.devices_, o.nccl_unique_id, o.first_rank, tp));
   }
 
   // Plan every GPU after its context, cuBLASLt workspace and NCCL buffers exist.
   std::vector<std::unique_ptr<CublasLtGemm>> gemms;
   std::int32_t num_blocks = 0;
-  for (int i = 0; i < tp; ++i) {
+  for (int i = 0; i < num_local; ++i) {
     PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.devices_[static_cast<std::size_t>(i)]));
     PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<CublasLtGemm> g, CublasLtGemm::create(kGemmWorkspaceBytes));
     gemms.push_back(std::move(g));
@@ -87,6 +94,10 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     if (i == 0 || plan.num_kv_blocks < num_blocks) num_blocks = plan.num_kv_blocks;
     if (i == 0) r.plan_ = plan;
   }
+  // Every node of a multi-node group must hold the same block ids.
+  if (o.agree_num_kv_blocks) {
+    PAGODA_ASSIGN_OR_RETURN(num_blocks, o.agree_num_kv_blocks(num_blocks));
+  }
   // One planned block is the scratch block of padded graph rows (CudaRank).
   num_blocks -= 1;
   if (num_blocks < 1) return resource_exhausted("the KV cache holds no usable block");
@@ -94,7 +105,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
   r.plan_.kv_bytes = static_cast<std::int64_t>(num_blocks) * r.plan_.in.kv_bytes_per_block;
   r.kv_info_ = KvCacheInfo{lim.block_size, num_blocks, r.plan_.in.kv_bytes_per_block};
 
-  for (int i = 0; i < tp; ++i) {
+  for (int i = 0; i < num_local; ++i) {
     const cpu::RankShard& s = shards[static_cast<std::size_t>(i)];
     PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.devices_[static_cast<std::size_t>(i)]));
     PAGODA_ASSIGN_OR_RETURN(std::shared_ptr<const cpu::CpuWeights> host,
@@ -113,11 +124,11 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     PAGODA_RETURN_IF_ERROR(r.ranks_[0]->capture_decode_graphs());
     r.graph_capture_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  r.rank_status_.resize(static_cast<std::size_t>(tp));
-  if (tp > 1) {
-    r.start_ = std::make_unique<std::barrier<>>(tp);
-    r.end_ = std::make_unique<std::barrier<>>(tp);
-    for (int i = 1; i < tp; ++i)
+  r.rank_status_.resize(static_cast<std::size_t>(num_local));
+  if (num_local > 1) {
+    r.start_ = std::make_unique<std::barrier<>>(num_local);
+    r.end_ = std::make_unique<std::barrier<>>(num_local);
+    for (int i = 1; i < num_local; ++i)
       r.rank_threads_.emplace_back([p = runner.get(), i] { p->rank_thread_loop(i); });
   }
   return runner;
@@ -165,7 +176,7 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
   const auto start = std::chrono::steady_clock::now();
   PAGODA_ASSIGN_OR_RETURN(FlatStep step, flatten_step(plan, kv_info_.block_size));
   std::vector<const ScheduledSequence*> sampled;
-  bool all_device = ranks_.size() == 1 && !options_.keep_logits;
+  bool all_device = tensor_parallel_size_ == 1 && !options_.keep_logits;
   for (const ScheduledSequence& s : plan.sequences) {
     if (!s.sample) continue;
     sampled.push_back(&s);

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <barrier>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -31,6 +33,13 @@ struct CudaRunnerOptions {
   CudaStepLimits limits;                // largest step; sizes workspaces
   bool cuda_graphs = true;              // replay captured graphs for decode-only steps (tp 1)
   bool keep_logits = false;             // keep each step's raw logits for last_logits(); tests only
+  // Multi-node: this process runs ranks [first_rank, first_rank + num_local_ranks)
+  // of tensor_parallel_size (0 = all), joined by ncclCommInitRank with the
+  // leader's id; agree_num_kv_blocks returns the group's smallest block count.
+  int first_rank = 0;
+  int num_local_ranks = 0;
+  std::string nccl_unique_id;
+  std::function<StatusOr<std::int32_t>(std::int32_t)> agree_num_kv_blocks;
 };
 
 class CudaModelRunner final : public ModelRunner {
@@ -46,7 +55,7 @@ class CudaModelRunner final : public ModelRunner {
   const ModelConfig& config() const override { return config_; }
   KvCacheInfo kv_cache_info() const override { return kv_info_; }
   std::string backend_name() const override { return "cuda"; }
-  std::int32_t tensor_parallel_size() const override { return static_cast<std::int32_t>(ranks_.size()); }
+  std::int32_t tensor_parallel_size() const override { return tensor_parallel_size_; }
   // Rank 0's memory plan (every rank gets the same number of blocks).
   const CudaMemoryPlan& memory_plan() const { return plan_; }
   // Batch sizes captured as CUDA graphs, and how long capturing took.
@@ -67,6 +76,7 @@ class CudaModelRunner final : public ModelRunner {
   ModelConfig config_;
   CudaRunnerOptions options_;
   KvCacheInfo kv_info_;
+  std::int32_t tensor_parallel_size_ = 1;  // every node's ranks
   CudaMemoryPlan plan_;
   Sampler sampler_;
   cpu::ThreadPool sample_pool_;

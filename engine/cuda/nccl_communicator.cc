@@ -2,6 +2,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstring>
+
 #include "cuda/cuda_status.h"
 
 namespace pagoda::cuda {
@@ -14,22 +16,54 @@ Status nccl_status(ncclResult_t r, const char* what) {
 
 }  // namespace
 
+StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> NcclCommunicator::wrap(
+    const std::vector<int>& devices, std::vector<ncclComm_t> comms, int first_rank, int world_size) {
+  std::vector<std::unique_ptr<NcclCommunicator>> out;
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(devices[i]));
+    cudaStream_t stream = nullptr;
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    out.push_back(std::unique_ptr<NcclCommunicator>(
+        new NcclCommunicator(comms[i], first_rank + static_cast<int>(i), world_size, devices[i], stream)));
+  }
+  return out;
+}
+
 StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> NcclCommunicator::create_group(
     const std::vector<int>& devices) {
   const int n = static_cast<int>(devices.size());
   if (n < 1) return invalid_argument("NCCL group needs at least one device");
   std::vector<ncclComm_t> comms(static_cast<std::size_t>(n), nullptr);
   PAGODA_RETURN_IF_ERROR(nccl_status(ncclCommInitAll(comms.data(), n, devices.data()), "ncclCommInitAll"));
-  std::vector<std::unique_ptr<NcclCommunicator>> out;
-  for (int r = 0; r < n; ++r) {
-    const int dev = devices[static_cast<std::size_t>(r)];
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(dev));
-    cudaStream_t stream = nullptr;
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    out.push_back(std::unique_ptr<NcclCommunicator>(
-        new NcclCommunicator(comms[static_cast<std::size_t>(r)], r, n, dev, stream)));
+  return wrap(devices, std::move(comms), 0, n);
+}
+
+StatusOr<std::string> NcclCommunicator::new_unique_id() {
+  ncclUniqueId id;
+  PAGODA_RETURN_IF_ERROR(nccl_status(ncclGetUniqueId(&id), "ncclGetUniqueId"));
+  return std::string(id.internal, sizeof id.internal);
+}
+
+StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> NcclCommunicator::create_ranks(
+    const std::vector<int>& devices, const std::string& unique_id, int first_rank, int world_size) {
+  ncclUniqueId id;
+  if (unique_id.size() != sizeof id.internal)
+    return invalid_argument("the leader's NCCL id has the wrong size");
+  std::memcpy(id.internal, unique_id.data(), sizeof id.internal);
+  const int n = static_cast<int>(devices.size());
+  if (n < 1 || first_rank < 0 || first_rank + n > world_size)
+    return invalid_argument("NCCL ranks out of range");
+  std::vector<ncclComm_t> comms(static_cast<std::size_t>(n), nullptr);
+  // Several ranks of one process must initialise inside one group call.
+  PAGODA_RETURN_IF_ERROR(nccl_status(ncclGroupStart(), "ncclGroupStart"));
+  for (int i = 0; i < n; ++i) {
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(devices[static_cast<std::size_t>(i)]));
+    PAGODA_RETURN_IF_ERROR(
+        nccl_status(ncclCommInitRank(&comms[static_cast<std::size_t>(i)], world_size, id, first_rank + i),
+                    "ncclCommInitRank"));
   }
-  return out;
+  PAGODA_RETURN_IF_ERROR(nccl_status(ncclGroupEnd(), "ncclGroupEnd (ncclCommInitRank)"));
+  return wrap(devices, std::move(comms), first_rank, world_size);
 }
 
 NcclCommunicator::~NcclCommunicator() {

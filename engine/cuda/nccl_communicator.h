@@ -10,6 +10,7 @@
 #include <nccl.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -22,6 +23,13 @@ class NcclCommunicator final : public Communicator {
   // One communicator per entry of `devices` (rank i on devices[i]).
   [[nodiscard]] static StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> create_group(
       const std::vector<int>& devices);
+  // Multi-node: this process's ranks [first_rank, first_rank + devices.size())
+  // of a group of world_size, joined with the id the leader made
+  // (ncclCommInitRank inside one NCCL group call).
+  [[nodiscard]] static StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> create_ranks(
+      const std::vector<int>& devices, const std::string& unique_id, int first_rank, int world_size);
+  // A new ncclUniqueId, as bytes to hand to every node.
+  [[nodiscard]] static StatusOr<std::string> new_unique_id();
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
@@ -35,7 +43,7 @@ class NcclCommunicator final : public Communicator {
   void broadcast(void* data, std::int64_t bytes, int root) override;
   void barrier() override;
   // The first error a blocking collective met (they return void); ok otherwise.
-  const Status& sticky_error() const { return error_; }
+  Status error() const override { return error_; }
 
   Status enqueue_all_reduce_sum(float* data, std::int64_t count, cudaStream_t stream);
   Status enqueue_all_gather(const float* send, std::int64_t count, float* recv, cudaStream_t stream);
@@ -44,6 +52,9 @@ class NcclCommunicator final : public Communicator {
   NcclCommunicator(ncclComm_t comm, int rank, int world_size, int device, cudaStream_t stream)
       : comm_(comm), rank_(rank), world_size_(world_size), device_(device), stream_(stream) {}
   void finish(Status s);
+  static StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> wrap(const std::vector<int>& devices,
+                                                                       std::vector<ncclComm_t> comms,
+                                                                       int first_rank, int world_size);
 
   ncclComm_t comm_;
   int rank_;

@@ -3,9 +3,9 @@
 // `pagoda serve --check-config` (parse + validate, nothing started). A flag the
 // binary does not know or a value it cannot parse fails the test. Production
 // lines ask for --device cuda, valid in builds with the CUDA backend and
-// refused (naming the flag) in builds without; --nnodes > 1 is refused until
-// the multi-node bootstrap exists. The same line with --device=cpu must be
-// valid (or, multi-node, refused only for --nnodes).
+// refused (naming the flag) in builds without. The same line with
+// --device=cpu must be valid too (multi-node lines included: the CPU backend
+// runs multi-node groups over sockets).
 // LWS variables are filled in as LeaderWorkerSet would (group of N, rank r).
 // Usage: node serve_flags_test.mjs path/to/pagoda
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +26,6 @@ const hasCuda = spawnSync(pagoda, ['info'], { encoding: 'utf8' }).stdout.include
 function expectation(args) {
   const flags = flagMap(args);
   if ((flags.get('device') ?? 'cpu') === 'cuda' && !hasCuda) return [2, "--device 'cuda' is not available"];
-  if (Number(flags.get('nnodes') ?? 1) > 1) return [2, 'multi-node tensor parallelism is not available'];
   return [0, 'configuration ok'];
 }
 
@@ -61,9 +60,9 @@ check('Dockerfile CMD: flags accepted', () => {
 });
 
 // The new multi-node flags and their --config keys are validated honestly.
-check('multi-node flags: parsed, validated, refused by name until the backend exists', () => {
+check('multi-node flags: parsed and validated', () => {
   const cases = [
-    [['--nnodes=2', '--node-rank=1', '--leader-address=10.0.0.1', '--tp=2'], 2, '--nnodes 2: multi-node tensor parallelism is not available'],
+    [['--nnodes=2', '--node-rank=1', '--leader-address=10.0.0.1', '--tp=2'], 0, 'configuration ok'],
     [['--nnodes=2', '--tp=2'], 2, '--leader-address is required'],
     [['--nnodes=2', '--leader-address=x', '--tp=3'], 2, '--tp must be a multiple of --nnodes'],
     [['--node-rank=1'], 2, '--node-rank must be in [0, --nnodes)'],
@@ -85,9 +84,11 @@ check('multi-node flags: parsed, validated, refused by name until the backend ex
   const dir = mkdtempSync(join(tmpdir(), 'pagoda-flags-'));
   try {
     const file = join(dir, 'serve.json');
-    writeFileSync(file, JSON.stringify({ nnodes: 2, 'node-rank': 1, leader_address: 'lead', leader_port: 29501, tp: 4 }));
+    writeFileSync(file, JSON.stringify({ nnodes: 2, 'node-rank': 1, leader_address: 'lead', leader_port: 29501, tp: 3 }));
     let r = run([`--config=${file}`]);
-    if (r.code !== 2 || !r.text.includes('--nnodes 2: multi-node')) problems.push(`--config keys: exit ${r.code} "${r.text}"`);
+    if (r.code !== 2 || !r.text.includes('--tp must be a multiple of --nnodes')) problems.push(`--config keys: exit ${r.code} "${r.text}"`);
+    r = run([`--config=${file}`, '--tp=4']);
+    if (r.code !== 0) problems.push(`--config multi-node keys: exit ${r.code} "${r.text}"`);
     r = run([`--config=${file}`, '--nnodes=1', '--node-rank=0']);  // flags win over the file
     if (r.code !== 0) problems.push(`flags over --config: exit ${r.code} "${r.text}"`);
     writeFileSync(file, JSON.stringify({ leader_port: 'x' }));

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pagoda/v1/pagoda.grpc.pb.h"
+#include "tests/server/serve_process.h"
 #include "tests/server/server_test_util.h"
 
 namespace pagoda::server::testing {
@@ -32,100 +33,6 @@ namespace {
 
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// The `pagoda serve` child process: its ports come from its own start-up
-// announcements on stdout ("grpc listening on 127.0.0.1:PORT").
-class ServeProcess {
- public:
-  ~ServeProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (reader_.joinable()) reader_.join();
-  }
-
-  bool start(const std::vector<std::string>& args) {
-    int out[2];
-    if (pipe(out) != 0) return false;
-    pid_ = fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(PAGODA_BINARY));
-      for (const std::string& a : args)
-        argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(PAGODA_BINARY, argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    reader_ = std::thread([this, fd = out[0]] { read_stdout(fd); });
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    std::unique_lock<std::mutex> lock(mutex_);
-    while ((grpc_port_ == 0 || http_port_ == 0) && !stdout_closed_ && Clock::now() < deadline) {
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      lock.lock();
-    }
-    return grpc_port_ != 0 && http_port_ != 0;
-  }
-
-  // The exit code, or -1 if it did not exit normally within `timeout`.
-  int wait_exit(std::chrono::seconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-
-  pid_t pid() const { return pid_; }
-  int grpc_port() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return grpc_port_;
-  }
-  int http_port() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return http_port_;
-  }
-
- private:
-  void read_stdout(int fd) {
-    const std::regex listening(R"((grpc|http) listening on [^ ]*:([0-9]+))");
-    std::string line;
-    char c;
-    while (read(fd, &c, 1) == 1) {
-      if (c != '\n') {
-        line.push_back(c);
-        continue;
-      }
-      std::smatch m;
-      if (std::regex_search(line, m, listening)) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        (m[1] == "grpc" ? grpc_port_ : http_port_) = std::stoi(m[2]);
-      }
-      line.clear();
-    }
-    close(fd);
-    std::lock_guard<std::mutex> lock(mutex_);
-    stdout_closed_ = true;
-  }
-
-  pid_t pid_ = -1;
-  std::thread reader_;
-  std::mutex mutex_;
-  int grpc_port_ = 0, http_port_ = 0;  // guarded by mutex_
-  bool stdout_closed_ = false;         // guarded by mutex_
-};
 
 struct Outcomes {
   std::atomic<int> completed{0}, refused{0}, cancelled{0}, in_flight{0};

@@ -36,7 +36,7 @@ void check_group(int n) {
       c.all_gather(d, count, g);
       c.all_reduce_sum(d, count);
       c.barrier();
-      EXPECT_TRUE(c.sticky_error().ok()) << c.sticky_error().to_string();
+      EXPECT_TRUE(c.error().ok()) << c.error().to_string();
       reduced[static_cast<std::size_t>(r)].resize(count);
       gathered[static_cast<std::size_t>(r)].resize(static_cast<std::size_t>(n) * count);
       cudaMemcpy(reduced[static_cast<std::size_t>(r)].data(), d, count * sizeof(float),
