@@ -3,14 +3,12 @@
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan
-ASAN_SERVER_DIR ?= build-asan-server
-FUZZ_DIR ?= build-fuzz
 GPU_DIR ?= build-gpu
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build serve test test-release test-asan test-asan-server test-tsan test-fuzz fuzz-build fuzz soak device-build format clean
+.PHONY: all setup build serve test test-release asan-build test-asan test-tsan test-fuzz fuzz soak device-build format clean
 
 all: build
 
@@ -26,36 +24,30 @@ serve: build
 	bash scripts/serve.sh $(BUILD_DIR) $(SERVE_ARGS)
 
 # The whole test suite: the release build (CUDA compiled when nvcc exists,
-# GPU tests skip without a device), the unit tests under ASan+UBSan, the
-# engine's multi-threaded tests under TSan, then every parser's fuzzer for
-# FUZZ_SECONDS each (clang + libFuzzer).
+# GPU tests skip without a device), the unit and server integration tests
+# under ASan+UBSan, the engine's multi-threaded tests under TSan, then every
+# parser's fuzzer for FUZZ_SECONDS each (clang + libFuzzer, the ASan build).
 test: test-release test-asan test-tsan test-fuzz
 
 test-release: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# Unit tests only (label `unit`), so the server and CUDA code stay out of this
-# build; -O1 -g1 keeps it quick to compile while ASan still reports lines.
-test-asan: setup
-	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-	  -DPAGODA_SANITIZE=address -DPAGODA_CUDA=OFF -DPAGODA_SERVER=OFF -DPAGODA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+# One clang build with ASan+UBSan (and libFuzzer's coverage instrumentation)
+# of everything but CUDA and the benchmarks, shared by test-asan and the
+# fuzzers; -O1 -g1 keeps it quick to compile while ASan still reports lines.
+asan-build: setup
+	CC=clang CXX=clang++ cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DPAGODA_FUZZ=ON -DPAGODA_CUDA=OFF -DPAGODA_BUILD_BENCH=OFF \
+	  $(CMAKE_FLAGS)
 	cmake --build $(ASAN_DIR) -j $(JOBS)
-	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -L unit
 
-# The server's integration tests (both front ends, lifecycle, hostile
-# batteries, soak, SIGTERM drain of the binary) under ASan+UBSan. Not part of
-# `make test`: building the server with ASan takes about 9 minutes on 2 cores.
-ASAN_SERVER_TESTS = server_grpc_test server_http_test server_lifecycle_test server_hostile_test server_soak_test \
-  server_signal_test
-test-asan-server: setup
-	cmake -S . -B $(ASAN_SERVER_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-	  -DPAGODA_SANITIZE=address -DPAGODA_CUDA=OFF -DPAGODA_SERVER=ON -DPAGODA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
-	cmake --build $(ASAN_SERVER_DIR) -j $(JOBS) --target $(ASAN_SERVER_TESTS) pagoda
-	set -e; for t in $(ASAN_SERVER_TESTS); do \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    $(ASAN_SERVER_DIR)/tests/server/$$t --gtest_brief=1; \
-	done
+# Every unit and integration test under ASan+UBSan: besides the engine's,
+# both front ends, lifecycle, hostile batteries, the soak, the SIGTERM drain
+# and the multi-node group of the ASan-built `pagoda` binary, the CLI and the
+# benchmark client.
+test-asan: asan-build
+	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|integration'
 
 # The engine's multi-threaded tests under ThreadSanitizer: the engine loop
 # (submit/cancel/drain from other threads), tensor-parallel rank threads with
@@ -73,21 +65,15 @@ test-tsan: setup
 	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "$$bin" --gtest_brief=1; \
 	done
 
-# The fuzz build: engine parsers plus the server's request parsers alone
-# (pagoda_server_requests), never the whole server (PAGODA_SERVER=OFF).
-fuzz-build: setup
-	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGODA_FUZZ=ON \
-	  -DPAGODA_CUDA=OFF -DPAGODA_SERVER=OFF $(CMAKE_FLAGS)
-	cmake --build $(FUZZ_DIR) -j $(JOBS)
-
-test-fuzz: fuzz-build
-	bash scripts/run_fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+# Every parser's fuzzer for FUZZ_SECONDS each, from the ASan build.
+test-fuzz: asan-build
+	bash scripts/run_fuzzers.sh $(ASAN_DIR) $(FUZZ_SECONDS)
 
 # Longer fuzzing than `make test` does, not part of it: every fuzzer for 300 s
 # (make fuzz FUZZ_SECONDS=N for another length).
 fuzz: FUZZ_SECONDS = 300
-fuzz: fuzz-build
-	bash scripts/run_fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+fuzz: asan-build
+	bash scripts/run_fuzzers.sh $(ASAN_DIR) $(FUZZ_SECONDS)
 
 # The soak test for SOAK_SECONDS (CI runs it for 20 s inside test-release).
 SOAK_SECONDS ?= 300
@@ -110,4 +96,4 @@ format:
 	git ls-files '*.h' '*.cc' '*.cu' '*.cuh' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(ASAN_SERVER_DIR) $(TSAN_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)

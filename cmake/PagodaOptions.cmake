@@ -26,7 +26,7 @@ endif()
 option(PAGODA_WERROR "Treat warnings as errors (on in CI)" ${_pagoda_werror_default})
 option(PAGODA_BUILD_TESTS "Build the tests" ON)
 option(PAGODA_BUILD_BENCH "Build the benchmarks in bench/" ON)
-option(PAGODA_FUZZ "Build the libFuzzer targets (clang only) instead of tests" OFF)
+option(PAGODA_FUZZ "Also build the libFuzzer targets; everything gets ASan+UBSan (clang only)" OFF)
 option(PAGODA_NATIVE "Tune host code for this machine's CPU (-march=native)" OFF)
 
 # No floating-point contraction anywhere: batch invariance and bit-identical

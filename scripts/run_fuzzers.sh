@@ -5,7 +5,7 @@
 # run JOBS at a time (default: the number of CPUs; each fuzzer is one thread).
 # Fails if any target finds a crash, leak or sanitizer error.
 set -euo pipefail
-build_dir=${1:-build-fuzz}
+build_dir=${1:-build-asan}
 seconds=${2:-20}
 jobs=${3:-$(nproc)}
 src_dir=$(cd "$(dirname "$0")/.." && pwd)

@@ -327,7 +327,7 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--client-threads", f->target.num_threads, "HTTP client I/O threads")
       ->capture_default_str();
-  cmd->callback([f, cmd] {
+  cmd->callback([f] {
     if (f->target_address.empty())
       f->target_address = f->target.protocol == "grpc" ? "127.0.0.1:50051" : "127.0.0.1:8000";
     Status s = run_bench(*f);
