@@ -35,9 +35,14 @@ test-release: build
 # One clang build with ASan+UBSan (and libFuzzer's coverage instrumentation)
 # of everything but CUDA and the benchmarks, shared by test-asan and the
 # fuzzers; -O1 -g1 keeps it quick to compile while ASan still reports lines.
+# Our and the standard library's asserts stay on; Boost's are off, as in
+# release builds: Boost 1.74's Beast asserts n >= 5 in parse_chunk_header where
+# the code after it handles shorter input (fixed upstream, boostorg/beast#2861; found by
+# http_request_fuzz: seed corpus/http_request_fuzz/regression_beast_chunk_assert.bin).
 asan-build: setup
 	CC=clang CXX=clang++ cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DPAGODA_FUZZ=ON -DPAGODA_CUDA=OFF -DPAGODA_BUILD_BENCH=OFF \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DBOOST_DISABLE_ASSERTS" -DPAGODA_FUZZ=ON -DPAGODA_CUDA=OFF \
+	  -DPAGODA_BUILD_BENCH=OFF \
 	  $(CMAKE_FLAGS)
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
