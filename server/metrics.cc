@@ -12,6 +12,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "server/metric_family.h"
+
 namespace pagoda::server {
 
 using prometheus::ClientMetric;
@@ -41,19 +43,7 @@ class EngineStatsCollectable final : public prometheus::Collectable {
     std::vector<MetricFamily> out;
     auto add = [&](const std::string& name, const std::string& help, MetricType type, double value,
                    std::vector<ClientMetric::Label> labels = {}) {
-      MetricFamily f;
-      f.name = name;
-      f.help = help;
-      f.type = type;
-      ClientMetric m;
-      m.label = std::move(labels);
-      if (type == MetricType::Counter) {
-        m.counter.value = value;
-      } else {
-        m.gauge.value = value;
-      }
-      f.metric.push_back(std::move(m));
-      out.push_back(std::move(f));
+      out.push_back(single_sample_family(name, help, type, value, std::move(labels)));
     };
     auto both = [&](const std::string& suffix, const std::string& vllm_name, const std::string& help,
                     MetricType type, double value) {

@@ -1,9 +1,7 @@
 #include "server/worker_node.h"
 
-#include <prometheus/client_metric.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
-#include <prometheus/metric_family.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -12,12 +10,12 @@
 
 #include "engine/multinode/node_worker.h"
 #include "server/logging.h"
+#include "server/metric_family.h"
 #include "server/server.h"
 
 namespace pagoda::server {
 namespace {
 
-using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
@@ -31,19 +29,9 @@ class WorkerCollectable final : public prometheus::Collectable {
     const multinode::NodeWorker* w = worker_.load(std::memory_order_acquire);
     std::vector<MetricFamily> out;
     auto add = [&](const char* name, const char* help, MetricType type, double value) {
-      MetricFamily f;
-      f.name = name;
-      f.help = help;
-      f.type = type;
-      ClientMetric m;
-      m.label = {{"node_rank", std::to_string(node_rank_)}, {"nnodes", std::to_string(nnodes_)}};
-      if (type == MetricType::Counter) {
-        m.counter.value = value;
-      } else {
-        m.gauge.value = value;
-      }
-      f.metric.push_back(std::move(m));
-      out.push_back(std::move(f));
+      out.push_back(single_sample_family(
+          name, help, type, value,
+          {{"node_rank", std::to_string(node_rank_)}, {"nnodes", std::to_string(nnodes_)}}));
     };
     add("pagoda_node_joined", "1 once this worker node has joined the leader's group", MetricType::Gauge,
         w != nullptr ? 1.0 : 0.0);

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/multinode/socket.h"
+#include "tests/engine/multinode/loopback_group.h"
 #include "tests/server/serve_process.h"
 #include "tests/server/server_test_util.h"
 
@@ -20,10 +20,7 @@ namespace {
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-int free_port() {
-  StatusOr<multinode::TcpListener> l = multinode::TcpListener::bind("127.0.0.1", 0);
-  return l.ok() ? l->port() : 0;
-}
+using multinode::testing::free_port;
 
 std::vector<std::string> serve_args(int tp) {
   return {"serve",

@@ -9,7 +9,7 @@
 #include "engine/multinode/node_mesh.h"
 #include "engine/multinode/node_worker.h"
 #include "tests/engine/cpu/model_driver.h"
-#include "tests/engine/multinode/free_port.h"
+#include "tests/engine/multinode/loopback_group.h"
 #include "tests/engine/test_model.h"
 
 namespace pagoda::multinode {
@@ -33,14 +33,7 @@ cpu::CpuRunnerOptions runner_options(int tp) {
 }
 
 NodeGroupOptions group_options(int nnodes, int rank, int port) {
-  NodeGroupOptions o;
-  o.nnodes = nnodes;
-  o.node_rank = rank;
-  o.leader_address = "127.0.0.1";
-  o.leader_port = port;
-  o.listen_host = "127.0.0.1";
-  o.join_timeout = std::chrono::seconds(30);
-  return o;
+  return testing::loopback_group_options(nnodes, rank, port, std::chrono::seconds(30));
 }
 
 // This node's CpuModelRunner: tp / nnodes ranks joined to the others by sockets.

@@ -5,19 +5,13 @@
 #include <future>
 #include <thread>
 
-#include "tests/engine/multinode/free_port.h"
+#include "tests/engine/multinode/loopback_group.h"
 
 namespace pagoda::multinode {
 namespace {
 
 NodeGroupOptions options(int nnodes, int rank, int port, std::string tp = "4") {
-  NodeGroupOptions o;
-  o.nnodes = nnodes;
-  o.node_rank = rank;
-  o.leader_address = "127.0.0.1";
-  o.leader_port = port;
-  o.listen_host = "127.0.0.1";
-  o.join_timeout = std::chrono::seconds(20);
+  NodeGroupOptions o = testing::loopback_group_options(nnodes, rank, port, std::chrono::seconds(20));
   o.settings = {{"--tp", std::move(tp)}, {"--block-size", "16"}};
   return o;
 }
