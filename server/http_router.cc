@@ -1,6 +1,9 @@
 #include "server/http_router.h"
 
 #include <ctime>
+#include <exception>
+
+#include <spdlog/spdlog.h>
 
 #include "server/http_request.h"
 #include "server/openai_chat_handler.h"
@@ -17,6 +20,19 @@ void respond_error(HttpExchange& ex, const Status& status) {
 }
 
 void HttpRouter::handle(const std::shared_ptr<HttpExchange>& exchange) {
+  // Request parsing reports bad input as a Status; an exception here is our bug
+  // (e.g. a JSON accessor that throws on an unexpected type). It fails this one
+  // request with a 500 instead of escaping into the io_context and the process.
+  try {
+    dispatch(exchange);
+  } catch (const std::exception& e) {
+    spdlog::error("http: {} failed with an internal error: {}", exchange->access().route, e.what());
+    if (exchange->access().http_status == 0)  // nothing sent yet
+      respond_error(*exchange, internal_error(std::string("internal error: ") + e.what()));
+  }
+}
+
+void HttpRouter::dispatch(const std::shared_ptr<HttpExchange>& exchange) {
   HttpExchange& ex = *exchange;
   RoutedRequest r = route_request(ex.request(), *ctx_);
   ex.access().route = std::move(r.access_route);

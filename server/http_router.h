@@ -22,6 +22,7 @@ class HttpRouter {
   void handle(const std::shared_ptr<HttpExchange>& exchange);
 
  private:
+  void dispatch(const std::shared_ptr<HttpExchange>& exchange);
   void handle_models(HttpExchange& ex);
 
   ServingContext* ctx_;

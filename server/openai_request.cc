@@ -248,7 +248,7 @@ StatusOr<ChatCompletionRequest> parse_chat_completion_request(const Json& body, 
     const Json& tools = body["tools"];
     if (!tools.is_array()) return invalid_argument("tools: must be an array");
     for (const Json& t : tools) {
-      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") ||
+      if (!t.is_object() || !t.contains("type") || t["type"] != "function" || !t.contains("function") ||
           !t["function"].is_object() || !t["function"].contains("name") ||
           !t["function"]["name"].is_string()) {
         return invalid_argument(

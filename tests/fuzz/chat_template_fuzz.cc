@@ -35,7 +35,10 @@ void render_as_messages(std::string_view text) {
   if (doc.is_object()) {
     messages = doc.value("messages", nlohmann::ordered_json());
     tools = doc.value("tools", nlohmann::ordered_json());
-    options.add_generation_prompt = doc.value("add_generation_prompt", false) == true;
+    // Only booleans set options: json::value<bool> throws on any other type.
+    auto generation_prompt = doc.find("add_generation_prompt");
+    if (generation_prompt != doc.end() && generation_prompt->is_boolean())
+      options.add_generation_prompt = generation_prompt->get<bool>();
     auto thinking = doc.find("enable_thinking");
     if (thinking != doc.end() && thinking->is_boolean()) options.enable_thinking = thinking->get<bool>();
   }
