@@ -29,6 +29,18 @@ option(PAGODA_BUILD_BENCH "Build the benchmarks in bench/" ON)
 option(PAGODA_FUZZ "Also build the libFuzzer targets; everything gets ASan+UBSan (clang only)" OFF)
 option(PAGODA_NATIVE "Tune host code for this machine's CPU (-march=native)" OFF)
 
+# Unity builds by default: each target's files compile in batches of up to 16
+# per translation unit, so the heavy headers (gRPC and protobuf, Boost.Beast,
+# nlohmann/json, CLI11, GoogleTest) are parsed and their templates
+# instantiated once per batch rather than once per file. On two cores this
+# halves a clean build (docs/reliability.md, "CI time"). Files with their own
+# compile options (the AVX2/AVX-512 kernels) are never batched, nor is the
+# generated protobuf code. Iterating on one file, -DCMAKE_UNITY_BUILD=OFF
+# recompiles only that file; `make test-tsan` builds the engine that way, which
+# keeps its files compiling on their own includes.
+set(CMAKE_UNITY_BUILD ON CACHE BOOL "Compile each target's sources in batches (unity build)")
+set(CMAKE_UNITY_BUILD_BATCH_SIZE 16 CACHE STRING "Source files per unity translation unit")
+
 # No floating-point contraction anywhere: batch invariance and bit-identical
 # results across ISA-specific builds of the same kernel depend on every
 # multiply and add being rounded as written.

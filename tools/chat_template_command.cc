@@ -20,16 +20,11 @@ struct ChatTemplateFlags {
   bool add_generation_prompt = false;
 };
 
-[[noreturn]] void fail(const std::string& message) {
-  std::fprintf(stderr, "pagoda chat-template: %s\n", message.c_str());
-  throw CLI::RuntimeError(1);
-}
-
 nlohmann::ordered_json read_json(const std::string& path, const char* flag) {
   auto text = read_file(path);
-  if (!text.ok()) fail(std::string(flag) + ": " + text.status().message());
+  if (!text.ok()) fail_command("chat-template", std::string(flag) + ": " + text.status().message());
   auto j = nlohmann::ordered_json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) fail(std::string(flag) + ": " + path + " is not valid JSON");
+  if (j.is_discarded()) fail_command("chat-template", std::string(flag) + ": " + path + " is not valid JSON");
   return j;
 }
 
@@ -50,12 +45,12 @@ void add_chat_template_command(CLI::App& app) {
     std::string dir = f->model;
     if (dir.empty()) {
       auto d = find_tokenizer_dir();
-      if (!d.ok()) fail(d.status().message());
+      if (!d.ok()) fail_command("chat-template", d.status().message());
       dir = *d;
     }
     auto tmpl =
         ChatTemplate::from_tokenizer_config((std::filesystem::path(dir) / "tokenizer_config.json").string());
-    if (!tmpl.ok()) fail(tmpl.status().message());
+    if (!tmpl.ok()) fail_command("chat-template", tmpl.status().message());
     nlohmann::ordered_json doc = read_json(f->messages, "--messages");
     nlohmann::ordered_json messages = doc, tools;
     if (doc.is_object()) {
@@ -67,7 +62,7 @@ void add_chat_template_command(CLI::App& app) {
     o.add_generation_prompt = f->add_generation_prompt;
     if (f->no_thinking) o.enable_thinking = false;
     auto out = tmpl->render(messages, tools, o);
-    if (!out.ok()) fail(out.status().message());
+    if (!out.ok()) fail_command("chat-template", out.status().message());
     std::fwrite(out->data(), 1, out->size(), stdout);
   });
 }

@@ -3,11 +3,17 @@
 // to fail with a message already printed to stderr.
 #pragma once
 
+#include <string_view>
+
 namespace CLI {
 class App;
 }
 
 namespace pagoda::tools {
+
+// Prints "pagoda <command>: <message>" to stderr and fails the subcommand with
+// exit status `code` (1: the command failed, 2: bad usage).
+[[noreturn]] void fail_command(std::string_view command, std::string_view message, int code = 1);
 
 void add_info_command(CLI::App& app);
 void add_make_model_command(CLI::App& app);

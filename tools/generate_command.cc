@@ -38,11 +38,6 @@ struct GenerateFlags {
   int logprobs = -1;
 };
 
-[[noreturn]] void fail(const std::string& message, int code = 1) {
-  std::fprintf(stderr, "pagoda generate: %s\n", message.c_str());
-  throw CLI::RuntimeError(code);
-}
-
 // Defaults: the checkpoint's generation_config.json, then the flags given.
 SamplingParams base_sampling(const GenerateFlags& f, const CLI::App& cmd, const ModelConfig& mc) {
   SamplingParams sp;
@@ -65,7 +60,7 @@ SamplingParams base_sampling(const GenerateFlags& f, const CLI::App& cmd, const 
   sp.stop = f.stop;
   if (!f.stop_token_ids.empty()) {
     auto ids = parse_int_list(f.stop_token_ids, "--stop-token-ids");
-    if (!ids.ok()) fail(ids.status().message(), 2);
+    if (!ids.ok()) fail_command("generate", ids.status().message(), 2);
     sp.stop_token_ids = *ids;
   }
   sp.ignore_eos = f.ignore_eos;
@@ -146,9 +141,10 @@ Json to_json(const Collected& c, bool with_logprobs) {
 void run(const GenerateFlags& f, const CLI::App& cmd) {
   const int inputs = (!f.prompt.empty() || cmd.count("--prompt") > 0) + !f.prompt_ids.empty() +
                      !f.chat.empty() + !f.prompts_file.empty();
-  if (inputs != 1) fail("give exactly one of --prompt, --prompt-ids, --chat, --prompts-file", 2);
+  if (inputs != 1)
+    fail_command("generate", "give exactly one of --prompt, --prompt-ids, --chat, --prompts-file", 2);
   auto loaded = load_engine_from_flags(f.engine);
-  if (!loaded.ok()) fail(loaded.status().message());
+  if (!loaded.ok()) fail_command("generate", loaded.status().message());
   LoadedEngine& le = *loaded;
   // The GPU's memory plan is worth seeing; the CPU backend stays quiet.
   if (le.backend_report.rfind("backend cuda", 0) == 0)
@@ -161,26 +157,27 @@ void run(const GenerateFlags& f, const CLI::App& cmd) {
   };
   if (!f.prompts_file.empty()) {
     std::ifstream in(f.prompts_file);
-    if (!in) fail("--prompts-file: cannot open " + f.prompts_file, 2);
+    if (!in) fail_command("generate", "--prompts-file: cannot open " + f.prompts_file, 2);
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {
       if (trim(line).empty()) continue;
       const std::string where = f.prompts_file + ":" + std::to_string(n) + ": ";
       Json j = Json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) fail(where + "not a JSON object", 2);
+      if (j.is_discarded() || !j.is_object()) fail_command("generate", where + "not a JSON object", 2);
       EngineRequest r;
       r.sampling = base;
       if (j.contains("prompt") && j["prompt"].is_string()) {
         r.prompt_token_ids = from_text(j["prompt"].get<std::string>());
       } else if (j.contains("prompt_ids") && j["prompt_ids"].is_array()) {
         for (const Json& x : j["prompt_ids"]) {
-          if (!x.is_number_integer()) fail(where + "prompt_ids must be integers", 2);
+          if (!x.is_number_integer()) fail_command("generate", where + "prompt_ids must be integers", 2);
           r.prompt_token_ids.push_back(x.get<std::int32_t>());
         }
       } else {
-        fail(where + "needs \"prompt\" (string) or \"prompt_ids\" (array)", 2);
+        fail_command("generate", where + "needs \"prompt\" (string) or \"prompt_ids\" (array)", 2);
       }
-      if (Status s = apply_json_sampling(j, r.sampling); !s.ok()) fail(where + s.message(), 2);
+      if (Status s = apply_json_sampling(j, r.sampling); !s.ok())
+        fail_command("generate", where + s.message(), 2);
       requests.push_back(std::move(r));
     }
   } else {
@@ -188,21 +185,22 @@ void run(const GenerateFlags& f, const CLI::App& cmd) {
     r.sampling = base;
     if (!f.prompt_ids.empty()) {
       auto ids = parse_int_list(f.prompt_ids, "--prompt-ids");
-      if (!ids.ok()) fail(ids.status().message(), 2);
+      if (!ids.ok()) fail_command("generate", ids.status().message(), 2);
       r.prompt_token_ids = *ids;
     } else if (!f.chat.empty()) {
-      if (!le.chat_template) fail("--chat: the model has no chat template in tokenizer_config.json", 2);
+      if (!le.chat_template)
+        fail_command("generate", "--chat: the model has no chat template in tokenizer_config.json", 2);
       auto text = read_file(f.chat);
-      if (!text.ok()) fail("--chat: " + text.status().message(), 2);
+      if (!text.ok()) fail_command("generate", "--chat: " + text.status().message(), 2);
       Json doc = Json::parse(*text, nullptr, false);
-      if (doc.is_discarded()) fail("--chat: " + f.chat + " is not valid JSON", 2);
+      if (doc.is_discarded()) fail_command("generate", "--chat: " + f.chat + " is not valid JSON", 2);
       Json messages = doc.is_object() ? doc.value("messages", Json()) : doc;
       Json tools = doc.is_object() ? doc.value("tools", Json()) : Json();
       ChatTemplateOptions o;
       o.add_generation_prompt = true;
       if (f.no_thinking) o.enable_thinking = false;
       auto rendered = le.chat_template->render(messages, tools, o);
-      if (!rendered.ok()) fail("--chat: " + rendered.status().message(), 2);
+      if (!rendered.ok()) fail_command("generate", "--chat: " + rendered.status().message(), 2);
       r.prompt_token_ids = from_text(*rendered);
     } else {
       r.prompt_token_ids = from_text(f.prompt);
@@ -241,7 +239,7 @@ void run(const GenerateFlags& f, const CLI::App& cmd) {
       results[i].last.finish_reason = FinishReason::kError;
       results[i].last.error = id.status();
       ++num_done;
-      if (requests.size() == 1) fail(id.status().message(), 2);
+      if (requests.size() == 1) fail_command("generate", id.status().message(), 2);
     }
   }
   {

@@ -24,11 +24,6 @@ StatusOr<std::shared_ptr<const Tokenizer>> tokenizer_for(const std::string& mode
   return load_tokenizer(dir);
 }
 
-[[noreturn]] void fail(const char* command, const Status& s) {
-  std::fprintf(stderr, "pagoda %s: %s\n", command, s.message().c_str());
-  throw CLI::RuntimeError(1);
-}
-
 struct TokenizeFlags {
   std::string model, text, file;
   bool no_special = false;
@@ -53,13 +48,13 @@ void add_tokenize_commands(CLI::App& app) {
       "Treat special-token strings in the text as plain text (default: parse them, as the reference does)");
   tok->callback([tf, tok] {
     auto t = tokenizer_for(tf->model);
-    if (!t.ok()) fail("tokenize", t.status());
+    if (!t.ok()) fail_command("tokenize", t.status().message());
     std::string input;
     if (tok->count("--text") > 0) {
       input = tf->text;
     } else if (!tf->file.empty()) {
       auto r = read_file(tf->file);
-      if (!r.ok()) fail("tokenize", r.status());
+      if (!r.ok()) fail_command("tokenize", r.status().message());
       input = std::move(r).value();
     } else {
       input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -75,14 +70,13 @@ void add_tokenize_commands(CLI::App& app) {
   detok->add_flag("--skip-special-tokens", df->skip_special_tokens, "Leave special tokens out of the text");
   detok->callback([df] {
     auto t = tokenizer_for(df->model);
-    if (!t.ok()) fail("detokenize", t.status());
+    if (!t.ok()) fail_command("detokenize", t.status().message());
     auto ids = parse_int_list(df->ids, "--ids");
-    if (!ids.ok()) fail("detokenize", ids.status());
+    if (!ids.ok()) fail_command("detokenize", ids.status().message());
     for (std::int32_t id : *ids) {
       if (id < 0 || id >= (*t)->vocab_size()) {
-        fail("detokenize",
-             invalid_argument("--ids: " + std::to_string(id) + " is outside the vocabulary (0.." +
-                              std::to_string((*t)->vocab_size() - 1) + ")"));
+        fail_command("detokenize", "--ids: " + std::to_string(id) + " is outside the vocabulary (0.." +
+                                       std::to_string((*t)->vocab_size() - 1) + ")");
       }
     }
     std::string text = (*t)->decode(*ids, df->skip_special_tokens);

@@ -29,10 +29,6 @@ std::string esc(std::string_view s) {
   return xml_escape(s);
 }
 
-std::string f2(double v) {
-  return format_fixed(v, 2);
-}
-
 // The empirical CDF of `values`: at most kMaxCdfPoints (value, fraction)
 // points, the minimum and maximum always included.
 std::vector<std::pair<double, double>> cdf_points(std::vector<double> values) {
@@ -120,17 +116,17 @@ void summary_table(std::string& o, const BenchResult& r) {
     td(run.max_concurrency > 0 ? std::to_string(run.max_concurrency) : "-");
     td(std::to_string(s.completed));
     td(std::to_string(s.failed));
-    td(f2(s.duration_s));
-    td(f2(s.request_throughput));
-    td(f2(s.output_throughput));
-    td(f2(s.total_throughput));
-    td(s.slo.any() ? f2(s.goodput) : "-");
+    td(fixed2(s.duration_s));
+    td(fixed2(s.request_throughput));
+    td(fixed2(s.output_throughput));
+    td(fixed2(s.total_throughput));
+    td(s.slo.any() ? fixed2(s.goodput) : "-");
     for (const Metric& m : kMetrics) {
       const Distribution& d = m.summary(s);
       std::optional<double> t = percentile_of(d, tail);
-      td(d.count > 0 ? f2(d.mean) : "n/a");
-      td(d.count > 0 ? f2(d.median) : "n/a");
-      td(d.count > 0 && t ? f2(*t) : "n/a");
+      td(d.count > 0 ? fixed2(d.mean) : "n/a");
+      td(d.count > 0 ? fixed2(d.median) : "n/a");
+      td(d.count > 0 && t ? fixed2(*t) : "n/a");
     }
     o += "</tr>\n";
   }
@@ -177,10 +173,10 @@ void server_section(std::string& o, const BenchResult& r) {
       continue;
     }
     for (const std::string& cell :
-         {f2(v.kv_cache_usage_mean * 100), f2(v.kv_cache_usage_max * 100), f2(v.num_waiting_mean),
-          format_shortest(v.num_waiting_max), f2(v.num_running_mean), format_shortest(v.num_running_max),
+         {fixed2(v.kv_cache_usage_mean * 100), fixed2(v.kv_cache_usage_max * 100), fixed2(v.num_waiting_mean),
+          format_shortest(v.num_waiting_max), fixed2(v.num_running_mean), format_shortest(v.num_running_max),
           format_shortest(v.preemptions),
-          v.prefix_cache_hit_rate >= 0 ? f2(v.prefix_cache_hit_rate * 100) : std::string("n/a"),
+          v.prefix_cache_hit_rate >= 0 ? fixed2(v.prefix_cache_hit_rate * 100) : std::string("n/a"),
           std::to_string(v.num_samples)}) {
       o += "<td>" + esc(cell) + "</td>";
     }

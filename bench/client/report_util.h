@@ -27,6 +27,10 @@ double tail_percentile(const BenchResult& result);
 
 // Fixed decimals; "inf", "-inf" and "nan" for non-finite values.
 std::string format_fixed(double v, int decimals);
+// Two decimals, the reports' usual precision: format_fixed(v, 2).
+inline std::string fixed2(double v) {
+  return format_fixed(v, 2);
+}
 // The shortest text that reads back as `v`; "inf", "-inf", "nan" when not finite.
 std::string format_shortest(double v);
 // Replaces control characters (terminal escapes) with '?' for plain-text output.

@@ -32,15 +32,11 @@ void line(std::string& o, std::string_view label, const std::string& value) {
   o += l + " " + value + "\n";
 }
 
-std::string f2(double v) {
-  return format_fixed(v, 2);
-}
-
 void distribution_block(std::string& o, std::string_view title, std::string_view abbrev,
                         const Distribution& d) {
   o += rule(title, '-');
   std::string a(abbrev);
-  auto value = [&](double v) { return d.count > 0 ? f2(v) : std::string("n/a"); };
+  auto value = [&](double v) { return d.count > 0 ? fixed2(v) : std::string("n/a"); };
   line(o, "Mean " + a + " (ms):", value(d.mean));
   line(o, "Median " + a + " (ms):", value(d.median));
   for (const auto& [p, v] : d.percentiles) {
@@ -72,14 +68,15 @@ void server_block(std::string& o, const ServerView& s) {
   }
   o += rule("Server view", '-');
   line(o, "KV cache usage mean / max (%):",
-       f2(s.kv_cache_usage_mean * 100) + " / " + f2(s.kv_cache_usage_max * 100));
-  line(o,
-       "Waiting requests mean / max:", f2(s.num_waiting_mean) + " / " + format_shortest(s.num_waiting_max));
-  line(o,
-       "Running requests mean / max:", f2(s.num_running_mean) + " / " + format_shortest(s.num_running_max));
+       fixed2(s.kv_cache_usage_mean * 100) + " / " + fixed2(s.kv_cache_usage_max * 100));
+  line(o, "Waiting requests mean / max:",
+       fixed2(s.num_waiting_mean) + " / " + format_shortest(s.num_waiting_max));
+  line(o, "Running requests mean / max:",
+       fixed2(s.num_running_mean) + " / " + format_shortest(s.num_running_max));
   line(o, "Preemptions:", format_shortest(s.preemptions));
-  line(o, "Prefix cache hit rate (%):",
-       s.prefix_cache_hit_rate >= 0 ? f2(s.prefix_cache_hit_rate * 100) : std::string("n/a (no queries)"));
+  line(
+      o, "Prefix cache hit rate (%):",
+      s.prefix_cache_hit_rate >= 0 ? fixed2(s.prefix_cache_hit_rate * 100) : std::string("n/a (no queries)"));
   line(o, "Server prompt / generation tokens:",
        format_shortest(s.prompt_tokens) + " / " + format_shortest(s.generation_tokens));
   line(o, "Metrics samples:", std::to_string(s.num_samples));
@@ -99,23 +96,23 @@ void run_block(std::string& o, const BenchResult& result, std::size_t index) {
   line(o, "Traffic request rate (req/s):", format_fixed(run.request_rate, 2));
   if (run.burstiness != 1) line(o, "Burstiness factor:", format_shortest(run.burstiness));
   if (run.max_concurrency > 0) line(o, "Maximum request concurrency:", std::to_string(run.max_concurrency));
-  line(o, "Achieved send rate (req/s):", f2(run.achieved_rate));
+  line(o, "Achieved send rate (req/s):", fixed2(run.achieved_rate));
   line(o, "Successful requests:", std::to_string(s.completed));
   line(o, "Failed requests:", std::to_string(s.failed));
   for (const auto& [kind, count] : s.errors) {
     line(o, "  " + printable(kind) + ":", std::to_string(count));
   }
-  line(o, "Benchmark duration (s):", f2(s.duration_s));
+  line(o, "Benchmark duration (s):", fixed2(s.duration_s));
   line(o, "Total input tokens:", std::to_string(s.total_input_tokens));
   line(o, "Total generated tokens:", std::to_string(s.total_output_tokens));
-  line(o, "Request throughput (req/s):", f2(s.request_throughput));
+  line(o, "Request throughput (req/s):", fixed2(s.request_throughput));
   if (s.slo.any()) {
-    line(o, "Request goodput (req/s):", f2(s.goodput));
+    line(o, "Request goodput (req/s):", fixed2(s.goodput));
     line(o, "Good requests (" + slo_text(s.slo) + "):", std::to_string(s.good_requests));
   }
-  line(o, "Input token throughput (tok/s):", f2(s.input_throughput));
-  line(o, "Output token throughput (tok/s):", f2(s.output_throughput));
-  line(o, "Total token throughput (tok/s):", f2(s.total_throughput));
+  line(o, "Input token throughput (tok/s):", fixed2(s.input_throughput));
+  line(o, "Output token throughput (tok/s):", fixed2(s.output_throughput));
+  line(o, "Total token throughput (tok/s):", fixed2(s.total_throughput));
   distribution_block(o, "Time to First Token", "TTFT", s.ttft_ms);
   distribution_block(o, "Time per Output Token (excl. 1st token)", "TPOT", s.tpot_ms);
   distribution_block(o, "Inter-token Latency", "ITL", s.itl_ms);
@@ -152,16 +149,16 @@ void sweep_table(std::string& o, const BenchResult& result) {
   o += head + "\n";
   auto tail_of = [&](const Distribution& d) {
     std::optional<double> v = percentile_of(d, tail);
-    return d.count > 0 && v ? f2(*v) : std::string("n/a");
+    return d.count > 0 && v ? fixed2(*v) : std::string("n/a");
   };
-  auto median_of = [&](const Distribution& d) { return d.count > 0 ? f2(d.median) : std::string("n/a"); };
+  auto median_of = [&](const Distribution& d) { return d.count > 0 ? fixed2(d.median) : std::string("n/a"); };
   for (std::size_t i = 0; i < result.runs.size(); ++i) {
     const BenchRun& run = result.runs[i];
     const BenchSummary& s = run.summary;
     bool saturated = static_cast<int>(i) == result.saturation_index;
     std::string row = pad_right(printable(run.label), label_width) + (saturated ? " *" : "  ");
-    row += pad_left(f2(s.request_throughput), w);
-    row += pad_left(f2(s.output_throughput), w);
+    row += pad_left(fixed2(s.request_throughput), w);
+    row += pad_left(fixed2(s.output_throughput), w);
     row += pad_left(median_of(s.ttft_ms), w);
     row += pad_left(tail_of(s.ttft_ms), w);
     row += pad_left(median_of(s.tpot_ms), w);

@@ -12,13 +12,13 @@ using jinja::Value;
 using jinja::ValueDict;
 using jinja::ValueList;
 
-constexpr int kMaxJsonDepth = 64;
+constexpr int kMaxInputDepth = 64;
 constexpr std::size_t kMaxConfigBytes = 64u << 20;
 
 // Walks a JSON value checking nesting depth and UTF-8 validity of every string.
 Status check_json(const nlohmann::ordered_json& j, const std::string& where, int depth) {
-  if (depth > kMaxJsonDepth)
-    return invalid_argument(where + " is nested deeper than " + std::to_string(kMaxJsonDepth));
+  if (depth > kMaxInputDepth)
+    return invalid_argument(where + " is nested deeper than " + std::to_string(kMaxInputDepth));
   if (j.is_string()) {
     if (!is_valid_utf8(j.get_ref<const std::string&>()))
       return invalid_argument(where + " is not valid UTF-8");

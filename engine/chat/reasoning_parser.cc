@@ -1,22 +1,12 @@
 #include "engine/chat/reasoning_parser.h"
 
+#include "engine/chat/text_scan.h"
+
 namespace pagoda {
 namespace {
 
 constexpr std::string_view kThinkOpen = "<think>";
 constexpr std::string_view kThinkClose = "</think>";
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-// Length of the longest proper prefix of `tag` that `s` ends with.
-std::size_t partial_tag_suffix(std::string_view s, std::string_view tag) {
-  for (std::size_t k = std::min(s.size(), tag.size() - 1); k > 0; --k) {
-    if (s.substr(s.size() - k) == tag.substr(0, k)) return k;
-  }
-  return 0;
-}
 
 void drop_leading_newlines(std::string& s) {
   std::size_t i = 0;
@@ -56,7 +46,7 @@ void ReasoningParser::step(ReasoningDelta& out, bool at_end) {
     switch (state_) {
       case State::kStart: {
         std::size_t i = 0;
-        while (i < pending_.size() && is_space(pending_[i]))
+        while (i < pending_.size() && is_json_space(pending_[i]))
           ++i;
         std::string_view rest = std::string_view(pending_).substr(i);
         if (rest.substr(0, kThinkOpen.size()) == kThinkOpen) {

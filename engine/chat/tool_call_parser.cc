@@ -2,23 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/chat/text_scan.h"
+
 namespace pagoda {
 namespace {
 
 constexpr std::string_view kOpen = "<tool_call>";
 constexpr std::string_view kClose = "</tool_call>";
-constexpr int kMaxJsonDepth = 64;
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-std::size_t partial_tag_suffix(std::string_view s, std::string_view tag) {
-  for (std::size_t k = std::min(s.size(), tag.size() - 1); k > 0; --k) {
-    if (s.substr(s.size() - k) == tag.substr(0, k)) return k;
-  }
-  return 0;
-}
+constexpr int kMaxArgumentsDepth = 64;
 
 // Nesting depth of JSON text, ignoring brackets inside strings.
 int json_depth(std::string_view text) {
@@ -73,7 +64,7 @@ ToolCallDelta ToolCallParser::finish() {
 }
 
 bool ToolCallParser::parse_block(std::string_view body, ToolCall* call) {
-  if (json_depth(body) > kMaxJsonDepth) return false;
+  if (json_depth(body) > kMaxArgumentsDepth) return false;
   nlohmann::ordered_json json = nlohmann::ordered_json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded() || !json.is_object()) return false;
   auto name = json.find("name");
@@ -130,7 +121,7 @@ void ToolCallParser::step(ToolCallDelta& out, bool at_end) {
     }
     if (state_ == State::kAfterCall) {
       std::size_t i = 0;
-      while (i < pending_.size() && is_space(pending_[i]))
+      while (i < pending_.size() && is_json_space(pending_[i]))
         ++i;
       pending_.erase(0, i);
       if (pending_.empty()) return;
@@ -138,7 +129,7 @@ void ToolCallParser::step(ToolCallDelta& out, bool at_end) {
     std::size_t pos = pending_.find(kOpen);
     if (pos != std::string::npos) {
       std::size_t end = pos;
-      while (end > 0 && is_space(pending_[end - 1]))
+      while (end > 0 && is_json_space(pending_[end - 1]))
         --end;
       out.content_delta.append(pending_, 0, end);
       held_space_.assign(pending_, end, pos - end);
@@ -153,7 +144,7 @@ void ToolCallParser::step(ToolCallDelta& out, bool at_end) {
     }
     // Hold back what could still be whitespace before "<tool_call>".
     std::size_t emit = pending_.size() - partial_tag_suffix(pending_, kOpen);
-    while (emit > 0 && is_space(pending_[emit - 1]))
+    while (emit > 0 && is_json_space(pending_[emit - 1]))
       --emit;
     if (emit > 0) {
       out.content_delta.append(pending_, 0, emit);

@@ -23,7 +23,7 @@ namespace {
 constexpr std::string_view kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-std::string quoted(std::string_view s) {
+std::string in_quotes(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');
@@ -153,7 +153,7 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::create(const TokenizerSpec& spec
   for (const auto& [text, id] : spec.vocab) {
     if (st.table.has(id)) {
       return invalid_argument("field 'model.vocab': id " + std::to_string(id) + " is used by " +
-                              quoted(st.table.text(id)) + " and " + quoted(text));
+                              in_quotes(st.table.text(id)) + " and " + in_quotes(text));
     }
     st.table.set(id, text, byte_level::decode_token(text));
     model_ids.emplace(text, id);
@@ -219,7 +219,7 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::create(const TokenizerSpec& spec
   auto model_id = [&](const std::string& text, const std::string& field) -> StatusOr<std::int32_t> {
     const auto it = model_ids.find(text);
     if (it == model_ids.end())
-      return invalid_argument("field '" + field + "': " + quoted(text) + " is not in model.vocab");
+      return invalid_argument("field '" + field + "': " + in_quotes(text) + " is not in model.vocab");
     return it->second;
   };
   std::vector<MergeIds> merges;

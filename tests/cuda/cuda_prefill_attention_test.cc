@@ -170,11 +170,11 @@ std::vector<float> cpu_attention(const PrefillCase& c, const PrefillInputs& in, 
   return out;
 }
 
-struct DeviceInputs {
+struct PrefillDeviceInputs {
   DeviceBuffer q, k_cache, v_cache, block_tables, positions, table_offsets, tiles;
 };
 
-void upload_inputs(const PrefillInputs& in, DeviceInputs* d) {
+void upload_inputs(const PrefillInputs& in, PrefillDeviceInputs* d) {
   ASSERT_NO_FATAL_FAILURE(upload(in.q, &d->q));
   ASSERT_NO_FATAL_FAILURE(upload(in.k_cache, &d->k_cache));
   ASSERT_NO_FATAL_FAILURE(upload(in.v_cache, &d->v_cache));
@@ -185,7 +185,7 @@ void upload_inputs(const PrefillInputs& in, DeviceInputs* d) {
 }
 
 // One prefill launch; out starts as NaN.
-void run_prefill(const PrefillCase& c, const PrefillInputs& in, const DeviceInputs& d,
+void run_prefill(const PrefillCase& c, const PrefillInputs& in, const PrefillDeviceInputs& d,
                  std::vector<std::uint16_t>* out) {
   DeviceBuffer d_out;
   ASSERT_NO_FATAL_FAILURE(alloc_poisoned<std::uint16_t>(
@@ -209,7 +209,7 @@ void run_prefill(const PrefillCase& c, const PrefillInputs& in, const DeviceInpu
 }
 
 // The split-KV kernel on every row (gap rows too), splits of 256 positions.
-void run_split_kv(const PrefillCase& c, const PrefillInputs& in, const DeviceInputs& d,
+void run_split_kv(const PrefillCase& c, const PrefillInputs& in, const PrefillDeviceInputs& d,
                   std::vector<std::uint16_t>* out) {
   constexpr std::int64_t kSplitSize = 256;
   const std::int64_t num_splits = (in.max_ctx + kSplitSize - 1) / kSplitSize;
@@ -307,7 +307,7 @@ TEST_F(CudaPrefillAttentionTest, MatchesCpuAndSplitKvKernel) {
     const PrefillInputs in = make_inputs(c, rng);
     const std::vector<float> ref = cpu_attention(c, in, pool);
     ASSERT_EQ(count_non_finite(ref), 0) << "the CPU reference read a poisoned cache slot";
-    DeviceInputs d;
+    PrefillDeviceInputs d;
     ASSERT_NO_FATAL_FAILURE(upload_inputs(in, &d));
 
     std::vector<std::uint16_t> out;

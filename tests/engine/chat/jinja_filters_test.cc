@@ -7,18 +7,6 @@
 namespace pagoda::jinja {
 namespace {
 
-struct Case {
-  const char* source;
-  const char* context;
-  const char* expected;
-};
-
-void run_cases(const std::vector<Case>& cases) {
-  for (const Case& c : cases) {
-    EXPECT_EQ(render_or_error(c.source, c.context), c.expected) << "template: " << c.source;
-  }
-}
-
 TEST(JinjaFilterTest, ToJsonMatchesTransformers) {
   run_cases({
       {"{{ x | tojson }}", R"({"x": {"b": 1, "a": [true, null, 1.5, "\u00e9\"\n"], "c": {}}})",

@@ -12,18 +12,6 @@
 namespace pagoda::jinja {
 namespace {
 
-struct Case {
-  const char* source;
-  const char* context;
-  const char* expected;
-};
-
-void run_cases(const std::vector<Case>& cases) {
-  for (const Case& c : cases) {
-    EXPECT_EQ(render_or_error(c.source, c.context), c.expected) << "template: " << c.source;
-  }
-}
-
 TEST(JinjaExpressionTest, Arithmetic) {
   run_cases({
       {"{{ 1 + 2 * 3 }}", "{}", "7"},

@@ -1,11 +1,14 @@
 // Helpers shared by the Jinja interpreter tests: render a template source against a JSON context
-// the way transformers' environment would, returning the output or the error Status.
+// the way transformers' environment would, returning the output or the error Status; table rows
+// of (source, context, expected output).
 #pragma once
 
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "engine/chat/jinja_template.h"
@@ -38,6 +41,19 @@ inline std::string render_or_error(const std::string& source, const std::string&
   }
   auto out = render_source(source, context_json);
   return out.ok() ? *out : "ERROR: " + out.status().to_string();
+}
+
+// One table row: a template source, its context as JSON, the expected output.
+struct Case {
+  const char* source;
+  const char* context;
+  const char* expected;
+};
+
+inline void run_cases(const std::vector<Case>& cases) {
+  for (const Case& c : cases) {
+    EXPECT_EQ(render_or_error(c.source, c.context), c.expected) << "template: " << c.source;
+  }
 }
 
 }  // namespace pagoda::jinja
