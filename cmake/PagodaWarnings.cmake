@@ -12,3 +12,10 @@ target_compile_options(pagoda_warnings INTERFACE
 if(NOT PAGODA_SANITIZE STREQUAL "" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   target_compile_options(pagoda_warnings INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wno-maybe-uninitialized>)
 endif()
+
+# GCC warns when a class defined in an included file has a member of a type
+# from an anonymous namespace (-Wsubobject-linkage): meant for headers, it
+# fires on every .cc a unity build includes into its batch file.
+if(CMAKE_UNITY_BUILD AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  target_compile_options(pagoda_warnings INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Wno-subobject-linkage>)
+endif()
