@@ -159,6 +159,26 @@ EngineConfig resolved_engine_config(const EngineLoadOptions& o, const ModelConfi
   return ec;
 }
 
+// What every node loads the same way, leader or worker: the checkpoint, the
+// node group (when there are several nodes) and this node's ranks.
+struct NodeParts {
+  EngineConfig engine_config;
+  std::unique_ptr<multinode::NodeGroup> group;  // null on a single node
+  NodeRunner node;
+};
+
+StatusOr<NodeParts> load_node_parts(const EngineLoadOptions& o, const ModelConfig& config) {
+  NodeParts out;
+  out.engine_config = resolved_engine_config(o, config);
+  PAGODA_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::open(o.model_dir));
+  auto shared_checkpoint = std::make_shared<const Checkpoint>(std::move(checkpoint));
+  const std::string device = resolve_device(o.device);
+  PAGODA_ASSIGN_OR_RETURN(out.group, form_group(o, config, device, out.engine_config));
+  PAGODA_ASSIGN_OR_RETURN(
+      out.node, make_runner(o, config, shared_checkpoint, device, out.engine_config, out.group.get()));
+  return out;
+}
+
 }  // namespace
 
 StatusOr<LoadedEngine> load_engine(const EngineLoadOptions& o) {
@@ -182,18 +202,12 @@ StatusOr<LoadedEngine> load_engine(const EngineLoadOptions& o) {
       out.chat_template_error = t.status();
     }
   }
-  const EngineConfig ec = resolved_engine_config(o, out.config);
-  PAGODA_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::open(o.model_dir));
-  auto shared_checkpoint = std::make_shared<const Checkpoint>(std::move(checkpoint));
-  const std::string device = resolve_device(o.device);
-  PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<multinode::NodeGroup> group, form_group(o, out.config, device, ec));
-  PAGODA_ASSIGN_OR_RETURN(NodeRunner node,
-                          make_runner(o, out.config, shared_checkpoint, device, ec, group.get()));
-  out.backend_report = std::move(node.report);
-  std::unique_ptr<ModelRunner> runner = std::move(node.runner);
-  if (group != nullptr)
-    runner = std::make_unique<multinode::MultiNodeModelRunner>(std::move(runner), std::move(group));
-  PAGODA_ASSIGN_OR_RETURN(out.engine, Engine::create(std::move(runner), out.tokenizer, ec));
+  PAGODA_ASSIGN_OR_RETURN(NodeParts parts, load_node_parts(o, out.config));
+  out.backend_report = std::move(parts.node.report);
+  std::unique_ptr<ModelRunner> runner = std::move(parts.node.runner);
+  if (parts.group != nullptr)
+    runner = std::make_unique<multinode::MultiNodeModelRunner>(std::move(runner), std::move(parts.group));
+  PAGODA_ASSIGN_OR_RETURN(out.engine, Engine::create(std::move(runner), out.tokenizer, parts.engine_config));
   return out;
 }
 
@@ -201,14 +215,8 @@ StatusOr<std::unique_ptr<multinode::NodeWorker>> load_node_worker(const EngineLo
   if (o.nodes.nnodes < 2 || o.nodes.node_rank < 1 || o.nodes.node_rank >= o.nodes.nnodes)
     return invalid_argument("a worker node needs --nnodes >= 2 and --node-rank in [1, --nnodes)");
   PAGODA_ASSIGN_OR_RETURN(ModelConfig config, load_model_config(o.model_dir));
-  const EngineConfig ec = resolved_engine_config(o, config);
-  PAGODA_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::open(o.model_dir));
-  auto shared_checkpoint = std::make_shared<const Checkpoint>(std::move(checkpoint));
-  const std::string device = resolve_device(o.device);
-  PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<multinode::NodeGroup> group, form_group(o, config, device, ec));
-  PAGODA_ASSIGN_OR_RETURN(NodeRunner node,
-                          make_runner(o, config, shared_checkpoint, device, ec, group.get()));
-  return std::make_unique<multinode::NodeWorker>(std::move(node.runner), std::move(group));
+  PAGODA_ASSIGN_OR_RETURN(NodeParts parts, load_node_parts(o, config));
+  return std::make_unique<multinode::NodeWorker>(std::move(parts.node.runner), std::move(parts.group));
 }
 
 }  // namespace pagoda

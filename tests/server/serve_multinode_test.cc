@@ -81,6 +81,19 @@ std::vector<std::string> completions(int http_port) {
   return out;
 }
 
+// The value of `name`{node_rank="1",nnodes="2"} on the worker's /metrics, or -1.
+double worker_sample(ServeProcess& worker, const std::string& name) {
+  if (worker.metrics_port() == 0) return -1;
+  HttpResponse r = http_request(worker.metrics_port(), "GET", "/metrics");
+  const std::string key = name + "{node_rank=\"1\",nnodes=\"2\"} ";
+  const std::size_t at = r.body.find(key);
+  if (r.status != 200 || at == std::string::npos) {
+    ADD_FAILURE() << name << " not on the worker's /metrics:\n" << r.body;
+    return -1;
+  }
+  return std::stod(r.body.substr(at + key.size()));
+}
+
 TEST(ServeMultiNodeTest, TwoNodesAnswerExactlyAsOneProcessAndStopTogether) {
   std::vector<std::string> expected;
   {
@@ -100,7 +113,12 @@ TEST(ServeMultiNodeTest, TwoNodesAnswerExactlyAsOneProcessAndStopTogether) {
   ASSERT_TRUE(leader.start(node_args(0, leader_port)));
   ASSERT_TRUE(worker.wait_for_output("node 1 of 2 joined", std::chrono::seconds(60)));
   ASSERT_TRUE(wait_healthy(leader.http_port()));
+  const double steps_before = worker_sample(worker, "pagoda_node_steps_total");
   EXPECT_EQ(completions(leader.http_port()), expected);
+  // The worker's /metrics says it joined and ran the leader's steps: three
+  // requests one after another, at least one step for each of their 12 tokens.
+  EXPECT_EQ(worker_sample(worker, "pagoda_node_joined"), 1.0);
+  EXPECT_GE(worker_sample(worker, "pagoda_node_steps_total") - steps_before, 36.0);
 
   // SIGTERM to the worker alone (a rolling update signals every pod) does not
   // stop it while the leader still needs it.

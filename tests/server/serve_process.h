@@ -100,10 +100,15 @@ class ServeProcess {
     std::lock_guard<std::mutex> lock(mutex_);
     return http_port_;
   }
+  // 0 until the process announced its /metrics listener.
+  int metrics_port() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return metrics_port_;
+  }
 
  private:
   void read_stdout(int fd) {
-    const std::regex listening(R"((grpc|http) listening on [^ ]*:([0-9]+))");
+    const std::regex listening(R"((grpc|http|metrics) listening on [^ ]*:([0-9]+))");
     std::string line;
     char c;
     while (read(fd, &c, 1) == 1) {
@@ -113,7 +118,8 @@ class ServeProcess {
       }
       std::smatch m;
       std::lock_guard<std::mutex> lock(mutex_);
-      if (std::regex_search(line, m, listening)) (m[1] == "grpc" ? grpc_port_ : http_port_) = std::stoi(m[2]);
+      if (std::regex_search(line, m, listening))
+        (m[1] == "grpc" ? grpc_port_ : m[1] == "http" ? http_port_ : metrics_port_) = std::stoi(m[2]);
       lines_.push_back(line);
       line.clear();
     }
@@ -125,9 +131,9 @@ class ServeProcess {
   pid_t pid_ = -1;
   std::thread reader_;
   std::mutex mutex_;
-  int grpc_port_ = 0, http_port_ = 0;  // guarded by mutex_
-  bool stdout_closed_ = false;         // guarded by mutex_
-  std::vector<std::string> lines_;     // guarded by mutex_
+  int grpc_port_ = 0, http_port_ = 0, metrics_port_ = 0;  // guarded by mutex_
+  bool stdout_closed_ = false;                            // guarded by mutex_
+  std::vector<std::string> lines_;                        // guarded by mutex_
 };
 
 }  // namespace pagoda::server::testing

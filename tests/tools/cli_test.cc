@@ -5,6 +5,7 @@
 #include "tests/cli_run.h"
 #include "tests/test_temp_dir.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -58,12 +59,17 @@ TEST(CliTest, VersionAndHelp) {
 TEST(CliTest, TokenizeAndDetokenizeMatchGolden) {
   std::ifstream golden(std::string(PAGODA_SOURCE_DIR) + "/tests/data/tokenizer/golden.jsonl");
   std::string line;
+  // The golden set itself is checked in-process (tokenizer_golden_test); here
+  // the CLI's plumbing: the first text and the first with non-ASCII bytes (each
+  // run loads the 151k-token tokenizer, seconds under ASan).
   int checked = 0;
-  while (std::getline(golden, line) && checked < 5) {
+  while (std::getline(golden, line) && checked < 2) {
     Json g = Json::parse(line);
     if (!g.contains("text") || !g["text"].is_string()) continue;
     const std::string text = g["text"].get<std::string>();
     if (text.find('\0') != std::string::npos || text.empty()) continue;
+    const bool ascii = std::all_of(text.begin(), text.end(), [](char c) { return (c & 0x80) == 0; });
+    if (checked == 1 && ascii) continue;
     CliRun t = pagoda("tokenize --file " + temp_file("cli_tok.txt", text));
     ASSERT_EQ(t.exit_code, 0) << t.err;
     EXPECT_EQ(Json::parse(t.out), g["ids"]) << text;
@@ -77,7 +83,7 @@ TEST(CliTest, TokenizeAndDetokenizeMatchGolden) {
     EXPECT_EQ(d.out, g["decoded"].get<std::string>() + "\n");
     ++checked;
   }
-  EXPECT_EQ(checked, 5);
+  EXPECT_EQ(checked, 2);
 }
 
 TEST(CliTest, ChatTemplateMatchesGolden) {
