@@ -36,8 +36,8 @@ option(PAGODA_NATIVE "Tune host code for this machine's CPU (-march=native)" OFF
 # halves a clean build (docs/reliability.md, "CI time"). Files with their own
 # compile options (the AVX2/AVX-512 kernels) are never batched, nor is the
 # generated protobuf code. Iterating on one file, -DCMAKE_UNITY_BUILD=OFF
-# recompiles only that file; `make test-tsan` builds the engine that way, which
-# keeps its files compiling on their own includes.
+# recompiles only that file (and is the check that each file compiles on its
+# own includes, which a batch can hide).
 set(CMAKE_UNITY_BUILD ON CACHE BOOL "Compile each target's sources in batches (unity build)")
 set(CMAKE_UNITY_BUILD_BATCH_SIZE 16 CACHE STRING "Source files per unity translation unit")
 
