@@ -331,10 +331,7 @@ void add_bench_command(CLI::App& app) {
     if (f->target_address.empty())
       f->target_address = f->target.protocol == "grpc" ? "127.0.0.1:50051" : "127.0.0.1:8000";
     Status s = run_bench(*f);
-    if (!s.ok()) {
-      std::fprintf(stderr, "pagoda bench serve: %s\n", s.message().c_str());
-      throw CLI::RuntimeError(1);
-    }
+    if (!s.ok()) fail_command("bench serve", s.message());
   });
 }
 

@@ -269,7 +269,7 @@ TEST_F(HttpApiTest, MalformedAndHostileRequestsTable) {
        post_json("/v1/chat/completions", R"({"messages":[{"role":"user","content":5}]})"), 400},
       {"tools not array", chat(R"(,"tools":{"a":1})"), 400},
       {"tool malformed", chat(R"(,"tools":[{"type":"function"}])"), 400},
-      // Found by openai_request_fuzz: a non-string "type" once threw out of the parser and ended the server.
+      // A non-string "type" once threw out of the parser and ended the server.
       {"tool type a number", chat(R"(,"tools":[{"type":5,"function":{"name":"f"}}])"), 400},
       {"tool_choice required", chat(R"(,"tool_choice":"required")"), 400},
       {"enable_thinking wrong type", chat(R"(,"chat_template_kwargs":{"enable_thinking":"yes"})"), 400},
