@@ -337,10 +337,12 @@ TEST_F(HostileRequestsTest, GrpcClientThatStopsReadingIsCutOff) {
   big.mutable_sampling()->set_max_tokens(4000);
   big.mutable_sampling()->set_ignore_eos(true);
   big.set_logprobs(20);  // ~0.5 KB per token: the cap is reached quickly
+  const std::int64_t ended = server_->engine().stats().num_requests_finished;
   auto start = std::chrono::steady_clock::now();
   auto reader = slow_stub->Generate(&stuck, big);
   EXPECT_EQ(generate_once(base()), grpc::StatusCode::OK);
-  EXPECT_TRUE(wait_all_blocks_free(*server_, std::chrono::seconds(60)));
+  EXPECT_TRUE(
+      wait_requests_ended(*server_, ended + 2, std::chrono::seconds(60)));  // this one and the stuck one
   std::printf("stuck gRPC stream cut off after %.1f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   // The stream ends with an error, not with all 4000 tokens.
@@ -364,13 +366,17 @@ TEST_F(HostileRequestsTest, HttpClientThatStopsReadingIsCutOff) {
   addr.sin_port = htons(static_cast<std::uint16_t>(server_->http_port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::int64_t ended = server_->engine().stats().num_requests_finished;
   auto start = std::chrono::steady_clock::now();
   std::string req =
       post_json("/v1/completions",
                 R"({"prompt":"Hi","max_tokens":4000,"ignore_eos":true,"logprobs":5,"stream":true})", auth());
   ASSERT_GT(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), 0);
   EXPECT_EQ(generate_once(base()), grpc::StatusCode::OK);
-  EXPECT_TRUE(wait_all_blocks_free(*server_, std::chrono::seconds(60)));
+  // Waiting for free blocks alone raced the HTTP request: under load it had not
+  // reached the engine yet, the wait passed at once and the reads below then
+  // drained the whole stream.
+  EXPECT_TRUE(wait_requests_ended(*server_, ended + 2, std::chrono::seconds(60)));
   std::printf("stuck HTTP stream cut off after %.1f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   // What arrived ends early: the server gave up on this client.

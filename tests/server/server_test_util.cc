@@ -202,14 +202,21 @@ std::vector<std::string> sse_events(const std::string& body) {
   return out;
 }
 
-bool wait_all_blocks_free(Server& server, std::chrono::milliseconds timeout) {
+bool wait_requests_ended(Server& server, std::int64_t num_ended, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     EngineStats s = server.engine().stats();
-    if (s.num_running == 0 && s.num_waiting == 0 && s.num_free_blocks == s.num_blocks) return true;
+    if (s.num_requests_finished >= num_ended && s.num_running == 0 && s.num_waiting == 0 &&
+        s.num_free_blocks == s.num_blocks) {
+      return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
+}
+
+bool wait_all_blocks_free(Server& server, std::chrono::milliseconds timeout) {
+  return wait_requests_ended(server, 0, timeout);
 }
 
 }  // namespace pagoda::server::testing

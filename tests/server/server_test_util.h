@@ -44,6 +44,11 @@ std::vector<std::string> sse_events(const std::string& body);
 
 // Polls until every KV block is free (nothing running or waiting); false on timeout.
 bool wait_all_blocks_free(Server& server, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// Waits until the engine has ended at least `num_ended` requests since it
+// started (for any reason: EngineStats::num_requests_finished) and every block
+// is free. Unlike wait_all_blocks_free alone, it cannot return before a request
+// that is still on its way to the engine has even started.
+bool wait_requests_ended(Server& server, std::int64_t num_ended, std::chrono::milliseconds timeout);
 
 // A connected socket (for disconnect tests); -1 on failure.
 int connect_to(int port);
