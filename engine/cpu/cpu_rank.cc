@@ -14,8 +14,8 @@
 namespace pagoda::cpu {
 namespace {
 
-template <typename T>
-T* sized(std::vector<T>& v, std::int64_t n) {
+template <typename Vector>
+auto* sized(Vector& v, std::int64_t n) {
   if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
   return v.data();
 }
@@ -41,8 +41,8 @@ CpuRank::CpuRank(const ModelConfig& config, std::shared_ptr<const CpuWeights> we
                           config.head_dim) {
   // Default-initialised: pages are only touched (and counted in RSS) when used.
   const auto total = static_cast<std::size_t>(kv_elems_per_layer_ * config.num_hidden_layers);
-  k_cache_.reset(new std::uint16_t[total]);
-  v_cache_.reset(new std::uint16_t[total]);
+  k_cache_ = make_aligned_array<std::uint16_t>(total);
+  v_cache_ = make_aligned_array<std::uint16_t>(total);
 }
 
 void CpuRank::gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w, float* y, std::int64_t m) {
@@ -62,7 +62,7 @@ void CpuRank::norm_rows_to_bf16(const float* x, const Bf16Matrix& w, std::int64_
   const std::int64_t h = config_.hidden_size;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   pool_.parallel_for(rows, [&](std::int64_t t) {
-    thread_local std::vector<float> tmp;
+    thread_local AlignedVector<float> tmp;
     float* y = sized(tmp, h);
     rms_norm_row(x + t * h, w.data, eps, h, y);
     f32_to_bf16_row(y, h, out + t * h);

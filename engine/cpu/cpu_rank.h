@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/communicator.h"
+#include "engine/cpu/aligned_buffer.h"
 #include "engine/cpu/cpu_isa.h"
 #include "engine/cpu/cpu_weights.h"
 #include "engine/cpu/thread_pool.h"
@@ -58,17 +59,19 @@ class CpuRank {
   RopeFrequencies rope_;
   std::int32_t block_size_;
   std::int64_t kv_elems_per_layer_;
-  std::unique_ptr<std::uint16_t[]> k_cache_;  // [layers][blocks][kv heads][block_size][head_dim]
-  std::unique_ptr<std::uint16_t[]> v_cache_;
+  AlignedArray<std::uint16_t> k_cache_;  // [layers][blocks][kv heads][block_size][head_dim]
+  AlignedArray<std::uint16_t> v_cache_;
 
   // Per-step inputs, flattened over the plan's tokens.
   std::vector<std::int32_t> tokens_, positions_;
   std::vector<const std::int32_t*> token_tables_;
   std::vector<std::int64_t> sample_rows_;  // token index of each sampled sequence's last token
   std::vector<float> cos_, sin_;           // [tokens, head_dim / 2]
-  // Workspaces, grown on demand and reused.
-  std::vector<float> hidden_, q_, k_, v_, attn_, proj_, gate_, up_, logits_local_, logits_;
-  std::vector<std::uint16_t> xb_, attn_b_, act_b_;
+  // Workspaces, grown on demand and reused; cache-line aligned, as every row is
+  // when its width is a multiple of 16 floats or 32 bf16 values.
+  AlignedVector<float> hidden_, q_, k_, v_, attn_, proj_, gate_, up_, logits_local_;
+  AlignedVector<std::uint16_t> xb_, attn_b_, act_b_;
+  std::vector<float> logits_;
 };
 
 }  // namespace pagoda::cpu

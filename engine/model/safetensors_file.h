@@ -1,7 +1,9 @@
-// SafetensorsFile: one memory-mapped .safetensors file with a validated header.
+// SafetensorsFile: one .safetensors file in memory with a validated header.
 // The header is checked against the file before any tensor is exposed: offsets
-// in bounds, contiguous and non-overlapping, shape x dtype = byte length. Tensor
-// bytes are never copied. Immutable after open(); any thread may read.
+// in bounds, contiguous and non-overlapping, shape x dtype = byte length. The
+// file is mapped, or, when its data section would not start on a 64-byte
+// boundary in a mapping, read once into aligned memory (MappedFile); tensor
+// bytes are never copied after that. Immutable after open(); any thread may read.
 #pragma once
 
 #include <cstdint>

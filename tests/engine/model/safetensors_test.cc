@@ -4,6 +4,8 @@
 
 #include "tests/test_temp_dir.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 
 #include "base/mapped_file.h"
@@ -64,6 +66,32 @@ TEST(SafetensorsTest, WriterThenReaderRoundTrip) {
   EXPECT_EQ(f->metadata().at("format"), "pt");
   // The header is padded so data starts 8-byte aligned.
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.bytes.data()) % 8, 0u);
+}
+
+// Whatever the header's length (the format pads it to 8 bytes only), the data
+// section comes out on a cache line, with the same bytes: a mapping when it
+// falls there by itself, else the file read into aligned memory.
+TEST(SafetensorsTest, TensorDataStartsOnACacheLineWhateverTheHeaderLength) {
+  std::string path = temp_path("aligned.safetensors");
+  std::vector<std::uint8_t> data(4 * 32 * 2);
+  for (std::size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<std::uint8_t>(i * 13 + 1);
+  for (std::size_t pad = 0; pad < 64; pad += 3) {  // header lengths over every residue mod 64
+    {
+      auto w =
+          SafetensorsWriter::create(path, {{"w", DType::kBF16, {4, 32}}}, {{"pad", std::string(pad, 'x')}});
+      ASSERT_TRUE(w.ok()) << w.status().to_string();
+      ASSERT_TRUE(w->append(data).ok());
+      ASSERT_TRUE(w->finish().ok());
+    }
+    auto f = SafetensorsFile::open(path);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    const TensorView& t = f->tensors().at(0);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.bytes.data()) % MappedFile::kAlignBytes, 0u)
+        << "pad " << pad;
+    EXPECT_TRUE(std::equal(t.bytes.begin(), t.bytes.end(), data.begin(), data.end())) << "pad " << pad;
+    EXPECT_EQ(f->metadata().at("pad"), std::string(pad, 'x'));
+  }
 }
 
 TEST(SafetensorsTest, WriterRejectsShortData) {
