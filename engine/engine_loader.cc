@@ -32,6 +32,10 @@ std::string resolve_device(const std::string& device) {
   return "cpu";
 }
 
+std::int32_t default_max_num_batched_tokens(const std::string& resolved_device) {
+  return resolved_device == "cuda" ? 2048 : 512;
+}
+
 namespace {
 
 struct NodeRunner {
@@ -119,7 +123,8 @@ StatusOr<NodeRunner> make_runner(const EngineLoadOptions& o, const ModelConfig& 
     }
     PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<cuda::CudaModelRunner> cr,
                             cuda::CudaModelRunner::create(config, checkpoint, co));
-    out.report = where + ", " + std::to_string(cr->num_graphs()) + " decode CUDA graphs captured in " +
+    out.report = where + ", steps of up to " + std::to_string(ec.scheduler.max_num_batched_tokens) +
+                 " tokens, " + std::to_string(cr->num_graphs()) + " decode CUDA graphs captured in " +
                  std::to_string(static_cast<int>(cr->graph_capture_seconds() * 1000)) + " ms\n" +
                  cr->memory_plan().describe();
     out.runner = std::move(cr);
@@ -145,16 +150,23 @@ StatusOr<NodeRunner> make_runner(const EngineLoadOptions& o, const ModelConfig& 
     PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<cpu::CpuModelRunner> cr,
                             cpu::CpuModelRunner::create(config, checkpoint, ro, std::move(comms)));
     out.report = where + ", " + std::to_string(cr->kv_cache_info().num_blocks) + " KV blocks of " +
-                 std::to_string(o.block_size) + " tokens";
+                 std::to_string(o.block_size) + " tokens, steps of up to " +
+                 std::to_string(ec.scheduler.max_num_batched_tokens) + " tokens";
     out.runner = std::move(cr);
   }
   return out;
 }
 
-EngineConfig resolved_engine_config(const EngineLoadOptions& o, const ModelConfig& config) {
+EngineConfig resolved_engine_config(const EngineLoadOptions& o, const ModelConfig& config,
+                                    const std::string& device) {
   EngineConfig ec = o.engine;
   if (ec.scheduler.max_model_len <= 0) {
     ec.scheduler.max_model_len = static_cast<std::int32_t>(config.max_position_embeddings);
+  }
+  if (ec.scheduler.max_num_batched_tokens <= 0) {
+    // Never below one token per running sequence.
+    ec.scheduler.max_num_batched_tokens =
+        std::max(default_max_num_batched_tokens(device), ec.scheduler.max_num_seqs);
   }
   return ec;
 }
@@ -169,10 +181,10 @@ struct NodeParts {
 
 StatusOr<NodeParts> load_node_parts(const EngineLoadOptions& o, const ModelConfig& config) {
   NodeParts out;
-  out.engine_config = resolved_engine_config(o, config);
+  const std::string device = resolve_device(o.device);
+  out.engine_config = resolved_engine_config(o, config, device);
   PAGODA_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::open(o.model_dir));
   auto shared_checkpoint = std::make_shared<const Checkpoint>(std::move(checkpoint));
-  const std::string device = resolve_device(o.device);
   PAGODA_ASSIGN_OR_RETURN(out.group, form_group(o, config, device, out.engine_config));
   PAGODA_ASSIGN_OR_RETURN(
       out.node, make_runner(o, config, shared_checkpoint, device, out.engine_config, out.group.get()));

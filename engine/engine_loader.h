@@ -40,9 +40,18 @@ struct EngineLoadOptions {
   double gpu_memory_utilization = 0.9;  // CUDA: fraction of each GPU this process may use
   NodeOptions nodes;                    // tensor_parallel_size counts the ranks of every node
   // Scheduler limits and text limits. max_model_len 0 = the model's
-  // max_position_embeddings; num_blocks, block_size and eos ids are filled in.
+  // max_position_embeddings; max_num_batched_tokens 0 = the backend's default
+  // (default_max_num_batched_tokens); num_blocks, block_size and eos ids are
+  // filled in.
   EngineConfig engine;
 };
+
+// A step's token budget when none is given: 512 on the CPU backend, 2048 on
+// CUDA. A step is as slow as the tokens it computes, and every running stream
+// waits for it: on the CPU a 2,048-token step takes seconds (docs/performance.md,
+// 2026-11-29: median TTFT 5.1 s at 2,048 vs 2.6 s at 512 with no loss of
+// throughput), on a GPU about 10 ms.
+std::int32_t default_max_num_batched_tokens(const std::string& resolved_device);
 
 // The backend a device flag resolves to: "auto" is cuda when this build has
 // the CUDA backend and a GPU is visible, else cpu.

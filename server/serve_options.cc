@@ -141,7 +141,8 @@ Status ServeOptions::validate() const {
     return invalid_argument("--gpu-memory-utilization must be in (0, 1]");
   if (num_kv_blocks < 0) return invalid_argument("--num-kv-blocks must not be negative");
   if (max_num_seqs < 1) return invalid_argument("--max-num-seqs must be at least 1");
-  if (max_num_batched_tokens < 1) return invalid_argument("--max-num-batched-tokens must be at least 1");
+  if (max_num_batched_tokens < 0)
+    return invalid_argument("--max-num-batched-tokens must be at least 1 (or 0 for the backend's default)");
   if (max_model_len < 0) return invalid_argument("--max-model-len must not be negative");
   if (max_queued_requests < 1) return invalid_argument("--max-queued-requests must be at least 1");
   if (limits.max_n < 1) return invalid_argument("max_n must be at least 1");

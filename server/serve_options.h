@@ -69,8 +69,8 @@ struct ServeOptions {
 
   // Scheduler.
   int max_num_seqs = 256;
-  int max_num_batched_tokens = 2048;
-  int max_model_len = 0;  // 0 -> the model's max_position_embeddings
+  int max_num_batched_tokens = 0;  // 0: the backend's default (default_max_num_batched_tokens)
+  int max_model_len = 0;           // 0 -> the model's max_position_embeddings
   int max_queued_requests = 4096;
   bool enable_prefix_caching = true;
   std::uint64_t seed = 0x5eed;

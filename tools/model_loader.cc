@@ -39,8 +39,9 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
   cmd.add_option("--max-num-seqs", f.max_num_seqs, "Most sequences in one step")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
-  cmd.add_option("--max-num-batched-tokens", f.max_num_batched_tokens, "Token budget of one step")
-      ->check(CLI::Range(1, 1 << 20))
+  cmd.add_option("--max-num-batched-tokens", f.max_num_batched_tokens,
+                 "Token budget of one step (0: 512 on the CPU backend, 2048 on CUDA)")
+      ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
   cmd.add_option("--max-model-len", f.max_model_len, "Longest prompt + output (default: the model's)")
       ->check(CLI::NonNegativeNumber);
@@ -88,7 +89,9 @@ StatusOr<LoadedEngine> load_engine_from_flags(const EngineFlags& f) {
   o.num_kv_blocks = f.num_kv_blocks;
   SchedulerConfig& sc = o.engine.scheduler;
   sc.max_num_seqs = f.max_num_seqs;
-  sc.max_num_batched_tokens = std::max(f.max_num_batched_tokens, f.max_num_seqs);
+  // 0 stays 0: the loader picks the backend's default (never below max_num_seqs).
+  sc.max_num_batched_tokens =
+      f.max_num_batched_tokens > 0 ? std::max(f.max_num_batched_tokens, f.max_num_seqs) : 0;
   sc.max_model_len = f.max_model_len;
   sc.max_queued_requests = f.max_queued_requests;
   sc.enable_prefix_caching = !f.no_prefix_caching;

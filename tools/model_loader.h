@@ -31,8 +31,8 @@ struct EngineFlags {
   double gpu_memory_utilization = 0.9;
   int num_kv_blocks = 0;
   int max_num_seqs = 256;
-  int max_num_batched_tokens = 2048;
-  int max_model_len = 0;  // 0 = the model's max_position_embeddings
+  int max_num_batched_tokens = 0;  // 0: the backend's default
+  int max_model_len = 0;           // 0 = the model's max_position_embeddings
   int max_queued_requests = 4096;
   bool no_prefix_caching = false;
 };

@@ -187,7 +187,8 @@ void add_serve_command(CLI::App& app) {
                   "Exact number of KV blocks (overrides --kv-cache-bytes)");
   cmd->add_option("--block-size", o.block_size, "Tokens per KV block")->capture_default_str();
   cmd->add_option("--max-num-seqs", o.max_num_seqs, "Most sequences in one step")->capture_default_str();
-  cmd->add_option("--max-num-batched-tokens", o.max_num_batched_tokens, "Token budget of one step")
+  cmd->add_option("--max-num-batched-tokens", o.max_num_batched_tokens,
+                  "Token budget of one step (0: 512 on the CPU backend, 2048 on CUDA)")
       ->capture_default_str();
   cmd->add_option("--max-model-len", o.max_model_len, "Prompt + output limit (0: the model's)")
       ->capture_default_str();

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "engine/cpu/cpu_model_runner.h"
+#include "engine/engine_loader.h"
 #include "engine/model/checkpoint.h"
 #include "engine/model/model_preset.h"
 #include "engine/model/random_checkpoint.h"
@@ -25,6 +26,7 @@ const std::string kTokenizerDir =
 
 // The tiny preset with the real Qwen 3 tokenizer, written once per process.
 struct TinyModel {
+  std::string dir;
   ModelConfig config;
   std::shared_ptr<const Checkpoint> checkpoint;
   std::shared_ptr<const Tokenizer> tokenizer;
@@ -38,6 +40,7 @@ struct TinyModel {
       o.seed = 5;
       o.out_dir = (fs::path(pagoda_test_temp_dir()) / "pagoda_engine_test_tiny").string();
       EXPECT_TRUE(write_random_checkpoint(o).ok());
+      t.dir = o.out_dir;
       t.config = load_model_config(o.out_dir).value();
       t.checkpoint = std::make_shared<const Checkpoint>(Checkpoint::open(o.out_dir).value());
       t.tokenizer =
@@ -342,6 +345,30 @@ TEST(EngineTest, RejectsBadRequestsAtSubmit) {
   bad_temp.sampling.temperature = -1;
   EXPECT_NE(engine->submit(bad_temp, s.callback()).status().message().find("temperature"), std::string::npos);
   EXPECT_FALSE(s.done);  // refused requests never call back
+}
+
+// The step budget: 0 means the backend's default (512 tokens on the CPU, where
+// a step's latency grows with its tokens; 2048 on CUDA), never below one token
+// per sequence; a given budget is kept. The start-up report says which.
+TEST(EngineLoaderTest, StepBudgetDefaultsByBackend) {
+  EXPECT_EQ(default_max_num_batched_tokens("cpu"), 512);
+  EXPECT_EQ(default_max_num_batched_tokens("cuda"), 2048);
+  auto report_for = [](int budget, int max_num_seqs) {
+    EngineLoadOptions o;
+    o.model_dir = TinyModel::get().dir;
+    o.tokenizer_dir = kTokenizerDir;
+    o.device = "cpu";
+    o.num_threads = 1;
+    o.num_kv_blocks = 64;
+    o.engine.scheduler.max_num_batched_tokens = budget;
+    o.engine.scheduler.max_num_seqs = max_num_seqs;
+    StatusOr<LoadedEngine> le = load_engine(o);
+    EXPECT_TRUE(le.ok()) << le.status().to_string();
+    return le.ok() ? le->backend_report : std::string();
+  };
+  EXPECT_NE(report_for(0, 256).find("steps of up to 512 tokens"), std::string::npos) << report_for(0, 256);
+  EXPECT_NE(report_for(0, 600).find("steps of up to 600 tokens"), std::string::npos);
+  EXPECT_NE(report_for(100, 8).find("steps of up to 100 tokens"), std::string::npos);
 }
 
 }  // namespace
