@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <variant>
 
+#include "base/thread_name.h"
 #include "engine/request_output.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "scheduler/scheduler.h"
@@ -52,8 +53,14 @@ class EngineImpl {
         config_(std::move(config)),
         scheduler_(std::move(scheduler)) {
     refresh_stats();
-    step_thread_ = std::thread([this] { step_loop(); });
-    output_thread_ = std::thread([this] { output_loop(); });
+    step_thread_ = std::thread([this] {
+      set_current_thread_name("pagoda-step");
+      step_loop();
+    });
+    output_thread_ = std::thread([this] {
+      set_current_thread_name("pagoda-output");
+      output_loop();
+    });
   }
 
   ~EngineImpl() {

@@ -5,6 +5,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "base/thread_name.h"
 #include "server/http_session.h"
 #include "server/logging.h"
 
@@ -65,7 +66,10 @@ Status HttpServer::start(const std::string& host, int port, int num_threads, con
   port_ = s.acceptor.local_endpoint().port();
   s.accept();
   for (int i = 0; i < num_threads; ++i)
-    s.threads.emplace_back([&s] { s.ioc.run(); });
+    s.threads.emplace_back([&s] {
+      set_current_thread_name("pagoda-http");
+      s.ioc.run();
+    });
   return ok_status();
 }
 

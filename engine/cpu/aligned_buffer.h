@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 namespace pagoda::cpu {
@@ -43,6 +44,8 @@ using AlignedArray = std::unique_ptr<T[], CacheAlignedDelete>;
 
 template <typename T>
 AlignedArray<T> make_aligned_array(std::size_t n) {
+  // CacheAlignedDelete frees the storage without running destructors.
+  static_assert(std::is_trivially_destructible_v<T>);
   return AlignedArray<T>(new (std::align_val_t{kCacheLineBytes}) T[n]);
 }
 

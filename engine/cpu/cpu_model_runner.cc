@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/thread_name.h"
 #include "engine/cpu/cpu_communicator.h"
 #include "engine/cpu/cpu_rank.h"
 #include "engine/step_plan_validation.h"
@@ -65,7 +66,10 @@ StatusOr<std::unique_ptr<CpuModelRunner>> CpuModelRunner::create(
     runner->start_ = std::make_unique<std::barrier<>>(num_local);
     runner->end_ = std::make_unique<std::barrier<>>(num_local);
     for (int r = 1; r < num_local; ++r)
-      runner->rank_threads_.emplace_back([p = runner.get(), r] { p->rank_thread_loop(r); });
+      runner->rank_threads_.emplace_back([p = runner.get(), r] {
+        set_current_thread_name("pagoda-rank" + std::to_string(r));
+        p->rank_thread_loop(r);
+      });
   }
   return runner;
 }

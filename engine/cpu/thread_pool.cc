@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "base/thread_name.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define PAGODA_CPU_RELAX() _mm_pause()
@@ -14,7 +16,10 @@ namespace pagoda::cpu {
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i < num_threads; ++i)
-    workers_.emplace_back([this] { worker_loop(); });
+    workers_.emplace_back([this] {
+      set_current_thread_name("pagoda-pool");
+      worker_loop();
+    });
 }
 
 ThreadPool::~ThreadPool() {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/thread_name.h"
 #include "cuda/cuda_status.h"
 #include "engine/step_plan_validation.h"
 
@@ -129,7 +130,10 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     r.start_ = std::make_unique<std::barrier<>>(num_local);
     r.end_ = std::make_unique<std::barrier<>>(num_local);
     for (int i = 1; i < num_local; ++i)
-      r.rank_threads_.emplace_back([p = runner.get(), i] { p->rank_thread_loop(i); });
+      r.rank_threads_.emplace_back([p = runner.get(), i] {
+        set_current_thread_name("pagoda-gpu" + std::to_string(i));
+        p->rank_thread_loop(i);
+      });
   }
   return runner;
 }
