@@ -108,6 +108,18 @@ inline void row_block(const GemmParams& p, std::int64_t i0, std::int64_t j0, std
 }  // namespace
 
 void gemm_bf16_avx512(const GemmParams& p, std::int64_t n_begin, std::int64_t n_end) {
+  if (p.m == 1) {
+    // A lone row of x (decode at batch 1) is bound by reading w once. One
+    // weight row after another makes the task's reads a single sequential
+    // stream, which the hardware prefetchers follow best: the 0.6B
+    // projections streamed from memory at 62-68 GB/s (medians) this way
+    // against 53-57 with eight rows interleaved and software prefetch, the
+    // probe at 67-77 (docs/performance.md, 2026-11-29). The per-element
+    // arithmetic is that of every other tile.
+    for (std::int64_t j = n_begin; j < n_end; ++j)
+      tile<1, 1>(p, 0, j, 0);
+    return;
+  }
   // Walk 16 weight rows at a time (they stay in L1/L2) across all rows of x;
   // the first pass over a block prefetches the next block's rows.
   constexpr std::int64_t kColumnBlock = 16;
