@@ -102,7 +102,17 @@ void serve_http(tcp::socket socket, FakeStreamTiming timing) {
   http::read(socket, buffer, req, ec);
   if (ec) return;
   Json body = Json::parse(req.body(), nullptr, false);
-  if (timing.http_status != 200 || !body.is_object()) {
+  // The stream's length: max_tokens when it is a sensible whole number (a
+  // wrong type is a 400 like any other bad body, never an exception on this
+  // thread, which would end the process).
+  int total = 16;
+  bool valid = body.is_object();
+  if (valid && body.contains("max_tokens")) {
+    const Json& m = body["max_tokens"];
+    valid = m.is_number_integer() && m.get<std::int64_t>() >= 0 && m.get<std::int64_t>() <= 1'000'000;
+    if (valid) total = m.get<int>();
+  }
+  if (timing.http_status != 200 || !valid) {
     http::response<http::string_body> res{
         static_cast<http::status>(timing.http_status == 200 ? 400 : timing.http_status), 11};
     res.set(http::field::content_type, "application/json");
@@ -112,7 +122,6 @@ void serve_http(tcp::socket socket, FakeStreamTiming timing) {
     http::write(socket, res, ec);
     return;
   }
-  int total = body.value("max_tokens", 16);
   bool chat = req.target() == "/v1/chat/completions";
   std::string head =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: "

@@ -9,6 +9,7 @@
 #include "bench/client/fake_stream_server.h"
 #include "bench/client/load_runner.h"
 #include "bench/client/target_client.h"
+#include "tests/server/server_test_util.h"
 
 namespace pagoda::bench {
 namespace {
@@ -113,6 +114,24 @@ TEST(FakeServerErrorsTest, HttpErrorsAreClassifiedWithTheServersMessage) {
   EXPECT_EQ(s.failed, 2);
   EXPECT_EQ(s.errors["http_429"], 2);
   EXPECT_EQ(out.records[0].error_message, "fake error");
+}
+
+// A body the fake cannot use is answered 400 on that connection alone: the
+// server thread does not throw (which would end the process) and keeps serving.
+TEST(FakeServerErrorsTest, BadMaxTokensIsA400AndTheServerKeepsServing) {
+  FakeStreamServer server(FakeStreamTiming{});
+  ASSERT_TRUE(server.start().ok());
+  for (const char* body : {R"({"max_tokens": "lots"})", R"({"max_tokens": -1})", R"({"max_tokens": 1.5})",
+                           R"({"max_tokens": 99999999999})", R"({"max_tokens": null})", "[1]"}) {
+    server::testing::HttpResponse r =
+        server::testing::http_request(server.http_port(), "POST", "/v1/completions", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_NE(r.body.find("fake error"), std::string::npos) << body;
+  }
+  server::testing::HttpResponse ok =
+      server::testing::http_request(server.http_port(), "POST", "/v1/completions", R"({"max_tokens": 2})");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(server::testing::sse_events(ok.body).size(), 4u);  // 2 tokens, usage, [DONE]
 }
 
 TEST(FakeServerErrorsTest, RefusedConnectionsAreClassified) {
