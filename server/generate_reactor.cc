@@ -109,9 +109,10 @@ GenerateReactor* GenerateReactor::start(ServingContext* ctx, grpc::CallbackServe
       r->submitted_ = true;  // nothing to wait for
       if (r->error_.ok()) r->error_ = s;
     }
+    --r->callers_;  // start() touches r no more after the lock (act aside)
     r->pump_locked(&to_write, &finish);
   }
-  r->act(to_write, finish);
+  if (to_write != nullptr || finish) r->act(to_write, finish);
   return r;
 }
 
@@ -143,6 +144,7 @@ void GenerateReactor::on_choice_event(int choice, StreamEvent event) {
                                     " bytes queued); the request was aborted");
         cancelled_ = true;
         overflow = true;
+        ++callers_;  // until the cancellation below is done
       }
     }
     pump_locked(&to_write, &finish);
@@ -150,8 +152,11 @@ void GenerateReactor::on_choice_event(int choice, StreamEvent event) {
   if (overflow) {
     cancel_all();
     call_->TryCancel();  // completes the stuck write so the call can finish
+    std::lock_guard lock(mu_);
+    --callers_;
+    pump_locked(&to_write, &finish);
   }
-  act(to_write, finish);
+  if (to_write != nullptr || finish) act(to_write, finish);
 }
 
 void GenerateReactor::pump_locked(const v1::GenerateResponse** to_write, bool* finish) {
@@ -161,7 +166,7 @@ void GenerateReactor::pump_locked(const v1::GenerateResponse** to_write, bool* f
     *to_write = &pending_.front();
     return;
   }
-  if (!all_finished_locked()) return;
+  if (!may_finish_locked()) return;
   finish_called_ = true;
   *finish = true;
   if (!error_.ok()) {
@@ -193,19 +198,34 @@ void GenerateReactor::OnWriteDone(bool ok) {
     if (!ok && !cancelled_) {
       cancelled_ = true;
       cancel = true;
+      ++callers_;  // until cancel_all below is done
     }
     pump_locked(&to_write, &finish);
   }
-  if (cancel) cancel_all();
-  act(to_write, finish);
+  if (cancel) {
+    cancel_all();
+    std::lock_guard lock(mu_);
+    --callers_;
+    pump_locked(&to_write, &finish);
+  }
+  if (to_write != nullptr || finish) act(to_write, finish);
 }
 
 void GenerateReactor::OnCancel() {
   {
     std::lock_guard lock(mu_);
     cancelled_ = true;
+    ++callers_;
   }
   cancel_all();
+  const v1::GenerateResponse* to_write = nullptr;
+  bool finish = false;
+  {
+    std::lock_guard lock(mu_);
+    --callers_;
+    pump_locked(&to_write, &finish);
+  }
+  if (to_write != nullptr || finish) act(to_write, finish);
 }
 
 void GenerateReactor::OnDone() {
@@ -229,6 +249,7 @@ GenerateOnceReactor* GenerateOnceReactor::start(ServingContext* ctx, grpc::Callb
     r->submitted_ = true;
     if (r->error_.ok()) r->error_ = s;
   }
+  --r->callers_;
   r->finish_if_done_locked(lock);
   return r;
 }
@@ -262,7 +283,7 @@ void GenerateOnceReactor::on_choice_event(int choice, StreamEvent event) {
 }
 
 void GenerateOnceReactor::finish_if_done_locked(std::unique_lock<std::mutex>& lock) {
-  if (finish_called_ || !all_finished_locked()) return;
+  if (finish_called_ || !may_finish_locked()) return;
   finish_called_ = true;
   grpc::Status status;
   if (!error_.ok()) {
@@ -285,8 +306,12 @@ void GenerateOnceReactor::OnCancel() {
   {
     std::lock_guard lock(mu_);
     cancelled_ = true;
+    ++callers_;
   }
   cancel_all();
+  std::unique_lock lock(mu_);
+  --callers_;
+  finish_if_done_locked(lock);
 }
 
 void GenerateOnceReactor::OnDone() {

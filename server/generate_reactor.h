@@ -35,6 +35,11 @@ class GenerationCall {
   void cancel_all();
   // Under mu_: every submitted engine request has delivered its final event.
   bool all_finished_locked() const { return submitted_ && num_finished_ == engine_ids_.size(); }
+  // Under mu_: the call may be finished now. Finish() can delete the reactor
+  // at once (OnDone on a gRPC thread), so it waits until no other thread is
+  // inside an entry point that still touches members outside mu_; the last
+  // one out finishes.
+  bool may_finish_locked() const { return callers_ == 0 && all_finished_locked(); }
   // Frees the request id and writes the access log; called just before Finish(status).
   void conclude(const grpc::Status& status);
   // Converts a choice's event; called under mu_ on the engine output thread.
@@ -52,6 +57,10 @@ class GenerationCall {
   std::vector<std::unique_ptr<ProtoChoiceStream>> choices_;
 
   std::mutex mu_;
+  // Threads inside an entry point that will touch members after releasing
+  // mu_ (start() counts as one until its end; cancellation paths while they
+  // call into the engine). Guarded by mu_.
+  int callers_ = 1;
   std::vector<RequestId> engine_ids_;
   bool submitted_ = false;
   bool cancelled_ = false;
@@ -75,8 +84,11 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
  private:
   GenerateReactor(ServingContext* ctx, grpc::CallbackServerContext* call, std::string tenant);
   void on_choice_event(int choice, StreamEvent event) override;
-  // Under mu_: what to do next. Returns true and sets *to_write or *finish when an action is due.
+  // Under mu_: what to do next; sets *to_write or *finish when an action is due.
   void pump_locked(const v1::GenerateResponse** to_write, bool* finish);
+  // Outside mu_, only with an action from pump_locked (once the lock is
+  // released a thread with nothing to do must not touch the reactor again:
+  // another may finish it). Touches nothing after StartWrite or Finish.
   void act(const v1::GenerateResponse* to_write, bool finish);
 
   std::deque<v1::GenerateResponse> pending_;

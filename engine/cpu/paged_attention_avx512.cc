@@ -57,7 +57,7 @@ struct Avx512AttentionOps {
     // With the row length known at compile time every key's load is one base
     // register plus a constant; with it at run time GCC keeps sixteen key
     // pointers, runs out of registers and spills the accumulators on every
-    // iteration (2x slower prefill attention, measured).
+    // iteration (prefill attention was 1.5x slower, docs/performance.md).
     switch (dim) {
       case 128:
         return step_dim<128>(q, head_dim, dim, k, v, valid, scale, m, l, o);
@@ -96,8 +96,8 @@ struct Avx512AttentionOps {
     _mm512_storeu_ps(l, _mm512_fmadd_ps(_mm512_loadu_ps(l), _mm512_set1_ps(alpha), pj));
     alignas(64) float p[kChunk];
     _mm512_store_ps(p, pj);
-    // A whole chunk (every chunk of a prompt but its last) with a fixed trip
-    // count: one straight run of sixteen fmas per dimension block.
+    // A whole chunk (every chunk of a prompt but its last) takes a loop with a
+    // fixed trip count; a partial one the general loop.
     if (valid == kChunk) {
       accumulate_values<kDim, kChunk>(p, v, alpha, dim, valid, o);
     } else {
