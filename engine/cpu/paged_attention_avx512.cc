@@ -2,7 +2,9 @@
 // -mavx512f -mavx512bw -mfma). It reproduces paged_attention_kernel.inc lane by
 // lane: scores keep one 16-lane fma chain per key and reduce all sixteen keys
 // of a chunk with the same tree at once; the softmax runs with the chunk's
-// keys in the lanes; the value update has head dimensions in the lanes.
+// keys in the lanes; the value update has head dimensions in the lanes. Where
+// a chunk is consecutive cache rows, the step reads them as bf16 and widens
+// each in a register (the same values the widened chunk holds).
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 headers build results on _mm512_undefined_*(), which its
 // own -Wuninitialized flags at every inlined use (a known GCC false positive).
@@ -28,6 +30,15 @@ inline __mmask16 head_mask(std::int64_t d0, std::int64_t head_dim) {
   return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
 }
 
+// Sixteen elements of a K or V row as f32: a widened row, or bf16 in the cache.
+inline __m512 load_row16(const float* src) {
+  return _mm512_loadu_ps(src);
+}
+inline __m512 load_row16(const std::uint16_t* src) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
 // softmax_exp on each lane.
 inline __m512 softmax_exp16(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(kExpLowest));
@@ -45,6 +56,8 @@ inline __m512 softmax_exp16(__m512 x) {
 }
 
 struct Avx512AttentionOps {
+  static constexpr bool kStepsOnCache = true;
+
   static void widen(const std::uint16_t* src, std::int64_t head_dim, std::int64_t dim, float* dst) {
     for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
       const __m256i h = _mm256_maskz_loadu_epi16(head_mask(d0, head_dim), src + d0);
@@ -68,10 +81,26 @@ struct Avx512AttentionOps {
     }
   }
 
+  // The chunk's rows read in place (head_dim is a multiple of 16, so dim ==
+  // head_dim). Rows at and past `valid` only feed score lanes that are masked.
+  static void step_on_cache(const float* q, std::int64_t head_dim, const std::uint16_t* k,
+                            const std::uint16_t* v, std::int64_t valid, float scale, float* m, float* l,
+                            float* o) {
+    switch (head_dim) {
+      case 128:
+        return step_dim<128>(q, head_dim, head_dim, k, v, valid, scale, m, l, o);
+      case 64:
+        return step_dim<64>(q, head_dim, head_dim, k, v, valid, scale, m, l, o);
+      default:
+        return step_dim<0>(q, head_dim, head_dim, k, v, valid, scale, m, l, o);
+    }
+  }
+
   // kDim: the padded row length if fixed, else 0 (use dim_at_run_time).
-  template <std::int64_t kDim>
-  static void step_dim(const float* q, std::int64_t head_dim, std::int64_t dim_at_run_time, const float* k,
-                       const float* v, std::int64_t valid, float scale, float* m, float* l, float* o) {
+  // Row is float (a widened chunk) or std::uint16_t (bf16 rows of the cache).
+  template <std::int64_t kDim, class Row>
+  static void step_dim(const float* q, std::int64_t head_dim, std::int64_t dim_at_run_time, const Row* k,
+                       const Row* v, std::int64_t valid, float scale, float* m, float* l, float* o) {
     const std::int64_t dim = kDim != 0 ? kDim : dim_at_run_time;
     __m512 acc[kChunk];
     // Fully unrolled (with kDim fixed), the sixteen accumulators live in
@@ -85,7 +114,7 @@ struct Avx512AttentionOps {
       const __m512 qv = _mm512_maskz_loadu_ps(head_mask(d0, head_dim), q + d0);
 #pragma GCC unroll 16
       for (std::int64_t j = 0; j < kChunk; ++j)
-        acc[j] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + j * dim + d0), acc[j]);
+        acc[j] = _mm512_fmadd_ps(qv, load_row16(k + j * dim + d0), acc[j]);
     }
     const __mmask16 seen = static_cast<__mmask16>((1u << valid) - 1);
     const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), seen,
@@ -108,8 +137,8 @@ struct Avx512AttentionOps {
 
   // o = o * alpha + sum over j < valid of p[j] * v[j], j in order; kValid
   // fixes valid at compile time when non-zero (same arithmetic either way).
-  template <std::int64_t kDim, std::int64_t kValid>
-  static void accumulate_values(const float* p, const float* v, float alpha, std::int64_t dim_at_run_time,
+  template <std::int64_t kDim, std::int64_t kValid, class Row>
+  static void accumulate_values(const float* p, const Row* v, float alpha, std::int64_t dim_at_run_time,
                                 std::int64_t valid_at_run_time, float* o) {
     const std::int64_t valid = kValid != 0 ? kValid : valid_at_run_time;
     if constexpr (kDim != 0) {
@@ -122,7 +151,7 @@ struct Avx512AttentionOps {
       for (std::int64_t j = 0; j < valid; ++j) {
         const __m512 pj = _mm512_set1_ps(p[j]);
         for (std::int64_t b = 0; b < kBlocks; ++b)
-          ov[b] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + j * kDim + 16 * b), ov[b]);
+          ov[b] = _mm512_fmadd_ps(pj, load_row16(v + j * kDim + 16 * b), ov[b]);
       }
       for (std::int64_t b = 0; b < kBlocks; ++b)
         _mm512_storeu_ps(o + 16 * b, ov[b]);
@@ -132,7 +161,7 @@ struct Avx512AttentionOps {
     for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
       __m512 ov = _mm512_mul_ps(_mm512_loadu_ps(o + d0), _mm512_set1_ps(alpha));
       for (std::int64_t j = 0; j < valid; ++j)
-        ov = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(v + j * dim + d0), ov);
+        ov = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), load_row16(v + j * dim + d0), ov);
       _mm512_storeu_ps(o + d0, ov);
     }
   }

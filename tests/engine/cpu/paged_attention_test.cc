@@ -24,6 +24,8 @@ void PrintTo(const AttentionCase& c, std::ostream* os) {
   *os << c.name;
 }
 
+constexpr std::uint16_t kBf16Nan = 0x7fc0;
+
 // Sequences in a shuffled paged cache, with random q; every query token
 // attends to its own prefix.
 class AttentionFixture {
@@ -51,6 +53,15 @@ class AttentionFixture {
                                   static_cast<std::int32_t>(c.block_size);
       for (std::int32_t b = 0; b < blocks; ++b)
         tables_[s].push_back(ids[next++]);
+      // Slots past the sequence's end hold NaN: no path may let a key it
+      // cannot see into a result (the in-place path reads whole chunks).
+      for (std::int32_t pos = c.seq_lens[s]; pos < blocks * static_cast<std::int32_t>(c.block_size); ++pos) {
+        for (std::int64_t h = 0; h < c.kv_heads; ++h) {
+          const std::int64_t row = ((tables_[s].back() * c.kv_heads + h) * c.block_size + pos % c.block_size);
+          std::fill_n(k_cache_.begin() + row * c.head_dim, c.head_dim, kBf16Nan);
+          std::fill_n(v_cache_.begin() + row * c.head_dim, c.head_dim, kBf16Nan);
+        }
+      }
       for (std::int32_t i = c.seq_lens[s] - c.query_lens[s]; i < c.seq_lens[s]; ++i) {
         positions_.push_back(i);
         token_tables_.push_back(tables_[s].data());
@@ -134,6 +145,10 @@ const AttentionCase kCases[] = {
     {"gqa2_hd128_bs16", 16, 8, 128, 16, {200, 33, 16, 17}, {150, 1, 16, 2}},
     {"gqa8_hd128_bs16_decode", 8, 1, 128, 16, {4000, 97, 1}, {1, 1, 1}},
     {"gqa4_hd256_bs5", 8, 2, 256, 5, {61, 3}, {21, 3}},
+    // Chunks read in place from the cache (block size a multiple of 16): a
+    // head_dim with no fixed-size step, and chunks in half a block.
+    {"gqa2_hd48_bs16", 4, 2, 48, 16, {45, 16, 3}, {45, 2, 1}},
+    {"gqa2_hd64_bs32", 4, 2, 64, 32, {70, 33}, {30, 1}},
 };
 
 class PagedAttentionTest : public ::testing::TestWithParam<AttentionCase> {};
