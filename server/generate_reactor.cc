@@ -101,18 +101,14 @@ GenerateReactor* GenerateReactor::start(ServingContext* ctx, grpc::CallbackServe
                                         const v1::GenerateRequest* request, std::string tenant) {
   auto* r = new GenerateReactor(ctx, call, std::move(tenant));
   Status s = r->submit(*request);
-  const v1::GenerateResponse* to_write = nullptr;
-  bool finish = false;
   {
     std::lock_guard lock(r->mu_);
     if (!s.ok() && r->engine_ids_.empty()) {
       r->submitted_ = true;  // nothing to wait for
       if (r->error_.ok()) r->error_ = s;
     }
-    --r->callers_;  // start() touches r no more after the lock (act aside)
-    r->pump_locked(&to_write, &finish);
   }
-  if (to_write != nullptr || finish) r->act(to_write, finish);
+  r->leave();  // may finish r: the pointer is only returned
   return r;
 }
 
@@ -144,17 +140,16 @@ void GenerateReactor::on_choice_event(int choice, StreamEvent event) {
                                     " bytes queued); the request was aborted");
         cancelled_ = true;
         overflow = true;
-        ++callers_;  // until the cancellation below is done
+        ++callers_;  // until leave() below
       }
     }
-    pump_locked(&to_write, &finish);
+    if (!overflow) pump_locked(&to_write, &finish);
   }
   if (overflow) {
     cancel_all();
     call_->TryCancel();  // completes the stuck write so the call can finish
-    std::lock_guard lock(mu_);
-    --callers_;
-    pump_locked(&to_write, &finish);
+    leave();
+    return;
   }
   if (to_write != nullptr || finish) act(to_write, finish);
 }
@@ -198,15 +193,15 @@ void GenerateReactor::OnWriteDone(bool ok) {
     if (!ok && !cancelled_) {
       cancelled_ = true;
       cancel = true;
-      ++callers_;  // until cancel_all below is done
+      ++callers_;  // until leave() below
+    } else {
+      pump_locked(&to_write, &finish);
     }
-    pump_locked(&to_write, &finish);
   }
   if (cancel) {
     cancel_all();
-    std::lock_guard lock(mu_);
-    --callers_;
-    pump_locked(&to_write, &finish);
+    leave();
+    return;
   }
   if (to_write != nullptr || finish) act(to_write, finish);
 }
@@ -215,9 +210,13 @@ void GenerateReactor::OnCancel() {
   {
     std::lock_guard lock(mu_);
     cancelled_ = true;
-    ++callers_;
+    ++callers_;  // until leave() below
   }
   cancel_all();
+  leave();
+}
+
+void GenerateReactor::leave() {
   const v1::GenerateResponse* to_write = nullptr;
   bool finish = false;
   {
@@ -244,13 +243,14 @@ GenerateOnceReactor* GenerateOnceReactor::start(ServingContext* ctx, grpc::Callb
                                                 v1::GenerateOnceResponse* response, std::string tenant) {
   auto* r = new GenerateOnceReactor(ctx, call, response, std::move(tenant));
   Status s = r->submit(*request);
-  std::unique_lock lock(r->mu_);
-  if (!s.ok() && r->engine_ids_.empty()) {
-    r->submitted_ = true;
-    if (r->error_.ok()) r->error_ = s;
+  {
+    std::lock_guard lock(r->mu_);
+    if (!s.ok() && r->engine_ids_.empty()) {
+      r->submitted_ = true;  // nothing to wait for
+      if (r->error_.ok()) r->error_ = s;
+    }
   }
-  --r->callers_;
-  r->finish_if_done_locked(lock);
+  r->leave();  // may finish r: the pointer is only returned
   return r;
 }
 
@@ -306,9 +306,13 @@ void GenerateOnceReactor::OnCancel() {
   {
     std::lock_guard lock(mu_);
     cancelled_ = true;
-    ++callers_;
+    ++callers_;  // until leave() below
   }
   cancel_all();
+  leave();
+}
+
+void GenerateOnceReactor::leave() {
   std::unique_lock lock(mu_);
   --callers_;
   finish_if_done_locked(lock);

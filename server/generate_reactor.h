@@ -59,7 +59,8 @@ class GenerationCall {
   std::mutex mu_;
   // Threads inside an entry point that will touch members after releasing
   // mu_ (start() counts as one until its end; cancellation paths while they
-  // call into the engine). Guarded by mu_.
+  // call into the engine). Guarded by mu_; each increment is undone by the
+  // reactor's leave(), which is the last thing its entry point does.
   int callers_ = 1;
   std::vector<RequestId> engine_ids_;
   bool submitted_ = false;
@@ -90,6 +91,9 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   // released a thread with nothing to do must not touch the reactor again:
   // another may finish it). Touches nothing after StartWrite or Finish.
   void act(const v1::GenerateResponse* to_write, bool finish);
+  // Ends an entry point that counted itself in callers_: uncounts it, then
+  // writes or finishes if that is due. The caller touches nothing after.
+  void leave();
 
   std::deque<v1::GenerateResponse> pending_;
   std::size_t pending_bytes_ = 0;  // serialized size of pending_, capped by limits().max_stream_buffer_bytes
@@ -111,6 +115,8 @@ class GenerateOnceReactor final : public grpc::ServerUnaryReactor, private Gener
                       v1::GenerateOnceResponse* response, std::string tenant);
   void on_choice_event(int choice, StreamEvent event) override;
   void finish_if_done_locked(std::unique_lock<std::mutex>& lock);
+  // As GenerateReactor::leave().
+  void leave();
 
   v1::GenerateOnceResponse* response_;
   bool finish_called_ = false;
