@@ -12,6 +12,7 @@
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/qwen_splitter.h"
 #include "engine/tokenizer/regex_splitter.h"
+#include "engine/tokenizer/token_map.h"
 #include "engine/tokenizer/token_table.h"
 #include "engine/tokenizer/tokenizer_json.h"
 #include "engine/tokenizer/utf8.h"
@@ -146,8 +147,9 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::create(const TokenizerSpec& spec
   }
   if (spec.merges.size() > MergeMap::kMaxRules) return unimplemented("field 'model.merges': too many merges");
   st.table.resize(static_cast<std::size_t>(max_id) + 1);
-  std::unordered_map<std::string_view, std::int32_t> model_ids;
-  model_ids.reserve(spec.vocab.size() * 2);
+  // Each vocabulary id's text as model.vocab has it (an added token may later
+  // give the id other content); model_ids finds ids by it.
+  std::vector<std::string_view> vocab_text(st.table.size());
   std::vector<std::int32_t> vocab_ids;
   vocab_ids.reserve(spec.vocab.size());
   for (const auto& [text, id] : spec.vocab) {
@@ -156,9 +158,12 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::create(const TokenizerSpec& spec
                               in_quotes(st.table.text(id)) + " and " + in_quotes(text));
     }
     st.table.set(id, text, byte_level::decode_token(text));
-    model_ids.emplace(text, id);
+    vocab_text[static_cast<std::size_t>(id)] = text;
     vocab_ids.push_back(id);
   }
+  auto vocab_text_of = [&](std::int32_t id) { return vocab_text[static_cast<std::size_t>(id)]; };
+  TokenMap model_ids;
+  model_ids.build(vocab_ids, vocab_text_of);
   st.special.assign(st.table.size(), 0);
   st.added_tokens = spec.added_tokens;
   for (const AddedToken& t : spec.added_tokens) {
@@ -166,6 +171,7 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::create(const TokenizerSpec& spec
     st.table.set(t.id, t.content, byte_level::decode_token(t.content));
     st.special[static_cast<std::size_t>(t.id)] = t.special ? 1 : 0;
   }
+  st.text_to_id.reserve(st.table.size());
   for (std::size_t id = 0; id < st.table.size(); ++id) {
     const auto i = static_cast<std::int32_t>(id);
     if (st.table.has(i)) st.text_to_id.emplace(st.table.text(i), i);
@@ -216,34 +222,38 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::create(const TokenizerSpec& spec
   st.pre_tokenizer = PreTokenizer(std::move(steps), add_prefix_space);
 
   // BPE model.
-  auto model_id = [&](const std::string& text, const std::string& field) -> StatusOr<std::int32_t> {
-    const auto it = model_ids.find(text);
-    if (it == model_ids.end())
-      return invalid_argument("field '" + field + "': " + in_quotes(text) + " is not in model.vocab");
-    return it->second;
+  // -1 when `text` is not in the vocabulary.
+  auto model_id = [&](std::string_view text) -> std::int32_t {
+    return model_ids.find(text, vocab_text_of).value_or(-1);
+  };
+  auto not_in_vocab = [](const std::string& field, std::string_view text) {
+    return invalid_argument("field '" + field + "': " + in_quotes(text) + " is not in model.vocab");
   };
   std::vector<MergeIds> merges;
   merges.reserve(spec.merges.size());
+  std::string merged;  // left + right, reused
   for (std::size_t r = 0; r < spec.merges.size(); ++r) {
     const auto& [left, right] = spec.merges[r];
-    const std::string field = "model.merges[" + std::to_string(r) + "]";
-    PAGODA_ASSIGN_OR_RETURN(const std::int32_t l, model_id(left, field));
-    PAGODA_ASSIGN_OR_RETURN(const std::int32_t rr, model_id(right, field));
-    PAGODA_ASSIGN_OR_RETURN(const std::int32_t m, model_id(left + right, field));
-    merges.push_back({l, rr, m});
+    merged.assign(left).append(right);
+    const MergeIds ids{model_id(left), model_id(right), model_id(merged)};
+    if (ids.left < 0 || ids.right < 0 || ids.merged < 0) {
+      const std::string_view missing = ids.left < 0 ? left : ids.right < 0 ? right : merged;
+      return not_in_vocab("model.merges[" + std::to_string(r) + "]", missing);
+    }
+    merges.push_back(ids);
   }
   std::array<std::int32_t, 256> byte_ids;
   for (int b = 0; b < 256; ++b) {
     std::string text;
     utf8::append(text, byte_level::byte_to_char(static_cast<std::uint8_t>(b)));
-    const auto it = model_ids.find(text);
-    byte_ids[static_cast<std::size_t>(b)] = it == model_ids.end() ? -1 : it->second;
+    byte_ids[static_cast<std::size_t>(b)] = model_id(text);
   }
   BpeOptions bpe_options;
   bpe_options.fuse_unk = spec.fuse_unk;
   bpe_options.ignore_merges = spec.ignore_merges;
   if (spec.unk_token) {
-    PAGODA_ASSIGN_OR_RETURN(bpe_options.unk_id, model_id(*spec.unk_token, "model.unk_token"));
+    bpe_options.unk_id = model_id(*spec.unk_token);
+    if (*bpe_options.unk_id < 0) return not_in_vocab("model.unk_token", *spec.unk_token);
   }
   st.bpe = std::make_unique<BpeModel>(st.table, vocab_ids, byte_ids, merges, bpe_options);
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(state)));

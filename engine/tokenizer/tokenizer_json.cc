@@ -137,7 +137,122 @@ Status parse_decoder(const Json* j) {
   return ok_status();
 }
 
-Status parse_model(const Json* model, TokenizerSpec& spec) {
+Status parse_merge(const Json& m, const std::string& path, TokenizerSpec& spec) {
+  if (m.is_string()) {
+    const std::string& s = m.get_ref<const std::string&>();
+    const std::size_t space = s.find(' ');
+    if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
+      return field_error(path, "expected \"left right\"");
+    }
+    spec.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
+  } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+    spec.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+  } else {
+    return field_error(path, "expected \"left right\" or [\"left\", \"right\"]");
+  }
+  return ok_status();
+}
+
+// Takes model.vocab and model.merges out of the token stream as the parser
+// meets them, so that their ~150,000 entries each never become a JSON tree
+// (building and walking one was most of the load time). Everything else is
+// kept for the tree walk below. As with a tree, a repeated key's last value
+// counts. Depths are those nlohmann's parser callback reports: the root's
+// members are at 1, model's at 2, entries of vocab and merges at 3.
+class VocabAndMergesStream {
+ public:
+  explicit VocabAndMergesStream(TokenizerSpec& spec) : spec_(spec) {}
+
+  // The parser callback: false drops the element from the tree.
+  bool on_event(int depth, Json::parse_event_t event, Json& parsed) {
+    using Event = Json::parse_event_t;
+    if (event == Event::key && depth <= 2) {
+      key_[depth] = parsed.get<std::string>();
+      if (depth == 1) key_[2].clear();  // a new member of the root: no model key yet
+      return true;
+    }
+    const bool in_model = key_[1] == "model";
+    if (depth == 2 && in_model && (event == Event::object_start || event == Event::array_start)) {
+      if (key_[2] == "vocab" && event == Event::object_start) {
+        spec_.vocab.clear();
+        vocab_error_ = ok_status();
+        vocab_ = true;
+        in_vocab_ = true;
+      } else if (key_[2] == "merges" && event == Event::array_start) {
+        spec_.merges.clear();
+        merges_error_ = ok_status();
+        merges_ = true;
+        in_merges_ = true;
+        num_merges_ = 0;
+      }
+      return true;
+    }
+    if (depth == 2 && (event == Event::object_end || event == Event::array_end)) {
+      in_vocab_ = in_merges_ = false;
+      return true;
+    }
+    if (depth != 3 || !(in_vocab_ || in_merges_)) return true;
+    if (in_vocab_) return on_vocab_entry(event, parsed);
+    return on_merge(event, parsed);
+  }
+
+  // Whether model.vocab (an object) and model.merges (an array) were streamed.
+  bool has_vocab() const { return vocab_; }
+  bool has_merges() const { return merges_; }
+  // The first malformed entry of each, if any.
+  const Status& vocab_error() const { return vocab_error_; }
+  const Status& merges_error() const { return merges_error_; }
+
+ private:
+  bool on_vocab_entry(Json::parse_event_t event, Json& parsed) {
+    using Event = Json::parse_event_t;
+    if (event == Event::key) {
+      entry_key_ = parsed.get<std::string>();
+      return false;  // the key and its value stay out of the tree
+    }
+    if (event == Event::object_start || event == Event::array_start || event == Event::value) {
+      const std::string path = "model.vocab[\"" + entry_key_ + "\"]";
+      if (event != Event::value) {
+        fail(vocab_error_, field_error(path, "expected an integer token id"));
+      } else if (StatusOr<std::int32_t> id = to_id(parsed, path); !id.ok()) {
+        fail(vocab_error_, id.status());
+      } else {
+        spec_.vocab.emplace_back(std::move(entry_key_), *id);
+      }
+    }
+    return false;
+  }
+
+  bool on_merge(Json::parse_event_t event, Json& parsed) {
+    using Event = Json::parse_event_t;
+    // A ["left", "right"] entry is built as a small tree and read at its end;
+    // anything else is read as it comes.
+    if (event == Event::array_start) return true;
+    if (event == Event::value || event == Event::array_end || event == Event::object_start) {
+      const std::string path = "model.merges[" + std::to_string(num_merges_++) + "]";
+      if (event == Event::object_start) {
+        fail(merges_error_, field_error(path, "expected \"left right\" or [\"left\", \"right\"]"));
+      } else if (Status s = parse_merge(parsed, path, spec_); !s.ok()) {
+        fail(merges_error_, std::move(s));
+      }
+    }
+    return false;
+  }
+
+  static void fail(Status& first, Status s) {
+    if (first.ok()) first = std::move(s);
+  }
+
+  TokenizerSpec& spec_;
+  std::string key_[3];     // the current key at depths 1 and 2
+  std::string entry_key_;  // the current vocab entry's token
+  bool vocab_ = false, merges_ = false;
+  bool in_vocab_ = false, in_merges_ = false;
+  std::size_t num_merges_ = 0;
+  Status vocab_error_, merges_error_;
+};
+
+Status parse_model(const Json* model, const VocabAndMergesStream& streamed, TokenizerSpec& spec) {
   if (model == nullptr) return field_error("model", "missing");
   if (!model->is_object()) return field_error("model", "expected an object");
   if (const Json* type = find(*model, "type"); type != nullptr) {
@@ -147,34 +262,18 @@ Status parse_model(const Json* model, TokenizerSpec& spec) {
                                "unsupported model \"" + type->get<std::string>() + "\" (only BPE)");
     }
   }
+  // vocab and merges were taken out of the stream when they had the right
+  // kind; the tree holds them empty.
   const Json* vocab = find(*model, "vocab");
   if (vocab == nullptr) return field_error("model.vocab", "missing");
-  if (!vocab->is_object()) return field_error("model.vocab", "expected an object of token -> id");
-  spec.vocab.reserve(vocab->size());
-  for (auto it = vocab->begin(); it != vocab->end(); ++it) {
-    PAGODA_ASSIGN_OR_RETURN(const std::int32_t id, to_id(it.value(), "model.vocab[\"" + it.key() + "\"]"));
-    spec.vocab.emplace_back(it.key(), id);
+  if (!vocab->is_object() || !streamed.has_vocab()) {
+    return field_error("model.vocab", "expected an object of token -> id");
   }
+  PAGODA_RETURN_IF_ERROR(streamed.vocab_error());
   const Json* merges = find(*model, "merges");
   if (merges == nullptr) return field_error("model.merges", "missing");
-  if (!merges->is_array()) return field_error("model.merges", "expected an array");
-  spec.merges.reserve(merges->size());
-  for (std::size_t i = 0; i < merges->size(); ++i) {
-    const Json& m = (*merges)[i];
-    const std::string path = "model.merges[" + std::to_string(i) + "]";
-    if (m.is_string()) {
-      const std::string& s = m.get_ref<const std::string&>();
-      const std::size_t space = s.find(' ');
-      if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
-        return field_error(path, "expected \"left right\"");
-      }
-      spec.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      spec.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
-    } else {
-      return field_error(path, "expected \"left right\" or [\"left\", \"right\"]");
-    }
-  }
+  if (!merges->is_array() || !streamed.has_merges()) return field_error("model.merges", "expected an array");
+  PAGODA_RETURN_IF_ERROR(streamed.merges_error());
   if (const Json* d = find(*model, "dropout"); !is_null_or_missing(d)) {
     if (!d->is_number() || d->get<double>() != 0.0)
       return field_unsupported("model.dropout", "BPE dropout is not supported");
@@ -222,16 +321,20 @@ Status parse_added_tokens(const Json* list, TokenizerSpec& spec) {
 }  // namespace
 
 StatusOr<TokenizerSpec> parse_tokenizer_json(std::string_view json_text) {
+  TokenizerSpec spec;
+  VocabAndMergesStream streamed(spec);
   Json root;
   try {
-    root = Json::parse(json_text.begin(), json_text.end());
+    root = Json::parse(json_text.begin(), json_text.end(),
+                       [&streamed](int depth, Json::parse_event_t event, Json& parsed) {
+                         return streamed.on_event(depth, event, parsed);
+                       });
   } catch (const Json::exception& e) {
     return invalid_argument(std::string("not valid JSON: ") + e.what());
   }
   if (!root.is_object()) return invalid_argument("not a tokenizer.json: the top level is not an object");
-  TokenizerSpec spec;
   try {
-    PAGODA_RETURN_IF_ERROR(parse_model(find(root, "model"), spec));
+    PAGODA_RETURN_IF_ERROR(parse_model(find(root, "model"), streamed, spec));
     if (const Json* n = find(root, "normalizer"); n != nullptr) {
       PAGODA_RETURN_IF_ERROR(parse_normalizer(*n, "normalizer", spec.normalizer));
     }

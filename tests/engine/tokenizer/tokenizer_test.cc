@@ -344,6 +344,59 @@ TEST(TokenizerLoadErrorTest, OtherStructuralErrors) {
               HasSubstr("top level is not an object"));
 }
 
+// model.vocab and model.merges are read as the parser streams them, not from a
+// JSON tree: every kind of bad entry and container is still named.
+TEST(TokenizerLoadErrorTest, VocabAndMergesEntriesAreChecked) {
+  const std::pair<const char*, Json> vocab_cases[] = {
+      {"'model.vocab': expected an object", Json::array({"Ā", 0})},
+      {"'model.vocab[\"Ā\"]': expected an integer token id", Json{{"Ā", {{"id", 0}}}}},
+      {"'model.vocab[\"Ā\"]': expected an integer token id", Json{{"Ā", Json::array({0})}}},
+      {"'model.vocab[\"Ā\"]': token id -1 out of range", Json{{"Ā", -1}}},
+  };
+  for (const auto& [message, vocab] : vocab_cases) {
+    Json j = testing::synthetic_tokenizer_json({});
+    j["model"]["vocab"] = vocab;
+    EXPECT_THAT(load_error(j).message(), HasSubstr(message)) << vocab.dump();
+  }
+  const std::pair<const char*, Json> merges_cases[] = {
+      {"'model.merges': expected an array", Json{{"a", "b"}}},
+      {"'model.merges[1]': expected \"left right\" or", Json::array({"Ā ā", 7})},
+      {"'model.merges[1]': expected \"left right\" or", Json::array({"Ā ā", {{"a", "b"}}})},
+      {"'model.merges[1]': expected \"left right\" or", Json::array({"Ā ā", Json::array({"Ā", "ā", "Ă"})})},
+      {"'model.merges[2]': expected \"left right\"", Json::array({"Ā ā", Json::array({"Ā", "ā"}), "Āā"})},
+  };
+  for (const auto& [message, merges] : merges_cases) {
+    Json j = testing::synthetic_tokenizer_json({});
+    j["model"]["merges"] = merges;
+    EXPECT_THAT(load_error(j).message(), HasSubstr(message)) << merges.dump();
+  }
+  // A model that is not an object is named as such, even when it holds a vocab.
+  Json j = testing::synthetic_tokenizer_json({});
+  j["model"] = Json::array({j["model"]});
+  EXPECT_THAT(load_error(j).message(), HasSubstr("'model': expected an object"));
+}
+
+// As with a JSON tree, a key given twice counts with its last value: a broken
+// first model.vocab is replaced, a broken last one is the error.
+TEST(TokenizerLoadErrorTest, RepeatedVocabKeyKeepsTheLast) {
+  Json j = testing::synthetic_tokenizer_json({});
+  const std::string vocab = j["model"]["vocab"].dump();
+  const std::string broken = "{\"Ā\":\"seven\"}";
+  j.erase("model");
+  const std::string rest = j.dump().substr(1);  // the other members and the closing brace
+  auto with_model = [&](const std::string& first_vocab, const std::string& last_vocab) {
+    return "{\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":" + first_vocab +
+           ",\"vocab\":" + last_vocab + "}," + rest;
+  };
+  auto fixed = Tokenizer::from_json(with_model(broken, vocab), "twice.json");
+  ASSERT_TRUE(fixed.ok()) << fixed.status().to_string();
+  auto plain = Tokenizer::from_json(with_model(vocab, vocab), "twice.json");
+  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+  EXPECT_EQ((*fixed)->encode("Āā Ă"), (*plain)->encode("Āā Ă"));
+  EXPECT_EQ((*fixed)->vocab_size(), 256);
+  EXPECT_THAT(Tokenizer::from_json(with_model(vocab, broken), "twice.json").status().message(),
+              HasSubstr("expected an integer token id"));
+}
 TEST(TokenizerLoadErrorTest, GenericRegexPathWorks) {
   // A GPT-2 style tokenizer: ByteLevel with its own regex and a prefix space.
   Json j = testing::synthetic_tokenizer_json({{"h", "i"}, {" ", "hi"}});
