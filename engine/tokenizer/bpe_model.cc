@@ -18,7 +18,7 @@ BpeModel::BpeModel(const TokenTable& table, const std::vector<std::int32_t>& voc
                    BpeOptions options)
     : table_(&table), byte_ids_(byte_ids), options_(options) {
   auto key_of = [this](std::int32_t id) { return table_->bytes(id); };
-  whole_tokens_.build(vocab_ids, key_of);
+  whole_tokens_.build(vocab_ids, key_of);  // ids whose bytes repeat an earlier id's are checked below
   merges_.reserve(merges.size());
   for (const MergeIds& m : merges)
     merges_.push_back(m.left, m.right, m.merged);

@@ -37,8 +37,10 @@ inline std::uint64_t hash_bytes(const char* p, std::size_t n) {
 class TokenMap {
  public:
   // `key_of(id)` returns the bytes of id; ids with equal keys keep the first.
+  // Returns the first id left out that way, if any.
   template <typename KeyOf>
-  void build(const std::vector<std::int32_t>& ids, KeyOf key_of) {
+  std::optional<std::int32_t> build(const std::vector<std::int32_t>& ids, KeyOf key_of) {
+    std::optional<std::int32_t> first_duplicate;
     std::size_t capacity = 16;
     while (capacity < ids.size() * 2)
       capacity *= 2;
@@ -56,8 +58,13 @@ class TokenMap {
         }
         i = (i + 1) & mask_;
       }
-      if (!duplicate) slots_[i] = Slot{tag_of(h), id};
+      if (!duplicate) {
+        slots_[i] = Slot{tag_of(h), id};
+      } else if (!first_duplicate) {
+        first_duplicate = id;
+      }
     }
+    return first_duplicate;
   }
 
   // The id whose key equals `bytes`; `key_of` as in build().

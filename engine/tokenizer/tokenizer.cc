@@ -163,7 +163,9 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::create(const TokenizerSpec& spec
   }
   auto vocab_text_of = [&](std::int32_t id) { return vocab_text[static_cast<std::size_t>(id)]; };
   TokenMap model_ids;
-  model_ids.build(vocab_ids, vocab_text_of);
+  if (const auto twice = model_ids.build(vocab_ids, vocab_text_of)) {
+    return invalid_argument("field 'model.vocab': " + in_quotes(vocab_text_of(*twice)) + " is listed twice");
+  }
   st.special.assign(st.table.size(), 0);
   st.added_tokens = spec.added_tokens;
   for (const AddedToken& t : spec.added_tokens) {

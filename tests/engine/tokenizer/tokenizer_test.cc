@@ -397,6 +397,19 @@ TEST(TokenizerLoadErrorTest, RepeatedVocabKeyKeepsTheLast) {
   EXPECT_THAT(Tokenizer::from_json(with_model(vocab, broken), "twice.json").status().message(),
               HasSubstr("expected an integer token id"));
 }
+
+// A token listed twice in model.vocab (JSON readers disagree on which id would
+// count) is an error that names it.
+TEST(TokenizerLoadErrorTest, TokenListedTwiceInVocabIsAnError) {
+  Json j = testing::synthetic_tokenizer_json({});
+  std::string text = j.dump();
+  const std::string first = "\"vocab\":{";
+  const std::size_t at = text.find(first);
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at + first.size(), "\"Ā\":300,");
+  EXPECT_THAT(Tokenizer::from_json(text, "twice.json").status().message(),
+              HasSubstr("'model.vocab': \"Ā\" is listed twice"));
+}
 TEST(TokenizerLoadErrorTest, GenericRegexPathWorks) {
   // A GPT-2 style tokenizer: ByteLevel with its own regex and a prefix space.
   Json j = testing::synthetic_tokenizer_json({{"h", "i"}, {" ", "hi"}});
