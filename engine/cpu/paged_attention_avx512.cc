@@ -67,6 +67,21 @@ struct Avx512AttentionOps {
 
   static void step(const float* q, std::int64_t head_dim, std::int64_t dim, const float* k, const float* v,
                    std::int64_t valid, float scale, float* m, float* l, float* o) {
+    step_rows(q, head_dim, dim, k, v, valid, scale, m, l, o);
+  }
+
+  // The chunk's rows read in place (head_dim is a multiple of 16, so dim ==
+  // head_dim). Rows at and past `valid` only feed score lanes that are masked.
+  static void step_on_cache(const float* q, std::int64_t head_dim, const std::uint16_t* k,
+                            const std::uint16_t* v, std::int64_t valid, float scale, float* m, float* l,
+                            float* o) {
+    step_rows(q, head_dim, head_dim, k, v, valid, scale, m, l, o);
+  }
+
+  // Either step, with its rows of `dim` elements (a widened chunk or the cache).
+  template <class Row>
+  static void step_rows(const float* q, std::int64_t head_dim, std::int64_t dim, const Row* k, const Row* v,
+                        std::int64_t valid, float scale, float* m, float* l, float* o) {
     // With the row length known at compile time every key's load is one base
     // register plus a constant; with it at run time GCC keeps sixteen key
     // pointers, runs out of registers and spills the accumulators on every
@@ -78,21 +93,6 @@ struct Avx512AttentionOps {
         return step_dim<64>(q, head_dim, dim, k, v, valid, scale, m, l, o);
       default:
         return step_dim<0>(q, head_dim, dim, k, v, valid, scale, m, l, o);
-    }
-  }
-
-  // The chunk's rows read in place (head_dim is a multiple of 16, so dim ==
-  // head_dim). Rows at and past `valid` only feed score lanes that are masked.
-  static void step_on_cache(const float* q, std::int64_t head_dim, const std::uint16_t* k,
-                            const std::uint16_t* v, std::int64_t valid, float scale, float* m, float* l,
-                            float* o) {
-    switch (head_dim) {
-      case 128:
-        return step_dim<128>(q, head_dim, head_dim, k, v, valid, scale, m, l, o);
-      case 64:
-        return step_dim<64>(q, head_dim, head_dim, k, v, valid, scale, m, l, o);
-      default:
-        return step_dim<0>(q, head_dim, head_dim, k, v, valid, scale, m, l, o);
     }
   }
 
