@@ -1,7 +1,8 @@
 // pagoda_engine_bench: prefill and decode throughput of the CPU backend on a
 // random-weight checkpoint (default: the Qwen3-0.6B shape), next to this
-// machine's memory read bandwidth measured in the same run, so decode can be
-// reported as a fraction of its bandwidth bound.
+// machine's memory read bandwidth measured in the same run (alternating with
+// the decode steps), so decode can be reported as a fraction of its bandwidth
+// bound.
 //
 //   pagoda_engine_bench [--model DIR] [--threads N] [--prompt-len 512]
 //                       [--context 128] [--steps 8] [--batches 1,8,32]
@@ -19,6 +20,7 @@
 #include <numeric>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/strings.h"
@@ -39,31 +41,36 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Streams a buffer much larger than the caches with every thread; best of 5.
-// The buffer sits on transparent huge pages where the kernel offers them, as
-// weights read into memory do (MappedFile::read_aligned, which this benchmark's
-// checkpoint takes): on 4 KiB pages the probe read 6-8 % less here, which
-// flattered the decode fractions.
-double measure_read_bandwidth(cpu::ThreadPool& pool) {
-  const std::size_t bytes = std::size_t{1} << 30;
-  constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
-  std::unique_ptr<float, decltype(&std::free)> mem(
-      static_cast<float*>(std::aligned_alloc(kHugePageBytes, bytes)), &std::free);
-  if (!mem) {
-    std::fprintf(stderr, "cannot allocate the bandwidth probe's buffer\n");
-    std::exit(1);
+// The machine's memory read bandwidth, measured between decode steps: on
+// this shared VM it drifts by 2x over minutes, so a probe taken once at start
+// says little about the steps measured later. Each pass streams a buffer much
+// larger than the caches with every thread (also evicting the weights, as a
+// decode step's own reads do). The buffer sits on transparent huge pages where
+// the kernel offers them, as weights read into memory do
+// (MappedFile::read_aligned, which this benchmark's checkpoint takes): on 4 KiB
+// pages the probe read 6-8 % less here, which flattered the decode fractions.
+class BandwidthProbe {
+ public:
+  static constexpr std::size_t kBytes = std::size_t{1} << 30;
+
+  explicit BandwidthProbe(int num_threads)
+      : pool_(num_threads),
+        mem_(static_cast<float*>(std::aligned_alloc(kHugePageBytes, kBytes)), &std::free) {
+    if (!mem_) {
+      std::fprintf(stderr, "cannot allocate the bandwidth probe's buffer\n");
+      std::exit(1);
+    }
+    madvise(mem_.get(), kBytes, MADV_HUGEPAGE);  // a hint; without THP the pages stay small
+    std::fill(mem_.get(), mem_.get() + kBytes / sizeof(float), 1.0f);
   }
-  madvise(mem.get(), bytes, MADV_HUGEPAGE);  // a hint; without THP the pages stay small
-  std::span<float> buf(mem.get(), bytes / sizeof(float));
-  std::fill(buf.begin(), buf.end(), 1.0f);
-  const std::int64_t chunks = 256;
-  const std::size_t per = buf.size() / chunks;
-  std::vector<float> sums(static_cast<std::size_t>(chunks));
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
+
+  // One pass over the whole buffer; bytes per second.
+  double pass() {
+    const std::size_t per = kBytes / sizeof(float) / kChunks;
+    const float* base = mem_.get();
     auto t = Clock::now();
-    pool.parallel_for(chunks, [&](std::int64_t c) {
-      const float* p = buf.data() + static_cast<std::size_t>(c) * per;
+    pool_.parallel_for(kChunks, [&](std::int64_t c) {
+      const float* p = base + static_cast<std::size_t>(c) * per;
       __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
              a3 = _mm256_setzero_ps();
       for (std::size_t i = 0; i + 32 <= per; i += 32) {
@@ -74,12 +81,27 @@ double measure_read_bandwidth(cpu::ThreadPool& pool) {
       }
       float tmp[8];
       _mm256_storeu_ps(tmp, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-      sums[static_cast<std::size_t>(c)] = std::accumulate(tmp, tmp + 8, 0.0f);
+      sums_[static_cast<std::size_t>(c)] = std::accumulate(tmp, tmp + 8, 0.0f);
     });
-    best = std::max(best, static_cast<double>(bytes) / seconds_since(t));
+    const double rate = static_cast<double>(kBytes) / seconds_since(t);
+    if (std::accumulate(sums_.begin(), sums_.end(), 0.0f) < 0) std::puts("");  // keep the loads
+    // Let the probe's workers stop spinning (ThreadPool spins ~100 us before
+    // sleeping) so they do not compete with the step measured next.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return rate;
   }
-  if (std::accumulate(sums.begin(), sums.end(), 0.0f) < 0) std::puts("");  // keep the loads
-  return best;
+
+ private:
+  static constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
+  static constexpr std::int64_t kChunks = 256;
+  cpu::ThreadPool pool_;
+  std::unique_ptr<float, decltype(&std::free)> mem_;
+  std::vector<float> sums_ = std::vector<float>(kChunks);
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 long peak_rss_kib() {
@@ -131,12 +153,11 @@ int main(int argc, char** argv) {
     }
   }
   const int nthreads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
-  double bandwidth = 0;
-  {
-    cpu::ThreadPool probe_pool(nthreads);
-    bandwidth = measure_read_bandwidth(probe_pool);
-  }
-  // Forget the probe's buffer in the peak-RSS figure (Linux: "5" resets VmHWM).
+  // Allocated (and resident) before the peak-RSS mark is reset, so the peak
+  // reported at the end is the engine's plus exactly this buffer.
+  BandwidthProbe probe(nthreads);
+  // Forget the checkpoint writer's memory in the peak-RSS figure (Linux: "5"
+  // resets VmHWM to the current RSS).
   std::ofstream("/proc/self/clear_refs") << "5";
   auto config = load_model_config(model_dir);
   auto ckpt = Checkpoint::open(model_dir);
@@ -162,7 +183,8 @@ int main(int argc, char** argv) {
               c.num_key_value_heads, c.head_dim, c.intermediate_size, c.vocab_size,
               c.tie_word_embeddings ? "tied" : "untied");
   std::printf("cpu path: %s, threads: %d\n", std::string(cpu::isa_name((*runner)->isa())).c_str(), nthreads);
-  std::printf("memory read bandwidth (same run, %d threads): %.2f GB/s\n", nthreads, bandwidth / 1e9);
+  std::printf("memory read bandwidth (probe before the steps, %d threads): %.2f GB/s\n", nthreads,
+              probe.pass() / 1e9);
 
   Driver driver(**runner);
   // Prefill: one prompt of prompt_len tokens in one step (best of 3).
@@ -194,30 +216,38 @@ int main(int argc, char** argv) {
       s = one[0];
     }
     if (!driver.step(seqs)) return 1;  // warm-up
-    // The median step: this machine's neighbours slow single steps at random.
-    std::vector<double> step_times;
-    for (int i = 0; i < steps; ++i) {
-      auto t = Clock::now();
-      if (!driver.step(seqs)) return 1;
-      step_times.push_back(seconds_since(t));
-    }
-    std::sort(step_times.begin(), step_times.end());
-    const double step_s = step_times[step_times.size() / 2];
     // Bytes a step must read: every weight once (untied: only b rows of the
-    // embedding are gathered), plus each sequence's K and V.
+    // embedding are gathered), plus each sequence's K and V (at its mean
+    // context over the measured steps).
     double bytes =
         c.tie_word_embeddings ? weight_bytes : weight_bytes - embed_bytes + b * c.hidden_size * 2.0;
-    bytes += static_cast<double>(b) * (context + steps) * c.num_hidden_layers * c.num_key_value_heads *
-             c.head_dim * 4.0;
-    const double bound_s = bytes / bandwidth;
+    bytes += static_cast<double>(b) * (context + 1 + steps / 2.0) * c.num_hidden_layers *
+             c.num_key_value_heads * c.head_dim * 4.0;
+    // Probe pass and step alternate; each step is compared with the bandwidth
+    // measured just before it, and the medians are reported (this machine's
+    // neighbours slow single steps at random).
+    std::vector<double> step_times, rates, fractions;
+    for (int i = 0; i < steps; ++i) {
+      const double rate = probe.pass();
+      auto t = Clock::now();
+      if (!driver.step(seqs)) return 1;
+      const double step_s = seconds_since(t);
+      step_times.push_back(step_s);
+      rates.push_back(rate);
+      fractions.push_back(bytes / rate / step_s);
+    }
+    const double step_s = median(step_times);
     std::printf(
-        "decode batch %2d: %7.1f tokens/s, %.1f ms/step (median), bandwidth bound %.1f ms/step -> %.0f%% of "
-        "bound\n",
-        b, b / step_s, step_s * 1e3, bound_s * 1e3, 100.0 * bound_s / step_s);
+        "decode batch %2d: %7.1f tokens/s, %.1f ms/step, bandwidth %.1f GB/s (min %.1f, max %.1f) "
+        "-> %.0f%% of the bandwidth bound (medians of %d alternating probe passes and steps)\n",
+        b, b / step_s, step_s * 1e3, median(rates) / 1e9, *std::min_element(rates.begin(), rates.end()) / 1e9,
+        *std::max_element(rates.begin(), rates.end()) / 1e9, 100.0 * median(fractions), steps);
   }
   const double kv_bytes =
       static_cast<double>((*runner)->kv_cache_info().bytes_per_block) * (*runner)->kv_cache_info().num_blocks;
-  std::printf("peak RSS: %.0f MiB (checkpoint %.0f MiB + KV cache %.0f MiB allocated)\n",
-              peak_rss_kib() / 1024.0, weight_bytes / 1048576.0, kv_bytes / 1048576.0);
+  std::printf(
+      "peak RSS: %.0f MiB without the probe's buffer (checkpoint %.0f MiB + KV cache %.0f MiB allocated)\n",
+      peak_rss_kib() / 1024.0 - BandwidthProbe::kBytes / 1048576.0, weight_bytes / 1048576.0,
+      kv_bytes / 1048576.0);
   return 0;
 }

@@ -30,12 +30,13 @@ void gemm_bf16_many(std::span<const GemmParams> parts, ThreadPool& pool, CpuIsa 
   }
   if (total_panels == 0) return;
   // Enough tasks to balance threads; large enough to amortise the loop. A
-  // product with one row of x only streams w: few long tasks keep each
-  // thread's reads sequential (more, shorter streams measured slower).
+  // product with one row of x only streams w, and finely split so that a
+  // thread that reads faster takes over the other's last tasks (ThreadPool
+  // gives each thread a contiguous share, so its reads stay one stream).
   std::int64_t max_m = 0;
   for (const GemmParams& p : parts)
     max_m = std::max(max_m, p.m);
-  const std::int64_t tasks_per_thread = max_m == 1 ? 2 : 8;
+  const std::int64_t tasks_per_thread = max_m == 1 ? 16 : 8;
   const std::int64_t panels_per_task = std::max<std::int64_t>(
       1, total_panels / (static_cast<std::int64_t>(pool.num_threads()) * tasks_per_thread));
   struct Task {

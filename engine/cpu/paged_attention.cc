@@ -38,8 +38,8 @@ void paged_attention(const PagedAttentionParams& p, ThreadPool& pool, CpuIsa isa
                  : isa == CpuIsa::kAvx2     ? &avx2::attend_tile
                                             : &generic::attend_tile;
   const auto num_tiles = static_cast<std::int64_t>(tiles.size());
-  // Later tiles of a prompt see more keys: hand them out first so the
-  // dynamic task queue ends on short ones.
+  // Later tiles of a prompt see more keys: listed first, so that the tasks a
+  // thread takes over from the back of another's share are short ones.
   pool.parallel_for(num_tiles * p.num_kv_heads, [&](std::int64_t task) {
     const AttentionTile& tile = tiles[static_cast<std::size_t>(num_tiles - 1 - task / p.num_kv_heads)];
     attend(p, tile, task % p.num_kv_heads);
