@@ -116,15 +116,8 @@ struct Avx512AttentionOps {
       for (std::int64_t j = 0; j < kChunk; ++j)
         acc[j] = _mm512_fmadd_ps(qv, load_row16(k + j * dim + d0), acc[j]);
     }
-    const __mmask16 seen = static_cast<__mmask16>((1u << valid) - 1);
-    const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), seen,
-                                        _mm512_mul_ps(reduce16x16(acc), _mm512_set1_ps(scale)));
-    const float m_new = std::max(*m, _mm512_reduce_max_ps(s));
-    const float alpha = softmax_exp(*m - m_new);
-    const __m512 pj = _mm512_maskz_mov_ps(seen, softmax_exp16(_mm512_sub_ps(s, _mm512_set1_ps(m_new))));
-    _mm512_storeu_ps(l, _mm512_fmadd_ps(_mm512_loadu_ps(l), _mm512_set1_ps(alpha), pj));
     alignas(64) float p[kChunk];
-    _mm512_store_ps(p, pj);
+    const float alpha = softmax_step(acc, valid, scale, m, l, p);
     // A whole chunk (every chunk of a prompt but its last) takes a loop with a
     // fixed trip count; a partial one the general loop.
     if (valid == kChunk) {
@@ -132,7 +125,93 @@ struct Avx512AttentionOps {
     } else {
       accumulate_values<kDim, 0>(p, v, alpha, dim, valid, o);
     }
+  }
+
+  // From one query row's sixteen score accumulators (key j in acc[j]): the
+  // chunk's scores, the online-softmax update of m and l, the probabilities
+  // into p; returns the factor alpha that rescales the row's outputs.
+  [[gnu::always_inline]] static float softmax_step(const __m512 (&acc)[kChunk], std::int64_t valid,
+                                                   float scale, float* m, float* l, float* p) {
+    const __mmask16 seen = static_cast<__mmask16>((1u << valid) - 1);
+    const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), seen,
+                                        _mm512_mul_ps(reduce16x16(acc), _mm512_set1_ps(scale)));
+    const float m_new = std::max(*m, _mm512_reduce_max_ps(s));
+    const float alpha = softmax_exp(*m - m_new);
+    const __m512 pj = _mm512_maskz_mov_ps(seen, softmax_exp16(_mm512_sub_ps(s, _mm512_set1_ps(m_new))));
+    _mm512_storeu_ps(l, _mm512_fmadd_ps(_mm512_loadu_ps(l), _mm512_set1_ps(alpha), pj));
+    _mm512_store_ps(p, pj);
     *m = m_new;
+    return alpha;
+  }
+
+  // Two query rows that see the same keys (two heads of one token's group)
+  // take their steps on one pass over the chunk's cache rows: each K and V
+  // row is loaded and widened once for both. Each row's arithmetic is
+  // step_dim's (every accumulator sums over d, or j, in the same order).
+  static void step_pair_on_cache(const PairedRows& rows, std::int64_t head_dim, const std::uint16_t* k,
+                                 const std::uint16_t* v, std::int64_t valid, float scale) {
+    switch (head_dim) {
+      case 128:
+        return step_pair_dim<128>(rows, k, v, valid, scale);
+      case 64:
+        return step_pair_dim<64>(rows, k, v, valid, scale);
+      default:
+        for (int r = 0; r < 2; ++r)
+          step_on_cache(rows.q[r], head_dim, k, v, valid, scale, rows.m[r], rows.l[r], rows.o[r]);
+    }
+  }
+
+  template <std::int64_t kDim>
+  static void step_pair_dim(const PairedRows& rows, const std::uint16_t* k, const std::uint16_t* v,
+                            std::int64_t valid, float scale) {
+    // Scores eight keys at a time: two rows of sixteen accumulators would not
+    // fit in the registers.
+    constexpr std::int64_t kHalf = kChunk / 2;
+    __m512 acc[2][kChunk];
+    for (std::int64_t j0 = 0; j0 < kChunk; j0 += kHalf) {
+      __m512 a0[kHalf], a1[kHalf];
+#pragma GCC unroll 8
+      for (std::int64_t j = 0; j < kHalf; ++j) {
+        a0[j] = _mm512_setzero_ps();
+        a1[j] = _mm512_setzero_ps();
+      }
+#pragma GCC unroll 8
+      for (std::int64_t d0 = 0; d0 < kDim; d0 += 16) {
+        const __m512 q0 = _mm512_loadu_ps(rows.q[0] + d0), q1 = _mm512_loadu_ps(rows.q[1] + d0);
+#pragma GCC unroll 8
+        for (std::int64_t j = 0; j < kHalf; ++j) {
+          const __m512 kv = load_row16(k + (j0 + j) * kDim + d0);
+          a0[j] = _mm512_fmadd_ps(q0, kv, a0[j]);
+          a1[j] = _mm512_fmadd_ps(q1, kv, a1[j]);
+        }
+      }
+#pragma GCC unroll 8
+      for (std::int64_t j = 0; j < kHalf; ++j) {
+        acc[0][j0 + j] = a0[j];
+        acc[1][j0 + j] = a1[j];
+      }
+    }
+    alignas(64) float p[2][kChunk];
+    const float alpha0 = softmax_step(acc[0], valid, scale, rows.m[0], rows.l[0], p[0]);
+    const float alpha1 = softmax_step(acc[1], valid, scale, rows.m[1], rows.l[1], p[1]);
+    constexpr std::int64_t kBlocks = kDim / 16;
+    __m512 o0[kBlocks], o1[kBlocks];
+    for (std::int64_t b = 0; b < kBlocks; ++b) {
+      o0[b] = _mm512_mul_ps(_mm512_loadu_ps(rows.o[0] + 16 * b), _mm512_set1_ps(alpha0));
+      o1[b] = _mm512_mul_ps(_mm512_loadu_ps(rows.o[1] + 16 * b), _mm512_set1_ps(alpha1));
+    }
+    for (std::int64_t j = 0; j < valid; ++j) {
+      const __m512 p0 = _mm512_set1_ps(p[0][j]), p1 = _mm512_set1_ps(p[1][j]);
+      for (std::int64_t b = 0; b < kBlocks; ++b) {
+        const __m512 vv = load_row16(v + j * kDim + 16 * b);
+        o0[b] = _mm512_fmadd_ps(p0, vv, o0[b]);
+        o1[b] = _mm512_fmadd_ps(p1, vv, o1[b]);
+      }
+    }
+    for (std::int64_t b = 0; b < kBlocks; ++b) {
+      _mm512_storeu_ps(rows.o[0] + 16 * b, o0[b]);
+      _mm512_storeu_ps(rows.o[1] + 16 * b, o1[b]);
+    }
   }
 
   // o = o * alpha + sum over j < valid of p[j] * v[j], j in order; kValid

@@ -9,9 +9,11 @@
 // dim]. By default each chunk's K and V are widened to f32 once for all rows.
 // Ops with kStepsOnCache = true also provide
 //   step_on_cache(q, head_dim, k_rows, v_rows, valid, scale, m, l, o)
-// reading kAttentionKeyChunk consecutive bf16 rows of the cache in place; it is
-// used where a chunk is such rows (block_size a multiple of the chunk, head_dim
-// a multiple of 16) and must round exactly as step does. Keys past `valid`
+//   step_pair_on_cache(PairedRows, head_dim, k_rows, v_rows, valid, scale)
+// reading kAttentionKeyChunk consecutive bf16 rows of the cache in place (the
+// pair: for two query rows of one token at once); they are used where a chunk
+// is such rows (block_size a multiple of the chunk, head_dim a multiple of 16)
+// and must round exactly as step does. Keys past `valid`
 // are then whatever the block holds (not yet written, or another position's
 // future): the step must keep them out of every result. Included by one file
 // per ISA, each of which instantiates it in its own namespace.
@@ -40,6 +42,16 @@ inline std::int64_t kv_offset(const std::int32_t* block_table, std::int64_t pos,
   const std::int64_t block = block_table[pos / p.block_size];
   return ((block * p.num_kv_heads + kv_head) * p.block_size + pos % p.block_size) * p.head_dim;
 }
+
+// Two query rows of one token (two heads of its group), stepped together over
+// one chunk: row r reads q[r] [head_dim] and updates m[r], l[r]
+// [kAttentionKeyChunk] and o[r] [head_dim].
+struct PairedRows {
+  const float* q[2];
+  float* m[2];
+  float* l[2];
+  float* o[2];
+};
 
 // Per-thread state of one tile: reused across calls, so no allocation per task
 // once warm.
@@ -118,7 +130,22 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
       const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;
       if (c0 >= ctx) continue;
       const std::int64_t valid = std::min(kChunk, ctx - c0);
-      for (std::int64_t g = 0; g < group; ++g) {
+      std::int64_t g = 0;
+      if constexpr (Ops::kStepsOnCache) {
+        // Heads of the group in pairs: one pass over the chunk's rows for two.
+        for (; on_cache && g + 2 <= group; g += 2) {
+          PairedRows pair;
+          for (std::int64_t r = 0; r < 2; ++r) {
+            const std::int64_t row = i * group + g + r;
+            pair.q[r] = p.q + (t * p.num_heads + kv_head * group + g + r) * hd;
+            pair.m[r] = &s.m[static_cast<std::size_t>(row)];
+            pair.l[r] = s.l.data() + row * kChunk;
+            pair.o[r] = s.o.data() + row * dim;
+          }
+          Ops::step_pair_on_cache(pair, hd, p.k_cache + offset, p.v_cache + offset, valid, p.scale);
+        }
+      }
+      for (; g < group; ++g) {
         const std::int64_t row = i * group + g;
         const float* q = p.q + (t * p.num_heads + kv_head * group + g) * hd;
         float* m = &s.m[static_cast<std::size_t>(row)];

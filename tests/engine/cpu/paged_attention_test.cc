@@ -146,9 +146,11 @@ const AttentionCase kCases[] = {
     {"gqa8_hd128_bs16_decode", 8, 1, 128, 16, {4000, 97, 1}, {1, 1, 1}},
     {"gqa4_hd256_bs5", 8, 2, 256, 5, {61, 3}, {21, 3}},
     // Chunks read in place from the cache (block size a multiple of 16): a
-    // head_dim with no fixed-size step, and chunks in half a block.
+    // head_dim with no fixed-size step, chunks in half a block, and a group
+    // of three (a pair of heads stepped together, then one alone).
     {"gqa2_hd48_bs16", 4, 2, 48, 16, {45, 16, 3}, {45, 2, 1}},
     {"gqa2_hd64_bs32", 4, 2, 64, 32, {70, 33}, {30, 1}},
+    {"gqa3_hd64_bs16", 6, 2, 64, 16, {50, 17, 1}, {20, 1, 1}},
 };
 
 class PagedAttentionTest : public ::testing::TestWithParam<AttentionCase> {};
