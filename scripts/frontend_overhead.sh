@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The front ends' cost on one stream (issue 6: within 3 % of in-process
+# generation). Each round measures decode tokens/s three ways on the same
+# machine, same prompt length, output length and sampling defaults:
+#   in-process `pagoda generate` (the engine's own timing),
+#   one stream over HTTP (OpenAI completions, SSE) to a running `pagoda serve`,
+#   one stream over gRPC to the same server (client-side TPOT, first token
+#   excluded, as `pagoda bench serve` reports it).
+# Rounds alternate the three so this machine's drift falls on all alike; the
+# medians and the ratios to in-process are printed last. The client runs on
+# the same cores as the server, so its CPU time counts against the front ends.
+#
+# Usage: scripts/frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS]
+#   MODEL_DIR holds a checkpoint with its tokenizer (`pagoda make-model
+#   --preset 0.6b -o DIR --tokenizer-dir ...`).
+set -euo pipefail
+build=${1:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS]}
+model=${2:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS]}
+rounds=${3:-8}
+threads=${4:-2}
+prompt_len=128
+output_len=128
+pagoda="$build/pagoda"
+[[ -x $pagoda ]] || { echo "frontend_overhead.sh: no $pagoda (build first)" >&2; exit 1; }
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [[ -n $server_pid ]]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$pagoda" serve --model "$model" --num-threads "$threads" --http-port 0 --grpc-port 0 --metrics-port 0 \
+  >"$work/serve.log" 2>&1 &
+server_pid=$!
+# The ports the server picked, from its start-up log; then wait until ready.
+http_port= grpc_port=
+for _ in $(seq 1 120); do
+  http_port=$(grep -o '^http listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
+  grpc_port=$(grep -o '^grpc listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
+  if [[ -n $http_port && -n $grpc_port ]] && curl -sf "http://127.0.0.1:$http_port/health" >/dev/null; then
+    break
+  fi
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+  sleep 1
+done
+curl -sf "http://127.0.0.1:$http_port/health" >/dev/null || { echo "server not ready" >&2; exit 1; }
+
+ids=$(seq 0 $((prompt_len - 1)) | awk '{printf "%s%d", (NR > 1 ? "," : ""), ($1 * 7919 + 11) % 150000}')
+
+in_process() {
+  "$pagoda" generate --model "$model" --prompt-ids "$ids" --max-tokens "$output_len" --ignore-eos \
+    --threads "$threads" --json 2>/dev/null |
+    grep -o '"decode_tokens_per_s":[0-9.e+-]*' | cut -d: -f2
+}
+# One stream; prints decode tokens/s from the client's median TPOT.
+stream() {
+  local protocol=$1 port=$2 seed=$3
+  "$pagoda" bench serve --protocol "$protocol" --target "127.0.0.1:$port" --dataset random \
+    --input-len "$prompt_len" --output-len "$output_len" --num-prompts 1 --max-concurrency 1 \
+    --seed "$seed" --no-progress 2>&1 |
+    awk '/Failed requests:/ && $3 != 0 {bad = 1} /Median TPOT \(ms\):/ {tpot = $4}
+         END {if (bad || tpot == "") exit 1; printf "%.3f\n", 1000 / tpot}'
+}
+
+printf '%-6s %12s %12s %12s   (decode tokens/s)\n' round in-process http grpc
+for r in $(seq 1 "$rounds"); do
+  a=$(in_process)
+  b=$(stream openai-completions "$http_port" "$r")
+  c=$(stream grpc "$grpc_port" "$r")
+  printf '%-6s %12.2f %12.2f %12.2f\n' "$r" "$a" "$b" "$c" | tee -a "$work/rounds"
+done
+awk '{a[NR] = $2; b[NR] = $3; c[NR] = $4}
+  function median(v, n,   i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }
+  END {
+    n = NR; ma = median(a, n); mb = median(b, n); mc = median(c, n)
+    printf "median %12.2f %12.2f %12.2f\n", ma, mb, mc
+    printf "http: %.1f %% of in-process, grpc: %.1f %% of in-process\n", 100 * mb / ma, 100 * mc / ma
+  }' "$work/rounds"
