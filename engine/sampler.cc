@@ -63,6 +63,139 @@ void apply_penalties(const ScheduledSequence& seq, const SamplingParams& sp, flo
   }
 }
 
+// Candidates best first (ByLogitDesc on the scaled logits) with their weights
+// exp(logit - best); top_p, min_p and the draw work on a prefix of them.
+struct Candidates {
+  std::vector<std::int32_t> ids;
+  std::vector<double> weights;
+};
+
+// How many of the candidates survive top_p (the smallest prefix holding at
+// least top_p of the mass z) and then min_p (those whose logit is at least
+// best + log(min_p)); at least one.
+std::size_t survivors(const Candidates& c, const float* logits, double z, const SamplingParams& sp) {
+  std::size_t keep = c.ids.size();
+  if (sp.top_p < 1.0) {
+    double mass = 0.0;
+    for (std::size_t i = 0; i < c.ids.size(); ++i) {
+      mass += c.weights[i] / z;
+      if (mass >= sp.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  if (sp.min_p > 0.0) {
+    const double floor_logit = static_cast<double>(logits[c.ids[0]]) + std::log(sp.min_p);
+    std::size_t k = 1;
+    while (k < keep && static_cast<double>(logits[c.ids[k]]) >= floor_logit)
+      ++k;
+    keep = k;
+  }
+  return std::max<std::size_t>(1, keep);
+}
+
+// The first of the first `keep` candidates where the running weight passes
+// u times their total.
+std::int32_t draw(const Candidates& c, std::size_t keep, double u) {
+  double total = 0.0;
+  for (std::size_t i = 0; i < keep; ++i)
+    total += c.weights[i];
+  const double target = u * total;
+  double acc = 0.0;
+  for (std::size_t i = 0; i < keep; ++i) {
+    acc += c.weights[i];
+    if (acc > target) return c.ids[i];
+  }
+  return c.ids[keep - 1];
+}
+
+// top_k on (0 < top_k < vocab): top_p's mass is over the top_k survivors,
+// renormalised (as Hugging Face and vLLM apply them). A small k is found in
+// one pass over the vocabulary without scaling or exponentiating the rest.
+std::int32_t sample_top_k(float* logits, std::int32_t vocab, const SamplingParams& sp, double u) {
+  const float inv_t = static_cast<float>(1.0 / sp.temperature);
+  const auto k = static_cast<std::size_t>(sp.top_k);
+  Candidates c;
+  c.ids.reserve(k + 1);
+  constexpr std::size_t kOnePassTopK = 256;
+  if (k <= kOnePassTopK) {
+    // ids kept sorted best first; a token enters only by beating the last,
+    // so among equal logits the lower id (seen first) stays ahead.
+    std::vector<float> best;
+    best.reserve(k + 1);
+    for (std::int32_t i = 0; i < vocab; ++i) {
+      const float v = logits[i] * inv_t;
+      if (best.size() == k && !(v > best.back())) continue;
+      std::size_t at = best.size();
+      while (at > 0 && v > best[at - 1])
+        --at;
+      best.insert(best.begin() + static_cast<std::ptrdiff_t>(at), v);
+      c.ids.insert(c.ids.begin() + static_cast<std::ptrdiff_t>(at), i);
+      if (best.size() > k) {
+        best.pop_back();
+        c.ids.pop_back();
+      }
+    }
+    for (std::size_t i = 0; i < c.ids.size(); ++i)
+      logits[c.ids[i]] = best[i];
+  } else {
+    for (std::int32_t i = 0; i < vocab; ++i)
+      logits[i] *= inv_t;
+    c.ids.resize(static_cast<std::size_t>(vocab));
+    std::iota(c.ids.begin(), c.ids.end(), 0);
+    std::partial_sort(c.ids.begin(), c.ids.begin() + static_cast<std::ptrdiff_t>(k), c.ids.end(),
+                      ByLogitDesc{logits});
+    c.ids.resize(k);
+  }
+  const double mx = logits[c.ids[0]];
+  double z = 0.0;
+  for (std::int32_t id : c.ids) {
+    c.weights.push_back(std::exp(static_cast<double>(logits[id]) - mx));
+    z += c.weights.back();
+  }
+  return draw(c, survivors(c, logits, z, sp), u);
+}
+
+// top_k off: plain sampling over the whole vocabulary in token order, or
+// (with top_p or min_p) over the head of the candidates best first, whose
+// mass is a share of the whole vocabulary's.
+std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams& sp, double u) {
+  const float inv_t = static_cast<float>(1.0 / sp.temperature);
+  for (std::int32_t i = 0; i < vocab; ++i)
+    logits[i] *= inv_t;
+  const double mx = logits[argmax(logits, vocab)];
+  Candidates c;
+  if (sp.top_p >= 1.0 && sp.min_p <= 0.0) {
+    c.ids.resize(static_cast<std::size_t>(vocab));
+    std::iota(c.ids.begin(), c.ids.end(), 0);
+    for (std::int32_t i = 0; i < vocab; ++i)
+      c.weights.push_back(std::exp(static_cast<double>(logits[i]) - mx));
+    return draw(c, c.ids.size(), u);
+  }
+  double z = 0.0;
+  for (std::int32_t i = 0; i < vocab; ++i)
+    z += std::exp(static_cast<double>(logits[i]) - mx);
+  // Only the head of the order is ever needed, so sort a growing prefix until
+  // it holds top_p of the mass (or is the whole vocabulary).
+  std::vector<std::int32_t> idx(static_cast<std::size_t>(vocab));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::size_t want = std::min<std::size_t>(64, idx.size());
+  while (true) {
+    std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(want), idx.end(),
+                      ByLogitDesc{logits});
+    double mass = 0.0;
+    for (std::size_t i = 0; i < want; ++i)
+      mass += std::exp(static_cast<double>(logits[idx[i]]) - mx) / z;
+    if (want == idx.size() || (sp.top_p < 1.0 && mass >= sp.top_p)) break;
+    want = std::min(want * 4, idx.size());
+  }
+  c.ids.assign(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(want));
+  for (std::int32_t id : c.ids)
+    c.weights.push_back(std::exp(static_cast<double>(logits[id]) - mx));
+  return draw(c, survivors(c, logits, z, sp), u);
+}
+
 }  // namespace
 
 double Sampler::uniform(std::uint64_t seed, std::int64_t position) {
@@ -115,77 +248,10 @@ SampledToken Sampler::sample(const ScheduledSequence& seq, float* logits, std::i
   std::int32_t chosen = 0;
   if (sp.greedy()) {
     chosen = argmax(logits, vocab);
+  } else if (sp.top_k > 0 && sp.top_k < vocab) {
+    chosen = sample_top_k(logits, vocab, sp, uniform(seq.seed, seq.num_output_tokens));
   } else {
-    const float inv_t = static_cast<float>(1.0 / sp.temperature);
-    for (std::int32_t i = 0; i < vocab; ++i)
-      logits[i] *= inv_t;
-    const float mx = logits[argmax(logits, vocab)];
-    const bool top_k_on = sp.top_k > 0 && sp.top_k < vocab;
-    const double u = uniform(seq.seed, seq.num_output_tokens);
-    if (!top_k_on && sp.top_p >= 1.0 && sp.min_p <= 0.0) {
-      // Plain sampling over the whole vocabulary, in token order.
-      std::vector<double> p(static_cast<std::size_t>(vocab));
-      double total = 0.0;
-      for (std::int32_t i = 0; i < vocab; ++i)
-        total += p[static_cast<std::size_t>(i)] = std::exp(static_cast<double>(logits[i]) - mx);
-      double target = u * total, acc = 0.0;
-      chosen = vocab - 1;
-      for (std::int32_t i = 0; i < vocab; ++i) {
-        acc += p[static_cast<std::size_t>(i)];
-        if (acc > target && p[static_cast<std::size_t>(i)] > 0.0) {
-          chosen = i;
-          break;
-        }
-      }
-    } else {
-      // Candidates best first. Only the head of the order is ever needed, so
-      // sort a growing prefix until it holds top_k tokens or top_p of the mass.
-      double z = 0.0;
-      for (std::int32_t i = 0; i < vocab; ++i)
-        z += std::exp(static_cast<double>(logits[i]) - mx);
-      std::vector<std::int32_t> idx(static_cast<std::size_t>(vocab));
-      std::iota(idx.begin(), idx.end(), 0);
-      std::size_t want =
-          top_k_on ? static_cast<std::size_t>(sp.top_k) : std::min<std::size_t>(64, idx.size());
-      std::size_t keep = 0;
-      while (true) {
-        want = std::min(want, idx.size());
-        std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(want), idx.end(),
-                          ByLogitDesc{logits});
-        double mass = 0.0;
-        keep = 0;
-        for (; keep < want; ++keep) {
-          mass += std::exp(static_cast<double>(logits[idx[keep]]) - mx) / z;
-          if (mass >= sp.top_p) {
-            ++keep;
-            break;
-          }
-        }
-        if (keep < want || top_k_on || want == idx.size() || mass >= sp.top_p) break;
-        want *= 4;
-      }
-      keep = std::max<std::size_t>(1, std::min(keep, want));
-      // min_p: drop tokens below min_p x the best probability.
-      if (sp.min_p > 0.0) {
-        const double floor_logit = static_cast<double>(mx) + std::log(sp.min_p);
-        std::size_t k = 1;
-        while (k < keep && static_cast<double>(logits[idx[k]]) >= floor_logit)
-          ++k;
-        keep = k;
-      }
-      double total = 0.0;
-      for (std::size_t i = 0; i < keep; ++i)
-        total += std::exp(static_cast<double>(logits[idx[i]]) - mx);
-      double target = u * total, acc = 0.0;
-      chosen = idx[keep - 1];
-      for (std::size_t i = 0; i < keep; ++i) {
-        acc += std::exp(static_cast<double>(logits[idx[i]]) - mx);
-        if (acc > target) {
-          chosen = idx[i];
-          break;
-        }
-      }
-    }
+    chosen = sample_full(logits, vocab, sp, uniform(seq.seed, seq.num_output_tokens));
   }
   out.token_id = chosen;
   if (sp.logprobs >= 0) out.logprob = static_cast<float>(raw[static_cast<std::size_t>(chosen)] - raw_lse);
