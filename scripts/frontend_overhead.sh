@@ -34,21 +34,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$pagoda" serve --model "$model" --num-threads "$threads" --http-port 0 --grpc-port 0 --metrics-port 0 \
-  >"$work/serve.log" 2>&1 &
-server_pid=$!
-# The ports the server picked, from its start-up log; then wait until ready.
+# A fresh server each round, as each in-process run is a fresh process: where
+# a process's 1.2 GB of weights land in physical memory moved its decode speed
+# by a few per cent here, which one long-lived server would give all rounds.
 http_port= grpc_port=
-for _ in $(seq 1 120); do
-  http_port=$(grep -o '^http listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
-  grpc_port=$(grep -o '^grpc listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
-  if [[ -n $http_port && -n $grpc_port ]] && curl -sf "http://127.0.0.1:$http_port/health" >/dev/null; then
-    break
-  fi
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
-  sleep 1
-done
-curl -sf "http://127.0.0.1:$http_port/health" >/dev/null || { echo "server not ready" >&2; exit 1; }
+start_server() {
+  : >"$work/serve.log"
+  "$pagoda" serve --model "$model" --num-threads "$threads" --http-port 0 --grpc-port 0 --metrics-port 0 \
+    >"$work/serve.log" 2>&1 &
+  server_pid=$!
+  # The ports the server picked, from its start-up log; then wait until ready.
+  for _ in $(seq 1 120); do
+    http_port=$(grep -o '^http listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
+    grpc_port=$(grep -o '^grpc listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
+    if [[ -n $http_port && -n $grpc_port ]] && curl -sf "http://127.0.0.1:$http_port/health" >/dev/null; then
+      return 0
+    fi
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  echo "frontend_overhead.sh: server not ready" >&2
+  exit 1
+}
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
 
 ids=$(seq 0 $((prompt_len - 1)) | awk '{printf "%s%d", (NR > 1 ? "," : ""), ($1 * 7919 + 11) % 150000}')
 
@@ -70,8 +82,10 @@ stream() {
 printf '%-6s %12s %12s %12s   (decode tokens/s)\n' round in-process http grpc
 for r in $(seq 1 "$rounds"); do
   a=$(in_process)
+  start_server
   b=$(stream openai-completions "$http_port" "$r")
   c=$(stream grpc "$grpc_port" "$r")
+  stop_server
   printf '%-6s %12.2f %12.2f %12.2f\n' "$r" "$a" "$b" "$c" | tee -a "$work/rounds"
 done
 awk '{a[NR] = $2; b[NR] = $3; c[NR] = $4}
