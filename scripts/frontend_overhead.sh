@@ -3,7 +3,7 @@
 # generation). Each round measures decode tokens/s three ways on the same
 # machine, same prompt length, output length and sampling defaults:
 #   in-process `pagoda generate` (the engine's own timing),
-#   one stream over HTTP (OpenAI completions, SSE) to a running `pagoda serve`,
+#   one stream over HTTP (OpenAI completions, SSE) to `pagoda serve`,
 #   one stream over gRPC to the same server (client-side TPOT, first token
 #   excluded, as `pagoda bench serve` reports it).
 # Rounds alternate the three so this machine's drift falls on all alike; the
@@ -34,9 +34,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A fresh server each round, as each in-process run is a fresh process: where
-# a process's 1.2 GB of weights land in physical memory moved its decode speed
-# by a few per cent here, which one long-lived server would give all rounds.
+# A fresh server each round, as each in-process run is a fresh process, so both
+# sides sample the same start-up conditions (where the weights land in
+# memory); one long-lived server would give every round the same draw.
 http_port= grpc_port=
 start_server() {
   : >"$work/serve.log"
