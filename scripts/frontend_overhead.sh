@@ -10,14 +10,19 @@
 # medians and the ratios to in-process are printed last. The client runs on
 # the same cores as the server, so its CPU time counts against the front ends.
 #
-# Usage: scripts/frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS]
+# Usage: scripts/frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]
 #   MODEL_DIR holds a checkpoint with its tokenizer (`pagoda make-model
 #   --preset 0.6b -o DIR --tokenizer-dir ...`).
+#   SERVER: `long` (default) starts one server for all rounds, as users run it;
+#   `fresh` starts one per round and streams within seconds of its start, which
+#   measured ~4 % faster here (docs/performance.md, 2026-11-29).
 set -euo pipefail
-build=${1:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS]}
-model=${2:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS]}
+build=${1:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]}
+model=${2:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]}
 rounds=${3:-8}
 threads=${4:-2}
+mode=${5:-long}
+[[ $mode == long || $mode == fresh ]] || { echo "frontend_overhead.sh: SERVER is long or fresh" >&2; exit 2; }
 prompt_len=128
 output_len=128
 pagoda="$build/pagoda"
@@ -34,9 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A fresh server each round, as each in-process run is a fresh process, so both
-# sides sample the same start-up conditions (where the weights land in
-# memory); one long-lived server would give every round the same draw.
 http_port= grpc_port=
 start_server() {
   : >"$work/serve.log"
@@ -79,13 +81,13 @@ stream() {
          END {if (bad || tpot == "") exit 1; printf "%.3f\n", 1000 / tpot}'
 }
 
-printf '%-6s %12s %12s %12s   (decode tokens/s)\n' round in-process http grpc
+printf '%-6s %12s %12s %12s   (decode tokens/s; %s server)\n' round in-process http grpc "$mode"
 for r in $(seq 1 "$rounds"); do
   a=$(in_process)
-  start_server
+  [[ $mode == long && -n $server_pid ]] || start_server
   b=$(stream openai-completions "$http_port" "$r")
   c=$(stream grpc "$grpc_port" "$r")
-  stop_server
+  [[ $mode == long ]] || stop_server
   printf '%-6s %12.2f %12.2f %12.2f\n' "$r" "$a" "$b" "$c" | tee -a "$work/rounds"
 done
 awk '{a[NR] = $2; b[NR] = $3; c[NR] = $4}
