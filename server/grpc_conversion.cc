@@ -95,7 +95,7 @@ StatusOr<GrpcGeneration> parse_generate_request(const ServingContext& ctx, const
   }
 
   const v1::SamplingParameters& p = request.sampling();
-  SamplingParams s = default_sampling(engine.model_config());
+  SamplingParams s = engine.model_config().generation.sampling();
   if (p.has_temperature()) s.temperature = p.temperature();
   if (p.has_top_p()) s.top_p = p.top_p();
   if (p.has_top_k()) s.top_k = p.top_k();

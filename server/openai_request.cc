@@ -81,7 +81,7 @@ StatusOr<OpenAiParams> parse_openai_params(const Json& body, const ServingContex
   const RequestLimits& limits = ctx.limits();
   OpenAiParams p;
   SamplingParams& s = p.sampling;
-  s = default_sampling(ctx.engine().model_config());
+  s = ctx.engine().model_config().generation.sampling();
 
   PAGODA_RETURN_IF_ERROR(get_double(body, "temperature", &s.temperature));
   PAGODA_RETURN_IF_ERROR(get_double(body, "top_p", &s.top_p));

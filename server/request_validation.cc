@@ -89,17 +89,6 @@ StatusOr<std::int32_t> resolve_max_tokens(std::optional<std::int64_t> requested,
   return static_cast<std::int32_t>(*requested);
 }
 
-SamplingParams default_sampling(const ModelConfig& config) {
-  SamplingParams s;
-  const GenerationDefaults& g = config.generation;
-  if (g.temperature) s.temperature = *g.temperature;
-  if (g.top_p) s.top_p = *g.top_p;
-  if (g.top_k) s.top_k = *g.top_k;
-  if (g.min_p) s.min_p = *g.min_p;
-  if (g.repetition_penalty) s.repetition_penalty = *g.repetition_penalty;
-  return s;
-}
-
 Status validate_chat_role(std::string_view role, std::string_view field) {
   for (std::string_view known : {"system", "developer", "user", "assistant", "tool"})
     if (role == known) return ok_status();

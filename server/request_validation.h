@@ -36,7 +36,4 @@ Status validate_chat_role(std::string_view role, std::string_view field);
 StatusOr<std::int32_t> resolve_max_tokens(std::optional<std::int64_t> requested, std::int32_t prompt_tokens,
                                           std::int32_t max_model_len);
 
-// Sampling defaults from the checkpoint's generation_config.json.
-SamplingParams default_sampling(const ModelConfig& config);
-
 }  // namespace pagoda::server

@@ -40,13 +40,7 @@ struct GenerateFlags {
 
 // Defaults: the checkpoint's generation_config.json, then the flags given.
 SamplingParams base_sampling(const GenerateFlags& f, const CLI::App& cmd, const ModelConfig& mc) {
-  SamplingParams sp;
-  const GenerationDefaults& g = mc.generation;
-  if (g.temperature) sp.temperature = *g.temperature;
-  if (g.top_p) sp.top_p = *g.top_p;
-  if (g.top_k) sp.top_k = *g.top_k;
-  if (g.min_p) sp.min_p = *g.min_p;
-  if (g.repetition_penalty) sp.repetition_penalty = *g.repetition_penalty;
+  SamplingParams sp = mc.generation.sampling();
   auto given = [&](const char* name) { return cmd.count(name) > 0; };
   sp.max_tokens = f.max_tokens;
   if (given("--temperature")) sp.temperature = f.temperature;

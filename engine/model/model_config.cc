@@ -9,6 +9,16 @@
 #include "base/mapped_file.h"
 
 namespace pagoda {
+
+SamplingParams GenerationDefaults::sampling() const {
+  SamplingParams s;
+  if (temperature) s.temperature = *temperature;
+  if (top_p) s.top_p = *top_p;
+  if (top_k) s.top_k = *top_k;
+  if (min_p) s.min_p = *min_p;
+  if (repetition_penalty) s.repetition_penalty = *repetition_penalty;
+  return s;
+}
 namespace {
 
 using Json = nlohmann::json;

@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "engine/model/dtype.h"
+#include "scheduler/sampling_params.h"
 
 namespace pagoda {
 
@@ -33,6 +34,9 @@ struct GenerationDefaults {
   std::optional<std::int32_t> top_k;
   std::optional<double> min_p;
   std::optional<double> repetition_penalty;
+
+  // Default SamplingParams with the fields the checkpoint sets replaced.
+  SamplingParams sampling() const;
 };
 
 struct ModelConfig {

@@ -83,7 +83,8 @@ void expect_matches_reference(const Call& call, const std::vector<float>& logits
   const std::vector<double> p = reference_distribution(logits, call.sp);
   const auto f = call.frequencies(logits, kDraws);
   for (const auto& [token, share] : f)
-    EXPECT_GT(p[static_cast<std::size_t>(token)], 0.0) << "token " << token << " drawn outside the reference's support";
+    EXPECT_GT(p[static_cast<std::size_t>(token)], 0.0)
+        << "token " << token << " drawn outside the reference's support";
   for (std::size_t t = 0; t < p.size(); ++t) {
     const auto it = f.find(static_cast<std::int32_t>(t));
     const double share = it == f.end() ? 0.0 : it->second;
@@ -209,7 +210,9 @@ TEST(SamplerTest, LogprobsAreOfTheRawDistribution) {
   double z = 0.0;
   for (float l : kLogits)
     z += std::exp(static_cast<double>(l));
-  auto logprob = [&](std::int32_t id) { return static_cast<double>(kLogits[static_cast<std::size_t>(id)]) - std::log(z); };
+  auto logprob = [&](std::int32_t id) {
+    return static_cast<double>(kLogits[static_cast<std::size_t>(id)]) - std::log(z);
+  };
   EXPECT_NEAR(t.logprob, logprob(t.token_id), 1e-5);
   ASSERT_EQ(t.top_logprobs.size(), 3u);
   const std::int32_t best[] = {1, 3, 9};  // 2.5, 2.5 (the lower id first), 2.0

@@ -104,6 +104,12 @@ TEST(ModelConfigTest, GenerationConfigMergesEosAndDefaults) {
   EXPECT_EQ(c.eos_token_ids, (std::vector<std::int32_t>{151645, 151643}));
   EXPECT_DOUBLE_EQ(*c.generation.temperature, 0.6);
   EXPECT_EQ(*c.generation.top_k, 20);
+  // As requests start from them: the checkpoint's fields, the rest SamplingParams' own.
+  const SamplingParams sp = c.generation.sampling();
+  EXPECT_DOUBLE_EQ(sp.temperature, 0.6);
+  EXPECT_EQ(sp.top_k, 20);
+  EXPECT_DOUBLE_EQ(sp.top_p, 0.95);
+  EXPECT_DOUBLE_EQ(sp.min_p, SamplingParams{}.min_p);
   Status bad = apply_generation_config(R"({"eos_token_id": 999999})", "generation_config.json", c);
   EXPECT_NE(bad.message().find("generation_config.json: field 'eos_token_id'"), std::string::npos)
       << bad.message();
