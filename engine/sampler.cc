@@ -177,7 +177,9 @@ std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams
   for (std::int32_t i = 0; i < vocab; ++i)
     z += std::exp(static_cast<double>(logits[i]) - mx);
   // Only the head of the order is ever needed, so sort a growing prefix until
-  // it holds top_p of the mass (or is the whole vocabulary).
+  // it holds top_p of the mass, or ends below min_p's floor, or is the whole
+  // vocabulary.
+  const double floor_logit = sp.min_p > 0.0 ? mx + std::log(sp.min_p) : -HUGE_VAL;
   std::vector<std::int32_t> idx(static_cast<std::size_t>(vocab));
   std::iota(idx.begin(), idx.end(), 0);
   std::size_t want = std::min<std::size_t>(64, idx.size());
@@ -187,7 +189,9 @@ std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams
     double mass = 0.0;
     for (std::size_t i = 0; i < want; ++i)
       mass += std::exp(static_cast<double>(logits[idx[i]]) - mx) / z;
-    if (want == idx.size() || (sp.top_p < 1.0 && mass >= sp.top_p)) break;
+    if (want == idx.size() || (sp.top_p < 1.0 && mass >= sp.top_p) ||
+        static_cast<double>(logits[idx[want - 1]]) < floor_logit)
+      break;
     want = std::min(want * 4, idx.size());
   }
   c.ids.assign(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(want));

@@ -152,6 +152,14 @@ TEST(SamplerTest, MinPDropsTokensBelowItsShareOfTheBest) {
   c.sp.top_k = 3;
   c.sp.top_p = 0.9;
   expect_matches_reference(c, kLogits);
+  // A long vocabulary without top_k: the candidates are sorted only as far as
+  // min_p's floor.
+  std::vector<float> logits(3000, 0.0f);
+  for (int i = 0; i < 100; ++i)
+    logits[static_cast<std::size_t>(i * 29)] = 4.0f - 0.05f * static_cast<float>(i);
+  Call wide;
+  wide.sp.min_p = 0.2;  // within log(5) = 1.6 of the best: the first 33 of the hundred
+  expect_matches_reference(wide, logits);
 }
 
 TEST(SamplerTest, RepetitionPenaltyDividesPositiveAndMultipliesNegativeLogits) {
