@@ -63,6 +63,32 @@ void apply_penalties(const ScheduledSequence& seq, const SamplingParams& sp, flo
   }
 }
 
+// The k best of values[i] * scale over i < n in one pass, best first (equal
+// values by lower i), into ids and their scaled values into best. For small k:
+// each entry is placed by a linear scan of those kept.
+void select_best(const float* values, std::int32_t n, std::size_t k, float scale,
+                 std::vector<std::int32_t>& ids, std::vector<float>& best) {
+  ids.clear();
+  best.clear();
+  ids.reserve(k + 1);
+  best.reserve(k + 1);
+  for (std::int32_t i = 0; i < n; ++i) {
+    const float v = values[i] * scale;
+    // A token enters only by beating the last kept, so among equal values
+    // the lower index (seen first) stays ahead.
+    if (best.size() == k && !(v > best.back())) continue;
+    std::size_t at = best.size();
+    while (at > 0 && v > best[at - 1])
+      --at;
+    best.insert(best.begin() + static_cast<std::ptrdiff_t>(at), v);
+    ids.insert(ids.begin() + static_cast<std::ptrdiff_t>(at), i);
+    if (best.size() > k) {
+      best.pop_back();
+      ids.pop_back();
+    }
+  }
+}
+
 // Candidates best first (ByLogitDesc on the scaled logits) with their weights
 // exp(logit - best); top_p, min_p and the draw work on a prefix of them.
 struct Candidates {
@@ -117,26 +143,10 @@ std::int32_t sample_top_k(float* logits, std::int32_t vocab, const SamplingParam
   const float inv_t = static_cast<float>(1.0 / sp.temperature);
   const auto k = static_cast<std::size_t>(sp.top_k);
   Candidates c;
-  c.ids.reserve(k + 1);
   constexpr std::size_t kOnePassTopK = 256;
   if (k <= kOnePassTopK) {
-    // ids kept sorted best first; a token enters only by beating the last,
-    // so among equal logits the lower id (seen first) stays ahead.
     std::vector<float> best;
-    best.reserve(k + 1);
-    for (std::int32_t i = 0; i < vocab; ++i) {
-      const float v = logits[i] * inv_t;
-      if (best.size() == k && !(v > best.back())) continue;
-      std::size_t at = best.size();
-      while (at > 0 && v > best[at - 1])
-        --at;
-      best.insert(best.begin() + static_cast<std::ptrdiff_t>(at), v);
-      c.ids.insert(c.ids.begin() + static_cast<std::ptrdiff_t>(at), i);
-      if (best.size() > k) {
-        best.pop_back();
-        c.ids.pop_back();
-      }
-    }
+    select_best(logits, vocab, k, inv_t, c.ids, best);
     for (std::size_t i = 0; i < c.ids.size(); ++i)
       logits[c.ids[i]] = best[i];
   } else {
@@ -222,15 +232,11 @@ SampledToken Sampler::sample(const ScheduledSequence& seq, float* logits, std::i
     raw_lse = log_sum_exp(logits, vocab);
     raw.assign(logits, logits + vocab);
     if (sp.logprobs > 0) {
-      std::vector<std::int32_t> idx(static_cast<std::size_t>(vocab));
-      std::iota(idx.begin(), idx.end(), 0);
-      const auto n = std::min<std::size_t>(static_cast<std::size_t>(sp.logprobs), idx.size());
-      std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n), idx.end(),
-                        ByLogitDesc{raw.data()});
-      for (std::size_t i = 0; i < n; ++i) {
-        out.top_logprobs.push_back(
-            {idx[i], static_cast<float>(raw[static_cast<std::size_t>(idx[i])] - raw_lse)});
-      }
+      std::vector<std::int32_t> ids;
+      std::vector<float> best;
+      select_best(logits, vocab, static_cast<std::size_t>(sp.logprobs), 1.0f, ids, best);
+      for (std::size_t i = 0; i < ids.size(); ++i)
+        out.top_logprobs.push_back({ids[i], static_cast<float>(best[i] - raw_lse)});
     }
   }
 
