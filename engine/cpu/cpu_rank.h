@@ -43,6 +43,8 @@ class CpuRank {
   void mlp_block(const CpuLayerWeights& lw, std::int64_t num_tokens);
   // hidden_ += proj_ for the step's rows (the residual connection).
   void add_projection_to_residual(std::int64_t num_tokens);
+  // Faults in every page of [memory, memory + bytes) with this rank's threads.
+  void claim_pages(void* memory, std::size_t bytes);
   void gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w, float* y, std::int64_t m);
   // y_i = x · w_iᵀ for up to kMaxGemmOutputs weights sharing x, in one parallel loop.
   static constexpr std::size_t kMaxGemmOutputs = 3;
