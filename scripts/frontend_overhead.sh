@@ -14,9 +14,10 @@
 #   MODEL_DIR holds a checkpoint with its tokenizer (`pagoda make-model
 #   --preset 0.6b -o DIR --tokenizer-dir ...`).
 #   SERVER: `long` (default) starts one server for all rounds, as users run it;
-#   `fresh` starts one per round and streams within seconds of its start; in
-#   separate runs that measured up to ~4 % faster than `long` in the fast memory
-#   state, and equal in the slow one (docs/performance.md, 2026-11-29).
+#   `fresh` starts one per round and streams within seconds of its start. With
+#   the in-process runs in between, `fresh` measured up to ~4 % faster than
+#   `long` in the fast memory state; streamed alternately with nothing between,
+#   the two were equal (docs/performance.md, 2026-11-29).
 set -euo pipefail
 build=${1:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]}
 model=${2:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]}
