@@ -196,17 +196,18 @@ std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams
   while (true) {
     std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(want), idx.end(),
                       ByLogitDesc{logits});
+    c.ids.assign(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(want));
+    c.weights.clear();
     double mass = 0.0;
-    for (std::size_t i = 0; i < want; ++i)
-      mass += std::exp(static_cast<double>(logits[idx[i]]) - mx) / z;
+    for (std::int32_t id : c.ids) {
+      c.weights.push_back(std::exp(static_cast<double>(logits[id]) - mx));
+      mass += c.weights.back() / z;
+    }
     if (want == idx.size() || (sp.top_p < 1.0 && mass >= sp.top_p) ||
-        static_cast<double>(logits[idx[want - 1]]) < floor_logit)
+        static_cast<double>(logits[c.ids.back()]) < floor_logit)
       break;
     want = std::min(want * 4, idx.size());
   }
-  c.ids.assign(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(want));
-  for (std::int32_t id : c.ids)
-    c.weights.push_back(std::exp(static_cast<double>(logits[id]) - mx));
   return draw(c, survivors(c, logits, z, sp), u);
 }
 
