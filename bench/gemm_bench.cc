@@ -42,7 +42,7 @@ int main() {
   struct Shape {
     long n, k;
   };
-  for (Shape s : {Shape{3072, 1024}, Shape{1024, 3072}, Shape{2048, 1024}}) {
+  for (Shape s : {Shape{3072, 1024}, Shape{1024, 3072}, Shape{2048, 1024}, Shape{1024, 2048}}) {
     std::vector<std::uint16_t> w(static_cast<std::size_t>(s.n * s.k));
     for (auto& v : w)
       v = f32_to_bf16(nd(rng) * 0.03f);

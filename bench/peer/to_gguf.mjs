@@ -145,6 +145,35 @@ class Writer {
   }
 }
 
+// config.json's rope_scaling as llama.cpp's rope.scaling.* keys. Linear and
+// YaRN as Hugging Face defines them for Qwen 3 (YaRN: beta_fast 32, beta_slow
+// 1, truncated correction range, attention factor 0.1 ln(factor) + 1 — which
+// llama.cpp applies itself, so only an explicit attention_factor is passed,
+// relative to that). Anything else is refused rather than converted wrongly.
+function ropeScaling(config, where) {
+  const r = config.rope_scaling ?? config.rope_parameters;
+  const type = r?.rope_type ?? r?.type ?? 'default';
+  if (type === 'default') return [];
+  if (typeof r.factor !== 'number' || r.factor < 1) fail(`${where}: rope_scaling.factor must be a number >= 1`);
+  if (type === 'linear') return [['rope.scaling.type', GgufValue.string, 'linear'], ['rope.scaling.factor', GgufValue.f32, r.factor]];
+  if (type !== 'yarn') fail(`${where}: rope_scaling type '${type}' is not converted (linear and yarn are)`);
+  for (const [key, value] of [['beta_fast', 32], ['beta_slow', 1], ['truncate', true]]) {
+    if (r[key] !== undefined && r[key] !== value) fail(`${where}: rope_scaling.${key} ${r[key]} is not converted (only ${value})`);
+  }
+  if (r.mscale !== undefined || r.mscale_all_dim !== undefined) fail(`${where}: rope_scaling.mscale is not converted`);
+  const original = r.original_max_position_embeddings;
+  if (!Number.isInteger(original) || original < 1) fail(`${where}: rope_scaling.original_max_position_embeddings is required`);
+  const keys = [
+    ['rope.scaling.type', GgufValue.string, 'yarn'],
+    ['rope.scaling.factor', GgufValue.f32, r.factor],
+    ['rope.scaling.original_context_length', GgufValue.u32, original],
+  ];
+  if (r.attention_factor !== undefined) {
+    keys.push(['rope.scaling.attn_factor', GgufValue.f32, r.attention_factor / (0.1 * Math.log(r.factor) + 1)]);
+  }
+  return keys;
+}
+
 function alignUp(n) {
   return Math.ceil(n / kAlignment) * kAlignment;
 }
@@ -228,7 +257,7 @@ export function writeGguf(modelDir, outFile) {
   kv(`${a}.attention.value_length`, GgufValue.u32, headDim);
   kv(`${a}.attention.layer_norm_rms_epsilon`, GgufValue.f32, config.rms_norm_eps);
   kv(`${a}.rope.freq_base`, GgufValue.f32, config.rope_theta);
-  if (config.rope_scaling) fail(`${modelDir}/config.json: rope_scaling is not converted`);
+  for (const [key, type, value] of ropeScaling(config, `${modelDir}/config.json`)) kv(`${a}.${key}`, type, value);
   kv('tokenizer.ggml.model', GgufValue.string, 'gpt2');
   kv('tokenizer.ggml.pre', GgufValue.string, 'qwen2');
   arr('tokenizer.ggml.tokens', GgufValue.string, vocab.tokens);

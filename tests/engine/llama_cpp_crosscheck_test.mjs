@@ -2,7 +2,8 @@
 // llama.cpp (prebuilt, through node-llama-cpp), running the very same random
 // checkpoint written as GGUF by bench/peer/to_gguf.mjs. For several shapes
 // (tied and untied lm_head, GQA groups 1/2/4, head_dim 32/64/128, heads x
-// head_dim != hidden) and prompts, both engines decode greedily; at every step
+// head_dim != hidden, YaRN RoPE scaling; one also with Pagoda at --tp 2) and
+// prompts, both engines decode greedily; at every step
 // where llama.cpp's top-1 leads its top-2 clearly, Pagoda must pick the same
 // token, and the chosen tokens' log-probabilities must agree within bf16
 // tolerance. Where the two pick different tokens at a near tie, the sequences
@@ -35,11 +36,18 @@ const shapes = [
     name: 'gqa4-untied-hd128',
     args: ['--preset', 'tiny', '--hidden-size', '256', '--num-layers', '3', '--num-heads', '8',
       '--num-kv-heads', '2', '--head-dim', '128', '--intermediate-size', '512', '--no-tie'],
+    runs: [[], ['--tp', '2']],  // tensor-parallel ranks as threads, same weights
   },
   {
     name: 'mha-hd32',
     args: ['--preset', 'tiny', '--hidden-size', '192', '--num-heads', '4', '--num-kv-heads', '4',
       '--head-dim', '32', '--intermediate-size', '320'],
+  },
+  {
+    // YaRN x4 over an original 256 positions with theta 1e4: most of the
+    // rotary pairs fall in or past the correction ramp at these prompt lengths.
+    name: 'yarn4',
+    args: ['--preset', 'tiny', '--max-position-embeddings', '256', '--rope-theta', '10000', '--yarn-factor', '4'],
   },
 ];
 
@@ -53,12 +61,12 @@ function prompt(length, seed) {
 }
 const prompts = [prompt(1, 1), prompt(7, 2), prompt(19, 3), prompt(130, 4)];
 
-function pagodaGreedy(pagoda, modelDir, dir) {
+function pagodaGreedy(pagoda, modelDir, dir, extraArgs) {
   const file = join(dir, 'prompts.jsonl');
   writeFileSync(file, prompts.map((ids) => JSON.stringify(
       {prompt_ids: ids, max_tokens: kMaxTokens, temperature: 0, ignore_eos: true, logprobs: 1})).join('\n') + '\n');
   const out = execFileSync(pagoda, ['generate', '--model', modelDir, '--prompts-file', file, '--json',
-    '--threads', '2', '--num-kv-blocks', '64', '--logprobs', '1'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']});
+    '--threads', '2', '--num-kv-blocks', '64', '--logprobs', '1', ...extraArgs], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']});
   return out.trim().split('\n').map((line) => JSON.parse(line));
 }
 
@@ -89,37 +97,41 @@ const llama = await getLlama({gpu: false, build: 'never', maxThreads: 2, logLeve
 let compared = 0;
 let worst = 0;
 let parted = 0;
+let total = 0;
 try {
   for (const [i, shape] of shapes.entries()) {
     const modelDir = join(dir, shape.name);
     execFileSync(pagoda, ['make-model', ...shape.args, '--seed', String(10 + i), '--out', modelDir], {stdio: 'ignore'});
     const gguf = join(dir, `${shape.name}.gguf`);
     writeGguf(modelDir, gguf);
-    const ours = pagodaGreedy(pagoda, modelDir, dir);
     const theirs = await llamaGreedy(llama, gguf);
-    assert.equal(ours.length, prompts.length, `${shape.name}: one result per prompt`);
-    for (const [p, steps] of theirs.entries()) {
-      for (const [k, step] of steps.entries()) {
-        const where = `${shape.name}, prompt ${p} (${prompts[p].length} tokens), step ${k}`;
-        if (ours[p].token_ids[k] !== step.token) {
-          // Only a near tie may part the two sequences; nothing after it compares.
-          assert.ok(step.lead < kClearLead,
-              `${where}: Pagoda chose ${ours[p].token_ids[k]}, llama.cpp ${step.token} (lead ${step.lead.toFixed(3)} nats)`);
-          ++parted;
-          break;
+    for (const extraArgs of shape.runs ?? [[]]) {
+      const run = [shape.name, ...extraArgs].join(' ');
+      const ours = pagodaGreedy(pagoda, modelDir, dir, extraArgs);
+      assert.equal(ours.length, prompts.length, `${run}: one result per prompt`);
+      for (const [p, steps] of theirs.entries()) {
+        for (const [k, step] of steps.entries()) {
+          const where = `${run}, prompt ${p} (${prompts[p].length} tokens), step ${k}`;
+          if (ours[p].token_ids[k] !== step.token) {
+            // Only a near tie may part the two sequences; nothing after it compares.
+            assert.ok(step.lead < kClearLead,
+                `${where}: Pagoda chose ${ours[p].token_ids[k]}, llama.cpp ${step.token} (lead ${step.lead.toFixed(3)} nats)`);
+            ++parted;
+            break;
+          }
+          const diff = Math.abs(ours[p].logprobs[k] - step.logprob);
+          assert.ok(diff <= kLogprobTolerance,
+              `${where}: logprob ${ours[p].logprobs[k].toFixed(4)} vs llama.cpp ${step.logprob.toFixed(4)}`);
+          worst = Math.max(worst, diff);
+          ++compared;
         }
-        const diff = Math.abs(ours[p].logprobs[k] - step.logprob);
-        assert.ok(diff <= kLogprobTolerance,
-            `${where}: logprob ${ours[p].logprobs[k].toFixed(4)} vs llama.cpp ${step.logprob.toFixed(4)}`);
-        worst = Math.max(worst, diff);
-        ++compared;
       }
+      total += prompts.length * kMaxTokens;
     }
   }
   // Random-weight models with real logit spread rarely meet near ties; far
   // fewer compared steps would mean the check went vacuous.
-  const total = shapes.length * prompts.length * kMaxTokens;
-  assert.ok(compared >= total / 2, `only ${compared} of ${total} steps had a clear lead`);
+  assert.ok(compared >= total / 2, `only ${compared} of ${total} steps compared before the sequences parted`);
   console.log(`llama.cpp cross-check: ${compared} of ${total} greedy steps equal, ${parted} prompts parted ` +
       `at a near tie, largest logprob difference ${worst.toFixed(4)} nats`);
 } finally {
