@@ -31,40 +31,8 @@ pagoda="$build/pagoda"
 [[ -x $pagoda ]] || { echo "frontend_overhead.sh: no $pagoda (build first)" >&2; exit 1; }
 
 work=$(mktemp -d)
-server_pid=
-cleanup() {
-  if [[ -n $server_pid ]]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-http_port= grpc_port=
-start_server() {
-  : >"$work/serve.log"
-  "$pagoda" serve --model "$model" --num-threads "$threads" --http-port 0 --grpc-port 0 --metrics-port 0 \
-    >"$work/serve.log" 2>&1 &
-  server_pid=$!
-  # The ports the server picked, from its start-up log; then wait until ready.
-  for _ in $(seq 1 120); do
-    http_port=$(grep -o '^http listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
-    grpc_port=$(grep -o '^grpc listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
-    if [[ -n $http_port && -n $grpc_port ]] && curl -sf "http://127.0.0.1:$http_port/health" >/dev/null; then
-      return 0
-    fi
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
-    sleep 0.5
-  done
-  echo "frontend_overhead.sh: server not ready" >&2
-  exit 1
-}
-stop_server() {
-  kill -TERM "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
-}
+source "$(dirname "$0")/serve_lib.sh"
+trap 'stop_server; rm -rf "$work"' EXIT
 
 ids=$(seq 0 $((prompt_len - 1)) | awk '{printf "%s%d", (NR > 1 ? "," : ""), ($1 * 7919 + 11) % 150000}')
 
