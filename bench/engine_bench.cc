@@ -6,6 +6,7 @@
 //
 //   pagoda_engine_bench [--model DIR] [--threads N] [--prompt-len 512]
 //                       [--context 128] [--steps 8] [--batches 1,8,32]
+//                       [--block-size 16]
 #include <immintrin.h>
 #include <sys/mman.h>
 
@@ -117,7 +118,7 @@ long peak_rss_kib() {
 
 int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b";
-  int threads = 0, prompt_len = 512, context = 128, steps = 8;
+  int threads = 0, prompt_len = 512, context = 128, steps = 8, block_size = 16;
   std::vector<std::int32_t> batches = {1, 8, 32};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
@@ -131,6 +132,8 @@ int main(int argc, char** argv) {
       context = std::stoi(v);
     else if (a == "--steps")
       steps = std::stoi(v);
+    else if (a == "--block-size")
+      block_size = std::stoi(v);
     else if (a == "--batches")
       batches = parse_int_list(v, "--batches").value();
     else {
@@ -138,8 +141,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (steps < 1 || prompt_len < 1 || context < 1) {
-    std::fprintf(stderr, "--steps, --prompt-len and --context must be at least 1\n");
+  if (steps < 1 || prompt_len < 1 || context < 1 || block_size < 1) {
+    std::fprintf(stderr, "--steps, --prompt-len, --context and --block-size must be at least 1\n");
     return 2;
   }
   if (!std::filesystem::exists(std::filesystem::path(model_dir) / "config.json")) {
@@ -171,7 +174,8 @@ int main(int argc, char** argv) {
   ro.num_threads = threads;
   const std::int64_t max_tokens =
       std::max<std::int64_t>(prompt_len, static_cast<std::int64_t>(max_batch) * (context + steps + 2));
-  ro.num_kv_blocks = static_cast<int>(max_tokens / 16 + max_batch + 8);
+  ro.block_size = block_size;
+  ro.num_kv_blocks = static_cast<int>(max_tokens / block_size + max_batch + 8);
   auto runner = cpu::CpuModelRunner::create(*config, checkpoint, ro);
   if (!runner.ok()) {
     std::fprintf(stderr, "%s\n", runner.status().to_string().c_str());
@@ -182,7 +186,8 @@ int main(int argc, char** argv) {
               model_dir.c_str(), c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
               c.num_key_value_heads, c.head_dim, c.intermediate_size, c.vocab_size,
               c.tie_word_embeddings ? "tied" : "untied");
-  std::printf("cpu path: %s, threads: %d\n", std::string(cpu::isa_name((*runner)->isa())).c_str(), nthreads);
+  std::printf("cpu path: %s, threads: %d, KV block size: %d\n", std::string(cpu::isa_name((*runner)->isa())).c_str(),
+              nthreads, block_size);
   std::printf("memory read bandwidth (probe before the steps, %d threads): %.2f GB/s\n", nthreads,
               probe.pass() / 1e9);
 
