@@ -31,12 +31,8 @@ args=("$@")
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench="$build/bench/pagoda_engine_bench"
 [[ -x $bench ]] || { echo "peer_bench.sh: no $bench (build first)" >&2; exit 1; }
-[[ -d $root/bench/peer/node_modules/node-llama-cpp ]] ||
-  { echo "peer_bench.sh: no llama.cpp peer (run scripts/setup.sh)" >&2; exit 1; }
-gguf="$(dirname "$model")/$(basename "$model").gguf"
-if [[ ! -f $gguf || $model/config.json -nt $gguf ]]; then
-  node "$root/bench/peer/to_gguf.mjs" "$model" "$gguf"
-fi
+source "$root/scripts/peer_lib.sh"
+peer_gguf "$model"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

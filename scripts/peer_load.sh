@@ -27,12 +27,8 @@ concurrency=${CONCURRENCY:-16}
 root=$(cd "$(dirname "$0")/.." && pwd)
 pagoda="$build/pagoda"
 [[ -x $pagoda ]] || { echo "peer_load.sh: no $pagoda (build first)" >&2; exit 1; }
-[[ -d $root/bench/peer/node_modules/node-llama-cpp ]] ||
-  { echo "peer_load.sh: no llama.cpp peer (run scripts/setup.sh)" >&2; exit 1; }
-gguf="$(dirname "$model")/$(basename "$model").gguf"
-if [[ ! -f $gguf || $model/config.json -nt $gguf ]]; then
-  node "$root/bench/peer/to_gguf.mjs" "$model" "$gguf"
-fi
+source "$root/scripts/peer_lib.sh"
+peer_gguf "$model"
 
 work=$(mktemp -d)
 source "$root/scripts/serve_lib.sh"
