@@ -53,7 +53,7 @@ function parseArgs(argv) {
   return opts;
 }
 
-// Deterministic token ids (no tokenizer involved), as the engine bench's.
+// Deterministic token ids (no tokenizer involved) in [1000, vocab - 1000).
 function tokens(count, seed, vocab) {
   let x = (seed * 2654435761 + 12345) >>> 0;
   const out = [];
@@ -127,7 +127,7 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const llama = await getLlama({gpu: false, build: 'never', maxThreads: opts.threads, logLevel: LlamaLogLevel.error});
   const model = await llama.loadModel({modelPath: opts.model, useMmap: opts.mmap});
-  const vocab = model.tokenizer ? Number(model.fileInfo.metadata.qwen3?.vocab_size ?? 151936) : 151936;
+  const vocab = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
   if (opts.greedy) {
     await greedy(model, opts);
   } else {

@@ -147,9 +147,9 @@ class Writer {
 
 // config.json's rope_scaling as llama.cpp's rope.scaling.* keys. Linear and
 // YaRN as Hugging Face defines them for Qwen 3 (YaRN: beta_fast 32, beta_slow
-// 1, truncated correction range, attention factor 0.1 ln(factor) + 1 — which
-// llama.cpp applies itself, so only an explicit attention_factor is passed,
-// relative to that). Anything else is refused rather than converted wrongly.
+// 1, truncated correction range, attention factor 0.1 ln(factor) + 1, which
+// llama.cpp applies by itself). Anything else (an explicit attention_factor
+// too) is refused rather than converted wrongly.
 function ropeScaling(config, where) {
   const r = config.rope_scaling ?? config.rope_parameters;
   const type = r?.rope_type ?? r?.type ?? 'default';
@@ -160,7 +160,9 @@ function ropeScaling(config, where) {
   for (const [key, value] of [['beta_fast', 32], ['beta_slow', 1], ['truncate', true]]) {
     if (r[key] !== undefined && r[key] !== value) fail(`${where}: rope_scaling.${key} ${r[key]} is not converted (only ${value})`);
   }
-  if (r.mscale !== undefined || r.mscale_all_dim !== undefined) fail(`${where}: rope_scaling.mscale is not converted`);
+  for (const key of ['mscale', 'mscale_all_dim', 'attention_factor']) {
+    if (r[key] !== undefined) fail(`${where}: rope_scaling.${key} is not converted`);
+  }
   const original = r.original_max_position_embeddings;
   if (!Number.isInteger(original) || original < 1) fail(`${where}: rope_scaling.original_max_position_embeddings is required`);
   const keys = [
@@ -168,9 +170,6 @@ function ropeScaling(config, where) {
     ['rope.scaling.factor', GgufValue.f32, r.factor],
     ['rope.scaling.original_context_length', GgufValue.u32, original],
   ];
-  if (r.attention_factor !== undefined) {
-    keys.push(['rope.scaling.attn_factor', GgufValue.f32, r.attention_factor / (0.1 * Math.log(r.factor) + 1)]);
-  }
   return keys;
 }
 
@@ -190,6 +189,9 @@ function vocabulary(modelDir, vocabSize) {
     // As convert_hf_to_gguf.py: special, or shaped like <|...|>, is control.
     const control = added.special || /^<\|.*\|>$/.test(added.content);
     types[added.id] = control ? TokenType.control : TokenType.user_defined;
+  }
+  if (tokens.length > vocabSize) {
+    fail(`${modelDir}: tokenizer.json has ids up to ${tokens.length - 1}, past config.json's vocab_size ${vocabSize}`);
   }
   for (let id = 0; id < vocabSize; ++id) {
     if (tokens[id] === null) {
@@ -256,7 +258,9 @@ export function writeGguf(modelDir, outFile) {
   kv(`${a}.attention.key_length`, GgufValue.u32, headDim);
   kv(`${a}.attention.value_length`, GgufValue.u32, headDim);
   kv(`${a}.attention.layer_norm_rms_epsilon`, GgufValue.f32, config.rms_norm_eps);
-  kv(`${a}.rope.freq_base`, GgufValue.f32, config.rope_theta);
+  const theta = config.rope_theta ?? config.rope_parameters?.rope_theta;
+  if (typeof theta !== 'number') fail(`${modelDir}/config.json: no rope_theta`);
+  kv(`${a}.rope.freq_base`, GgufValue.f32, theta);
   for (const [key, type, value] of ropeScaling(config, `${modelDir}/config.json`)) kv(`${a}.${key}`, type, value);
   kv('tokenizer.ggml.model', GgufValue.string, 'gpt2');
   kv('tokenizer.ggml.pre', GgufValue.string, 'qwen2');
