@@ -5,8 +5,9 @@
 // head_dim != hidden, YaRN RoPE scaling; one also with Pagoda at --tp 2) and
 // prompts, both engines decode greedily; at every step where llama.cpp's
 // top-1 leads its top-2 clearly, Pagoda must pick the same token, and the
-// chosen tokens' log-probabilities must agree within bf16 tolerance. Where the two pick different tokens at a near tie, the sequences
-// legitimately part, so that prompt's comparison stops there.
+// chosen tokens' log-probabilities must agree within bf16 tolerance. Where
+// the two pick different tokens at a near tie, the sequences legitimately
+// part, so that prompt's comparison stops there.
 //
 // Usage: node llama_cpp_crosscheck_test.mjs path/to/pagoda
 import {execFileSync} from 'node:child_process';
