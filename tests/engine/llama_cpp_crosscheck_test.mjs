@@ -31,7 +31,12 @@ const kLogprobTolerance = 0.12;
 const kMaxTokens = 16;
 
 const shapes = [
-  {name: 'tiny', args: ['--preset', 'tiny']},  // hidden 128, 4/2 heads x 64, tied
+  {
+    name: 'tiny',  // hidden 128, 4/2 heads x 64, tied
+    args: ['--preset', 'tiny'],
+    // Also with prompts prefilled in chunks of 64 tokens into one-token blocks.
+    runs: [[], ['--max-num-batched-tokens', '64', '--block-size', '1']],
+  },
   {
     name: 'gqa4-untied-hd128',
     args: ['--preset', 'tiny', '--hidden-size', '256', '--num-layers', '3', '--num-heads', '8',
@@ -51,7 +56,7 @@ const shapes = [
   },
 ];
 
-// Deterministic prompts of awkward lengths (one token, a block and a bit, several blocks).
+// Deterministic prompts of awkward lengths (one token, a block and a bit, several blocks, many).
 function prompt(length, seed) {
   let x = seed >>> 0;
   return Array.from({length}, () => {
@@ -59,14 +64,14 @@ function prompt(length, seed) {
     return 1000 + (x % 140000);
   });
 }
-const prompts = [prompt(1, 1), prompt(7, 2), prompt(19, 3), prompt(130, 4)];
+const prompts = [prompt(1, 1), prompt(7, 2), prompt(19, 3), prompt(130, 4), prompt(600, 5)];
 
 function pagodaGreedy(pagoda, modelDir, dir, extraArgs) {
   const file = join(dir, 'prompts.jsonl');
   writeFileSync(file, prompts.map((ids) => JSON.stringify(
       {prompt_ids: ids, max_tokens: kMaxTokens, temperature: 0, ignore_eos: true, logprobs: 1})).join('\n') + '\n');
   const out = execFileSync(pagoda, ['generate', '--model', modelDir, '--prompts-file', file, '--json',
-    '--threads', '2', '--num-kv-blocks', '64', '--logprobs', '1', ...extraArgs], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']});
+    '--threads', '2', '--kv-cache-bytes', String(256 << 20), '--logprobs', '1', ...extraArgs], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']});
   return out.trim().split('\n').map((line) => JSON.parse(line));
 }
 
