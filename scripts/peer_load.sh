@@ -3,10 +3,10 @@
 # machine. Each round starts a fresh `pagoda serve` and drives it over HTTP
 # with `pagoda bench serve` (OpenAI completions, streaming), then applies the
 # same load to llama.cpp's engine in-process (bench/peer/llama_cpp_load.mjs:
-# continuous batching over the same number of slots, no server in the way, so
-# an upper bound on llama-server's figures). Rounds alternate the two so this
-# machine's drift falls on both alike; the last lines give the medians and
-# Pagoda's ratios.
+# continuous batching over the same number of slots, no server in the way: a
+# stand-in for llama-server, not a measurement of it). Rounds alternate the
+# two so this machine's drift falls on both alike; the last lines give the
+# medians and Pagoda's ratios.
 #
 # Usage: scripts/peer_load.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS]
 #   MODEL_DIR: a checkpoint with its tokenizer (`pagoda make-model --preset

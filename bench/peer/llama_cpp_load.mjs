@@ -5,8 +5,8 @@
 // --output-len tokens; node-llama-cpp puts every slot's pending tokens (new
 // prompts and next tokens alike) into one llama_decode per step — continuous
 // batching, as llama-server's slots do. There is no HTTP, JSON or tokenizer in
-// the way, so a server over the same engine can only be slower: this is an
-// upper bound on llama-server's throughput on this machine.
+// the way, but slots are driven from JavaScript: a stand-in for llama-server
+// on this machine, not a measurement of it.
 //
 //   node bench/peer/llama_cpp_load.mjs --model M.gguf [--threads 2]
 //        [--input-len 128] [--output-len 32] [--num-prompts 32]
