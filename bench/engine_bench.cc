@@ -186,8 +186,8 @@ int main(int argc, char** argv) {
               model_dir.c_str(), c.hidden_size, c.num_hidden_layers, c.num_attention_heads,
               c.num_key_value_heads, c.head_dim, c.intermediate_size, c.vocab_size,
               c.tie_word_embeddings ? "tied" : "untied");
-  std::printf("cpu path: %s, threads: %d, KV block size: %d\n", std::string(cpu::isa_name((*runner)->isa())).c_str(),
-              nthreads, block_size);
+  std::printf("cpu path: %s, threads: %d, KV block size: %d\n",
+              std::string(cpu::isa_name((*runner)->isa())).c_str(), nthreads, block_size);
   std::printf("memory read bandwidth (probe before the steps, %d threads): %.2f GB/s\n", nthreads,
               probe.pass() / 1e9);
 

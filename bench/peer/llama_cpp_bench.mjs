@@ -19,6 +19,8 @@
 
 import {getLlama, LlamaLogLevel} from 'node-llama-cpp';
 
+import {median, tokenIds} from './bench_util.mjs';
+
 function parseArgs(argv) {
   const opts = {model: null, threads: 2, promptLen: 512, context: 128, steps: 8, batches: [1, 8, 32], greedy: null, maxTokens: 16, mmap: true};
   for (let i = 0; i < argv.length; i += 2) {
@@ -53,23 +55,6 @@ function parseArgs(argv) {
   return opts;
 }
 
-// Deterministic token ids (no tokenizer involved) in [1000, vocab - 1000).
-function tokens(count, seed, vocab) {
-  let x = (seed * 2654435761 + 12345) >>> 0;
-  const out = [];
-  for (let i = 0; i < count; ++i) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out.push(1000 + (x % (vocab - 2000)));
-  }
-  return out;
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 const now = () => performance.now();
 
 async function greedy(model, opts) {
@@ -90,7 +75,7 @@ async function prefill(model, opts, vocab) {
   for (let rep = 0; rep < 3; ++rep) {
     await sequence.clearHistory();
     const t = now();
-    await sequence.evaluateWithoutGeneratingNewTokens(tokens(opts.promptLen, rep, vocab));
+    await sequence.evaluateWithoutGeneratingNewTokens(tokenIds(opts.promptLen, rep, vocab));
     best = Math.max(best, opts.promptLen / ((now() - t) / 1e3));
   }
   console.log(`prefill ${opts.promptLen} tokens: ${best.toFixed(1)} tokens/s`);
@@ -105,7 +90,7 @@ async function decode(model, opts, vocab, batch) {
     threads: opts.threads,
   });
   const sequences = Array.from({length: batch}, () => context.getSequence());
-  const prompts = sequences.map((_, i) => tokens(opts.context, 100 + i, vocab));
+  const prompts = sequences.map((_, i) => tokenIds(opts.context, 100 + i, vocab));
   for (let i = 0; i < batch; ++i) await sequences[i].evaluateWithoutGeneratingNewTokens(prompts[i].slice(0, -1));
   // Each sequence's generator yields once per decode step; all step together.
   const stamps = [];

@@ -17,6 +17,8 @@
 
 import {getLlama, LlamaLogLevel} from 'node-llama-cpp';
 
+import {median, tokenIds} from './bench_util.mjs';
+
 function parseArgs(argv) {
   const opts = {model: null, threads: 2, inputLen: 128, outputLen: 32, numPrompts: 32, maxConcurrency: 16, seed: 1, mmap: true};
   const names = {'--threads': 'threads', '--input-len': 'inputLen', '--output-len': 'outputLen',
@@ -43,24 +45,11 @@ function parseArgs(argv) {
   return opts;
 }
 
-function prompt(length, seed) {
-  let x = (seed * 2654435761 + 12345) >>> 0;
-  return Array.from({length}, () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return 1000 + (x % 140000);
-  });
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const llama = await getLlama({gpu: false, build: 'never', maxThreads: opts.threads, logLevel: LlamaLogLevel.error});
   const model = await llama.loadModel({modelPath: opts.model, useMmap: opts.mmap});
+  const vocab = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
   const context = await model.createContext({
     contextSize: opts.inputLen + opts.outputLen + 16,
     sequences: opts.maxConcurrency,
@@ -76,7 +65,7 @@ async function main() {
       const id = next++;
       const sent = performance.now();
       const stamps = [];
-      for await (const _ of sequence.evaluate(prompt(opts.inputLen, opts.seed * 100003 + id), {temperature: 0})) {
+      for await (const _ of sequence.evaluate(tokenIds(opts.inputLen, opts.seed * 100003 + id, vocab), {temperature: 0})) {
         stamps.push(performance.now());
         if (stamps.length >= opts.outputLen) break;
       }
