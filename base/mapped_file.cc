@@ -26,17 +26,15 @@ MappedFile::~MappedFile() {
 }
 
 void MappedFile::unmap() {
-  if (map_base_ != nullptr) munmap(map_base_, map_bytes_);
-  map_base_ = nullptr;
-  map_bytes_ = 0;
+  if (data_ != nullptr) munmap(const_cast<std::uint8_t*>(data_), size_bytes_);
+  data_ = nullptr;
+  size_bytes_ = 0;
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : path_(std::move(other.path_)),
       data_(std::exchange(other.data_, nullptr)),
-      size_bytes_(std::exchange(other.size_bytes_, 0)),
-      map_base_(std::exchange(other.map_base_, nullptr)),
-      map_bytes_(std::exchange(other.map_bytes_, 0)) {}
+      size_bytes_(std::exchange(other.size_bytes_, 0)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
@@ -44,8 +42,6 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     path_ = std::move(other.path_);
     data_ = std::exchange(other.data_, nullptr);
     size_bytes_ = std::exchange(other.size_bytes_, 0);
-    map_base_ = std::exchange(other.map_base_, nullptr);
-    map_bytes_ = std::exchange(other.map_bytes_, 0);
   }
   return *this;
 }
@@ -87,46 +83,21 @@ StatusOr<MappedFile> MappedFile::open(const std::string& path) {
   if (f.size_bytes > 0) {
     void* p = mmap(nullptr, f.size_bytes, PROT_READ, MAP_PRIVATE, f.fd, 0);
     if (p == MAP_FAILED) return internal_error(path + ": cannot map: " + errno_text());
-    file.map_base_ = p;
-    file.map_bytes_ = f.size_bytes;
     file.data_ = static_cast<const std::uint8_t*>(p);
     file.size_bytes_ = f.size_bytes;
   }
   return file;
 }
 
-StatusOr<MappedFile> MappedFile::read_aligned(const std::string& path, std::size_t aligned_offset) {
-  OpenFile f;
-  PAGODA_RETURN_IF_ERROR(open_regular(path, f));
-  MappedFile file;
-  file.path_ = path;
-  if (f.size_bytes == 0) return file;
-  // Byte 0 goes `pad` bytes into the mapping, so byte aligned_offset is aligned.
-  const std::size_t pad = (kAlignBytes - aligned_offset % kAlignBytes) % kAlignBytes;
-  file.map_bytes_ = f.size_bytes + pad;
-  void* p = mmap(nullptr, file.map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    file.map_bytes_ = 0;
-    return resource_exhausted(path + ": cannot allocate " + std::to_string(f.size_bytes) +
-                              " bytes to read it into: " + errno_text());
-  }
-  file.map_base_ = p;
-  madvise(p, file.map_bytes_, MADV_HUGEPAGE);  // a hint; without THP the pages are small
-  auto* dst = static_cast<std::uint8_t*>(p) + pad;
-  for (std::size_t done = 0; done < f.size_bytes;) {
-    const ssize_t n = pread(f.fd, dst + done, f.size_bytes - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return data_loss(path + ": read failed at byte " + std::to_string(done) + ": " +
-                       (n < 0 ? errno_text() : std::string("file shrank while reading")));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (mprotect(p, file.map_bytes_, PROT_READ) != 0)
-    return internal_error(path + ": mprotect: " + errno_text());
-  file.data_ = dst;
-  file.size_bytes_ = f.size_bytes;
-  return file;
+void MappedFile::release_resident_pages(std::span<const std::uint8_t> range) const {
+  if (range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_bytes_) return;
+  // Whole pages only (the advice works on pages); partial pages at the ends stay.
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(range.data()) + page - 1) & ~(page - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(range.data() + range.size())) & ~(page - 1);
+  // A private mapping of a file that was never written: dropping the pages
+  // loses nothing, and a later read faults them in from the page cache.
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 StatusOr<std::string> read_file(const std::string& path) {

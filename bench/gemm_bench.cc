@@ -1,7 +1,7 @@
-// pagoda_gemm_bench: the CPU backend's bf16 GEMM on the Qwen3-0.6B projection
-// shapes at m = 1, 32, 512 — and, when built with OpenBLAS (PAGODA_HAVE_OPENBLAS),
-// OpenBLAS sgemm on f32 copies of the same data, timed alternately in the same
-// run. (Debian's OpenBLAS 0.3.21 has no bf16 sbgemm.) Best of 5 each.
+// pagoda_gemm_bench: the CPU backend's bf16 GEMM (weights packed as at load)
+// on the Qwen3-0.6B projection shapes at m = 1, 32, 512 — and, when built with OpenBLAS
+// (PAGODA_HAVE_OPENBLAS), OpenBLAS sgemm on f32 copies of the same data, timed alternately in the same run.
+// (Debian's OpenBLAS 0.3.21 has no bf16 sbgemm.) Best of 5 each.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -46,13 +46,18 @@ int main() {
     std::vector<std::uint16_t> w(static_cast<std::size_t>(s.n * s.k));
     for (auto& v : w)
       v = f32_to_bf16(nd(rng) * 0.03f);
+    auto packed = cpu::pack_matrix(w.data(), s.k, s.n, s.k, pool);
+    if (!packed.ok()) {
+      std::fprintf(stderr, "%s\n", packed.status().to_string().c_str());
+      return 1;
+    }
     for (long m : {1L, 32L, 512L}) {
       std::vector<std::uint16_t> x(static_cast<std::size_t>(m * s.k));
       for (auto& v : x)
         v = f32_to_bf16(nd(rng));
       std::vector<float> y(static_cast<std::size_t>(m * s.n));
       const double flops = 2.0 * m * s.n * s.k;
-      cpu::GemmParams p{x.data(), s.k, w.data(), s.k, y.data(), s.n, m, s.n, s.k};
+      cpu::GemmParams p{x.data(), s.k, packed->view, y.data(), s.n, m};
       double ours = best_seconds([&] { cpu::gemm_bf16(p, pool, cpu::detected_isa()); });
       std::printf("n=%5ld k=%5ld m=%4ld: pagoda bf16 %7.1f GFLOP/s", s.n, s.k, m, flops / ours / 1e9);
 #ifdef PAGODA_HAVE_OPENBLAS

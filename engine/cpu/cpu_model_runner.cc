@@ -55,11 +55,20 @@ StatusOr<std::unique_ptr<CpuModelRunner>> CpuModelRunner::create(
     for (int r = 0; r < tp; ++r)
       communicators.push_back(std::make_unique<CpuCommunicator>(group, r));
   }
+  std::vector<std::shared_ptr<const CpuWeights>> weights;
   for (int i = 0; i < num_local; ++i) {
-    PAGODA_ASSIGN_OR_RETURN(
-        auto weights, CpuWeights::create(runner->config_, checkpoint, shards[static_cast<std::size_t>(i)]));
+    PAGODA_ASSIGN_OR_RETURN(weights.emplace_back(), CpuWeights::create(runner->config_, checkpoint,
+                                                                       shards[static_cast<std::size_t>(i)]));
+  }
+  std::vector<std::unique_ptr<const CpuPackedWeights>> packed;
+  {
+    ThreadPool pool(total_threads);
+    PAGODA_ASSIGN_OR_RETURN(packed, CpuPackedWeights::pack_all(runner->config_, weights, *checkpoint, pool));
+  }
+  for (int i = 0; i < num_local; ++i) {
+    const auto r = static_cast<std::size_t>(i);
     runner->ranks_.push_back(std::make_unique<CpuRank>(
-        runner->config_, std::move(weights), std::move(communicators[static_cast<std::size_t>(i)]),
+        runner->config_, std::move(weights[r]), std::move(packed[r]), std::move(communicators[r]),
         threads_per_rank, runner->isa_, static_cast<std::int32_t>(num_blocks), o.block_size));
   }
   if (num_local > 1) {

@@ -29,10 +29,11 @@ std::int64_t CpuRank::kv_bytes_per_block(const ModelConfig& c, const RankShard& 
 }
 
 CpuRank::CpuRank(const ModelConfig& config, std::shared_ptr<const CpuWeights> weights,
-                 std::unique_ptr<Communicator> comm, int num_threads, CpuIsa isa, std::int32_t num_blocks,
-                 std::int32_t block_size)
+                 std::unique_ptr<const CpuPackedWeights> packed, std::unique_ptr<Communicator> comm,
+                 int num_threads, CpuIsa isa, std::int32_t num_blocks, std::int32_t block_size)
     : config_(config),
       weights_(std::move(weights)),
+      packed_(std::move(packed)),
       shard_(weights_->shard()),
       comm_(std::move(comm)),
       pool_(num_threads),
@@ -70,16 +71,17 @@ void CpuRank::claim_pages(void* memory, std::size_t bytes) {
   });
 }
 
-void CpuRank::gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w, float* y, std::int64_t m) {
+void CpuRank::gemm(const std::uint16_t* x, std::int64_t ldx, const PackedMatrix& w, float* y,
+                   std::int64_t m) {
   gemm_many(x, ldx, m, {{&w, y}});
 }
 
 void CpuRank::gemm_many(const std::uint16_t* x, std::int64_t ldx, std::int64_t m,
-                        std::initializer_list<std::pair<const Bf16Matrix*, float*>> outputs) {
+                        std::initializer_list<std::pair<const PackedMatrix*, float*>> outputs) {
   std::array<GemmParams, kMaxGemmOutputs> parts;
   std::size_t num_parts = 0;
   for (const auto& [w, y] : outputs)
-    parts.at(num_parts++) = GemmParams{x, ldx, w->data, w->ld, y, w->rows, m, w->rows, w->cols};
+    parts.at(num_parts++) = GemmParams{x, ldx, *w, y, w->n, m};
   gemm_bf16_many(std::span<const GemmParams>(parts.data(), num_parts), pool_, isa_);
 }
 
@@ -100,7 +102,11 @@ void CpuRank::embed(std::int64_t n) {
   pool_.parallel_for(n, [&](std::int64_t t) {
     const std::int64_t id = tokens_[static_cast<std::size_t>(t)] - shard_.vocab_begin;
     if (id >= 0 && id < shard_.vocab_size) {
-      bf16_to_f32_row(weights_->embedding.data + id * weights_->embedding.ld, h, hidden + t * h);
+      if (config_.tie_word_embeddings) {  // the rows are lm_head's, packed
+        packed_row_to_f32(packed_->lm_head, id, hidden + t * h);
+      } else {
+        bf16_to_f32_row(weights_->embedding.data + id * weights_->embedding.ld, h, hidden + t * h);
+      }
     } else {
       std::fill(hidden + t * h, hidden + (t + 1) * h, 0.0f);  // another rank holds this row
     }
@@ -118,13 +124,14 @@ void CpuRank::add_projection_to_residual(std::int64_t n) {
   });
 }
 
-void CpuRank::attention_block(const CpuLayerWeights& lw, std::int64_t layer, std::int64_t n) {
+void CpuRank::attention_block(const CpuLayerWeights& lw, const CpuPackedLayer& pw, std::int64_t layer,
+                              std::int64_t n) {
   const std::int64_t h = config_.hidden_size, hd = config_.head_dim;
   const std::int64_t nq = shard_.num_q_heads, nkv = shard_.num_kv_heads;
   const std::int64_t half = hd / 2;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   norm_rows_to_bf16(hidden_.data(), lw.input_norm, n, xb_.data());
-  gemm_many(xb_.data(), h, n, {{&lw.q_proj, q_.data()}, {&lw.k_proj, k_.data()}, {&lw.v_proj, v_.data()}});
+  gemm_many(xb_.data(), h, n, {{&pw.q_proj, q_.data()}, {&pw.k_proj, k_.data()}, {&pw.v_proj, v_.data()}});
 
   std::uint16_t* kc = k_cache_.get() + layer * kv_elems_per_layer_;
   std::uint16_t* vc = v_cache_.get() + layer * kv_elems_per_layer_;
@@ -165,19 +172,19 @@ void CpuRank::attention_block(const CpuLayerWeights& lw, std::int64_t layer, std
   const std::int64_t qw = nq * hd;
   pool_.parallel_for(
       n, [&](std::int64_t t) { f32_to_bf16_row(attn_.data() + t * qw, qw, attn_b_.data() + t * qw); });
-  gemm(attn_b_.data(), qw, lw.o_proj, proj_.data(), n);
+  gemm(attn_b_.data(), qw, pw.o_proj, proj_.data(), n);
   if (shard_.world_size > 1) comm_->all_reduce_sum(proj_.data(), n * h);
   add_projection_to_residual(n);
 }
 
-void CpuRank::mlp_block(const CpuLayerWeights& lw, std::int64_t n) {
+void CpuRank::mlp_block(const CpuLayerWeights& lw, const CpuPackedLayer& pw, std::int64_t n) {
   const std::int64_t h = config_.hidden_size, inter = shard_.inter_size;
   norm_rows_to_bf16(hidden_.data(), lw.post_attention_norm, n, xb_.data());
-  gemm_many(xb_.data(), h, n, {{&lw.gate_proj, gate_.data()}, {&lw.up_proj, up_.data()}});
+  gemm_many(xb_.data(), h, n, {{&pw.gate_proj, gate_.data()}, {&pw.up_proj, up_.data()}});
   pool_.parallel_for(n, [&](std::int64_t t) {
     silu_mul_to_bf16(gate_.data() + t * inter, up_.data() + t * inter, inter, act_b_.data() + t * inter);
   });
-  gemm(act_b_.data(), inter, lw.down_proj, proj_.data(), n);
+  gemm(act_b_.data(), inter, pw.down_proj, proj_.data(), n);
   if (shard_.world_size > 1) comm_->all_reduce_sum(proj_.data(), n * h);
   add_projection_to_residual(n);
 }
@@ -226,8 +233,9 @@ void CpuRank::forward(const StepPlan& plan) {
   embed(n);
   for (std::int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
     const CpuLayerWeights& lw = weights_->layers[static_cast<std::size_t>(layer)];
-    attention_block(lw, layer, n);
-    mlp_block(lw, n);
+    const CpuPackedLayer& pw = packed_->layers[static_cast<std::size_t>(layer)];
+    attention_block(lw, pw, layer, n);
+    mlp_block(lw, pw, n);
   }
 
   // Final norm and lm_head for the sampled rows only.
@@ -242,8 +250,7 @@ void CpuRank::forward(const StepPlan& plan) {
   const std::int64_t vp = shard_.vocab_padded;
   float* local = sized(logits_local_, s * vp);
   std::fill(local, local + s * vp, -std::numeric_limits<float>::infinity());  // rows past the vocabulary
-  GemmParams p{xb_.data(),        h, weights_->lm_head.data, weights_->lm_head.ld, local, vp, s,
-               shard_.vocab_size, h};
+  GemmParams p{xb_.data(), h, packed_->lm_head, local, vp, s};
   gemm_bf16(p, pool_, isa_);
   const std::int64_t width = logits_stride();
   logits_.resize(static_cast<std::size_t>(s * width));

@@ -12,6 +12,7 @@
 #include "engine/communicator.h"
 #include "engine/cpu/aligned_buffer.h"
 #include "engine/cpu/cpu_isa.h"
+#include "engine/cpu/cpu_packed_weights.h"
 #include "engine/cpu/cpu_weights.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/model_runner.h"
@@ -22,8 +23,8 @@ namespace pagoda::cpu {
 class CpuRank {
  public:
   CpuRank(const ModelConfig& config, std::shared_ptr<const CpuWeights> weights,
-          std::unique_ptr<Communicator> comm, int num_threads, CpuIsa isa, std::int32_t num_blocks,
-          std::int32_t block_size);
+          std::unique_ptr<const CpuPackedWeights> packed, std::unique_ptr<Communicator> comm, int num_threads,
+          CpuIsa isa, std::int32_t num_blocks, std::int32_t block_size);
 
   // Bytes of K and V for one block, all layers, on this rank.
   static std::int64_t kv_bytes_per_block(const ModelConfig& config, const RankShard& shard,
@@ -39,21 +40,23 @@ class CpuRank {
 
  private:
   void embed(std::int64_t num_tokens);
-  void attention_block(const CpuLayerWeights& lw, std::int64_t layer, std::int64_t num_tokens);
-  void mlp_block(const CpuLayerWeights& lw, std::int64_t num_tokens);
+  void attention_block(const CpuLayerWeights& lw, const CpuPackedLayer& pw, std::int64_t layer,
+                       std::int64_t num_tokens);
+  void mlp_block(const CpuLayerWeights& lw, const CpuPackedLayer& pw, std::int64_t num_tokens);
   // hidden_ += proj_ for the step's rows (the residual connection).
   void add_projection_to_residual(std::int64_t num_tokens);
   // Faults in every page of [memory, memory + bytes) with this rank's threads.
   void claim_pages(void* memory, std::size_t bytes);
-  void gemm(const std::uint16_t* x, std::int64_t ldx, const Bf16Matrix& w, float* y, std::int64_t m);
+  void gemm(const std::uint16_t* x, std::int64_t ldx, const PackedMatrix& w, float* y, std::int64_t m);
   // y_i = x · w_iᵀ for up to kMaxGemmOutputs weights sharing x, in one parallel loop.
   static constexpr std::size_t kMaxGemmOutputs = 3;
   void gemm_many(const std::uint16_t* x, std::int64_t ldx, std::int64_t m,
-                 std::initializer_list<std::pair<const Bf16Matrix*, float*>> outputs);
+                 std::initializer_list<std::pair<const PackedMatrix*, float*>> outputs);
   void norm_rows_to_bf16(const float* x, const Bf16Matrix& w, std::int64_t rows, std::uint16_t* out);
 
   const ModelConfig& config_;
-  std::shared_ptr<const CpuWeights> weights_;
+  std::shared_ptr<const CpuWeights> weights_;       // norms and embedding rows, read in place
+  std::unique_ptr<const CpuPackedWeights> packed_;  // what the GEMMs read
   RankShard shard_;
   std::unique_ptr<Communicator> comm_;
   ThreadPool pool_;

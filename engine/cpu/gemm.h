@@ -1,7 +1,8 @@
 // Batch-invariant bf16 matrix products for the CPU backend: y = x · wᵀ with
-// x [m, k] and w [n, k] in bf16 (w is a checkpoint weight, read in place) and
-// y [m, n] in f32. Every y[i][j] is reduced over k in one fixed order that does
-// not depend on m, on i, or on the thread count — so a request's results are
+// x [m, k] in bf16, w [n, k] a bf16 weight packed at load (PackedMatrix) and
+// y [m, n] in f32. Every y[i][j] is one f32 accumulator fed pair by pair over
+// k in ascending order — a fixed order that does not depend on m, on i, on the
+// tile an element sits in or on the thread count, so a request's results are
 // the same whatever else shares the step. Called by the thread that owns `pool`.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <span>
 
 #include "engine/cpu/cpu_isa.h"
+#include "engine/cpu/packed_matrix.h"
 #include "engine/cpu/thread_pool.h"
 
 namespace pagoda::cpu {
@@ -16,13 +18,10 @@ namespace pagoda::cpu {
 struct GemmParams {
   const std::uint16_t* x = nullptr;  // [m, k] bf16, row stride ldx elements
   std::int64_t ldx = 0;
-  const std::uint16_t* w = nullptr;  // [n, k] bf16, row stride ldw elements
-  std::int64_t ldw = 0;
+  PackedMatrix w;      // [n, k]: n = w.n, k = w.k
   float* y = nullptr;  // [m, n] f32, row stride ldy elements
   std::int64_t ldy = 0;
   std::int64_t m = 0;
-  std::int64_t n = 0;
-  std::int64_t k = 0;
 };
 
 // Runs on `pool` with the path `isa` (normally detected_isa()).
@@ -34,10 +33,11 @@ void gemm_bf16(const GemmParams& p, ThreadPool& pool, CpuIsa isa);
 // those of gemm_bf16 on each part.
 void gemm_bf16_many(std::span<const GemmParams> parts, ThreadPool& pool, CpuIsa isa);
 
-// One path over output columns [n_begin, n_end), single-threaded; the
+// One path over the packed panels [panel_begin, panel_end) of w (output
+// columns 64 * panel_begin up to 64 * panel_end or n), single-threaded; the
 // building blocks of gemm_bf16 (exposed for tests).
-void gemm_bf16_scalar(const GemmParams& p, std::int64_t n_begin, std::int64_t n_end);
-void gemm_bf16_avx2(const GemmParams& p, std::int64_t n_begin, std::int64_t n_end);
-void gemm_bf16_avx512(const GemmParams& p, std::int64_t n_begin, std::int64_t n_end);
+void gemm_bf16_scalar(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end);
+void gemm_bf16_avx2(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end);
+void gemm_bf16_avx512(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end);
 
 }  // namespace pagoda::cpu

@@ -1,75 +1,90 @@
-// AVX2 path of gemm_bf16 (compiled with -mavx2 -mfma): bf16 widened to f32
-// and one 8-lane FMA accumulator per output element, reduced in a fixed order.
+// AVX2 path of gemm_bf16 (compiled with -mavx2 -mfma). A tile is MR rows of x
+// times a quarter of a packed panel (16 output columns): per pair of k, two
+// 32-byte loads of the panel are split into the pair's even and odd values
+// widened to f32, and each row's broadcast pair meets them in two FMAs, the
+// even value first. A bf16 x bf16 product is exact in f32, so every output
+// element is computed exactly as gemm_bf16_scalar computes it.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
-#include "base/bf16.h"
 #include "engine/cpu/gemm.h"
 
 namespace pagoda::cpu {
 namespace {
 
-inline __m256 load_bf16x8(const std::uint16_t* p) {
-  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16));
+constexpr std::int64_t kQuarter = 16;  // output columns per tile
+
+// The even (low) and odd (high) bf16 halves of eight 32-bit lanes, as f32.
+inline __m256 even_f32(__m256i v) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+inline __m256 odd_f32(__m256i v) {
+  return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
 }
 
-inline float reduce8(__m256 v) {
-  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
-  return _mm_cvtss_f32(s1);
-}
-
-template <int MR, int NR>
-inline void tile(const GemmParams& p, std::int64_t i0, std::int64_t j0) {
-  __m256 acc[MR][NR];
-  for (int a = 0; a < MR; ++a)
-    for (int b = 0; b < NR; ++b)
-      acc[a][b] = _mm256_setzero_ps();
-  std::int64_t kk = 0;
-  for (; kk + 8 <= p.k; kk += 8) {
-    __m256 wv[NR];
-    for (int b = 0; b < NR; ++b)
-      wv[b] = load_bf16x8(p.w + (j0 + b) * p.ldw + kk);
-    for (int a = 0; a < MR; ++a) {
-      __m256 xv = load_bf16x8(p.x + (i0 + a) * p.ldx + kk);
-      for (int b = 0; b < NR; ++b)
-        acc[a][b] = _mm256_fmadd_ps(xv, wv[b], acc[a][b]);
-    }
-  }
+// acc[a] += row a's pair `two` (even value in the low half) times the pair's
+// 16 columns at wq, the even product first.
+template <int MR>
+inline void accumulate_pair(__m256 (&acc)[MR][2], const std::uint16_t* wq, const std::int32_t (&two)[MR]) {
+  const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq));
+  const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq + 16));
+  const __m256 we0 = even_f32(w0), wo0 = odd_f32(w0), we1 = even_f32(w1), wo1 = odd_f32(w1);
   for (int a = 0; a < MR; ++a) {
-    for (int b = 0; b < NR; ++b) {
-      float s = reduce8(acc[a][b]);
-      for (std::int64_t t = kk; t < p.k; ++t) {
-        s += bf16_to_f32(p.x[(i0 + a) * p.ldx + t]) * bf16_to_f32(p.w[(j0 + b) * p.ldw + t]);
-      }
-      p.y[(i0 + a) * p.ldy + j0 + b] = s;
-    }
+    const __m256i xv = _mm256_set1_epi32(two[a]);
+    const __m256 xe = even_f32(xv), xo = odd_f32(xv);
+    acc[a][0] = _mm256_fmadd_ps(xo, wo0, _mm256_fmadd_ps(xe, we0, acc[a][0]));
+    acc[a][1] = _mm256_fmadd_ps(xo, wo1, _mm256_fmadd_ps(xe, we1, acc[a][1]));
   }
 }
 
 template <int MR>
-inline void row_block(const GemmParams& p, std::int64_t i0, std::int64_t j0, std::int64_t j1) {
-  std::int64_t j = j0;
-  for (; j + 4 <= j1; j += 4)
-    tile<MR, 4>(p, i0, j);
-  for (; j < j1; ++j)
-    tile<MR, 1>(p, i0, j);
+inline void tile(const GemmParams& p, std::int64_t i0, std::int64_t panel, std::int64_t quarter) {
+  const PackedMatrix& w = p.w;
+  const std::uint16_t* wp = w.data + panel * w.panel_stride() + quarter * kQuarter * 2;
+  constexpr std::int64_t kPairElems = PackedMatrix::kPanelRows * 2;
+  __m256 acc[MR][2];
+  for (int a = 0; a < MR; ++a)
+    acc[a][0] = acc[a][1] = _mm256_setzero_ps();
+  const std::int64_t full_pairs = w.k / 2;
+  std::int32_t two[MR];
+  for (std::int64_t pair = 0; pair < full_pairs; ++pair) {
+    for (int a = 0; a < MR; ++a)
+      std::memcpy(&two[a], p.x + (i0 + a) * p.ldx + 2 * pair, sizeof(two[a]));
+    accumulate_pair<MR>(acc, wp + pair * kPairElems, two);
+  }
+  if (full_pairs < w.num_pairs()) {  // odd k: the last pair holds one value (its partner is zero)
+    for (int a = 0; a < MR; ++a)
+      two[a] = p.x[(i0 + a) * p.ldx + w.k - 1];
+    accumulate_pair<MR>(acc, wp + full_pairs * kPairElems, two);
+  }
+  const std::int64_t col0 = panel * PackedMatrix::kPanelRows + quarter * kQuarter;
+  for (int b = 0; b < 2; ++b) {
+    const std::int64_t col = col0 + 8 * b;
+    if (col >= w.n) break;
+    const std::int64_t lanes = std::min<std::int64_t>(8, w.n - col);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(lanes)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int a = 0; a < MR; ++a)
+      _mm256_maskstore_ps(p.y + (i0 + a) * p.ldy + col, mask, acc[a][b]);
+  }
 }
 
 }  // namespace
 
-void gemm_bf16_avx2(const GemmParams& p, std::int64_t n_begin, std::int64_t n_end) {
-  constexpr std::int64_t kColumnBlock = 16;
-  for (std::int64_t j0 = n_begin; j0 < n_end; j0 += kColumnBlock) {
-    std::int64_t j1 = std::min(n_end, j0 + kColumnBlock);
-    std::int64_t i = 0;
-    for (; i + 3 <= p.m; i += 3)
-      row_block<3>(p, i, j0, j1);
-    for (; i < p.m; ++i)
-      row_block<1>(p, i, j0, j1);
+void gemm_bf16_avx2(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end) {
+  constexpr std::int64_t kRows =
+      3;  // 6 accumulators, 4 weight vectors and the broadcasts: 14 of 16 registers
+  for (std::int64_t panel = panel_begin; panel < panel_end; ++panel) {
+    for (std::int64_t quarter = 0; quarter < PackedMatrix::kPanelRows / kQuarter; ++quarter) {
+      if (panel * PackedMatrix::kPanelRows + quarter * kQuarter >= p.w.n) break;
+      std::int64_t i = 0;
+      for (; i + kRows <= p.m; i += kRows)
+        tile<kRows>(p, i, panel, quarter);
+      for (; i < p.m; ++i)
+        tile<1>(p, i, panel, quarter);
+    }
   }
 }
 

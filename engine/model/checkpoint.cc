@@ -91,6 +91,15 @@ const TensorView* Checkpoint::find(std::string_view name) const {
   return it == by_name_.end() ? nullptr : it->second;
 }
 
+void Checkpoint::release_resident_pages(std::string_view name) const {
+  if (const TensorView* t = find(name)) release_resident_pages(t->bytes);
+}
+
+void Checkpoint::release_resident_pages(std::span<const std::uint8_t> bytes) const {
+  for (const SafetensorsFile& f : files_)
+    f.release_resident_pages(bytes);  // only the file holding them acts
+}
+
 std::uint64_t Checkpoint::total_tensor_bytes() const {
   std::uint64_t n = 0;
   for (const auto& [name, t] : by_name_)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,6 +28,13 @@ class Checkpoint {
   std::size_t num_tensors() const { return by_name_.size(); }
   const std::vector<SafetensorsFile>& files() const { return files_; }
   std::uint64_t total_tensor_bytes() const;
+  // Drops this process's resident copy of the tensor's pages, for weights a
+  // backend has copied elsewhere (MappedFile::release_resident_pages: the
+  // bytes stay readable). Unknown names are ignored.
+  void release_resident_pages(std::string_view name) const;
+  // The same for bytes inside one of the checkpoint's tensors (ignored when
+  // they are not in any of its files).
+  void release_resident_pages(std::span<const std::uint8_t> bytes) const;
 
   // Every tensor `config` needs is present with its shape; dtypes are BF16,
   // F16 or F32 (FP8 is recognised and refused by name). Errors name the tensor

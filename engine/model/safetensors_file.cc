@@ -160,16 +160,6 @@ StatusOr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   PAGODA_ASSIGN_OR_RETURN(f.file_, MappedFile::open(path));
   PAGODA_ASSIGN_OR_RETURN(f.tensors_, parse(f.file_.bytes(), path));
   const std::uint64_t header_size = header_size_of(f.file_.data());
-  // The format aligns the data section to 8 bytes only, and a mapping keeps the
-  // file's offsets mod 4096. The CPU kernels read weight rows with 64-byte
-  // vector loads, which cost up to 1.5x as much when every one straddles two
-  // cache lines (docs/performance.md): such a file is read into aligned memory.
-  const std::uint64_t data_begin = 8 + header_size;
-  if (data_begin % MappedFile::kAlignBytes != 0) {
-    f.tensors_.clear();  // they point into the mapping about to go
-    PAGODA_ASSIGN_OR_RETURN(f.file_, MappedFile::read_aligned(path, data_begin));
-    PAGODA_ASSIGN_OR_RETURN(f.tensors_, parse(f.file_.bytes(), path));
-  }
   // Metadata is informational; re-read it from the (validated) header.
   const char* hp = reinterpret_cast<const char*>(f.file_.data() + 8);
   Json header = Json::parse(hp, hp + header_size, nullptr, false);

@@ -1,9 +1,8 @@
 // SafetensorsFile: one .safetensors file in memory with a validated header.
 // The header is checked against the file before any tensor is exposed: offsets
 // in bounds, contiguous and non-overlapping, shape x dtype = byte length. The
-// file is mapped, or, when its data section would not start on a 64-byte
-// boundary in a mapping, read once into aligned memory (MappedFile); tensor
-// bytes are never copied after that. Immutable after open(); any thread may read.
+// file is mapped (MappedFile), and tensor bytes are read in place. Immutable
+// after open(); any thread may read.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +32,10 @@ class SafetensorsFile {
   // Tensors in file order (by data offset).
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // MappedFile::release_resident_pages (ignored for bytes outside this file).
+  void release_resident_pages(std::span<const std::uint8_t> bytes) const {
+    file_.release_resident_pages(bytes);
+  }
 
  private:
   MappedFile file_;

@@ -38,27 +38,20 @@ TEST(MappedFileTest, EmptyFileMapsToNothing) {
   EXPECT_EQ(file->size_bytes(), 0u);
 }
 
-// read_aligned: the same bytes, with the requested file offset on a 64-byte
-// boundary, for every offset within a cache line and beyond it.
-TEST(MappedFileTest, ReadAlignedPutsTheOffsetOnACacheLine) {
-  std::string path = (std::filesystem::path(pagoda_test_temp_dir()) / "aligned.bin").string();
-  std::string contents(5000, '\0');
+// Released pages read back the same bytes (they come back from the file).
+TEST(MappedFileTest, ReleasedPagesReadBackUnchanged) {
+  std::string path = (std::filesystem::path(pagoda_test_temp_dir()) / "release.bin").string();
+  std::string contents(5 * 4096 + 123, '\0');
   for (std::size_t i = 0; i < contents.size(); ++i)
     contents[i] = static_cast<char>(i * 7 + 3);
   ASSERT_TRUE(write_file(path, contents).ok());
-  for (std::size_t offset : {0u, 1u, 8u, 37u, 63u, 64u, 4099u}) {
-    auto file = MappedFile::read_aligned(path, offset);
-    ASSERT_TRUE(file.ok()) << file.status().to_string();
-    ASSERT_EQ(file->size_bytes(), contents.size());
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(file->data() + offset) % MappedFile::kAlignBytes, 0u)
-        << "offset " << offset;
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(file->data()), file->size_bytes()), contents);
-    MappedFile moved = std::move(file).value();
-    EXPECT_EQ(moved.data()[4999], static_cast<std::uint8_t>(4999 * 7 + 3));
-  }
-  EXPECT_EQ(MappedFile::read_aligned("/nonexistent/pagoda/x.bin", 8).status().code(), StatusCode::kNotFound);
-  ASSERT_TRUE(write_file(path, "").ok());
-  EXPECT_EQ(MappedFile::read_aligned(path, 8)->size_bytes(), 0u);
+  auto file = MappedFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.status().to_string();
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(file->data()), file->size_bytes()), contents);
+  file->release_resident_pages(file->bytes().subspan(100, 3 * 4096));
+  file->release_resident_pages(file->bytes());
+  file->release_resident_pages({});  // nothing: ignored
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(file->data()), file->size_bytes()), contents);
 }
 
 }  // namespace

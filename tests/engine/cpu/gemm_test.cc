@@ -28,11 +28,18 @@ Matrices random_matrices(std::int64_t m, std::int64_t n, std::int64_t k, std::ui
   return mt;
 }
 
+OwnedPackedMatrix packed(const Matrices& mt, ThreadPool& pool) {
+  auto w = pack_matrix(mt.w.data(), mt.k, mt.n, mt.k, pool);
+  EXPECT_TRUE(w.ok());
+  return std::move(w).value();
+}
+
 std::vector<float> run(const Matrices& mt, CpuIsa isa, ThreadPool& pool, std::int64_t row_begin = 0,
                        std::int64_t rows = -1) {
   if (rows < 0) rows = mt.m;
+  const OwnedPackedMatrix w = packed(mt, pool);
   std::vector<float> y(static_cast<std::size_t>(rows * mt.n), NAN);
-  GemmParams p{mt.x.data() + row_begin * mt.k, mt.k, mt.w.data(), mt.k, y.data(), mt.n, rows, mt.n, mt.k};
+  GemmParams p{mt.x.data() + row_begin * mt.k, mt.k, w.view, y.data(), mt.n, rows};
   gemm_bf16(p, pool, isa);
   return y;
 }
@@ -90,10 +97,46 @@ TEST_P(GemmTest, BatchAndThreadInvariant) {
   }
 }
 
+// The AVX2 path computes each element exactly as the scalar one does (pair by
+// pair, even product first; bf16 products are exact in f32).
+TEST_P(GemmTest, Avx2EqualsScalar) {
+  if (static_cast<int>(hardware_isa()) < static_cast<int>(CpuIsa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  auto [m, n, k] = GetParam();
+  Matrices mt = random_matrices(m, n, k, 7);
+  ThreadPool pool(2);
+  EXPECT_EQ(run(mt, CpuIsa::kAvx2, pool), run(mt, CpuIsa::kScalar, pool));
+}
+
+// Packing keeps every element where PackedMatrix::at and packed_row_to_f32
+// find it, and pads with zeros.
+TEST_P(GemmTest, PackingRoundTrips) {
+  auto [m, n, k] = GetParam();
+  (void)m;
+  Matrices mt = random_matrices(1, n, k, 9);
+  ThreadPool pool(2);
+  const OwnedPackedMatrix w = packed(mt, pool);
+  for (std::int64_t r = 0; r < n; ++r)
+    for (std::int64_t c = 0; c < k; ++c)
+      ASSERT_EQ(w.view.at(r, c), mt.w[static_cast<std::size_t>(r * k + c)]) << r << "," << c;
+  std::vector<float> row(static_cast<std::size_t>(k));
+  for (std::int64_t r = 0; r < n; r += std::max<std::int64_t>(1, n / 5)) {
+    packed_row_to_f32(w.view, r, row.data());
+    for (std::int64_t c = 0; c < k; ++c)
+      ASSERT_EQ(row[static_cast<std::size_t>(c)], bf16_to_f32(mt.w[static_cast<std::size_t>(r * k + c)]))
+          << r;
+  }
+  std::int64_t nonzero_padding = 0;
+  for (std::int64_t r = 0; r < w.view.num_panels() * PackedMatrix::kPanelRows; ++r)
+    for (std::int64_t c = 0; c < 2 * w.view.num_pairs(); ++c)
+      if ((r >= n || c >= k) && w.view.at(r, c) != 0) ++nonzero_padding;
+  EXPECT_EQ(nonzero_padding, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(AwkwardSizes, GemmTest,
                          testing::Values(std::tuple{1, 1, 1}, std::tuple{1, 7, 31}, std::tuple{3, 33, 33},
                                          std::tuple{5, 17, 80}, std::tuple{17, 65, 97}, std::tuple{4, 16, 64},
-                                         std::tuple{9, 40, 1000}, std::tuple{2, 130, 2049}));
+                                         std::tuple{9, 40, 1000}, std::tuple{2, 130, 2049},
+                                         std::tuple{13, 200, 65}));
 
 // Products run together in one loop equal the same products run alone.
 TEST(GemmManyTest, EqualsSeparateProducts) {
@@ -105,9 +148,10 @@ TEST(GemmManyTest, EqualsSeparateProducts) {
     std::vector<float> ya(static_cast<std::size_t>(m * a.n)), yb(static_cast<std::size_t>(m * b.n)),
         yc(static_cast<std::size_t>(m * c.n));
     // All three read a's x (the shared input), each with its own weights.
-    const GemmParams parts[] = {{a.x.data(), k, a.w.data(), k, ya.data(), a.n, m, a.n, k},
-                                {a.x.data(), k, b.w.data(), k, yb.data(), b.n, m, b.n, k},
-                                {a.x.data(), k, c.w.data(), k, yc.data(), c.n, m, c.n, k}};
+    const OwnedPackedMatrix wa = packed(a, pool), wb = packed(b, pool), wc = packed(c, pool);
+    const GemmParams parts[] = {{a.x.data(), k, wa.view, ya.data(), a.n, m},
+                                {a.x.data(), k, wb.view, yb.data(), b.n, m},
+                                {a.x.data(), k, wc.view, yc.data(), c.n, m}};
     gemm_bf16_many(parts, pool, isa);
     EXPECT_EQ(ya, run(a, isa, pool)) << isa_name(isa);
     b.x = a.x;

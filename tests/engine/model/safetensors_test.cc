@@ -68,10 +68,9 @@ TEST(SafetensorsTest, WriterThenReaderRoundTrip) {
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.bytes.data()) % 8, 0u);
 }
 
-// Whatever the header's length (the format pads it to 8 bytes only), the data
-// section comes out on a cache line, with the same bytes: a mapping when it
-// falls there by itself, else the file read into aligned memory.
-TEST(SafetensorsTest, TensorDataStartsOnACacheLineWhateverTheHeaderLength) {
+// Whatever the header's length (the format pads it to 8 bytes only), the
+// tensor's bytes and the metadata read back unchanged.
+TEST(SafetensorsTest, TensorDataReadsBackWhateverTheHeaderLength) {
   std::string path = temp_path("aligned.safetensors");
   std::vector<std::uint8_t> data(4 * 32 * 2);
   for (std::size_t i = 0; i < data.size(); ++i)
@@ -87,8 +86,6 @@ TEST(SafetensorsTest, TensorDataStartsOnACacheLineWhateverTheHeaderLength) {
     auto f = SafetensorsFile::open(path);
     ASSERT_TRUE(f.ok()) << f.status().to_string();
     const TensorView& t = f->tensors().at(0);
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.bytes.data()) % MappedFile::kAlignBytes, 0u)
-        << "pad " << pad;
     EXPECT_TRUE(std::equal(t.bytes.begin(), t.bytes.end(), data.begin(), data.end())) << "pad " << pad;
     EXPECT_EQ(f->metadata().at("pad"), std::string(pad, 'x'));
   }

@@ -1,0 +1,64 @@
+#include "engine/cpu/cpu_packed_weights.h"
+
+#include <string>
+
+namespace pagoda::cpu {
+
+StatusOr<PackedMatrix> CpuPackedWeights::pack(
+    const Bf16Matrix& m, ThreadPool& pool,
+    const std::function<void(std::int64_t row_begin, std::int64_t row_end)>& done_with_rows) {
+  PAGODA_ASSIGN_OR_RETURN(OwnedPackedMatrix owned, pack_matrix(m.data, m.ld, m.rows, m.cols, pool, done_with_rows));
+  const PackedMatrix view = owned.view;
+  num_bytes_ += view.num_elements() * 2;
+  owned_.push_back(std::move(owned));
+  return view;
+}
+
+StatusOr<std::vector<std::unique_ptr<const CpuPackedWeights>>> CpuPackedWeights::pack_all(
+    const ModelConfig& config, std::span<const std::shared_ptr<const CpuWeights>> ranks,
+    const Checkpoint& checkpoint, ThreadPool& pool) {
+  std::vector<std::unique_ptr<CpuPackedWeights>> packed;
+  for (std::size_t r = 0; r < ranks.size(); ++r) {
+    packed.push_back(std::make_unique<CpuPackedWeights>());
+    packed.back()->layers.resize(static_cast<std::size_t>(config.num_hidden_layers));
+  }
+  for (int i = 0; i < config.num_hidden_layers; ++i) {
+    const auto layer = static_cast<std::size_t>(i);
+    for (std::size_t r = 0; r < ranks.size(); ++r) {
+      const CpuLayerWeights& src = ranks[r]->layers[layer];
+      CpuPackedWeights& dst_rank = *packed[r];
+      CpuPackedLayer& dst = dst_rank.layers[layer];
+      PAGODA_ASSIGN_OR_RETURN(dst.q_proj, dst_rank.pack(src.q_proj, pool));
+      PAGODA_ASSIGN_OR_RETURN(dst.k_proj, dst_rank.pack(src.k_proj, pool));
+      PAGODA_ASSIGN_OR_RETURN(dst.v_proj, dst_rank.pack(src.v_proj, pool));
+      PAGODA_ASSIGN_OR_RETURN(dst.o_proj, dst_rank.pack(src.o_proj, pool));
+      PAGODA_ASSIGN_OR_RETURN(dst.gate_proj, dst_rank.pack(src.gate_proj, pool));
+      PAGODA_ASSIGN_OR_RETURN(dst.up_proj, dst_rank.pack(src.up_proj, pool));
+      PAGODA_ASSIGN_OR_RETURN(dst.down_proj, dst_rank.pack(src.down_proj, pool));
+    }
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    for (const char* name : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+                             "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+                             "mlp.down_proj.weight"}) {
+      checkpoint.release_resident_pages(p + name);
+    }
+  }
+  // lm_head, the largest matrix (a tied one is the embedding), leaves the
+  // resident set panel by panel as it is packed; the embedding rows a step
+  // needs are faulted back in from the page cache.
+  for (std::size_t r = 0; r < ranks.size(); ++r) {
+    const Bf16Matrix& lm = ranks[r]->lm_head;
+    PAGODA_ASSIGN_OR_RETURN(packed[r]->lm_head,
+                            packed[r]->pack(lm, pool, [&](std::int64_t row_begin, std::int64_t row_end) {
+                              const auto* first = reinterpret_cast<const std::uint8_t*>(lm.data + row_begin * lm.ld);
+                              checkpoint.release_resident_pages(std::span<const std::uint8_t>(
+                                  first, static_cast<std::size_t>((row_end - row_begin) * lm.ld * 2)));
+                            }));
+  }
+  std::vector<std::unique_ptr<const CpuPackedWeights>> out;
+  for (auto& p : packed)
+    out.push_back(std::move(p));
+  return out;
+}
+
+}  // namespace pagoda::cpu
