@@ -7,7 +7,8 @@ namespace pagoda::cpu {
 StatusOr<PackedMatrix> CpuPackedWeights::pack(
     const Bf16Matrix& m, ThreadPool& pool,
     const std::function<void(std::int64_t row_begin, std::int64_t row_end)>& done_with_rows) {
-  PAGODA_ASSIGN_OR_RETURN(OwnedPackedMatrix owned, pack_matrix(m.data, m.ld, m.rows, m.cols, pool, done_with_rows));
+  PAGODA_ASSIGN_OR_RETURN(OwnedPackedMatrix owned,
+                          pack_matrix(m.data, m.ld, m.rows, m.cols, pool, done_with_rows));
   const PackedMatrix view = owned.view;
   num_bytes_ += view.num_elements() * 2;
   owned_.push_back(std::move(owned));
@@ -37,9 +38,9 @@ StatusOr<std::vector<std::unique_ptr<const CpuPackedWeights>>> CpuPackedWeights:
       PAGODA_ASSIGN_OR_RETURN(dst.down_proj, dst_rank.pack(src.down_proj, pool));
     }
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    for (const char* name : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-                             "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
-                             "mlp.down_proj.weight"}) {
+    for (const char* name :
+         {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+          "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"}) {
       checkpoint.release_resident_pages(p + name);
     }
   }
@@ -48,12 +49,12 @@ StatusOr<std::vector<std::unique_ptr<const CpuPackedWeights>>> CpuPackedWeights:
   // needs are faulted back in from the page cache.
   for (std::size_t r = 0; r < ranks.size(); ++r) {
     const Bf16Matrix& lm = ranks[r]->lm_head;
-    PAGODA_ASSIGN_OR_RETURN(packed[r]->lm_head,
-                            packed[r]->pack(lm, pool, [&](std::int64_t row_begin, std::int64_t row_end) {
-                              const auto* first = reinterpret_cast<const std::uint8_t*>(lm.data + row_begin * lm.ld);
-                              checkpoint.release_resident_pages(std::span<const std::uint8_t>(
-                                  first, static_cast<std::size_t>((row_end - row_begin) * lm.ld * 2)));
-                            }));
+    PAGODA_ASSIGN_OR_RETURN(
+        packed[r]->lm_head, packed[r]->pack(lm, pool, [&](std::int64_t row_begin, std::int64_t row_end) {
+          const auto* first = reinterpret_cast<const std::uint8_t*>(lm.data + row_begin * lm.ld);
+          checkpoint.release_resident_pages(std::span<const std::uint8_t>(
+              first, static_cast<std::size_t>((row_end - row_begin) * lm.ld * 2)));
+        }));
   }
   std::vector<std::unique_ptr<const CpuPackedWeights>> out;
   for (auto& p : packed)

@@ -11,8 +11,8 @@
 namespace pagoda::cpu {
 
 void packed_row_to_f32(const PackedMatrix& w, std::int64_t row, float* out) {
-  const std::uint16_t* src = w.data + (row / PackedMatrix::kPanelRows) * w.panel_stride() +
-                             (row % PackedMatrix::kPanelRows) * 2;
+  const std::uint16_t* src =
+      w.data + (row / PackedMatrix::kPanelRows) * w.panel_stride() + (row % PackedMatrix::kPanelRows) * 2;
   for (std::int64_t c = 0; c < w.k; ++c)
     out[c] = bf16_to_f32(src[(c / 2) * PackedMatrix::kPanelRows * 2 + c % 2]);
 }
