@@ -1,10 +1,11 @@
-// paged_attention's arithmetic in AVX-512 (this file is compiled with
-// -mavx512f -mavx512bw -mfma). It reproduces paged_attention_kernel.inc lane by
-// lane: scores keep one 16-lane fma chain per key and reduce all sixteen keys
-// of a chunk with the same tree at once; the softmax runs with the chunk's
-// keys in the lanes; the value update has head dimensions in the lanes. Where
-// a chunk is consecutive cache rows, the step reads them as bf16 and widens
-// each in a register (the same values the widened chunk holds).
+// paged_attention's arithmetic in AVX-512 BF16 (this file is compiled with
+// -mavx512f -mavx512bw -mavx512bf16 -mfma). It reproduces
+// paged_attention_kernel.inc lane by lane: scores keep one 16-lane vdpbf16ps
+// chain per key (lane l: the dimension pairs 32b + 2l) and reduce all sixteen
+// keys of a chunk with the same tree at once; the softmax runs with the
+// chunk's keys in the lanes; the value update has head dimensions in the
+// lanes and takes the keys two at a time, a broadcast pair of bf16 weights
+// against the chunk's values laid out in key pairs.
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 headers build results on _mm512_undefined_*(), which its
 // own -Wuninitialized flags at every inlined use (a known GCC false positive).
@@ -13,6 +14,7 @@
 #endif
 #include <immintrin.h>
 
+#include <cstring>
 #include <limits>
 
 #include "engine/cpu/avx512_reduce.h"
@@ -25,18 +27,28 @@ namespace {
 constexpr std::int64_t kChunk = kAttentionKeyChunk;
 static_assert(kChunk == 16, "the vector step keeps one chunk of keys in the lanes of one register");
 
-inline __mmask16 head_mask(std::int64_t d0, std::int64_t head_dim) {
-  const std::int64_t left = head_dim - d0;
-  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+inline __m512bh as_bh(__m512i v) {
+  return reinterpret_cast<__m512bh&>(v);
 }
 
-// Sixteen elements of a K or V row as f32: a widened row, or bf16 in the cache.
-inline __m512 load_row16(const float* src) {
-  return _mm512_loadu_ps(src);
+// 32 bf16 values (one pair of dimensions per lane).
+inline __m512bh load_bf16x32(const std::uint16_t* p) {
+  return as_bh(_mm512_loadu_si512(p));
 }
-inline __m512 load_row16(const std::uint16_t* src) {
-  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+
+// The pair of bf16 weights (p[0] low, p[1] high) in every lane.
+inline __m512bh broadcast_pair(const std::uint16_t* p) {
+  std::int32_t two;
+  std::memcpy(&two, p, sizeof(two));
+  return as_bh(_mm512_set1_epi32(two));
+}
+
+// f32_to_bf16 on sixteen lanes (round to nearest even; the weights are never NaN).
+inline __m256i round_to_bf16(__m512 x) {
+  const __m512i bits = _mm512_castps_si512(x);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16));
 }
 
 // softmax_exp on each lane.
@@ -55,83 +67,97 @@ inline __m512 softmax_exp16(__m512 x) {
   return _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
 }
 
+// Value pairs and outputs keep vpunpck{l,h}wd's order: for each block of 32
+// dimensions, the "low" vector's lane 4i + t holds dimension 8i + t and the
+// "high" vector's lane 4i + t dimension 8i + 4 + t (i, t < 4). A row's o
+// stores each block as [low 16 | high 16]; finish puts the dimensions back
+// in order.
 struct Avx512AttentionOps {
-  static constexpr bool kStepsOnCache = true;
+  static constexpr bool kStepsPairs = true;
+  static constexpr bool kValuesInPlace = true;
 
-  static void widen(const std::uint16_t* src, std::int64_t head_dim, std::int64_t dim, float* dst) {
-    for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
-      const __m256i h = _mm256_maskz_loadu_epi16(head_mask(d0, head_dim), src + d0);
-      _mm512_storeu_ps(dst + d0, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
+  static void interleave_values(const std::uint16_t* const (&rows)[kChunk], std::int64_t head_dim,
+                                std::int64_t dim, std::uint16_t* pairs) {
+    for (std::int64_t jp = 0; jp < kChunk / 2; ++jp) {
+      const std::uint16_t* r0 = rows[2 * jp];
+      const std::uint16_t* r1 = rows[2 * jp + 1];
+      for (std::int64_t d0 = 0; d0 < dim; d0 += 32) {
+        const std::int64_t left = head_dim - d0;
+        const __mmask32 mask = left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1);
+        const __m512i a = r0 != nullptr ? _mm512_maskz_loadu_epi16(mask, r0 + d0) : _mm512_setzero_si512();
+        const __m512i b = r1 != nullptr ? _mm512_maskz_loadu_epi16(mask, r1 + d0) : _mm512_setzero_si512();
+        std::uint16_t* dst = pairs + (jp * dim + d0) * 2;
+        _mm512_storeu_si512(dst, _mm512_unpacklo_epi16(a, b));
+        _mm512_storeu_si512(dst + 32, _mm512_unpackhi_epi16(a, b));
+      }
     }
   }
 
-  static void step(const float* q, std::int64_t head_dim, std::int64_t dim, const float* k, const float* v,
-                   std::int64_t valid, float scale, float* m, float* l, float* o) {
-    step_rows(q, head_dim, dim, k, v, valid, scale, m, l, o);
+  // Keys 2jp and 2jp + 1, dimensions [d0, d0 + 32), as the low and high vectors
+  // of value pairs. In place (dim == head_dim), a second key at or past
+  // `valid` is read as zero: the cache may hold NaN there.
+  template <bool kInPlace>
+  [[gnu::always_inline]] static void value_pairs(const ChunkValues& v, std::int64_t dim, std::int64_t jp,
+                                                 std::int64_t d0, std::int64_t valid, __m512bh& low,
+                                                 __m512bh& high) {
+    if constexpr (kInPlace) {
+      const __m512i a = _mm512_loadu_si512(v.rows + 2 * jp * dim + d0);
+      const __m512i b =
+          2 * jp + 1 < valid ? _mm512_loadu_si512(v.rows + (2 * jp + 1) * dim + d0) : _mm512_setzero_si512();
+      low = as_bh(_mm512_unpacklo_epi16(a, b));
+      high = as_bh(_mm512_unpackhi_epi16(a, b));
+    } else {
+      low = load_bf16x32(v.pairs + (jp * dim + d0) * 2);
+      high = load_bf16x32(v.pairs + (jp * dim + d0) * 2 + 32);
+    }
   }
 
-  // The chunk's rows read in place (head_dim is a multiple of 16, so dim ==
-  // head_dim). Rows at and past `valid` only feed score lanes that are masked.
-  static void step_on_cache(const float* q, std::int64_t head_dim, const std::uint16_t* k,
-                            const std::uint16_t* v, std::int64_t valid, float scale, float* m, float* l,
-                            float* o) {
-    step_rows(q, head_dim, head_dim, k, v, valid, scale, m, l, o);
-  }
-
-  // Either step, with its rows of `dim` elements (a widened chunk or the cache).
-  template <class Row>
-  static void step_rows(const float* q, std::int64_t head_dim, std::int64_t dim, const Row* k, const Row* v,
-                        std::int64_t valid, float scale, float* m, float* l, float* o) {
+  static void step(const std::uint16_t* q, std::int64_t dim, const std::uint16_t* k,
+                   const ChunkValues& values, std::int64_t valid, float scale, float* m, float* l, float* o) {
     // With the row length known at compile time every key's load is one base
-    // register plus a constant; with it at run time GCC keeps sixteen key
-    // pointers, runs out of registers and spills the accumulators on every
-    // iteration (prefill attention was 1.5x slower, docs/performance.md).
+    // register plus a constant (with it at run time GCC runs out of registers
+    // and spills the accumulators, docs/performance.md).
     switch (dim) {
       case 128:
-        return step_dim<128>(q, head_dim, dim, k, v, valid, scale, m, l, o);
+        return step_dim<128>(q, dim, k, values, valid, scale, m, l, o);
       case 64:
-        return step_dim<64>(q, head_dim, dim, k, v, valid, scale, m, l, o);
+        return step_dim<64>(q, dim, k, values, valid, scale, m, l, o);
       default:
-        return step_dim<0>(q, head_dim, dim, k, v, valid, scale, m, l, o);
+        return step_dim<0>(q, dim, k, values, valid, scale, m, l, o);
     }
   }
 
-  // kDim: the padded row length if fixed, else 0 (use dim_at_run_time).
-  // Row is float (a widened chunk) or std::uint16_t (bf16 rows of the cache).
-  template <std::int64_t kDim, class Row>
-  static void step_dim(const float* q, std::int64_t head_dim, std::int64_t dim_at_run_time, const Row* k,
-                       const Row* v, std::int64_t valid, float scale, float* m, float* l, float* o) {
+  // kDim: the row length if fixed, else 0 (use dim_at_run_time).
+  template <std::int64_t kDim>
+  static void step_dim(const std::uint16_t* q, std::int64_t dim_at_run_time, const std::uint16_t* k,
+                       const ChunkValues& values, std::int64_t valid, float scale, float* m, float* l,
+                       float* o) {
     const std::int64_t dim = kDim != 0 ? kDim : dim_at_run_time;
     __m512 acc[kChunk];
-    // Fully unrolled (with kDim fixed), the sixteen accumulators live in
-    // registers; otherwise GCC keeps the array on the stack and stores all of
-    // it on every pass.
 #pragma GCC unroll 16
     for (auto& a : acc)
       a = _mm512_setzero_ps();
-#pragma GCC unroll 8
-    for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
-      const __m512 qv = _mm512_maskz_loadu_ps(head_mask(d0, head_dim), q + d0);
+#pragma GCC unroll 4
+    for (std::int64_t d0 = 0; d0 < dim; d0 += 32) {
+      const __m512bh qv = load_bf16x32(q + d0);
 #pragma GCC unroll 16
       for (std::int64_t j = 0; j < kChunk; ++j)
-        acc[j] = _mm512_fmadd_ps(qv, load_row16(k + j * dim + d0), acc[j]);
+        acc[j] = _mm512_dpbf16_ps(acc[j], qv, load_bf16x32(k + j * dim + d0));
     }
-    alignas(64) float p[kChunk];
-    const float alpha = softmax_step(acc, valid, scale, m, l, p);
-    // A whole chunk (every chunk of a prompt but its last) takes a loop with a
-    // fixed trip count; a partial one the general loop.
-    if (valid == kChunk) {
-      accumulate_values<kDim, kChunk>(p, v, alpha, dim, valid, o);
+    alignas(64) std::uint16_t pb[kChunk];
+    const float alpha = softmax_step(acc, valid, scale, m, l, pb);
+    if (values.pairs != nullptr) {
+      accumulate_values<kDim, false>(pb, values, alpha, dim, valid, o);
     } else {
-      accumulate_values<kDim, 0>(p, v, alpha, dim, valid, o);
+      accumulate_values<kDim, true>(pb, values, alpha, dim, valid, o);
     }
   }
 
   // From one query row's sixteen score accumulators (key j in acc[j]): the
-  // chunk's scores, the online-softmax update of m and l, the probabilities
-  // into p; returns the factor alpha that rescales the row's outputs.
+  // chunk's scores, the online-softmax update of m and l, the weights rounded
+  // to bf16 into pb; returns the factor alpha that rescales the row's outputs.
   [[gnu::always_inline]] static float softmax_step(const __m512 (&acc)[kChunk], std::int64_t valid,
-                                                   float scale, float* m, float* l, float* p) {
+                                                   float scale, float* m, float* l, std::uint16_t* pb) {
     const __mmask16 seen = static_cast<__mmask16>((1u << valid) - 1);
     const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), seen,
                                         _mm512_mul_ps(reduce16x16(acc), _mm512_set1_ps(scale)));
@@ -139,30 +165,72 @@ struct Avx512AttentionOps {
     const float alpha = softmax_exp(*m - m_new);
     const __m512 pj = _mm512_maskz_mov_ps(seen, softmax_exp16(_mm512_sub_ps(s, _mm512_set1_ps(m_new))));
     _mm512_storeu_ps(l, _mm512_fmadd_ps(_mm512_loadu_ps(l), _mm512_set1_ps(alpha), pj));
-    _mm512_store_ps(p, pj);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(pb), round_to_bf16(pj));
     *m = m_new;
     return alpha;
   }
 
-  // Two query rows that see the same keys (two heads of one token's group)
-  // take their steps on one pass over the chunk's cache rows: each K and V
-  // row is loaded and widened once for both. Each row's arithmetic is
-  // step_dim's (every accumulator sums over d, or j, in the same order).
-  static void step_pair_on_cache(const PairedRows& rows, std::int64_t head_dim, const std::uint16_t* k,
-                                 const std::uint16_t* v, std::int64_t valid, float scale) {
-    switch (head_dim) {
-      case 128:
-        return step_pair_dim<128>(rows, k, v, valid, scale);
-      case 64:
-        return step_pair_dim<64>(rows, k, v, valid, scale);
-      default:
-        for (int r = 0; r < 2; ++r)
-          step_on_cache(rows.q[r], head_dim, k, v, valid, scale, rows.m[r], rows.l[r], rows.o[r]);
+  // o = o * alpha, then for each pair of keys (2jp, 2jp + 1) with 2jp < valid,
+  // in order: o += the pair's weights times its values.
+  template <std::int64_t kDim, bool kInPlace>
+  static void accumulate_values(const std::uint16_t* pb, const ChunkValues& values, float alpha,
+                                std::int64_t dim_at_run_time, std::int64_t valid, float* o) {
+    if constexpr (kDim != 0) {
+      // The whole row in registers: each pair of weights is broadcast once.
+      constexpr std::int64_t kBlocks = kDim / 16;
+      __m512 ov[kBlocks];
+      for (std::int64_t b = 0; b < kBlocks; ++b)
+        ov[b] = _mm512_mul_ps(_mm512_loadu_ps(o + 16 * b), _mm512_set1_ps(alpha));
+      for (std::int64_t jp = 0; 2 * jp < valid; ++jp) {
+        const __m512bh w = broadcast_pair(pb + 2 * jp);
+        for (std::int64_t b = 0; b < kBlocks; b += 2) {
+          __m512bh low, high;
+          value_pairs<kInPlace>(values, kDim, jp, 16 * b, valid, low, high);
+          ov[b] = _mm512_dpbf16_ps(ov[b], w, low);
+          ov[b + 1] = _mm512_dpbf16_ps(ov[b + 1], w, high);
+        }
+      }
+      for (std::int64_t b = 0; b < kBlocks; ++b)
+        _mm512_storeu_ps(o + 16 * b, ov[b]);
+      return;
+    }
+    const std::int64_t dim = dim_at_run_time;
+    for (std::int64_t d0 = 0; d0 < dim; d0 += 32) {
+      __m512 lo = _mm512_mul_ps(_mm512_loadu_ps(o + d0), _mm512_set1_ps(alpha));
+      __m512 hi = _mm512_mul_ps(_mm512_loadu_ps(o + d0 + 16), _mm512_set1_ps(alpha));
+      for (std::int64_t jp = 0; 2 * jp < valid; ++jp) {
+        const __m512bh w = broadcast_pair(pb + 2 * jp);
+        __m512bh low, high;
+        value_pairs<kInPlace>(values, dim, jp, d0, valid, low, high);
+        lo = _mm512_dpbf16_ps(lo, w, low);
+        hi = _mm512_dpbf16_ps(hi, w, high);
+      }
+      _mm512_storeu_ps(o + d0, lo);
+      _mm512_storeu_ps(o + d0 + 16, hi);
     }
   }
 
-  template <std::int64_t kDim>
-  static void step_pair_dim(const PairedRows& rows, const std::uint16_t* k, const std::uint16_t* v,
+  // Two query rows that see the same keys (two heads of one token's group)
+  // take their steps on one pass over the chunk: each K row and value pair is
+  // loaded once for both. Each row's arithmetic is step_dim's.
+  static void step_pair(const PairedRows& rows, std::int64_t dim, const std::uint16_t* k,
+                        const ChunkValues& values, std::int64_t valid, float scale) {
+    const bool in_place = values.pairs == nullptr;
+    switch (dim) {
+      case 128:
+        return in_place ? step_pair_dim<128, true>(rows, k, values, valid, scale)
+                        : step_pair_dim<128, false>(rows, k, values, valid, scale);
+      case 64:
+        return in_place ? step_pair_dim<64, true>(rows, k, values, valid, scale)
+                        : step_pair_dim<64, false>(rows, k, values, valid, scale);
+      default:
+        for (int r = 0; r < 2; ++r)
+          step(rows.q[r], dim, k, values, valid, scale, rows.m[r], rows.l[r], rows.o[r]);
+    }
+  }
+
+  template <std::int64_t kDim, bool kInPlace>
+  static void step_pair_dim(const PairedRows& rows, const std::uint16_t* k, const ChunkValues& values,
                             std::int64_t valid, float scale) {
     // Scores eight keys at a time: two rows of sixteen accumulators would not
     // fit in the registers.
@@ -175,14 +243,14 @@ struct Avx512AttentionOps {
         a0[j] = _mm512_setzero_ps();
         a1[j] = _mm512_setzero_ps();
       }
-#pragma GCC unroll 8
-      for (std::int64_t d0 = 0; d0 < kDim; d0 += 16) {
-        const __m512 q0 = _mm512_loadu_ps(rows.q[0] + d0), q1 = _mm512_loadu_ps(rows.q[1] + d0);
+#pragma GCC unroll 4
+      for (std::int64_t d0 = 0; d0 < kDim; d0 += 32) {
+        const __m512bh q0 = load_bf16x32(rows.q[0] + d0), q1 = load_bf16x32(rows.q[1] + d0);
 #pragma GCC unroll 8
         for (std::int64_t j = 0; j < kHalf; ++j) {
-          const __m512 kv = load_row16(k + (j0 + j) * kDim + d0);
-          a0[j] = _mm512_fmadd_ps(q0, kv, a0[j]);
-          a1[j] = _mm512_fmadd_ps(q1, kv, a1[j]);
+          const __m512bh kv = load_bf16x32(k + (j0 + j) * kDim + d0);
+          a0[j] = _mm512_dpbf16_ps(a0[j], q0, kv);
+          a1[j] = _mm512_dpbf16_ps(a1[j], q1, kv);
         }
       }
 #pragma GCC unroll 8
@@ -191,21 +259,24 @@ struct Avx512AttentionOps {
         acc[1][j0 + j] = a1[j];
       }
     }
-    alignas(64) float p[2][kChunk];
-    const float alpha0 = softmax_step(acc[0], valid, scale, rows.m[0], rows.l[0], p[0]);
-    const float alpha1 = softmax_step(acc[1], valid, scale, rows.m[1], rows.l[1], p[1]);
+    alignas(64) std::uint16_t pb[2][kChunk];
+    const float alpha0 = softmax_step(acc[0], valid, scale, rows.m[0], rows.l[0], pb[0]);
+    const float alpha1 = softmax_step(acc[1], valid, scale, rows.m[1], rows.l[1], pb[1]);
     constexpr std::int64_t kBlocks = kDim / 16;
     __m512 o0[kBlocks], o1[kBlocks];
     for (std::int64_t b = 0; b < kBlocks; ++b) {
       o0[b] = _mm512_mul_ps(_mm512_loadu_ps(rows.o[0] + 16 * b), _mm512_set1_ps(alpha0));
       o1[b] = _mm512_mul_ps(_mm512_loadu_ps(rows.o[1] + 16 * b), _mm512_set1_ps(alpha1));
     }
-    for (std::int64_t j = 0; j < valid; ++j) {
-      const __m512 p0 = _mm512_set1_ps(p[0][j]), p1 = _mm512_set1_ps(p[1][j]);
-      for (std::int64_t b = 0; b < kBlocks; ++b) {
-        const __m512 vv = load_row16(v + j * kDim + 16 * b);
-        o0[b] = _mm512_fmadd_ps(p0, vv, o0[b]);
-        o1[b] = _mm512_fmadd_ps(p1, vv, o1[b]);
+    for (std::int64_t jp = 0; 2 * jp < valid; ++jp) {
+      const __m512bh w0 = broadcast_pair(pb[0] + 2 * jp), w1 = broadcast_pair(pb[1] + 2 * jp);
+      for (std::int64_t b = 0; b < kBlocks; b += 2) {
+        __m512bh low, high;
+        value_pairs<kInPlace>(values, kDim, jp, 16 * b, valid, low, high);
+        o0[b] = _mm512_dpbf16_ps(o0[b], w0, low);
+        o0[b + 1] = _mm512_dpbf16_ps(o0[b + 1], w0, high);
+        o1[b] = _mm512_dpbf16_ps(o1[b], w1, low);
+        o1[b + 1] = _mm512_dpbf16_ps(o1[b + 1], w1, high);
       }
     }
     for (std::int64_t b = 0; b < kBlocks; ++b) {
@@ -214,41 +285,22 @@ struct Avx512AttentionOps {
     }
   }
 
-  // o = o * alpha + sum over j < valid of p[j] * v[j], j in order; kValid
-  // fixes valid at compile time when non-zero (same arithmetic either way).
-  template <std::int64_t kDim, std::int64_t kValid, class Row>
-  static void accumulate_values(const float* p, const Row* v, float alpha, std::int64_t dim_at_run_time,
-                                std::int64_t valid_at_run_time, float* o) {
-    const std::int64_t valid = kValid != 0 ? kValid : valid_at_run_time;
-    if constexpr (kDim != 0) {
-      // The whole row in registers: each p[j] is broadcast once, not once per
-      // dimension block. Every lane still sums j in order.
-      constexpr std::int64_t kBlocks = kDim / 16;
-      __m512 ov[kBlocks];
-      for (std::int64_t b = 0; b < kBlocks; ++b)
-        ov[b] = _mm512_mul_ps(_mm512_loadu_ps(o + 16 * b), _mm512_set1_ps(alpha));
-      for (std::int64_t j = 0; j < valid; ++j) {
-        const __m512 pj = _mm512_set1_ps(p[j]);
-        for (std::int64_t b = 0; b < kBlocks; ++b)
-          ov[b] = _mm512_fmadd_ps(pj, load_row16(v + j * kDim + 16 * b), ov[b]);
-      }
-      for (std::int64_t b = 0; b < kBlocks; ++b)
-        _mm512_storeu_ps(o + 16 * b, ov[b]);
-      return;
-    }
-    const std::int64_t dim = dim_at_run_time;
-    for (std::int64_t d0 = 0; d0 < dim; d0 += 16) {
-      __m512 ov = _mm512_mul_ps(_mm512_loadu_ps(o + d0), _mm512_set1_ps(alpha));
-      for (std::int64_t j = 0; j < valid; ++j)
-        ov = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), load_row16(v + j * dim + d0), ov);
-      _mm512_storeu_ps(o + d0, ov);
-    }
-  }
-
+  // out = o / (the sum of l), with each block's dimensions put back in order.
   static void finish(const float* l, const float* o, std::int64_t head_dim, float* out) {
     const __m512 inv = _mm512_set1_ps(1.0f / reduce16(_mm512_loadu_ps(l)));
-    for (std::int64_t d0 = 0; d0 < head_dim; d0 += 16)
-      _mm512_mask_storeu_ps(out + d0, head_mask(d0, head_dim), _mm512_mul_ps(_mm512_loadu_ps(o + d0), inv));
+    const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    for (std::int64_t d0 = 0; d0 < head_dim; d0 += 32) {
+      const __m512 low = _mm512_mul_ps(_mm512_loadu_ps(o + d0), inv);
+      const __m512 high = _mm512_mul_ps(_mm512_loadu_ps(o + d0 + 16), inv);
+      for (std::int64_t half = 0; half < 2 && d0 + 16 * half < head_dim; ++half) {
+        const std::int64_t left = head_dim - d0 - 16 * half;
+        const __mmask16 mask =
+            left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+        _mm512_mask_storeu_ps(out + d0 + 16 * half, mask,
+                              _mm512_permutex2var_ps(low, half == 0 ? first : second, high));
+      }
+    }
   }
 };
 

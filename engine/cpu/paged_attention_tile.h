@@ -1,22 +1,26 @@
 // The tile loop every ISA path of paged_attention shares: walk the tile's keys
 // in chunks of kAttentionKeyChunk and let every query row (token x query head
 // of the group) that reaches the chunk take one online-softmax step on it.
-// `Ops` supplies the arithmetic:
-//   widen(src bf16 [head_dim], head_dim, dim, dst f32 [dim])   (zero padded)
-//   step(q, head_dim, dim, k_chunk, v_chunk, valid, scale, m, l, o)
+// The loop rounds each query row to bf16 once per tile, finds each chunk's K
+// rows (read in place where they are consecutive cache rows, else gathered
+// into scratch) and lays its V rows out in key pairs once for all rows.
+// `Ops` supplies the arithmetic, on dim = head_dim rounded up to 32:
+//   interleave_values(v_rows[kAttentionKeyChunk] (nullptr: a zero row),
+//                     head_dim, dim, pairs bf16 [kAttentionKeyChunk / 2][dim][2])
+//   step(q bf16 [dim], dim, k bf16 [kAttentionKeyChunk][dim], ChunkValues,
+//        valid, scale, m, l, o [dim])
 //   finish(l, o, head_dim, out)
-// with dim = head_dim rounded up to 16, k_chunk and v_chunk [kAttentionKeyChunk,
-// dim]. By default each chunk's K and V are widened to f32 once for all rows.
-// Ops with kStepsOnCache = true also provide
-//   step_on_cache(q, head_dim, k_rows, v_rows, valid, scale, m, l, o)
-//   step_pair_on_cache(PairedRows, head_dim, k_rows, v_rows, valid, scale)
-// reading kAttentionKeyChunk consecutive bf16 rows of the cache in place (the
-// pair: for two query rows of one token at once); they are used where a chunk
-// is such rows (block_size a multiple of the chunk, head_dim a multiple of 16)
-// and must round exactly as step does. Keys past `valid`
-// are then whatever the block holds (not yet written, or another position's
-// future): the step must keep them out of every result. Included by one file
-// per ISA, each of which instantiates it in its own namespace.
+// where o is the Ops' own layout of a row's dim outputs; and, where
+// kStepsPairs is true,
+//   step_pair(PairedRows, dim, k, ChunkValues, valid, scale)
+// for two query rows of one token at once, rounding exactly as two steps.
+// Ops with kValuesInPlace = true are handed a lone token's values as cache
+// rows (ChunkValues::rows) where its keys are read in place: laying the
+// values out in pairs costs more than it saves when one token reads them.
+// Keys past `valid` are whatever the chunk holds (zero, another position's
+// future, or — read in place — not yet written: NaN in the tests): the step
+// must keep them out of every result. Included by one file per ISA, each of
+// which instantiates it in its own namespace.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +28,7 @@
 #include <limits>
 #include <vector>
 
+#include "base/bf16.h"
 #include "engine/cpu/paged_attention.h"
 
 namespace pagoda::cpu {
@@ -32,8 +37,9 @@ namespace {  // one copy per translation unit: each ISA's file compiles its own
 // bf16 elements per 64-byte cache line.
 inline constexpr std::int64_t kLineElements = 64 / sizeof(std::uint16_t);
 
+// Elements per row of the steps' operands: one 512-bit vector holds 32 bf16.
 inline std::int64_t padded_head_dim(std::int64_t head_dim) {
-  return (head_dim + 15) / 16 * 16;
+  return (head_dim + 31) / 32 * 32;
 }
 
 // Offset (elements) of key `pos` of `kv_head` in either cache.
@@ -44,45 +50,55 @@ inline std::int64_t kv_offset(const std::int32_t* block_table, std::int64_t pos,
 }
 
 // Two query rows of one token (two heads of its group), stepped together over
-// one chunk: row r reads q[r] [head_dim] and updates m[r], l[r]
-// [kAttentionKeyChunk] and o[r] [head_dim].
+// one chunk: row r reads q[r] [dim] (bf16) and updates m[r], l[r]
+// [kAttentionKeyChunk] and o[r] [dim].
 struct PairedRows {
-  const float* q[2];
+  const std::uint16_t* q[2];
   float* m[2];
   float* l[2];
   float* o[2];
 };
 
+// A chunk's values as a step reads them: laid out in key pairs by
+// interleave_values, or the chunk's consecutive cache rows
+// [kAttentionKeyChunk][head_dim] (rows at and past a step's `valid` may hold
+// anything, NaN included).
+struct ChunkValues {
+  const std::uint16_t* pairs = nullptr;
+  const std::uint16_t* rows = nullptr;  // when pairs is nullptr
+};
+
 // Per-thread state of one tile: reused across calls, so no allocation per task
 // once warm.
 struct AttentionScratch {
-  std::vector<float> k;  // [kAttentionKeyChunk, dim] the current chunk's keys
-  std::vector<float> v;  // [kAttentionKeyChunk, dim] and values
-  std::vector<float> o;  // [rows, dim] unnormalised outputs
-  std::vector<float> l;  // [rows, kAttentionKeyChunk] lane-wise softmax denominators
-  std::vector<float> m;  // [rows] running maxima
+  std::vector<std::uint16_t> q;      // [rows, dim] the tile's query rows in bf16, zero padded
+  std::vector<std::uint16_t> k;      // [kAttentionKeyChunk, dim] a gathered chunk of keys
+  std::vector<std::uint16_t> pairs;  // [kAttentionKeyChunk / 2, dim, 2] the chunk's values in key pairs
+  std::vector<float> o;              // [rows, dim] unnormalised outputs
+  std::vector<float> l;              // [rows, kAttentionKeyChunk] lane-wise softmax denominators
+  std::vector<float> m;              // [rows] running maxima
 };
 
-// Widens keys [c0, c0 + num_keys) (the first at `offset`) into s.k and s.v,
-// zero-filling the chunk's remaining rows.
-template <class Ops>
-void widen_chunk(const PagedAttentionParams& p, const std::int32_t* table, std::int64_t c0,
-                 std::int64_t num_keys, std::int64_t kv_head, std::int64_t offset, std::int64_t dim,
-                 AttentionScratch& s) {
-  const std::int64_t hd = p.head_dim;
+// Cache rows of keys [c0, c0 + num_keys) of `kv_head` (the first at `offset`),
+// following the block table across block boundaries; rows past num_keys are
+// nullptr.
+inline void chunk_rows(const PagedAttentionParams& p, const std::int32_t* table, std::int64_t c0,
+                       std::int64_t num_keys, std::int64_t kv_head, std::int64_t offset,
+                       std::int64_t (&rows)[kAttentionKeyChunk]) {
   std::int64_t slot = c0 % p.block_size;
-  for (std::int64_t j = 0; j < num_keys; ++j) {
-    Ops::widen(p.k_cache + offset, hd, dim, s.k.data() + j * dim);
-    Ops::widen(p.v_cache + offset, hd, dim, s.v.data() + j * dim);
+  for (std::int64_t j = 0; j < kAttentionKeyChunk; ++j) {
+    if (j >= num_keys) {
+      rows[j] = -1;
+      continue;
+    }
+    rows[j] = offset;
     if (++slot == p.block_size && j + 1 < num_keys) {
       slot = 0;
       offset = kv_offset(table, c0 + j + 1, kv_head, p);
     } else {
-      offset += hd;
+      offset += p.head_dim;
     }
   }
-  std::fill(s.k.data() + num_keys * dim, s.k.data() + kAttentionKeyChunk * dim, 0.0f);
-  std::fill(s.v.data() + num_keys * dim, s.v.data() + kAttentionKeyChunk * dim, 0.0f);
 }
 
 template <class Ops>
@@ -91,15 +107,23 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
   thread_local AttentionScratch s;
   const std::int64_t group = p.num_heads / p.num_kv_heads, hd = p.head_dim, dim = padded_head_dim(hd);
   const std::int64_t rows = tile.num_tokens * group;
-  s.k.resize(static_cast<std::size_t>(kChunk * dim));  // unused by chunks stepped on the cache
-  s.v.resize(static_cast<std::size_t>(kChunk * dim));
+  s.q.assign(static_cast<std::size_t>(rows * dim), 0);
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const float* q =
+        p.q + ((tile.first_token + row / group) * p.num_heads + kv_head * group + row % group) * hd;
+    for (std::int64_t d = 0; d < hd; ++d)
+      s.q[static_cast<std::size_t>(row * dim + d)] = f32_to_bf16(q[d]);
+  }
+  s.k.resize(static_cast<std::size_t>(kChunk * dim));  // unused by chunks read in place
+  s.pairs.resize(static_cast<std::size_t>(kChunk * dim));
   s.o.assign(static_cast<std::size_t>(rows * dim), 0.0f);
   s.l.assign(static_cast<std::size_t>(rows * kChunk), 0.0f);
   s.m.assign(static_cast<std::size_t>(rows), -std::numeric_limits<float>::infinity());
   const std::int32_t* table = p.block_tables[tile.first_token];
   const std::int64_t last_ctx =
       static_cast<std::int64_t>(p.positions[tile.first_token + tile.num_tokens - 1]) + 1;
-  const bool on_cache = Ops::kStepsOnCache && dim == hd && p.block_size % kChunk == 0;
+  // A chunk of 16 consecutive cache rows of a whole number of vectors is read in place.
+  const bool k_in_place = dim == hd && p.block_size % kChunk == 0;
   for (std::int64_t c0 = 0; c0 < last_ctx; c0 += kChunk) {
     const std::int64_t num_keys = std::min(kChunk, last_ctx - c0);
     const std::int64_t offset = kv_offset(table, c0, kv_head, p);
@@ -124,40 +148,51 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
         }
       }
     }
-    if (!on_cache) widen_chunk<Ops>(p, table, c0, num_keys, kv_head, offset, dim, s);
+    std::int64_t at[kChunk];
+    chunk_rows(p, table, c0, num_keys, kv_head, offset, at);
+    const std::uint16_t* k = p.k_cache + offset;
+    if (!k_in_place) {
+      for (std::int64_t j = 0; j < kChunk; ++j) {
+        std::uint16_t* dst = s.k.data() + j * dim;
+        if (at[j] >= 0) std::copy(p.k_cache + at[j], p.k_cache + at[j] + hd, dst);
+        std::fill(dst + (at[j] >= 0 ? hd : 0), dst + dim, std::uint16_t{0});
+      }
+      k = s.k.data();
+    }
+    ChunkValues values;
+    if (Ops::kValuesInPlace && k_in_place && tile.num_tokens == 1) {
+      values.rows = p.v_cache + offset;
+    } else {
+      const std::uint16_t* v_rows[kChunk];
+      for (std::int64_t j = 0; j < kChunk; ++j)
+        v_rows[j] = at[j] >= 0 ? p.v_cache + at[j] : nullptr;
+      Ops::interleave_values(v_rows, hd, dim, s.pairs.data());
+      values.pairs = s.pairs.data();
+    }
     for (std::int64_t i = 0; i < tile.num_tokens; ++i) {
       const std::int64_t t = tile.first_token + i;
       const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;
       if (c0 >= ctx) continue;
       const std::int64_t valid = std::min(kChunk, ctx - c0);
       std::int64_t g = 0;
-      if constexpr (Ops::kStepsOnCache) {
+      if constexpr (Ops::kStepsPairs) {
         // Heads of the group in pairs: one pass over the chunk's rows for two.
-        for (; on_cache && g + 2 <= group; g += 2) {
+        for (; g + 2 <= group; g += 2) {
           PairedRows pair;
           for (std::int64_t r = 0; r < 2; ++r) {
             const std::int64_t row = i * group + g + r;
-            pair.q[r] = p.q + (t * p.num_heads + kv_head * group + g + r) * hd;
+            pair.q[r] = s.q.data() + row * dim;
             pair.m[r] = &s.m[static_cast<std::size_t>(row)];
             pair.l[r] = s.l.data() + row * kChunk;
             pair.o[r] = s.o.data() + row * dim;
           }
-          Ops::step_pair_on_cache(pair, hd, p.k_cache + offset, p.v_cache + offset, valid, p.scale);
+          Ops::step_pair(pair, dim, k, values, valid, p.scale);
         }
       }
       for (; g < group; ++g) {
         const std::int64_t row = i * group + g;
-        const float* q = p.q + (t * p.num_heads + kv_head * group + g) * hd;
-        float* m = &s.m[static_cast<std::size_t>(row)];
-        float* l = s.l.data() + row * kChunk;
-        float* o = s.o.data() + row * dim;
-        if constexpr (Ops::kStepsOnCache) {
-          if (on_cache) {
-            Ops::step_on_cache(q, hd, p.k_cache + offset, p.v_cache + offset, valid, p.scale, m, l, o);
-            continue;
-          }
-        }
-        Ops::step(q, hd, dim, s.k.data(), s.v.data(), valid, p.scale, m, l, o);
+        Ops::step(s.q.data() + row * dim, dim, k, values, valid, p.scale, &s.m[static_cast<std::size_t>(row)],
+                  s.l.data() + row * kChunk, s.o.data() + row * dim);
       }
     }
   }

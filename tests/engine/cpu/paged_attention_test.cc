@@ -91,7 +91,8 @@ class AttentionFixture {
 
   std::size_t out_size() const { return q_.size(); }
 
-  // Relative error of `out` against a naive double-precision softmax attention.
+  // Relative error of `out` against a naive double-precision softmax attention
+  // of the bf16-rounded query rows (the weights stay unrounded here).
   double relative_error(const std::vector<float>& out) const {
     const std::int64_t hd = c_.head_dim, bs = c_.block_size;
     auto at = [&](const std::vector<std::uint16_t>& cache, const std::int32_t* table, std::int64_t pos,
@@ -107,7 +108,9 @@ class AttentionFixture {
         for (std::size_t j = 0; j < s.size(); ++j) {
           double dot = 0;
           for (std::int64_t d = 0; d < hd; ++d) {
-            dot += q_[(t * static_cast<std::size_t>(c_.heads) + static_cast<std::size_t>(h)) * hd + d] *
+            // q enters the products rounded to bf16, as the specification says.
+            dot += bf16_to_f32(f32_to_bf16(
+                       q_[(t * static_cast<std::size_t>(c_.heads) + static_cast<std::size_t>(h)) * hd + d])) *
                    at(k_cache_, token_tables_[t], static_cast<std::int64_t>(j), kvh, d);
           }
           s[j] = dot / std::sqrt(static_cast<double>(hd));
@@ -156,13 +159,17 @@ const AttentionCase kCases[] = {
 class PagedAttentionTest : public ::testing::TestWithParam<AttentionCase> {};
 
 // The scalar specification against a double-precision reference, and every
-// vector path this CPU has against the specification, bit for bit.
+// vector path this CPU has against the specification, bit for bit. The
+// specification rounds the softmax weights to bf16 for the value products,
+// which the reference does not: ~2^-9 relative per weight, less on the
+// weighted sums.
 TEST_P(PagedAttentionTest, MatchesReferenceAndEveryIsaPathAgreesBitForBit) {
   AttentionFixture f(GetParam());
   ThreadPool pool(2);
   std::vector<float> spec(f.out_size(), std::nanf("")), got(f.out_size());
   paged_attention(f.params(spec.data()), pool, CpuIsa::kScalar);
-  EXPECT_LT(f.relative_error(spec), 2e-6) << GetParam().name;
+  // Measured 3.3e-4 to 7.2e-4 on these cases (2e-6 before the weights were rounded).
+  EXPECT_LT(f.relative_error(spec), 1.5e-3) << GetParam().name;
   for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512Bf16}) {
     if (static_cast<int>(isa) > static_cast<int>(hardware_isa())) continue;
     std::fill(got.begin(), got.end(), std::nanf(""));
