@@ -10,7 +10,6 @@ StatusOr<PackedMatrix> CpuPackedWeights::pack(
   PAGODA_ASSIGN_OR_RETURN(OwnedPackedMatrix owned,
                           pack_matrix(m.data, m.ld, m.rows, m.cols, pool, done_with_rows));
   const PackedMatrix view = owned.view;
-  num_bytes_ += view.num_elements() * 2;
   owned_.push_back(std::move(owned));
   return view;
 }
@@ -45,8 +44,9 @@ StatusOr<std::vector<std::unique_ptr<const CpuPackedWeights>>> CpuPackedWeights:
     }
   }
   // lm_head, the largest matrix (a tied one is the embedding), leaves the
-  // resident set panel by panel as it is packed; the embedding rows a step
-  // needs are faulted back in from the page cache.
+  // resident set panel by panel as it is packed, so that its source and its
+  // packed copy are never resident together (a tied embedding's rows are then
+  // gathered from the packed copy, CpuRank::embed).
   for (std::size_t r = 0; r < ranks.size(); ++r) {
     const Bf16Matrix& lm = ranks[r]->lm_head;
     PAGODA_ASSIGN_OR_RETURN(

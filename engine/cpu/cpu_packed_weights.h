@@ -1,7 +1,7 @@
 // CpuPackedWeights: one tensor-parallel rank's GEMM weights — the seven
 // projections of every layer and lm_head — packed for the CPU GEMM
 // (PackedMatrix), built once at load from the rank's CpuWeights view. Norms
-// and the embedding rows are still read in place through CpuWeights.
+// and an untied embedding's rows are still read in place through CpuWeights.
 // Immutable after pack_all(); any thread may read.
 #pragma once
 
@@ -39,7 +39,6 @@ class CpuPackedWeights {
 
   PackedMatrix lm_head;  // [local vocab, hidden]
   std::vector<CpuPackedLayer> layers;
-  std::int64_t num_bytes() const { return num_bytes_; }
 
  private:
   StatusOr<PackedMatrix> pack(
@@ -47,7 +46,6 @@ class CpuPackedWeights {
       const std::function<void(std::int64_t row_begin, std::int64_t row_end)>& done_with_rows = {});
 
   std::vector<OwnedPackedMatrix> owned_;
-  std::int64_t num_bytes_ = 0;
 };
 
 }  // namespace pagoda::cpu

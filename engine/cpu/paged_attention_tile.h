@@ -3,7 +3,8 @@
 // of the group) that reaches the chunk take one online-softmax step on it.
 // The loop rounds each query row to bf16 once per tile, finds each chunk's K
 // rows (read in place where they are consecutive cache rows, else gathered
-// into scratch) and lays its V rows out in key pairs once for all rows.
+// into scratch) and lays its V rows out in key pairs once for all the tile's
+// rows (or, see kValuesInPlace, hands them over as they are).
 // `Ops` supplies the arithmetic, on dim = head_dim rounded up to 32:
 //   interleave_values(v_rows[kAttentionKeyChunk] (nullptr: a zero row),
 //                     head_dim, dim, pairs bf16 [kAttentionKeyChunk / 2][dim][2])
@@ -79,9 +80,9 @@ struct AttentionScratch {
   std::vector<float> m;              // [rows] running maxima
 };
 
-// Cache rows of keys [c0, c0 + num_keys) of `kv_head` (the first at `offset`),
-// following the block table across block boundaries; rows past num_keys are
-// nullptr.
+// Offsets (elements, in either cache) of the rows of keys [c0, c0 + num_keys)
+// of `kv_head`, the first at `offset`, following the block table across block
+// boundaries; -1 past num_keys.
 inline void chunk_rows(const PagedAttentionParams& p, const std::int32_t* table, std::int64_t c0,
                        std::int64_t num_keys, std::int64_t kv_head, std::int64_t offset,
                        std::int64_t (&rows)[kAttentionKeyChunk]) {
