@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <vector>
 
@@ -81,11 +82,12 @@ struct AttentionScratch {
 };
 
 // Offsets (elements, in either cache) of the rows of keys [c0, c0 + num_keys)
-// of `kv_head`, the first at `offset`, following the block table across block
-// boundaries; -1 past num_keys.
+// of `kv_head`, following the block table across block boundaries; -1 past
+// num_keys.
 inline void chunk_rows(const PagedAttentionParams& p, const std::int32_t* table, std::int64_t c0,
-                       std::int64_t num_keys, std::int64_t kv_head, std::int64_t offset,
+                       std::int64_t num_keys, std::int64_t kv_head,
                        std::int64_t (&rows)[kAttentionKeyChunk]) {
+  std::int64_t offset = kv_offset(table, c0, kv_head, p);
   std::int64_t slot = c0 % p.block_size;
   for (std::int64_t j = 0; j < kAttentionKeyChunk; ++j) {
     if (j >= num_keys) {
@@ -125,32 +127,23 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
       static_cast<std::int64_t>(p.positions[tile.first_token + tile.num_tokens - 1]) + 1;
   // A chunk of 16 consecutive cache rows of a whole number of vectors is read in place.
   const bool k_in_place = dim == hd && p.block_size % kChunk == 0;
+  std::int64_t at[kChunk], next_at[kChunk];  // row offsets of this chunk and the next
+  chunk_rows(p, table, 0, std::min(kChunk, last_ctx), kv_head, at);
   for (std::int64_t c0 = 0; c0 < last_ctx; c0 += kChunk) {
-    const std::int64_t num_keys = std::min(kChunk, last_ctx - c0);
-    const std::int64_t offset = kv_offset(table, c0, kv_head, p);
     if (c0 + kChunk < last_ctx) {
       // Ask for the next chunk's rows now: they sit in another block, or 4 KiB
       // on in this one, where the hardware prefetchers do not look. (Written
       // out here: GCC deems a function that only prefetches free of side
       // effects and deletes its calls.)
-      const std::int64_t next_keys = std::min(kChunk, last_ctx - c0 - kChunk);
-      std::int64_t next = kv_offset(table, c0 + kChunk, kv_head, p);
-      std::int64_t slot = (c0 + kChunk) % p.block_size;
-      for (std::int64_t j = 0; j < next_keys; ++j) {
+      chunk_rows(p, table, c0 + kChunk, std::min(kChunk, last_ctx - c0 - kChunk), kv_head, next_at);
+      for (std::int64_t j = 0; j < kChunk && next_at[j] >= 0; ++j) {
         for (std::int64_t e = 0; e < hd; e += kLineElements) {
-          __builtin_prefetch(p.k_cache + next + e);
-          __builtin_prefetch(p.v_cache + next + e);
-        }
-        if (++slot == p.block_size && j + 1 < next_keys) {
-          slot = 0;
-          next = kv_offset(table, c0 + kChunk + j + 1, kv_head, p);
-        } else {
-          next += hd;
+          __builtin_prefetch(p.k_cache + next_at[j] + e);
+          __builtin_prefetch(p.v_cache + next_at[j] + e);
         }
       }
     }
-    std::int64_t at[kChunk];
-    chunk_rows(p, table, c0, num_keys, kv_head, offset, at);
+    const std::int64_t offset = at[0];
     const std::uint16_t* k = p.k_cache + offset;
     if (!k_in_place) {
       for (std::int64_t j = 0; j < kChunk; ++j) {
@@ -196,6 +189,7 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
                   s.l.data() + row * kChunk, s.o.data() + row * dim);
       }
     }
+    std::copy(std::begin(next_at), std::end(next_at), std::begin(at));
   }
   for (std::int64_t row = 0; row < rows; ++row) {
     const std::int64_t t = tile.first_token + row / group;
