@@ -16,25 +16,14 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
+#include "engine/cpu/avx512_bf16.h"
 #include "engine/cpu/gemm.h"
 
 namespace pagoda::cpu {
 namespace {
 
 constexpr int kVectors = PackedMatrix::kPanelRows / 16;  // accumulators per row of a tile
-
-inline __m512bh as_bh(__m512i v) {
-  return reinterpret_cast<__m512bh&>(v);
-}
-
-// Both bf16 values of x[2 * pair], x[2 * pair + 1] in every 32-bit lane.
-inline __m512bh broadcast_pair(const std::uint16_t* x, std::int64_t pair) {
-  std::int32_t two;
-  std::memcpy(&two, x + 2 * pair, sizeof(two));
-  return as_bh(_mm512_set1_epi32(two));
-}
 
 // y[i0 .. i0 + MR) x the 64 columns of `panel`.
 template <int MR>
@@ -55,7 +44,7 @@ inline void tile(const GemmParams& p, std::int64_t i0, std::int64_t panel) {
     for (int b = 0; b < kVectors; ++b)
       wv[b] = as_bh(_mm512_load_si512(wq + 32 * b));
     for (int a = 0; a < MR; ++a) {
-      const __m512bh xv = broadcast_pair(xr[a], pair);
+      const __m512bh xv = broadcast_pair(xr[a] + 2 * pair);
       for (int b = 0; b < kVectors; ++b)
         acc[a][b] = _mm512_dpbf16_ps(acc[a][b], xv, wv[b]);
     }

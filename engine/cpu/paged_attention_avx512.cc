@@ -14,9 +14,9 @@
 #endif
 #include <immintrin.h>
 
-#include <cstring>
 #include <limits>
 
+#include "engine/cpu/avx512_bf16.h"
 #include "engine/cpu/avx512_reduce.h"
 #include "engine/cpu/paged_attention_tile.h"
 #include "engine/cpu/softmax_exp.h"
@@ -26,22 +26,6 @@ namespace {
 
 constexpr std::int64_t kChunk = kAttentionKeyChunk;
 static_assert(kChunk == 16, "the vector step keeps one chunk of keys in the lanes of one register");
-
-inline __m512bh as_bh(__m512i v) {
-  return reinterpret_cast<__m512bh&>(v);
-}
-
-// 32 bf16 values (one pair of dimensions per lane).
-inline __m512bh load_bf16x32(const std::uint16_t* p) {
-  return as_bh(_mm512_loadu_si512(p));
-}
-
-// The pair of bf16 weights (p[0] low, p[1] high) in every lane.
-inline __m512bh broadcast_pair(const std::uint16_t* p) {
-  std::int32_t two;
-  std::memcpy(&two, p, sizeof(two));
-  return as_bh(_mm512_set1_epi32(two));
-}
 
 // f32_to_bf16 on sixteen lanes (round to nearest even; the weights are never NaN).
 inline __m256i round_to_bf16(__m512 x) {
