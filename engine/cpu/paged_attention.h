@@ -17,11 +17,11 @@
 namespace pagoda::cpu {
 
 struct PagedAttentionParams {
-  const float* q = nullptr;                           // [num_tokens, num_heads, head_dim], normed + rotated
-  float* out = nullptr;                               // [num_tokens, num_heads, head_dim]
-  const std::uint16_t* k_cache = nullptr;             // [num_blocks, num_kv_heads, block_size, head_dim] bf16
-  const std::uint16_t* v_cache = nullptr;             // same layout
-  const std::int32_t* positions = nullptr;            // [num_tokens] absolute position of each query token
+  const float* q = nullptr;                 // [num_tokens, num_heads, head_dim], normed + rotated
+  float* out = nullptr;                     // [num_tokens, num_heads, head_dim]
+  const std::uint16_t* k_cache = nullptr;   // [num_blocks, num_kv_heads, head_dim / 2, block_size, 2] bf16
+  const std::uint16_t* v_cache = nullptr;   // [num_blocks, num_kv_heads, block_size, head_dim] bf16
+  const std::int32_t* positions = nullptr;  // [num_tokens] absolute position of each query token
   const std::int32_t* const* block_tables = nullptr;  // [num_tokens] the block table of its sequence
   std::int64_t num_tokens = 0;
   std::int64_t num_heads = 0;     // query heads on this rank
@@ -30,6 +30,22 @@ struct PagedAttentionParams {
   std::int64_t block_size = 0;
   float scale = 1.0f;  // head_dim^-0.5
 };
+
+// The KV cache layout. Both caches hold block_size * head_dim elements per
+// block and KV head. V keeps each key's row; K is stored transposed by pairs
+// of dimensions — [head_dim / 2][block_size][2] — so that one 64-byte load
+// holds one pair of dimensions of 16 consecutive keys: the scores' operand
+// with keys in the lanes. head_dim is even (ModelConfig checks it).
+inline std::int64_t k_cache_offset(std::int64_t block, std::int64_t kv_head, std::int64_t slot,
+                                   std::int64_t d, std::int64_t num_kv_heads, std::int64_t head_dim,
+                                   std::int64_t block_size) {
+  return (block * num_kv_heads + kv_head) * block_size * head_dim + ((d / 2) * block_size + slot) * 2 + d % 2;
+}
+inline std::int64_t v_cache_offset(std::int64_t block, std::int64_t kv_head, std::int64_t slot,
+                                   std::int64_t d, std::int64_t num_kv_heads, std::int64_t head_dim,
+                                   std::int64_t block_size) {
+  return ((block * num_kv_heads + kv_head) * block_size + slot) * head_dim + d;
+}
 
 // Keys per online-softmax step. Part of the numerics (results depend on it),
 // independent of the cache's block size.

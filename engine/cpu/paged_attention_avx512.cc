@@ -57,7 +57,6 @@ inline __m512 softmax_exp16(__m512 x) {
 // stores each block as [low 16 | high 16]; finish puts the dimensions back
 // in order.
 struct Avx512AttentionOps {
-  static constexpr bool kStepsPairs = true;
   static constexpr bool kValuesInPlace = true;
 
   static void interleave_values(const std::uint16_t* const (&rows)[kChunk], std::int64_t head_dim,
@@ -96,55 +95,144 @@ struct Avx512AttentionOps {
     }
   }
 
-  static void step(const std::uint16_t* q, std::int64_t dim, const std::uint16_t* k,
-                   const ChunkValues& values, std::int64_t valid, float scale, float* m, float* l, float* o) {
+  // One online-softmax step for every row that sees the chunk, in blocks of
+  // kBlockRows rows and three phases per block: the rows' scores, their
+  // softmax updates, their value products. A row's softmax update is a long
+  // dependent chain (two horizontal reductions and two exponentials) of few
+  // instructions; taken one row at a time between its products it stalled the
+  // core, and a block of independent rows lets them overlap. Each row's
+  // arithmetic is the scalar step's whatever the phases and pairs.
+  static void step_rows(const ChunkRows& rows, std::int64_t dim, const ChunkKeys& k,
+                        const ChunkValues& values, float scale) {
     // With the row length known at compile time every key's load is one base
     // register plus a constant (with it at run time GCC runs out of registers
     // and spills the accumulators, docs/performance.md).
+    const bool in_place = values.pairs == nullptr;
     switch (dim) {
       case 128:
-        return step_dim<128>(q, dim, k, values, valid, scale, m, l, o);
+        return in_place ? step_rows_dim<128, true>(rows, dim, k, values, scale)
+                        : step_rows_dim<128, false>(rows, dim, k, values, scale);
       case 64:
-        return step_dim<64>(q, dim, k, values, valid, scale, m, l, o);
+        return in_place ? step_rows_dim<64, true>(rows, dim, k, values, scale)
+                        : step_rows_dim<64, false>(rows, dim, k, values, scale);
       default:
-        return step_dim<0>(q, dim, k, values, valid, scale, m, l, o);
+        return in_place ? step_rows_dim<0, true>(rows, dim, k, values, scale)
+                        : step_rows_dim<0, false>(rows, dim, k, values, scale);
     }
   }
 
-  // kDim: the row length if fixed, else 0 (use dim_at_run_time).
-  template <std::int64_t kDim>
-  static void step_dim(const std::uint16_t* q, std::int64_t dim_at_run_time, const std::uint16_t* k,
-                       const ChunkValues& values, std::int64_t valid, float scale, float* m, float* l,
-                       float* o) {
+  static constexpr std::int64_t kBlockRows = 16;
+
+  // kDim: the row length if fixed, else 0 (use dim_at_run_time). Two rows of
+  // one token (two heads of its group) take their scores and value products
+  // together where kDim is fixed: each K row and value pair is loaded once
+  // for both.
+  template <std::int64_t kDim, bool kInPlace>
+  static void step_rows_dim(const ChunkRows& rows, std::int64_t dim_at_run_time, const ChunkKeys& k,
+                            const ChunkValues& values, float scale) {
     const std::int64_t dim = kDim != 0 ? kDim : dim_at_run_time;
-    __m512 acc[kChunk];
-#pragma GCC unroll 16
+    const std::int64_t num_rows = rows.num_tokens * rows.group;
+    alignas(64) float s[kBlockRows][kChunk];
+    alignas(64) std::uint16_t pb[kBlockRows][kChunk];
+    float alpha[kBlockRows];
+    for (std::int64_t r0 = 0; r0 < num_rows; r0 += kBlockRows) {
+      const std::int64_t n = std::min(kBlockRows, num_rows - r0);
+      const auto valid = [&](std::int64_t i) { return rows.valid[(r0 + i) / rows.group]; };
+      const auto paired = [&](std::int64_t i) {
+        return i + 1 < n && (r0 + i) / rows.group == (r0 + i + 1) / rows.group;
+      };
+      const auto q = [&](std::int64_t i) { return rows.q + (r0 + i) * dim; };
+      const auto o = [&](std::int64_t i) { return rows.o + (r0 + i) * dim; };
+      std::int64_t block_valid[kBlockRows];
+      for (std::int64_t i = 0; i < n; ++i)
+        block_valid[i] = valid(i);
+      score_rows(q(0), dim, n, k, scale, block_valid, s);
+      for (std::int64_t i = 0; i < n; ++i)
+        alpha[i] = softmax_row(s[i], valid(i), rows.m + r0 + i, rows.l + (r0 + i) * kChunk, pb[i]);
+      for (std::int64_t i = 0; i < n;) {
+        if constexpr (kDim != 0) {
+          if (paired(i)) {
+            accumulate_values_pair<kDim, kInPlace>(pb[i], pb[i + 1], values, alpha[i], alpha[i + 1], valid(i),
+                                                   o(i), o(i + 1));
+            i += 2;
+            continue;
+          }
+        }
+        accumulate_values<kDim, kInPlace>(pb[i], values, alpha[i], dim, valid(i), o(i));
+        ++i;
+      }
+    }
+  }
+
+  // The chunk's scores of query rows q [n][dim_q] (n <= kBlockRows) into
+  // s[n][kChunk]: lane j of row r's accumulator is key j's sum over the pairs
+  // of dimensions, one vdpbf16ps each (the chunk's pair run against the
+  // row's pair broadcast), then scale times it, -inf at and past valid[r].
+  static void score_rows(const std::uint16_t* q, std::int64_t dim_q, std::int64_t n, const ChunkKeys& k,
+                         float scale, const std::int64_t* valid, float (*s)[kChunk]) {
+    switch (n) {
+      case 1:
+        return score_rows_n<1>(q, dim_q, k, scale, valid, s);
+      case 2:
+        return score_rows_n<2>(q, dim_q, k, scale, valid, s);
+      case 3:
+        return score_rows_n<3>(q, dim_q, k, scale, valid, s);
+      case 4:
+        return score_rows_n<4>(q, dim_q, k, scale, valid, s);
+      case 5:
+        return score_rows_n<5>(q, dim_q, k, scale, valid, s);
+      case 6:
+        return score_rows_n<6>(q, dim_q, k, scale, valid, s);
+      case 7:
+        return score_rows_n<7>(q, dim_q, k, scale, valid, s);
+      case 8:
+        return score_rows_n<8>(q, dim_q, k, scale, valid, s);
+      case 9:
+        return score_rows_n<9>(q, dim_q, k, scale, valid, s);
+      case 10:
+        return score_rows_n<10>(q, dim_q, k, scale, valid, s);
+      case 11:
+        return score_rows_n<11>(q, dim_q, k, scale, valid, s);
+      case 12:
+        return score_rows_n<12>(q, dim_q, k, scale, valid, s);
+      case 13:
+        return score_rows_n<13>(q, dim_q, k, scale, valid, s);
+      case 14:
+        return score_rows_n<14>(q, dim_q, k, scale, valid, s);
+      case 15:
+        return score_rows_n<15>(q, dim_q, k, scale, valid, s);
+      default:
+        return score_rows_n<16>(q, dim_q, k, scale, valid, s);
+    }
+  }
+
+  template <int kRows>
+  static void score_rows_n(const std::uint16_t* q, std::int64_t dim_q, const ChunkKeys& k, float scale,
+                           const std::int64_t* valid, float (*s)[kChunk]) {
+    __m512 acc[kRows];
     for (auto& a : acc)
       a = _mm512_setzero_ps();
+    const std::uint16_t* kp = k.pairs;
 #pragma GCC unroll 4
-    for (std::int64_t d0 = 0; d0 < dim; d0 += 32) {
-      const __m512bh qv = load_bf16x32(q + d0);
-#pragma GCC unroll 16
-      for (std::int64_t j = 0; j < kChunk; ++j)
-        acc[j] = _mm512_dpbf16_ps(acc[j], qv, load_bf16x32(k + j * dim + d0));
+    for (std::int64_t pair = 0; pair < k.num_pairs; ++pair, kp += k.pair_stride) {
+      const __m512bh keys = load_bf16x32(kp);
+      for (int r = 0; r < kRows; ++r)
+        acc[r] = _mm512_dpbf16_ps(acc[r], keys, broadcast_pair(q + r * dim_q + 2 * pair));
     }
-    alignas(64) std::uint16_t pb[kChunk];
-    const float alpha = softmax_step(acc, valid, scale, m, l, pb);
-    if (values.pairs != nullptr) {
-      accumulate_values<kDim, false>(pb, values, alpha, dim, valid, o);
-    } else {
-      accumulate_values<kDim, true>(pb, values, alpha, dim, valid, o);
+    for (int r = 0; r < kRows; ++r) {
+      const __mmask16 seen = static_cast<__mmask16>((1u << valid[r]) - 1);
+      _mm512_store_ps(s[r], _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), seen,
+                                               _mm512_mul_ps(acc[r], _mm512_set1_ps(scale))));
     }
   }
 
-  // From one query row's sixteen score accumulators (key j in acc[j]): the
-  // chunk's scores, the online-softmax update of m and l, the weights rounded
-  // to bf16 into pb; returns the factor alpha that rescales the row's outputs.
-  [[gnu::always_inline]] static float softmax_step(const __m512 (&acc)[kChunk], std::int64_t valid,
-                                                   float scale, float* m, float* l, std::uint16_t* pb) {
+  // From a row's chunk scores s (score_rows'): the online-softmax update of m
+  // and l, the weights rounded to bf16 into pb; returns the factor alpha that
+  // rescales the row's outputs.
+  [[gnu::always_inline]] static float softmax_row(const float* s_row, std::int64_t valid, float* m, float* l,
+                                                  std::uint16_t* pb) {
     const __mmask16 seen = static_cast<__mmask16>((1u << valid) - 1);
-    const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), seen,
-                                        _mm512_mul_ps(reduce16x16(acc), _mm512_set1_ps(scale)));
+    const __m512 s = _mm512_load_ps(s_row);
     const float m_new = std::max(*m, _mm512_reduce_max_ps(s));
     const float alpha = softmax_exp(*m - m_new);
     const __m512 pj = _mm512_maskz_mov_ps(seen, softmax_exp16(_mm512_sub_ps(s, _mm512_set1_ps(m_new))));
@@ -194,78 +282,32 @@ struct Avx512AttentionOps {
     }
   }
 
-  // Two query rows that see the same keys (two heads of one token's group)
-  // take their steps on one pass over the chunk: each K row and value pair is
-  // loaded once for both. Each row's arithmetic is step_dim's.
-  static void step_pair(const PairedRows& rows, std::int64_t dim, const std::uint16_t* k,
-                        const ChunkValues& values, std::int64_t valid, float scale) {
-    const bool in_place = values.pairs == nullptr;
-    switch (dim) {
-      case 128:
-        return in_place ? step_pair_dim<128, true>(rows, k, values, valid, scale)
-                        : step_pair_dim<128, false>(rows, k, values, valid, scale);
-      case 64:
-        return in_place ? step_pair_dim<64, true>(rows, k, values, valid, scale)
-                        : step_pair_dim<64, false>(rows, k, values, valid, scale);
-      default:
-        for (int r = 0; r < 2; ++r)
-          step(rows.q[r], dim, k, values, valid, scale, rows.m[r], rows.l[r], rows.o[r]);
-    }
-  }
-
+  // accumulate_values for two rows that see the same keys: each value pair is
+  // loaded once for both.
   template <std::int64_t kDim, bool kInPlace>
-  static void step_pair_dim(const PairedRows& rows, const std::uint16_t* k, const ChunkValues& values,
-                            std::int64_t valid, float scale) {
-    // Scores eight keys at a time: two rows of sixteen accumulators would not
-    // fit in the registers.
-    constexpr std::int64_t kHalf = kChunk / 2;
-    __m512 acc[2][kChunk];
-    for (std::int64_t j0 = 0; j0 < kChunk; j0 += kHalf) {
-      __m512 a0[kHalf], a1[kHalf];
-#pragma GCC unroll 8
-      for (std::int64_t j = 0; j < kHalf; ++j) {
-        a0[j] = _mm512_setzero_ps();
-        a1[j] = _mm512_setzero_ps();
-      }
-#pragma GCC unroll 4
-      for (std::int64_t d0 = 0; d0 < kDim; d0 += 32) {
-        const __m512bh q0 = load_bf16x32(rows.q[0] + d0), q1 = load_bf16x32(rows.q[1] + d0);
-#pragma GCC unroll 8
-        for (std::int64_t j = 0; j < kHalf; ++j) {
-          const __m512bh kv = load_bf16x32(k + (j0 + j) * kDim + d0);
-          a0[j] = _mm512_dpbf16_ps(a0[j], q0, kv);
-          a1[j] = _mm512_dpbf16_ps(a1[j], q1, kv);
-        }
-      }
-#pragma GCC unroll 8
-      for (std::int64_t j = 0; j < kHalf; ++j) {
-        acc[0][j0 + j] = a0[j];
-        acc[1][j0 + j] = a1[j];
-      }
-    }
-    alignas(64) std::uint16_t pb[2][kChunk];
-    const float alpha0 = softmax_step(acc[0], valid, scale, rows.m[0], rows.l[0], pb[0]);
-    const float alpha1 = softmax_step(acc[1], valid, scale, rows.m[1], rows.l[1], pb[1]);
+  static void accumulate_values_pair(const std::uint16_t* pb0, const std::uint16_t* pb1,
+                                     const ChunkValues& values, float alpha0, float alpha1,
+                                     std::int64_t valid, float* o0, float* o1) {
     constexpr std::int64_t kBlocks = kDim / 16;
-    __m512 o0[kBlocks], o1[kBlocks];
+    __m512 ov0[kBlocks], ov1[kBlocks];
     for (std::int64_t b = 0; b < kBlocks; ++b) {
-      o0[b] = _mm512_mul_ps(_mm512_loadu_ps(rows.o[0] + 16 * b), _mm512_set1_ps(alpha0));
-      o1[b] = _mm512_mul_ps(_mm512_loadu_ps(rows.o[1] + 16 * b), _mm512_set1_ps(alpha1));
+      ov0[b] = _mm512_mul_ps(_mm512_loadu_ps(o0 + 16 * b), _mm512_set1_ps(alpha0));
+      ov1[b] = _mm512_mul_ps(_mm512_loadu_ps(o1 + 16 * b), _mm512_set1_ps(alpha1));
     }
     for (std::int64_t jp = 0; 2 * jp < valid; ++jp) {
-      const __m512bh w0 = broadcast_pair(pb[0] + 2 * jp), w1 = broadcast_pair(pb[1] + 2 * jp);
+      const __m512bh w0 = broadcast_pair(pb0 + 2 * jp), w1 = broadcast_pair(pb1 + 2 * jp);
       for (std::int64_t b = 0; b < kBlocks; b += 2) {
         __m512bh low, high;
         value_pairs<kInPlace>(values, kDim, jp, 16 * b, valid, low, high);
-        o0[b] = _mm512_dpbf16_ps(o0[b], w0, low);
-        o0[b + 1] = _mm512_dpbf16_ps(o0[b + 1], w0, high);
-        o1[b] = _mm512_dpbf16_ps(o1[b], w1, low);
-        o1[b + 1] = _mm512_dpbf16_ps(o1[b + 1], w1, high);
+        ov0[b] = _mm512_dpbf16_ps(ov0[b], w0, low);
+        ov0[b + 1] = _mm512_dpbf16_ps(ov0[b + 1], w0, high);
+        ov1[b] = _mm512_dpbf16_ps(ov1[b], w1, low);
+        ov1[b + 1] = _mm512_dpbf16_ps(ov1[b + 1], w1, high);
       }
     }
     for (std::int64_t b = 0; b < kBlocks; ++b) {
-      _mm512_storeu_ps(rows.o[0] + 16 * b, o0[b]);
-      _mm512_storeu_ps(rows.o[1] + 16 * b, o1[b]);
+      _mm512_storeu_ps(o0 + 16 * b, ov0[b]);
+      _mm512_storeu_ps(o1 + 16 * b, ov1[b]);
     }
   }
 

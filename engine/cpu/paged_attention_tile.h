@@ -1,20 +1,19 @@
 // The tile loop every ISA path of paged_attention shares: walk the tile's keys
 // in chunks of kAttentionKeyChunk and let every query row (token x query head
 // of the group) that reaches the chunk take one online-softmax step on it.
-// The loop rounds each query row to bf16 once per tile, finds each chunk's K
-// rows (read in place where they are consecutive cache rows, else gathered
-// into scratch) and lays its V rows out in key pairs once for all the tile's
-// rows (or, see kValuesInPlace, hands them over as they are).
+// The loop rounds each query row to bf16 once per tile, finds each chunk's
+// keys (read in place where the chunk lies in one block's run of 16, else
+// gathered into scratch in the same transposed layout) and lays its V rows
+// out in key pairs once for all the tile's rows (or, see kValuesInPlace,
+// hands them over as they are).
 // `Ops` supplies the arithmetic, on dim = head_dim rounded up to 32:
 //   interleave_values(v_rows[kAttentionKeyChunk] (nullptr: a zero row),
 //                     head_dim, dim, pairs bf16 [kAttentionKeyChunk / 2][dim][2])
-//   step(q bf16 [dim], dim, k bf16 [kAttentionKeyChunk][dim], ChunkValues,
-//        valid, scale, m, l, o [dim])
+//   step_rows(ChunkRows, dim, ChunkKeys, ChunkValues, scale)
+//     one online-softmax step of every row that sees the chunk, each row's
+//     arithmetic that of the scalar specification's step
 //   finish(l, o, head_dim, out)
-// where o is the Ops' own layout of a row's dim outputs; and, where
-// kStepsPairs is true,
-//   step_pair(PairedRows, dim, k, ChunkValues, valid, scale)
-// for two query rows of one token at once, rounding exactly as two steps.
+// where o is the Ops' own layout of a row's dim outputs.
 // Ops with kValuesInPlace = true are handed a lone token's values as cache
 // rows (ChunkValues::rows) where its keys are read in place: laying the
 // values out in pairs costs more than it saves when one token reads them.
@@ -31,6 +30,7 @@
 #include <vector>
 
 #include "base/bf16.h"
+#include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/paged_attention.h"
 
 namespace pagoda::cpu {
@@ -44,21 +44,42 @@ inline std::int64_t padded_head_dim(std::int64_t head_dim) {
   return (head_dim + 31) / 32 * 32;
 }
 
-// Offset (elements) of key `pos` of `kv_head` in either cache.
-inline std::int64_t kv_offset(const std::int32_t* block_table, std::int64_t pos, std::int64_t kv_head,
-                              const PagedAttentionParams& p) {
-  const std::int64_t block = block_table[pos / p.block_size];
-  return ((block * p.num_kv_heads + kv_head) * p.block_size + pos % p.block_size) * p.head_dim;
+// Offset (elements) in the V cache of the row of key `pos` of `kv_head`.
+inline std::int64_t v_row(const std::int32_t* block_table, std::int64_t pos, std::int64_t kv_head,
+                          const PagedAttentionParams& p) {
+  return v_cache_offset(block_table[pos / p.block_size], kv_head, pos % p.block_size, 0, p.num_kv_heads,
+                        p.head_dim, p.block_size);
 }
 
-// Two query rows of one token (two heads of its group), stepped together over
-// one chunk: row r reads q[r] [dim] (bf16) and updates m[r], l[r]
-// [kAttentionKeyChunk] and o[r] [dim].
-struct PairedRows {
-  const std::uint16_t* q[2];
-  float* m[2];
-  float* l[2];
-  float* o[2];
+// Offset in the K cache of dimensions (0, 1) of the key whose V row is at
+// `row` (v_row) and sits in `slot` of its block.
+inline std::int64_t k_pair0(std::int64_t row, std::int64_t slot, const PagedAttentionParams& p) {
+  return row - slot * p.head_dim + 2 * slot;
+}
+
+// A chunk's keys as a step reads them, transposed by pairs of dimensions:
+// element d of key j at pairs[(d / 2) * pair_stride + 2 * j + d % 2], for
+// d < 2 * num_pairs (= head_dim).
+struct ChunkKeys {
+  const std::uint16_t* pairs = nullptr;
+  std::int64_t pair_stride = 0;
+  std::int64_t num_pairs = 0;
+};
+
+// The query rows that see one chunk: tokens [0, num_tokens) of a tile's
+// suffix, each with `group` consecutive rows (its heads of one KV head), row r
+// belonging to token r / group. Row r reads q [r * dim, +dim) (bf16) and
+// updates m[r], l [r * kAttentionKeyChunk, +kAttentionKeyChunk) and
+// o [r * dim, +dim); its token sees the chunk's first valid[r / group] keys
+// (1..kAttentionKeyChunk).
+struct ChunkRows {
+  const std::uint16_t* q = nullptr;
+  float* m = nullptr;
+  float* l = nullptr;
+  float* o = nullptr;
+  const std::int64_t* valid = nullptr;
+  std::int64_t num_tokens = 0;
+  std::int64_t group = 0;
 };
 
 // A chunk's values as a step reads them: laid out in key pairs by
@@ -74,20 +95,21 @@ struct ChunkValues {
 // once warm.
 struct AttentionScratch {
   std::vector<std::uint16_t> q;      // [rows, dim] the tile's query rows in bf16, zero padded
-  std::vector<std::uint16_t> k;      // [kAttentionKeyChunk, dim] a gathered chunk of keys
+  std::vector<std::uint16_t> k;      // [head_dim / 2, kAttentionKeyChunk, 2] a gathered chunk of keys
   std::vector<std::uint16_t> pairs;  // [kAttentionKeyChunk / 2, dim, 2] the chunk's values in key pairs
   std::vector<float> o;              // [rows, dim] unnormalised outputs
   std::vector<float> l;              // [rows, kAttentionKeyChunk] lane-wise softmax denominators
   std::vector<float> m;              // [rows] running maxima
+  std::vector<std::int64_t> valid;   // [tokens] keys of the current chunk each token sees
 };
 
-// Offsets (elements, in either cache) of the rows of keys [c0, c0 + num_keys)
+// Offsets (elements, in the V cache) of the rows of keys [c0, c0 + num_keys)
 // of `kv_head`, following the block table across block boundaries; -1 past
 // num_keys.
 inline void chunk_rows(const PagedAttentionParams& p, const std::int32_t* table, std::int64_t c0,
                        std::int64_t num_keys, std::int64_t kv_head,
                        std::int64_t (&rows)[kAttentionKeyChunk]) {
-  std::int64_t offset = kv_offset(table, c0, kv_head, p);
+  std::int64_t offset = v_row(table, c0, kv_head, p);
   std::int64_t slot = c0 % p.block_size;
   for (std::int64_t j = 0; j < kAttentionKeyChunk; ++j) {
     if (j >= num_keys) {
@@ -97,7 +119,7 @@ inline void chunk_rows(const PagedAttentionParams& p, const std::int32_t* table,
     rows[j] = offset;
     if (++slot == p.block_size && j + 1 < num_keys) {
       slot = 0;
-      offset = kv_offset(table, c0 + j + 1, kv_head, p);
+      offset = v_row(table, c0 + j + 1, kv_head, p);
     } else {
       offset += p.head_dim;
     }
@@ -114,48 +136,57 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
   for (std::int64_t row = 0; row < rows; ++row) {
     const float* q =
         p.q + ((tile.first_token + row / group) * p.num_heads + kv_head * group + row % group) * hd;
-    for (std::int64_t d = 0; d < hd; ++d)
-      s.q[static_cast<std::size_t>(row * dim + d)] = f32_to_bf16(q[d]);
+    f32_to_bf16_row(q, hd, s.q.data() + row * dim);
   }
-  s.k.resize(static_cast<std::size_t>(kChunk * dim));  // unused by chunks read in place
+  s.k.resize(static_cast<std::size_t>(kChunk * hd));  // unused by chunks read in place
   s.pairs.resize(static_cast<std::size_t>(kChunk * dim));
   s.o.assign(static_cast<std::size_t>(rows * dim), 0.0f);
   s.l.assign(static_cast<std::size_t>(rows * kChunk), 0.0f);
   s.m.assign(static_cast<std::size_t>(rows), -std::numeric_limits<float>::infinity());
+  s.valid.resize(static_cast<std::size_t>(tile.num_tokens));
   const std::int32_t* table = p.block_tables[tile.first_token];
   const std::int64_t last_ctx =
       static_cast<std::int64_t>(p.positions[tile.first_token + tile.num_tokens - 1]) + 1;
-  // A chunk of 16 consecutive cache rows of a whole number of vectors is read in place.
-  const bool k_in_place = dim == hd && p.block_size % kChunk == 0;
-  std::int64_t at[kChunk], next_at[kChunk];  // row offsets of this chunk and the next
+  // A chunk within one block is read in place: its keys' pairs of dimensions
+  // are runs of 16 (64 bytes) 2 * block_size elements apart; so are its
+  // values' rows, as whole vectors, where dim is head_dim.
+  const bool k_in_place = p.block_size % kChunk == 0;
+  const bool v_in_place = k_in_place && dim == hd;
+  std::int64_t at[kChunk], next_at[kChunk];  // V row offsets of this chunk and the next
   chunk_rows(p, table, 0, std::min(kChunk, last_ctx), kv_head, at);
   for (std::int64_t c0 = 0; c0 < last_ctx; c0 += kChunk) {
     if (c0 + kChunk < last_ctx) {
-      // Ask for the next chunk's rows now: they sit in another block, or 4 KiB
-      // on in this one, where the hardware prefetchers do not look. (Written
-      // out here: GCC deems a function that only prefetches free of side
-      // effects and deletes its calls.)
+      // Ask for the next chunk's keys and values now: they sit in another
+      // block, or 4 KiB on in this one, where the hardware prefetchers do not
+      // look. (Written out here: GCC deems a function that only prefetches
+      // free of side effects and deletes its calls.)
       chunk_rows(p, table, c0 + kChunk, std::min(kChunk, last_ctx - c0 - kChunk), kv_head, next_at);
+      if (k_in_place) {
+        const std::uint16_t* next_k = p.k_cache + k_pair0(next_at[0], (c0 + kChunk) % p.block_size, p);
+        for (std::int64_t pair = 0; pair < hd / 2; ++pair)
+          __builtin_prefetch(next_k + pair * 2 * p.block_size);
+      }
       for (std::int64_t j = 0; j < kChunk && next_at[j] >= 0; ++j) {
-        for (std::int64_t e = 0; e < hd; e += kLineElements) {
-          __builtin_prefetch(p.k_cache + next_at[j] + e);
+        for (std::int64_t e = 0; e < hd; e += kLineElements)
           __builtin_prefetch(p.v_cache + next_at[j] + e);
-        }
       }
     }
-    const std::int64_t offset = at[0];
-    const std::uint16_t* k = p.k_cache + offset;
+    ChunkKeys k{p.k_cache + k_pair0(at[0], c0 % p.block_size, p), 2 * p.block_size, hd / 2};
     if (!k_in_place) {
       for (std::int64_t j = 0; j < kChunk; ++j) {
-        std::uint16_t* dst = s.k.data() + j * dim;
-        if (at[j] >= 0) std::copy(p.k_cache + at[j], p.k_cache + at[j] + hd, dst);
-        std::fill(dst + (at[j] >= 0 ? hd : 0), dst + dim, std::uint16_t{0});
+        const std::uint16_t* key =
+            at[j] >= 0 ? p.k_cache + k_pair0(at[j], (c0 + j) % p.block_size, p) : nullptr;
+        for (std::int64_t pair = 0; pair < hd / 2; ++pair) {
+          std::uint16_t* dst = s.k.data() + (pair * kChunk + j) * 2;
+          dst[0] = key != nullptr ? key[pair * 2 * p.block_size] : std::uint16_t{0};
+          dst[1] = key != nullptr ? key[pair * 2 * p.block_size + 1] : std::uint16_t{0};
+        }
       }
-      k = s.k.data();
+      k = ChunkKeys{s.k.data(), 2 * kChunk, hd / 2};
     }
     ChunkValues values;
-    if (Ops::kValuesInPlace && k_in_place && tile.num_tokens == 1) {
-      values.rows = p.v_cache + offset;
+    if (Ops::kValuesInPlace && v_in_place && tile.num_tokens == 1) {
+      values.rows = p.v_cache + at[0];
     } else {
       const std::uint16_t* v_rows[kChunk];
       for (std::int64_t j = 0; j < kChunk; ++j)
@@ -163,32 +194,22 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
       Ops::interleave_values(v_rows, hd, dim, s.pairs.data());
       values.pairs = s.pairs.data();
     }
-    for (std::int64_t i = 0; i < tile.num_tokens; ++i) {
-      const std::int64_t t = tile.first_token + i;
-      const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;
-      if (c0 >= ctx) continue;
-      const std::int64_t valid = std::min(kChunk, ctx - c0);
-      std::int64_t g = 0;
-      if constexpr (Ops::kStepsPairs) {
-        // Heads of the group in pairs: one pass over the chunk's rows for two.
-        for (; g + 2 <= group; g += 2) {
-          PairedRows pair;
-          for (std::int64_t r = 0; r < 2; ++r) {
-            const std::int64_t row = i * group + g + r;
-            pair.q[r] = s.q.data() + row * dim;
-            pair.m[r] = &s.m[static_cast<std::size_t>(row)];
-            pair.l[r] = s.l.data() + row * kChunk;
-            pair.o[r] = s.o.data() + row * dim;
-          }
-          Ops::step_pair(pair, dim, k, values, valid, p.scale);
-        }
-      }
-      for (; g < group; ++g) {
-        const std::int64_t row = i * group + g;
-        Ops::step(s.q.data() + row * dim, dim, k, values, valid, p.scale, &s.m[static_cast<std::size_t>(row)],
-                  s.l.data() + row * kChunk, s.o.data() + row * dim);
-      }
-    }
+    // The tokens that see this chunk are a suffix of the tile (positions rise by one).
+    std::int64_t first = 0;
+    while (p.positions[tile.first_token + first] < c0)
+      ++first;
+    for (std::int64_t i = first; i < tile.num_tokens; ++i)
+      s.valid[static_cast<std::size_t>(i)] =
+          std::min(kChunk, static_cast<std::int64_t>(p.positions[tile.first_token + i]) + 1 - c0);
+    ChunkRows active;
+    active.q = s.q.data() + first * group * dim;
+    active.m = s.m.data() + first * group;
+    active.l = s.l.data() + first * group * kChunk;
+    active.o = s.o.data() + first * group * dim;
+    active.valid = s.valid.data() + first;
+    active.num_tokens = tile.num_tokens - first;
+    active.group = group;
+    Ops::step_rows(active, dim, k, values, p.scale);
     std::copy(std::begin(next_at), std::end(next_at), std::begin(at));
   }
   for (std::int64_t row = 0; row < rows; ++row) {

@@ -22,7 +22,6 @@
 #include "cuda/rope_table_kernel.h"
 #include "cuda/silu_mul_kernel.h"
 #include "engine/cpu/cpu_ops.h"
-#include "engine/cpu/paged_attention.h"
 #include "engine/model/model_config.h"
 #include "engine/rope.h"
 #include "tests/cuda/kernel_test_util.h"
@@ -332,7 +331,7 @@ TEST_F(CudaKernelsTest, QkNormRopeMatchesCpuAndWritesTheCache) {
     std::vector<float> cos_table, sin_table;                                           // [n, hd / 2]
     cpu_rope_table(test_rope(static_cast<int>(hd), c.yarn), positions, &cos_table, &sin_table);
 
-    // Reference: the CPU's per-head rms_norm_inplace + rope_rotate_half, then write_kv.
+    // Reference: the CPU's per-head rms_norm_inplace + rope_rotate_half, then the cache writes.
     const std::size_t cache_elems = static_cast<std::size_t>(num_blocks * nkv * bs * hd);
     std::vector<float> q_ref(static_cast<std::size_t>(n * nh * hd));   // [n, nh, hd]
     std::vector<float> k_ref(static_cast<std::size_t>(n * nkv * hd));  // [n, nkv, hd]
@@ -353,9 +352,19 @@ TEST_F(CudaKernelsTest, QkNormRopeMatchesCpuAndWritesTheCache) {
         cpu::rms_norm_inplace(x, k_w.data(), eps, hd);
         cpu::rope_rotate_half(x, ct, st, hd);
       }
-      cpu::write_kv(k_cache_ref.data(), v_cache_ref.data(), k_ref.data() + t * nkv * hd,
-                    src + (nh + nkv) * hd, tables[token_seq[static_cast<std::size_t>(t)]].data(),
-                    positions[static_cast<std::size_t>(t)], nkv, hd, bs);
+      // Into the device layout [num_blocks, nkv, bs, hd] for both caches (the
+      // CPU backend's K layout differs: cpu::k_cache_offset).
+      const std::int32_t pos = positions[static_cast<std::size_t>(t)];
+      const std::int64_t block =
+          tables[token_seq[static_cast<std::size_t>(t)]][static_cast<std::size_t>(pos / bs)];
+      for (std::int64_t h = 0; h < nkv; ++h) {
+        const auto base = static_cast<std::size_t>(((block * nkv + h) * bs + pos % bs) * hd);
+        for (std::int64_t d = 0; d < hd; ++d) {
+          k_cache_ref[base + static_cast<std::size_t>(d)] =
+              f32_to_bf16(k_ref[static_cast<std::size_t>((t * nkv + h) * hd + d)]);
+          v_cache_ref[base + static_cast<std::size_t>(d)] = f32_to_bf16(src[(nh + nkv + h) * hd + d]);
+        }
+      }
     }
 
     DeviceBuffer d_qkv, d_qw, d_kw, d_cos, d_sin, d_slots, d_q, d_kc, d_vc;
@@ -412,7 +421,7 @@ TEST_F(CudaKernelsTest, QkNormRopeMatchesCpuAndWritesTheCache) {
     }
     EXPECT_LE(rel_error(bf16_to_f32_vector(k_at_slots), k_ref), 1e-2);
     EXPECT_EQ(count_misrounded(k_at_slots, k_ref, 1e-5 * max_abs(k_ref)), 0);
-    // The whole K cache against write_kv's: within one bf16 ulp where written,
+    // The whole K cache against the reference's: within one bf16 ulp where written,
     // still poisoned where no token wrote.
     EXPECT_EQ(count_bf16_mismatches(k_cache, k_cache_ref, 1e-5 * max_abs(k_ref)), 0);
   }

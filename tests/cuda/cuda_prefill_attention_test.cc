@@ -156,7 +156,22 @@ std::vector<float> cpu_attention(const PrefillCase& c, const PrefillInputs& in, 
   cpu::PagedAttentionParams p;
   p.q = in.q.data();
   p.out = out.data();
-  p.k_cache = in.k_cache.data();
+  // The CPU backend keeps K transposed by pairs of dimensions (cpu::k_cache_offset):
+  // the same keys in its layout.
+  const std::int64_t nkv = c.num_kv_heads, bs = c.block_size, hd = c.head_dim;
+  const auto num_blocks = static_cast<std::int64_t>(in.k_cache.size()) / (nkv * bs * hd);
+  std::vector<std::uint16_t> cpu_k(in.k_cache.size());
+  for (std::int64_t b = 0; b < num_blocks; ++b) {
+    for (std::int64_t h = 0; h < nkv; ++h) {
+      for (std::int64_t slot = 0; slot < bs; ++slot) {
+        for (std::int64_t d = 0; d < hd; ++d) {
+          cpu_k[static_cast<std::size_t>(cpu::k_cache_offset(b, h, slot, d, nkv, hd, bs))] =
+              in.k_cache[static_cast<std::size_t>(((b * nkv + h) * bs + slot) * hd + d)];
+        }
+      }
+    }
+  }
+  p.k_cache = cpu_k.data();
   p.v_cache = in.v_cache.data();
   p.positions = in.positions.data();
   p.block_tables = tables.data();

@@ -57,9 +57,14 @@ class AttentionFixture {
       // cannot see into a result (the in-place path reads whole chunks).
       for (std::int32_t pos = c.seq_lens[s]; pos < blocks * static_cast<std::int32_t>(c.block_size); ++pos) {
         for (std::int64_t h = 0; h < c.kv_heads; ++h) {
-          const std::int64_t row = ((tables_[s].back() * c.kv_heads + h) * c.block_size + pos % c.block_size);
-          std::fill_n(k_cache_.begin() + row * c.head_dim, c.head_dim, kBf16Nan);
-          std::fill_n(v_cache_.begin() + row * c.head_dim, c.head_dim, kBf16Nan);
+          for (std::int64_t d = 0; d < c.head_dim; ++d) {
+            k_cache_[static_cast<std::size_t>(k_cache_offset(tables_[s].back(), h, pos % c.block_size, d,
+                                                             c.kv_heads, c.head_dim, c.block_size))] =
+                kBf16Nan;
+            v_cache_[static_cast<std::size_t>(v_cache_offset(tables_[s].back(), h, pos % c.block_size, d,
+                                                             c.kv_heads, c.head_dim, c.block_size))] =
+                kBf16Nan;
+          }
         }
       }
       for (std::int32_t i = c.seq_lens[s] - c.query_lens[s]; i < c.seq_lens[s]; ++i) {
@@ -95,10 +100,13 @@ class AttentionFixture {
   // of the bf16-rounded query rows (the weights stay unrounded here).
   double relative_error(const std::vector<float>& out) const {
     const std::int64_t hd = c_.head_dim, bs = c_.block_size;
-    auto at = [&](const std::vector<std::uint16_t>& cache, const std::int32_t* table, std::int64_t pos,
-                  std::int64_t h, std::int64_t d) {
-      return static_cast<double>(bf16_to_f32(
-          cache[static_cast<std::size_t>(((table[pos / bs] * c_.kv_heads + h) * bs + pos % bs) * hd + d)]));
+    auto key = [&](const std::int32_t* table, std::int64_t pos, std::int64_t h, std::int64_t d) {
+      return static_cast<double>(bf16_to_f32(k_cache_[static_cast<std::size_t>(
+          k_cache_offset(table[pos / bs], h, pos % bs, d, c_.kv_heads, hd, bs))]));
+    };
+    auto value = [&](const std::int32_t* table, std::int64_t pos, std::int64_t h, std::int64_t d) {
+      return static_cast<double>(bf16_to_f32(v_cache_[static_cast<std::size_t>(
+          v_cache_offset(table[pos / bs], h, pos % bs, d, c_.kv_heads, hd, bs))]));
     };
     double err = 0, ref_norm = 0;
     for (std::size_t t = 0; t < positions_.size(); ++t) {
@@ -111,7 +119,7 @@ class AttentionFixture {
             // q enters the products rounded to bf16, as the specification says.
             dot += bf16_to_f32(f32_to_bf16(
                        q_[(t * static_cast<std::size_t>(c_.heads) + static_cast<std::size_t>(h)) * hd + d])) *
-                   at(k_cache_, token_tables_[t], static_cast<std::int64_t>(j), kvh, d);
+                   key(token_tables_[t], static_cast<std::int64_t>(j), kvh, d);
           }
           s[j] = dot / std::sqrt(static_cast<double>(hd));
         }
@@ -122,7 +130,7 @@ class AttentionFixture {
         for (std::int64_t d = 0; d < hd; ++d) {
           double ref = 0;
           for (std::size_t j = 0; j < s.size(); ++j)
-            ref += s[j] / z * at(v_cache_, token_tables_[t], static_cast<std::int64_t>(j), kvh, d);
+            ref += s[j] / z * value(token_tables_[t], static_cast<std::int64_t>(j), kvh, d);
           const double got =
               out[(t * static_cast<std::size_t>(c_.heads) + static_cast<std::size_t>(h)) * hd + d];
           err += (got - ref) * (got - ref);
