@@ -108,7 +108,9 @@ int main(int argc, char** argv) {
     } else if (a == "--context") {
       context = std::stoll(v);
     } else if (a == "--isa") {
-      isa = v == "scalar" ? cpu::CpuIsa::kScalar : v == "avx2" ? cpu::CpuIsa::kAvx2 : cpu::CpuIsa::kAvx512Bf16;
+      isa = v == "scalar" ? cpu::CpuIsa::kScalar
+            : v == "avx2" ? cpu::CpuIsa::kAvx2
+                          : cpu::CpuIsa::kAvx512Bf16;
     } else {
       std::fprintf(stderr, "usage: pagoda_attention_bench [--prompt-len N] [--context N] [--isa ...]\n");
       return 2;

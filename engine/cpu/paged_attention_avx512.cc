@@ -137,28 +137,34 @@ struct Avx512AttentionOps {
     float alpha[kBlockRows];
     for (std::int64_t r0 = 0; r0 < num_rows; r0 += kBlockRows) {
       const std::int64_t n = std::min(kBlockRows, num_rows - r0);
-      const auto valid = [&](std::int64_t i) { return rows.valid[(r0 + i) / rows.group]; };
-      const auto paired = [&](std::int64_t i) {
-        return i + 1 < n && (r0 + i) / rows.group == (r0 + i + 1) / rows.group;
-      };
+      // Per row of the block: the keys its token sees, and whether the next
+      // row belongs to the same token (then the two go together).
+      std::int64_t valid[kBlockRows];
+      bool pairs_with_next[kBlockRows];
+      std::int64_t token = r0 / rows.group, head = r0 - token * rows.group;
+      for (std::int64_t i = 0; i < n; ++i) {
+        valid[i] = rows.valid[token];
+        pairs_with_next[i] = i + 1 < n && head + 1 < rows.group;
+        if (++head == rows.group) {
+          head = 0;
+          ++token;
+        }
+      }
       const auto q = [&](std::int64_t i) { return rows.q + (r0 + i) * dim; };
       const auto o = [&](std::int64_t i) { return rows.o + (r0 + i) * dim; };
-      std::int64_t block_valid[kBlockRows];
+      score_rows(q(0), dim, n, k, scale, valid, s);
       for (std::int64_t i = 0; i < n; ++i)
-        block_valid[i] = valid(i);
-      score_rows(q(0), dim, n, k, scale, block_valid, s);
-      for (std::int64_t i = 0; i < n; ++i)
-        alpha[i] = softmax_row(s[i], valid(i), rows.m + r0 + i, rows.l + (r0 + i) * kChunk, pb[i]);
+        alpha[i] = softmax_row(s[i], valid[i], rows.m + r0 + i, rows.l + (r0 + i) * kChunk, pb[i]);
       for (std::int64_t i = 0; i < n;) {
         if constexpr (kDim != 0) {
-          if (paired(i)) {
-            accumulate_values_pair<kDim, kInPlace>(pb[i], pb[i + 1], values, alpha[i], alpha[i + 1], valid(i),
+          if (pairs_with_next[i]) {
+            accumulate_values_pair<kDim, kInPlace>(pb[i], pb[i + 1], values, alpha[i], alpha[i + 1], valid[i],
                                                    o(i), o(i + 1));
             i += 2;
             continue;
           }
         }
-        accumulate_values<kDim, kInPlace>(pb[i], values, alpha[i], dim, valid(i), o(i));
+        accumulate_values<kDim, kInPlace>(pb[i], values, alpha[i], dim, valid[i], o(i));
         ++i;
       }
     }
