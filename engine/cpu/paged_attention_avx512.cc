@@ -1,11 +1,11 @@
 // paged_attention's arithmetic in AVX-512 BF16 (this file is compiled with
 // -mavx512f -mavx512bw -mavx512bf16 -mfma). It reproduces
-// paged_attention_kernel.inc lane by lane: scores keep one 16-lane vdpbf16ps
-// chain per key (lane l: the dimension pairs 32b + 2l) and reduce all sixteen
-// keys of a chunk with the same tree at once; the softmax runs with the
-// chunk's keys in the lanes; the value update has head dimensions in the
-// lanes and takes the keys two at a time, a broadcast pair of bf16 weights
-// against the chunk's values laid out in key pairs.
+// paged_attention_kernel.inc lane by lane: a row's scores are one vdpbf16ps
+// chain with the chunk's keys in the lanes (each pair of dimensions of the
+// row broadcast against that pair of the sixteen keys, as the K cache stores
+// them); the softmax runs with the keys in the lanes; the value update has
+// head dimensions in the lanes and takes the keys two at a time, a broadcast
+// pair of bf16 weights against the chunk's values laid out in key pairs.
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's AVX-512 headers build results on _mm512_undefined_*(), which its
 // own -Wuninitialized flags at every inlined use (a known GCC false positive).
