@@ -223,7 +223,10 @@ class EngineImpl {
         empty.step_id = plan.step_id;
         events = &scheduler_->update(empty);
       } else {
+        const auto start = std::chrono::steady_clock::now();
         StatusOr<StepResult> result = runner_->run(plan);
+        model_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        ++num_model_steps_;
         events = result.ok() ? &scheduler_->update(*result) : &scheduler_->fail_step();
         if (!result.ok()) last_error_ = result.status();
       }
@@ -270,6 +273,8 @@ class EngineImpl {
     stats_.kv_cache_usage =
         kv.num_blocks > 0 ? 1.0 - static_cast<double>(stats_.num_free_blocks) / kv.num_blocks : 0.0;
     stats_.num_steps = s.num_steps;
+    stats_.num_model_steps = num_model_steps_;
+    stats_.model_seconds = model_seconds_;
     stats_.num_preemptions = s.num_preemptions;
     stats_.prefix_cache_query_tokens = s.prefix_cache_query_tokens;
     stats_.prefix_cache_hit_tokens = s.prefix_cache_hit_tokens;
@@ -360,6 +365,8 @@ class EngineImpl {
   EngineConfig config_;
   std::unique_ptr<Scheduler> scheduler_;     // step thread only
   std::unordered_set<RequestId> scheduled_;  // step thread only
+  double model_seconds_ = 0.0;               // step thread only (published in stats_)
+  std::int64_t num_model_steps_ = 0;         // step thread only
   Status last_error_;                        // written by the step thread before the batch is pushed
 
   std::atomic<RequestId> next_id_{1};

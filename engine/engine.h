@@ -59,6 +59,8 @@ struct EngineStats {
   std::int32_t block_size = 0;
   double kv_cache_usage = 0.0;  // fraction of blocks referenced by requests
   std::int64_t num_steps = 0;
+  std::int64_t num_model_steps = 0;  // steps that ran the model (not idle)
+  double model_seconds = 0.0;  // wall time inside ModelRunner::run (forward pass and sampling), all steps
   std::int64_t num_preemptions = 0;
   std::int64_t prefix_cache_query_tokens = 0;
   std::int64_t prefix_cache_hit_tokens = 0;

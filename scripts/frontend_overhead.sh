@@ -36,37 +36,57 @@ trap 'stop_server; rm -rf "$work"' EXIT
 
 ids=$(seq 0 $((prompt_len - 1)) | awk '{printf "%s%d", (NR > 1 ? "," : ""), ($1 * 7919 + 11) % 150000}')
 
+# Prints "decode tokens/s" and "model ms per step" (the engine's own time in
+# the model runner, forward pass and sampling, mean over the request's steps).
 in_process() {
   "$pagoda" generate --model "$model" --prompt-ids "$ids" --max-tokens "$output_len" --ignore-eos \
-    --threads "$threads" --json 2>/dev/null |
-    grep -o '"decode_tokens_per_s":[0-9.e+-]*' | cut -d: -f2
+    --threads "$threads" --json 2>"$work/generate.err" >"$work/generate.out"
+  printf '%s %s\n' "$(grep -o '"decode_tokens_per_s":[0-9.e+-]*' "$work/generate.out" | cut -d: -f2)" \
+    "$(sed -n 's/^\[engine: [0-9]* model steps, \([0-9.]*\) ms each in the model\]$/\1/p' "$work/generate.err")"
 }
-# One stream; prints decode tokens/s from the client's median TPOT.
+# The server's model time and model steps so far: "seconds steps".
+model_counters() {
+  curl -sf "http://127.0.0.1:$metrics_port/metrics" |
+    awk '$1 == "pagoda_engine_model_seconds_total" {s = $2} $1 == "pagoda_engine_model_steps_total" {n = $2}
+         END {printf "%s %s\n", s, n}'
+}
+# One stream; prints decode tokens/s from the client's median TPOT, and the
+# server's model ms per step over the stream.
 stream() {
-  local protocol=$1 port=$2 seed=$3
-  "$pagoda" bench serve --protocol "$protocol" --target "127.0.0.1:$port" --dataset random \
+  local protocol=$1 port=$2 seed=$3 before tps
+  before=$(model_counters)
+  tps=$("$pagoda" bench serve --protocol "$protocol" --target "127.0.0.1:$port" --dataset random \
     --input-len "$prompt_len" --output-len "$output_len" --num-prompts 1 --max-concurrency 1 \
     --seed "$seed" --no-progress 2>&1 |
     awk '/Failed requests:/ && $3 != 0 {bad = 1} /Median TPOT \(ms\):/ {tpot = $4}
-         END {if (bad || tpot == "") exit 1; printf "%.3f\n", 1000 / tpot}'
+         END {if (bad || tpot == "") exit 1; printf "%.3f\n", 1000 / tpot}')
+  printf '%s %s\n' "$tps" "$(printf '%s %s\n' "$before" "$(model_counters)" |
+    awk '{printf "%.3f", ($4 > $2 ? 1000 * ($3 - $1) / ($4 - $2) : 0)}')"
 }
 
-printf '%-6s %12s %12s %12s   (decode tokens/s; %s server)\n' round in-process http grpc "$mode"
+printf '%-6s %12s %12s %12s   %s\n' round in-process http grpc \
+  "(decode tokens/s, then the engine's model ms per step; $mode server)"
 for r in $(seq 1 "$rounds"); do
-  a=$(in_process)
+  read -r a ma < <(in_process)
   [[ $mode == long && -n $server_pid ]] || start_server
-  b=$(stream openai-completions "$http_port" "$r")
-  c=$(stream grpc "$grpc_port" "$r")
+  read -r b mb < <(stream openai-completions "$http_port" "$r")
+  read -r c mc < <(stream grpc "$grpc_port" "$r")
   [[ $mode == long ]] || stop_server
-  printf '%-6s %12.2f %12.2f %12.2f\n' "$r" "$a" "$b" "$c" | tee -a "$work/rounds"
+  printf '%-6s %12.2f %12.2f %12.2f   %8.3f %8.3f %8.3f\n' "$r" "$a" "$b" "$c" "$ma" "$mb" "$mc" |
+    tee -a "$work/rounds"
 done
-awk '{a[NR] = $2; b[NR] = $3; c[NR] = $4}
-  function median(v, n,   i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+awk '{for (k = 2; k <= 7; k++) v[k, NR] = $k}
+  function median(k, n,   i, j, t, w) {
+    for (i = 1; i <= n; i++) w[i] = v[k, i]
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (w[j] < w[i]) { t = w[i]; w[i] = w[j]; w[j] = t }
+    return n % 2 ? w[(n + 1) / 2] : (w[n / 2] + w[n / 2 + 1]) / 2
   }
   END {
-    n = NR; ma = median(a, n); mb = median(b, n); mc = median(c, n)
-    printf "median %12.2f %12.2f %12.2f\n", ma, mb, mc
-    printf "http: %.1f %% of in-process, grpc: %.1f %% of in-process\n", 100 * mb / ma, 100 * mc / ma
+    n = NR
+    printf "median %12.2f %12.2f %12.2f   %8.3f %8.3f %8.3f\n", median(2, n), median(3, n), median(4, n),
+      median(5, n), median(6, n), median(7, n)
+    printf "http: %.1f %% of in-process, grpc: %.1f %% of in-process (tokens/s)\n",
+      100 * median(3, n) / median(2, n), 100 * median(4, n) / median(2, n)
+    printf "model time per step: http %.1f %%, grpc %.1f %% of in-process\n",
+      100 * median(6, n) / median(5, n), 100 * median(7, n) / median(5, n)
   }' "$work/rounds"

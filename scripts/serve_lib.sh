@@ -1,8 +1,9 @@
 # Starts and stops one `pagoda serve` for the measurement scripts
 # (frontend_overhead.sh, peer_load.sh); sourced, not run.
 # Needs $pagoda, $model, $threads and $work (a scratch directory); sets
-# $server_pid, $http_port and $grpc_port. Extra serve flags: start_server ARGS.
-server_pid= http_port= grpc_port=
+# $server_pid, $http_port, $grpc_port and $metrics_port. Extra serve flags:
+# start_server ARGS.
+server_pid= http_port= grpc_port= metrics_port=
 
 start_server() {
   : >"$work/serve.log"
@@ -13,6 +14,7 @@ start_server() {
   for _ in $(seq 1 120); do
     http_port=$(grep -o '^http listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
     grpc_port=$(grep -o '^grpc listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
+    metrics_port=$(grep -o '^metrics listening on [0-9.]*:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)
     if [[ -n $http_port && -n $grpc_port ]] && curl -sf "http://127.0.0.1:$http_port/health" >/dev/null; then
       return 0
     fi

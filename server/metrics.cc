@@ -73,6 +73,10 @@ class EngineStatsCollectable final : public prometheus::Collectable {
     both("prefix_cache_hits_total", "prefix_cache_hits_total", "Prompt tokens found in the prefix cache",
          MetricType::Counter, static_cast<double>(s.prefix_cache_hit_tokens));
     both("engine_steps_total", "", "Model steps run", MetricType::Counter, static_cast<double>(s.num_steps));
+    both("engine_model_steps_total", "", "Steps that ran the model", MetricType::Counter,
+         static_cast<double>(s.num_model_steps));
+    both("engine_model_seconds_total", "", "Wall time inside the model runner (forward pass and sampling)",
+         MetricType::Counter, s.model_seconds);
     both("draining", "", "1 while the server is draining", MetricType::Gauge, s.draining ? 1.0 : 0.0);
     std::vector<ClientMetric::Label> cache_labels = {{"block_size", std::to_string(s.block_size)},
                                                      {"num_blocks", std::to_string(s.num_blocks)}};

@@ -240,6 +240,14 @@ void run(const GenerateFlags& f, const CLI::App& cmd) {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return num_done == results.size(); });
   }
+  // The engine's own time in the model (forward pass and sampling), for
+  // comparison with a server's pagoda_engine_model_seconds_total.
+  const EngineStats stats = le.engine->stats();
+  std::fprintf(stderr, "[engine: %lld model steps, %.3f ms each in the model]\n",
+               static_cast<long long>(stats.num_model_steps),
+               stats.num_model_steps > 0
+                   ? 1e3 * stats.model_seconds / static_cast<double>(stats.num_model_steps)
+                   : 0.0);
   if (stream_text) {
     const Collected& c = results[0];
     std::printf("\n");

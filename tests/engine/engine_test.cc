@@ -188,6 +188,11 @@ TEST(EngineTest, SixtyFourConcurrentRequestsEqualAlone) {
   EXPECT_EQ(stats.prompt_tokens_total, prompt_tokens);
   EXPECT_EQ(stats.generation_tokens_total, output_tokens);
   EXPECT_EQ(stats.num_requests_finished, kN);
+  // Every step ran the model (none was idle with work waiting), and the time
+  // inside it is counted.
+  EXPECT_GT(stats.num_model_steps, 0);
+  EXPECT_LE(stats.num_model_steps, stats.num_steps);
+  EXPECT_GT(stats.model_seconds, 0.0);
 }
 
 // A cache too small for everyone at once forces preemption by recompute:

@@ -217,7 +217,8 @@ TEST(LifecycleTest, ApiKeysOnBothFrontEnds) {
         "vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:time_to_first_token_seconds_bucket",
         "vllm:e2e_request_latency_seconds_bucket", "vllm:inter_token_latency_seconds_bucket",
         "vllm:request_queue_time_seconds", "pagoda_num_requests_running", "pagoda_cache_config_info",
-        "vllm:cache_config_info", "pagoda_request_success_total", "vllm:request_prompt_tokens_bucket"}) {
+        "vllm:cache_config_info", "pagoda_request_success_total", "vllm:request_prompt_tokens_bucket",
+        "pagoda_engine_model_steps_total", "pagoda_engine_model_seconds_total"}) {
     EXPECT_NE(metrics.body.find(name), std::string::npos) << name;
   }
 }
