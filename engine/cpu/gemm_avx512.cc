@@ -25,9 +25,18 @@ namespace {
 
 constexpr int kVectors = PackedMatrix::kPanelRows / 16;  // accumulators per row of a tile
 
+// Lines of another panel a tile asks for ahead (see gemm_bf16_avx512): at
+// each pair of k, the lines first + pair * per .. + per - 1 that are below end.
+struct PanelAhead {
+  const char* base = nullptr;  // the panel's first byte; nullptr: none
+  std::int64_t first = 0;      // line index (64 bytes each)
+  std::int64_t per = 0;        // lines per pair
+  std::int64_t end = 0;
+};
+
 // y[i0 .. i0 + MR) x the 64 columns of `panel`.
 template <int MR>
-inline void tile(const GemmParams& p, std::int64_t i0, std::int64_t panel) {
+inline void tile(const GemmParams& p, std::int64_t i0, std::int64_t panel, const PanelAhead& ahead = {}) {
   const PackedMatrix& w = p.w;
   const std::uint16_t* wp = w.data + panel * w.panel_stride();
   const std::uint16_t* xr[MR];
@@ -38,7 +47,11 @@ inline void tile(const GemmParams& p, std::int64_t i0, std::int64_t panel) {
     for (int b = 0; b < kVectors; ++b)
       acc[a][b] = _mm512_setzero_ps();
   const std::int64_t full_pairs = w.k / 2;
+  const char* ahead_line = ahead.base != nullptr ? ahead.base + ahead.first * 64 : nullptr;
+  const char* ahead_end = ahead.base != nullptr ? ahead.base + ahead.end * 64 : nullptr;
   for (std::int64_t pair = 0; pair < full_pairs; ++pair) {
+    for (std::int64_t l = 0; l < ahead.per && ahead_line < ahead_end; ++l, ahead_line += 64)
+      __builtin_prefetch(ahead_line);
     const std::uint16_t* wq = wp + pair * PackedMatrix::kPanelRows * 2;
     __m512bh wv[kVectors];
     for (int b = 0; b < kVectors; ++b)
@@ -78,10 +91,32 @@ void gemm_bf16_avx512(const GemmParams& p, std::int64_t panel_begin, std::int64_
   // 29 of the 32 registers. One panel at a time across all rows of x, so the
   // panel is read from memory once and from L2 for the other row blocks.
   constexpr std::int64_t kRows = 6;
+  // With several row blocks, the first reads the panel from memory and the
+  // others from L2, when no memory traffic overlaps their arithmetic: full
+  // blocks after the first ask for the next panel's lines ahead, one per pair
+  // of k (a panel is four lines per pair, so four such blocks fetch all of
+  // it), so that the next panel's first block finds them in cache. Asking at
+  // a faster rate — all of it from one short block — made decode batch 8
+  // slower (docs/performance.md).
+  const std::int64_t panel_lines =
+      (p.w.panel_stride() * static_cast<std::int64_t>(sizeof(std::uint16_t)) + 63) / 64;
   for (std::int64_t panel = panel_begin; panel < panel_end; ++panel) {
-    std::int64_t i = 0;
-    for (; i + kRows <= p.m; i += kRows)
-      tile<kRows>(p, i, panel);
+    // The next panel of w, also past this task's end: the thread's next task
+    // (a thread's tasks are consecutive) usually starts there.
+    const char* next = panel + 1 < p.w.num_panels()
+                           ? reinterpret_cast<const char*>(p.w.data + (panel + 1) * p.w.panel_stride())
+                           : nullptr;
+    std::int64_t i = 0, block = 0;
+    for (; i + kRows <= p.m; i += kRows, ++block) {
+      PanelAhead ahead;
+      if (block > 0 && next != nullptr) {
+        ahead.base = next;
+        ahead.per = 1;
+        ahead.first = (block - 1) * p.w.num_pairs();
+        ahead.end = panel_lines;
+      }
+      tile<kRows>(p, i, panel, ahead);
+    }
     switch (p.m - i) {
       case 5:
         tile<5>(p, i, panel);
