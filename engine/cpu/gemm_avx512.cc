@@ -25,8 +25,8 @@ namespace {
 
 constexpr int kVectors = PackedMatrix::kPanelRows / 16;  // accumulators per row of a tile
 
-// Lines of another panel a tile asks for ahead (see gemm_bf16_avx512): at
-// each pair of k, the lines first + pair * per .. + per - 1 that are below end.
+// Lines of a panel a tile asks for ahead (see panel_ahead): at each pair of
+// k, the lines first + pair * per .. + per - 1 that are below end.
 struct PanelAhead {
   const char* base = nullptr;  // the panel's first byte; nullptr: none
   std::int64_t first = 0;      // line index (64 bytes each)
@@ -84,52 +84,42 @@ inline void tile(const GemmParams& p, std::int64_t i0, std::int64_t panel, const
   }
 }
 
+constexpr std::int64_t kRows = 6;            // rows of x in a full block
+constexpr std::int64_t kOwnAheadPairs = 16;  // how far ahead a first block asks for its own panel
+
+// What the full block `block` (0-based, six rows each) of `panel` asks for
+// ahead. One panel at a time across all rows of x, the first block reads the
+// panel from memory and the others from L2, with no memory traffic under
+// their arithmetic: so blocks after the first ask for the next panel's lines
+// (also past the task's end: a thread's tasks are consecutive), one per pair
+// of k — a panel is four lines per pair, so four such blocks fetch all of it
+// and the next panel's first block finds it in cache. Where fewer than four
+// do (m < 30), the first block asks for its own panel's lines kOwnAheadPairs
+// pairs ahead: more reads in flight than its loads alone keep. Measured
+// (docs/performance.md): decode batch 24-32 +16-19 %, 8 and 16 +2-10 %;
+// asking faster — the whole next panel from a short last block, or a block
+// of two rows asking ahead for its own — made batch 8 and batch 2 slower.
+PanelAhead panel_ahead(const PackedMatrix& w, std::int64_t panel, std::int64_t block, std::int64_t m) {
+  const std::int64_t lines = (w.panel_stride() * static_cast<std::int64_t>(sizeof(std::uint16_t)) + 63) / 64;
+  const auto start = [&](std::int64_t p) {
+    return reinterpret_cast<const char*>(w.data + p * w.panel_stride());
+  };
+  if (block > 0 && panel + 1 < w.num_panels())
+    return {start(panel + 1), (block - 1) * w.num_pairs(), 1, lines};
+  if (block == 0 && m < 5 * kRows) return {start(panel), kOwnAheadPairs * 4, 4, lines};
+  return {};
+}
+
 }  // namespace
 
 void gemm_bf16_avx512(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end) {
   // Six rows a tile: 24 accumulators, four panel vectors and a broadcast fill
   // 29 of the 32 registers. One panel at a time across all rows of x, so the
   // panel is read from memory once and from L2 for the other row blocks.
-  constexpr std::int64_t kRows = 6;
-  constexpr std::int64_t kOwnAheadPairs = 16;
-  // With several row blocks, the first reads the panel from memory and the
-  // others from L2, when no memory traffic overlaps their arithmetic: full
-  // blocks after the first ask for the next panel's lines ahead, one per pair
-  // of k (a panel is four lines per pair, so four such blocks fetch all of
-  // it), so that the next panel's first block finds them in cache. Asking at
-  // a faster rate — all of it from one short block — made decode batch 8
-  // slower (docs/performance.md).
-  const std::int64_t panel_lines =
-      (p.w.panel_stride() * static_cast<std::int64_t>(sizeof(std::uint16_t)) + 63) / 64;
   for (std::int64_t panel = panel_begin; panel < panel_end; ++panel) {
-    // The next panel of w, also past this task's end: the thread's next task
-    // (a thread's tasks are consecutive) usually starts there.
-    const char* next = panel + 1 < p.w.num_panels()
-                           ? reinterpret_cast<const char*>(p.w.data + (panel + 1) * p.w.panel_stride())
-                           : nullptr;
-    // A first block of six rows that streams this panel from memory (fewer
-    // than four blocks came before it on the previous panel) asks for the
-    // lines kOwnAheadPairs pairs of k ahead (four per pair), more reads in
-    // flight than its loads alone keep (decode batch 8 +3-8 %, 16 +3-5 %;
-    // with two rows the same made batch 2 slower, so shorter blocks do not).
-    PanelAhead own_ahead;
-    own_ahead.base = reinterpret_cast<const char*>(p.w.data + panel * p.w.panel_stride());
-    own_ahead.per = 4;
-    own_ahead.first = kOwnAheadPairs * 4;
-    own_ahead.end = panel_lines;
     std::int64_t i = 0, block = 0;
-    for (; i + kRows <= p.m; i += kRows, ++block) {
-      PanelAhead ahead;
-      if (block > 0 && next != nullptr) {
-        ahead.base = next;
-        ahead.per = 1;
-        ahead.first = (block - 1) * p.w.num_pairs();
-        ahead.end = panel_lines;
-      } else if (block == 0 && p.m < 5 * kRows) {  // four later blocks fetch it all
-        ahead = own_ahead;
-      }
-      tile<kRows>(p, i, panel, ahead);
-    }
+    for (; i + kRows <= p.m; i += kRows, ++block)
+      tile<kRows>(p, i, panel, panel_ahead(p.w, panel, block, p.m));
     switch (p.m - i) {
       case 5:
         tile<5>(p, i, panel);
