@@ -96,12 +96,11 @@ struct Avx512AttentionOps {
   }
 
   // One online-softmax step for every row that sees the chunk, in blocks of
-  // kBlockRows rows and three phases per block: the rows' scores, their
-  // softmax updates, their value products. A row's softmax update is a long
-  // dependent chain (two horizontal reductions and two exponentials) of few
-  // instructions; taken one row at a time between its products it stalled the
-  // core, and a block of independent rows lets them overlap. Each row's
-  // arithmetic is the scalar step's whatever the phases and pairs.
+  // kBlockRows rows and three phases per block: the rows' scores (each load of
+  // a pair of dimensions of the 16 keys serves every row of the block), their
+  // softmax updates, their value products (two rows of a token share each
+  // value load). Each row's arithmetic is the scalar step's whatever the
+  // blocks, phases and pairs.
   static void step_rows(const ChunkRows& rows, std::int64_t dim, const ChunkKeys& k,
                         const ChunkValues& values, float scale) {
     // With the row length known at compile time every key's load is one base
