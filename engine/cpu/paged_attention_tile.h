@@ -29,7 +29,6 @@
 #include <limits>
 #include <vector>
 
-#include "base/bf16.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/paged_attention.h"
 
