@@ -7,8 +7,11 @@
 #   one stream over gRPC to the same server (client-side TPOT, first token
 #   excluded, as `pagoda bench serve` reports it).
 # Rounds alternate the three so this machine's drift falls on all alike; the
-# medians and the ratios to in-process are printed last. The client runs on
-# the same cores as the server, so its CPU time counts against the front ends.
+# medians and the ratios to in-process are printed last. Beside tokens/s each
+# side's own model time per step is printed (`pagoda generate`'s engine line,
+# the server's pagoda_engine_model_seconds_total over the stream), which tells
+# a slower model step from time lost between steps. The client runs on the
+# same cores as the server, so its CPU time counts against the front ends.
 #
 # Usage: scripts/frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]
 #   MODEL_DIR holds a checkpoint with its tokenizer (`pagoda make-model

@@ -103,9 +103,8 @@ struct Avx512AttentionOps {
   // blocks, phases and pairs.
   static void step_rows(const ChunkRows& rows, std::int64_t dim, const ChunkKeys& k,
                         const ChunkValues& values, float scale) {
-    // With the row length known at compile time every key's load is one base
-    // register plus a constant (with it at run time GCC runs out of registers
-    // and spills the accumulators, docs/performance.md).
+    // With the row length known at compile time the value products keep a
+    // row's outputs in registers, each pair of weights broadcast once.
     const bool in_place = values.pairs == nullptr;
     switch (dim) {
       case 128:
@@ -123,9 +122,8 @@ struct Avx512AttentionOps {
   static constexpr std::int64_t kBlockRows = 16;
 
   // kDim: the row length if fixed, else 0 (use dim_at_run_time). Two rows of
-  // one token (two heads of its group) take their scores and value products
-  // together where kDim is fixed: each K row and value pair is loaded once
-  // for both.
+  // one token (two heads of its group) take their value products together
+  // where kDim is fixed: each value pair is loaded once for both.
   template <std::int64_t kDim, bool kInPlace>
   static void step_rows_dim(const ChunkRows& rows, std::int64_t dim_at_run_time, const ChunkKeys& k,
                             const ChunkValues& values, float scale) {
