@@ -3,12 +3,13 @@
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan
+TSAN_DEPS_DIR ?= build-tsan-deps
 GPU_DIR ?= build-gpu
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build serve test test-release asan-build test-asan test-tsan test-fuzz fuzz soak device-build format clean
+.PHONY: all setup build serve test test-release asan-build test-asan test-tsan tsan-deps test-fuzz fuzz soak device-build format clean
 
 all: build
 
@@ -58,18 +59,26 @@ test-asan: asan-build
 # (submit/cancel/drain from other threads), tensor-parallel rank threads with
 # the shared-memory communicator, the thread pool under every kernel, the
 # multi-node group (nodes as threads: node protocol, socket collectives), and
-# the HTTP front end (asio strands, streaming, disconnects) over a real engine.
-# gRPC and Abseil are not TSan-instrumented here: tests/sanitizers/
-# tsan_suppressions.txt ignores their internals, and the gRPC front end's
-# tests stay out (their calls are handed between threads inside gRPC).
-TSAN_TESTS = engine_test cpu_kernels_test cpu_model_runner_test multinode_test server_http_test
-test-tsan: setup
-	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+# both front ends over a real engine (gRPC reactors, asio strands, streaming,
+# cancellations and disconnects, drain, the hostile battery, a short soak).
+# gRPC and Abseil are Debian's own sources built with TSan into
+# $(TSAN_DEPS_DIR) (scripts/tsan_grpc_deps.sh; kept between runs), so TSan sees
+# every hand-off of a call between gRPC's threads; the build is clang's, as is
+# theirs.
+TSAN_TESTS = engine_test cpu_kernels_test cpu_model_runner_test multinode_test server_http_test \
+  server_grpc_test server_lifecycle_test server_hostile_test server_soak_test
+tsan-deps: setup
+	bash scripts/tsan_grpc_deps.sh $(TSAN_DEPS_DIR)
+
+test-tsan: tsan-deps
+	CC=clang CXX=clang++ cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_PREFIX_PATH=$(abspath $(TSAN_DEPS_DIR)) \
 	  -DPAGODA_SANITIZE=thread -DPAGODA_CUDA=OFF -DPAGODA_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(TSAN_DIR) -j $(JOBS) --target $(TSAN_TESTS)
 	set -e; for t in $(TSAN_TESTS); do \
 	  bin=$$(find $(TSAN_DIR)/tests -type f -name $$t -perm -u+x | head -1); \
 	  test -n "$$bin" || { echo "test-tsan: $$t was not built" >&2; exit 1; }; \
+	  PAGODA_SOAK_SECONDS=10 \
 	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/sanitizers/tsan_suppressions.txt \
 	    "$$bin" --gtest_brief=1; \
 	done

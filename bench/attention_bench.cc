@@ -5,7 +5,8 @@
 // per sequence at a given context. Prints the useful GFLOP/s (two products
 // of head_dim per query head and visible key) and, for decode, the KV bytes
 // read per second; best of 7 each, on the thread pool sized to the machine.
-// Usage: pagoda_attention_bench [--prompt-len N] [--context N] [--isa scalar|avx2|avx512bf16]
+// Usage: pagoda_attention_bench [--prompt-len N] [--context N] [--reps N (best of, 7)]
+//                               [--isa scalar|avx2|avx512bf16]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -85,10 +86,10 @@ struct Workload {
   }
 };
 
-double best_seconds(Workload& w, cpu::ThreadPool& pool, cpu::CpuIsa isa) {
+double best_seconds(Workload& w, cpu::ThreadPool& pool, cpu::CpuIsa isa, int reps) {
   const cpu::PagedAttentionParams p = w.params();
   double best = 1e30;
-  for (int rep = 0; rep < 7; ++rep) {
+  for (int rep = 0; rep < reps; ++rep) {
     const auto t = Clock::now();
     cpu::paged_attention(p, pool, isa);
     best = std::min(best, std::chrono::duration<double>(Clock::now() - t).count());
@@ -100,6 +101,7 @@ double best_seconds(Workload& w, cpu::ThreadPool& pool, cpu::CpuIsa isa) {
 
 int main(int argc, char** argv) {
   std::int64_t prompt_len = 512, context = 1500;
+  int reps = 7;
   cpu::CpuIsa isa = cpu::detected_isa();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
@@ -107,17 +109,21 @@ int main(int argc, char** argv) {
       prompt_len = std::stoll(v);
     } else if (a == "--context") {
       context = std::stoll(v);
+    } else if (a == "--reps") {
+      reps = std::stoi(v);
     } else if (a == "--isa") {
       isa = v == "scalar" ? cpu::CpuIsa::kScalar
             : v == "avx2" ? cpu::CpuIsa::kAvx2
                           : cpu::CpuIsa::kAvx512Bf16;
     } else {
-      std::fprintf(stderr, "usage: pagoda_attention_bench [--prompt-len N] [--context N] [--isa ...]\n");
+      std::fprintf(stderr,
+                   "usage: pagoda_attention_bench [--prompt-len N] [--context N] [--reps N] [--isa ...]\n");
       return 2;
     }
   }
-  if (prompt_len < 1 || context < 1 || static_cast<int>(isa) > static_cast<int>(cpu::hardware_isa())) {
-    std::fprintf(stderr, "pagoda_attention_bench: lengths must be positive and the ISA present\n");
+  if (prompt_len < 1 || context < 1 || reps < 1 ||
+      static_cast<int>(isa) > static_cast<int>(cpu::hardware_isa())) {
+    std::fprintf(stderr, "pagoda_attention_bench: lengths and reps must be positive and the ISA present\n");
     return 2;
   }
   cpu::ThreadPool pool(0);
@@ -127,12 +133,12 @@ int main(int argc, char** argv) {
               static_cast<long long>(kKvHeads), static_cast<long long>(kHeadDim),
               static_cast<long long>(kBlockSize));
   Workload prefill(1, prompt_len, prompt_len, rng);
-  const double t = best_seconds(prefill, pool, isa);
+  const double t = best_seconds(prefill, pool, isa, reps);
   std::printf("prefill %lld tokens: %.3f ms, %.1f GFLOP/s\n", static_cast<long long>(prompt_len), t * 1e3,
               prefill.flops / t / 1e9);
   for (std::int64_t batch : {1, 8, 32}) {
     Workload decode(batch, context, 1, rng);
-    const double td = best_seconds(decode, pool, isa);
+    const double td = best_seconds(decode, pool, isa, reps);
     std::printf("decode batch %2lld at context %lld: %.3f ms, %.1f GFLOP/s, KV read %.1f GB/s\n",
                 static_cast<long long>(batch), static_cast<long long>(context), td * 1e3,
                 decode.flops / td / 1e9, decode.kv_bytes / td / 1e9);

@@ -15,8 +15,9 @@ packages=(
   libspdlog-dev libfmt-dev prometheus-cpp-dev libboost1.74-dev libssl-dev
   # model files and text
   libpcre2-dev libutf8proc-dev nlohmann-json3-dev
-  # tests and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks (dpkg-dev and libprotoc-dev: the TSan build of
+  # Debian's gRPC source, scripts/tsan_grpc_deps.sh)
+  dpkg-dev libprotoc-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   # command line
   libcli11-dev
   # golden-file references (Jinja2 renders the chat template as transformers does)
