@@ -34,8 +34,8 @@ struct PagedAttentionParams {
 // The KV cache layout. Both caches hold block_size * head_dim elements per
 // block and KV head. V keeps each key's row; K is stored transposed by pairs
 // of dimensions — [head_dim / 2][block_size][2] — so that one 64-byte load
-// holds one pair of dimensions of 16 consecutive keys: the scores' operand
-// with keys in the lanes. head_dim is even (ModelConfig checks it).
+// holds one pair of dimensions of 16 consecutive keys (a run): the scores'
+// operand with keys in the lanes. head_dim is even (ModelConfig checks it).
 inline std::int64_t k_cache_offset(std::int64_t block, std::int64_t kv_head, std::int64_t slot,
                                    std::int64_t d, std::int64_t num_kv_heads, std::int64_t head_dim,
                                    std::int64_t block_size) {
@@ -47,9 +47,14 @@ inline std::int64_t v_cache_offset(std::int64_t block, std::int64_t kv_head, std
   return ((block * num_kv_heads + kv_head) * block_size + slot) * head_dim + d;
 }
 
-// Keys per online-softmax step. Part of the numerics (results depend on it),
-// independent of the cache's block size.
-inline constexpr std::int64_t kAttentionKeyChunk = 16;
+// Keys per online-softmax step: the running maximum, the rescaling of the
+// outputs and the weights' exponent move once per chunk. Part of the numerics
+// (results depend on it), independent of the cache's block size.
+inline constexpr std::int64_t kAttentionKeyChunk = 64;
+// Keys per run: a chunk's keys are read as runs of 16 consecutive keys (one
+// vector of scores; in place where a run lies in one cache block).
+inline constexpr std::int64_t kAttentionKeyRun = 16;
+inline constexpr std::int64_t kAttentionRunsPerChunk = kAttentionKeyChunk / kAttentionKeyRun;
 // Query tokens that share one pass over their K/V chunks.
 inline constexpr std::int64_t kAttentionMaxTileTokens = 16;
 

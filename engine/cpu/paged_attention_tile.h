@@ -2,21 +2,25 @@
 // in chunks of kAttentionKeyChunk and let every query row (token x query head
 // of the group) that reaches the chunk take one online-softmax step on it.
 // The loop rounds each query row to bf16 once per tile, finds each chunk's
-// keys (read in place where the chunk lies in one block's run of 16, else
-// gathered into scratch in the same transposed layout) and lays its V rows
-// out in key pairs once for all the tile's rows (or, see kValuesInPlace,
-// hands them over as they are).
+// keys run by run (a run of kAttentionKeyRun keys read in place where it lies
+// in one block, else gathered into scratch in the same transposed layout)
+// and lays its V rows out in key pairs once for all the tile's rows (or, see
+// kValuesInPlace, hands them over as they are).
 // `Ops` supplies the arithmetic, on dim = head_dim rounded up to 32:
 //   interleave_values(v_rows[kAttentionKeyChunk] (nullptr: a zero row),
-//                     head_dim, dim, pairs bf16 [kAttentionKeyChunk / 2][dim][2])
-//   step_rows(ChunkRows, dim, ChunkKeys, ChunkValues, scale)
+//                     head_dim, dim, num_keys,
+//                     pairs bf16 [kAttentionKeyChunk / 2][dim][2])
+//     lays out the first num_keys (a multiple of kAttentionKeyRun) rows
+//   step_rows(ChunkRows, dim, ChunkKeys, ChunkValues, ChunkAhead, scale)
 //     one online-softmax step of every row that sees the chunk, each row's
-//     arithmetic that of the scalar specification's step
+//     arithmetic that of the scalar specification's step (ChunkAhead: what
+//     to ask the cache for meanwhile)
 //   finish(l, o, head_dim, out)
 // where o is the Ops' own layout of a row's dim outputs.
 // Ops with kValuesInPlace = true are handed a lone token's values as cache
-// rows (ChunkValues::rows) where its keys are read in place: laying the
-// values out in pairs costs more than it saves when one token reads them.
+// rows (ChunkValues::rows, run by run) where its keys are read in place:
+// laying the values out in pairs costs more than it saves when one token
+// reads them.
 // Keys past `valid` are whatever the chunk holds (zero, another position's
 // future, or — read in place — not yet written: NaN in the tests): the step
 // must keep them out of every result. Included by one file per ISA, each of
@@ -56,21 +60,24 @@ inline std::int64_t k_pair0(std::int64_t row, std::int64_t slot, const PagedAtte
   return row - slot * p.head_dim + 2 * slot;
 }
 
-// A chunk's keys as a step reads them, transposed by pairs of dimensions:
-// element d of key j at pairs[(d / 2) * pair_stride + 2 * j + d % 2], for
-// d < 2 * num_pairs (= head_dim).
+// A chunk's keys as a step reads them, run by run, each run transposed by
+// pairs of dimensions: element d of key j at
+// runs[j / kAttentionKeyRun][(d / 2) * pair_stride + 2 * (j % kAttentionKeyRun) + d % 2],
+// for d < 2 * num_pairs (= head_dim). Only the first num_runs runs hold a key
+// any row of the step sees.
 struct ChunkKeys {
-  const std::uint16_t* pairs = nullptr;
+  const std::uint16_t* runs[kAttentionRunsPerChunk] = {};
   std::int64_t pair_stride = 0;
   std::int64_t num_pairs = 0;
+  std::int64_t num_runs = 0;
 };
 
 // The query rows that see one chunk: tokens [0, num_tokens) of a tile's
 // suffix, each with `group` consecutive rows (its heads of one KV head), row r
 // belonging to token r / group. Row r reads q [r * dim, +dim) (bf16) and
-// updates m[r], l [r * kAttentionKeyChunk, +kAttentionKeyChunk) and
-// o [r * dim, +dim); its token sees the chunk's first valid[r / group] keys
-// (1..kAttentionKeyChunk).
+// updates m[r], l [r * kAttentionKeyRun, +kAttentionKeyRun) (lane-wise
+// softmax denominators) and o [r * dim, +dim); its token sees the chunk's
+// first valid[r / group] keys (1..kAttentionKeyChunk).
 struct ChunkRows {
   const std::uint16_t* q = nullptr;
   float* m = nullptr;
@@ -82,22 +89,32 @@ struct ChunkRows {
 };
 
 // A chunk's values as a step reads them: laid out in key pairs by
-// interleave_values, or the chunk's consecutive cache rows
-// [kAttentionKeyChunk][head_dim] (rows at and past a step's `valid` may hold
-// anything, NaN included).
+// interleave_values, or (when pairs is nullptr) run by run as the cache holds
+// them, kAttentionKeyRun consecutive rows of head_dim each (rows at and past
+// a step's `valid` may hold anything, NaN included).
 struct ChunkValues {
   const std::uint16_t* pairs = nullptr;
-  const std::uint16_t* rows = nullptr;  // when pairs is nullptr
+  const std::uint16_t* runs[kAttentionRunsPerChunk] = {};
+};
+
+// The next chunk's keys and values, for the step to ask for while it works
+// on this one (in step with its own reads: asking for a whole chunk at once
+// clogs the load queue): the first pair of each of its in-place K runs
+// (nullptr: none, or gathered) and each key's V row (nullptr: none).
+struct ChunkAhead {
+  const std::uint16_t* k_runs[kAttentionRunsPerChunk] = {};
+  std::int64_t k_pair_stride = 0;
+  const std::uint16_t* v_rows[kAttentionKeyChunk] = {};
 };
 
 // Per-thread state of one tile: reused across calls, so no allocation per task
 // once warm.
 struct AttentionScratch {
   std::vector<std::uint16_t> q;      // [rows, dim] the tile's query rows in bf16, zero padded
-  std::vector<std::uint16_t> k;      // [head_dim / 2, kAttentionKeyChunk, 2] a gathered chunk of keys
+  std::vector<std::uint16_t> k;      // [runs][head_dim / 2][kAttentionKeyRun][2] a gathered chunk of keys
   std::vector<std::uint16_t> pairs;  // [kAttentionKeyChunk / 2, dim, 2] the chunk's values in key pairs
   std::vector<float> o;              // [rows, dim] unnormalised outputs
-  std::vector<float> l;              // [rows, kAttentionKeyChunk] lane-wise softmax denominators
+  std::vector<float> l;              // [rows, kAttentionKeyRun] lane-wise softmax denominators
   std::vector<float> m;              // [rows] running maxima
   std::vector<std::int64_t> valid;   // [tokens] keys of the current chunk each token sees
 };
@@ -127,7 +144,7 @@ inline void chunk_rows(const PagedAttentionParams& p, const std::int32_t* table,
 
 template <class Ops>
 void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, std::int64_t kv_head) {
-  constexpr std::int64_t kChunk = kAttentionKeyChunk;
+  constexpr std::int64_t kChunk = kAttentionKeyChunk, kRun = kAttentionKeyRun;
   thread_local AttentionScratch s;
   const std::int64_t group = p.num_heads / p.num_kv_heads, hd = p.head_dim, dim = padded_head_dim(hd);
   const std::int64_t rows = tile.num_tokens * group;
@@ -137,84 +154,97 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
         p.q + ((tile.first_token + row / group) * p.num_heads + kv_head * group + row % group) * hd;
     f32_to_bf16_row(q, hd, s.q.data() + row * dim);
   }
-  s.k.resize(static_cast<std::size_t>(kChunk * hd));  // unused by chunks read in place
+  s.k.resize(static_cast<std::size_t>(kChunk * hd));  // unused by runs read in place
   s.pairs.resize(static_cast<std::size_t>(kChunk * dim));
   s.o.assign(static_cast<std::size_t>(rows * dim), 0.0f);
-  s.l.assign(static_cast<std::size_t>(rows * kChunk), 0.0f);
+  s.l.assign(static_cast<std::size_t>(rows * kRun), 0.0f);
   s.m.assign(static_cast<std::size_t>(rows), -std::numeric_limits<float>::infinity());
   s.valid.resize(static_cast<std::size_t>(tile.num_tokens));
   const std::int32_t* table = p.block_tables[tile.first_token];
   const std::int64_t last_ctx =
       static_cast<std::int64_t>(p.positions[tile.first_token + tile.num_tokens - 1]) + 1;
-  // A chunk within one block is read in place: its keys' pairs of dimensions
+  // A run within one block is read in place: its keys' pairs of dimensions
   // are runs of 16 (64 bytes) 2 * block_size elements apart; so are its
   // values' rows, as whole vectors, where dim is head_dim.
-  const bool k_in_place = p.block_size % kChunk == 0;
+  const bool k_in_place = p.block_size % kRun == 0;
   const bool v_in_place = k_in_place && dim == hd;
-  std::int64_t at[kChunk], next_at[kChunk];  // V row offsets of this chunk and the next
+  std::int64_t at[kChunk], next_at[kChunk] = {};  // V row offsets of this chunk and the next
   chunk_rows(p, table, 0, std::min(kChunk, last_ctx), kv_head, at);
   for (std::int64_t c0 = 0; c0 < last_ctx; c0 += kChunk) {
+    const std::int64_t num_keys = std::min(kChunk, last_ctx - c0);
+    // The next chunk's keys and values sit in other blocks, or 4 KiB on in
+    // this one, where the hardware prefetchers do not look: the step asks.
+    ChunkAhead ahead;
     if (c0 + kChunk < last_ctx) {
-      // Ask for the next chunk's keys and values now: they sit in another
-      // block, or 4 KiB on in this one, where the hardware prefetchers do not
-      // look. (Written out here: GCC deems a function that only prefetches
-      // free of side effects and deletes its calls.)
-      chunk_rows(p, table, c0 + kChunk, std::min(kChunk, last_ctx - c0 - kChunk), kv_head, next_at);
+      const std::int64_t next_keys = std::min(kChunk, last_ctx - c0 - kChunk);
+      chunk_rows(p, table, c0 + kChunk, next_keys, kv_head, next_at);
       if (k_in_place) {
-        const std::uint16_t* next_k = p.k_cache + k_pair0(next_at[0], (c0 + kChunk) % p.block_size, p);
-        for (std::int64_t pair = 0; pair < hd / 2; ++pair)
-          __builtin_prefetch(next_k + pair * 2 * p.block_size);
+        ahead.k_pair_stride = 2 * p.block_size;
+        for (std::int64_t j = 0; j < next_keys; j += kRun)
+          ahead.k_runs[j / kRun] = p.k_cache + k_pair0(next_at[j], (c0 + kChunk + j) % p.block_size, p);
       }
-      for (std::int64_t j = 0; j < kChunk && next_at[j] >= 0; ++j) {
-        for (std::int64_t e = 0; e < hd; e += kLineElements)
-          __builtin_prefetch(p.v_cache + next_at[j] + e);
-      }
+      for (std::int64_t j = 0; j < next_keys; ++j)
+        ahead.v_rows[j] = p.v_cache + next_at[j];
     }
-    ChunkKeys k{p.k_cache + k_pair0(at[0], c0 % p.block_size, p), 2 * p.block_size, hd / 2};
-    if (!k_in_place) {
-      for (std::int64_t j = 0; j < kChunk; ++j) {
-        const std::uint16_t* key =
-            at[j] >= 0 ? p.k_cache + k_pair0(at[j], (c0 + j) % p.block_size, p) : nullptr;
-        for (std::int64_t pair = 0; pair < hd / 2; ++pair) {
-          std::uint16_t* dst = s.k.data() + (pair * kChunk + j) * 2;
-          dst[0] = key != nullptr ? key[pair * 2 * p.block_size] : std::uint16_t{0};
-          dst[1] = key != nullptr ? key[pair * 2 * p.block_size + 1] : std::uint16_t{0};
-        }
-      }
-      k = ChunkKeys{s.k.data(), 2 * kChunk, hd / 2};
-    }
-    ChunkValues values;
-    if (Ops::kValuesInPlace && v_in_place && tile.num_tokens == 1) {
-      values.rows = p.v_cache + at[0];
-    } else {
-      const std::uint16_t* v_rows[kChunk];
-      for (std::int64_t j = 0; j < kChunk; ++j)
-        v_rows[j] = at[j] >= 0 ? p.v_cache + at[j] : nullptr;
-      Ops::interleave_values(v_rows, hd, dim, s.pairs.data());
-      values.pairs = s.pairs.data();
-    }
-    // The tokens that see this chunk are a suffix of the tile (positions rise by one).
+    // The tokens that see this chunk are a suffix of the tile (positions rise
+    // by one); the last sees the most keys.
     std::int64_t first = 0;
     while (p.positions[tile.first_token + first] < c0)
       ++first;
     for (std::int64_t i = first; i < tile.num_tokens; ++i)
       s.valid[static_cast<std::size_t>(i)] =
           std::min(kChunk, static_cast<std::int64_t>(p.positions[tile.first_token + i]) + 1 - c0);
+    const std::int64_t most = s.valid[static_cast<std::size_t>(tile.num_tokens - 1)];
+    ChunkKeys k;
+    k.num_pairs = hd / 2;
+    k.num_runs = (most + kRun - 1) / kRun;
+    if (k_in_place) {
+      k.pair_stride = 2 * p.block_size;
+      for (std::int64_t r = 0; r < k.num_runs; ++r)
+        k.runs[r] = p.k_cache + k_pair0(at[r * kRun], (c0 + r * kRun) % p.block_size, p);
+    } else {
+      k.pair_stride = 2 * kRun;
+      for (std::int64_t r = 0; r < k.num_runs; ++r) {
+        std::uint16_t* run = s.k.data() + r * kRun * hd;
+        k.runs[r] = run;
+        for (std::int64_t j = 0; j < kRun; ++j) {
+          const std::int64_t key = r * kRun + j;
+          const std::uint16_t* src =
+              key < num_keys ? p.k_cache + k_pair0(at[key], (c0 + key) % p.block_size, p) : nullptr;
+          for (std::int64_t pair = 0; pair < hd / 2; ++pair) {
+            std::uint16_t* dst = run + (pair * kRun + j) * 2;
+            dst[0] = src != nullptr ? src[pair * 2 * p.block_size] : std::uint16_t{0};
+            dst[1] = src != nullptr ? src[pair * 2 * p.block_size + 1] : std::uint16_t{0};
+          }
+        }
+      }
+    }
+    ChunkValues values;
+    if (Ops::kValuesInPlace && v_in_place && tile.num_tokens == 1) {
+      for (std::int64_t r = 0; r < k.num_runs; ++r)
+        values.runs[r] = p.v_cache + at[r * kRun];
+    } else {
+      const std::uint16_t* v_rows[kChunk];
+      for (std::int64_t j = 0; j < kChunk; ++j)
+        v_rows[j] = j < k.num_runs * kRun && at[j] >= 0 ? p.v_cache + at[j] : nullptr;
+      Ops::interleave_values(v_rows, hd, dim, k.num_runs * kRun, s.pairs.data());
+      values.pairs = s.pairs.data();
+    }
     ChunkRows active;
     active.q = s.q.data() + first * group * dim;
     active.m = s.m.data() + first * group;
-    active.l = s.l.data() + first * group * kChunk;
+    active.l = s.l.data() + first * group * kRun;
     active.o = s.o.data() + first * group * dim;
     active.valid = s.valid.data() + first;
     active.num_tokens = tile.num_tokens - first;
     active.group = group;
-    Ops::step_rows(active, dim, k, values, p.scale);
+    Ops::step_rows(active, dim, k, values, ahead, p.scale);
     std::copy(std::begin(next_at), std::end(next_at), std::begin(at));
   }
   for (std::int64_t row = 0; row < rows; ++row) {
     const std::int64_t t = tile.first_token + row / group;
     float* out = p.out + (t * p.num_heads + kv_head * group + row % group) * hd;
-    Ops::finish(s.l.data() + row * kChunk, s.o.data() + row * dim, hd, out);
+    Ops::finish(s.l.data() + row * kRun, s.o.data() + row * dim, hd, out);
   }
 }
 
