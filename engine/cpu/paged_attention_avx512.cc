@@ -315,9 +315,10 @@ struct Avx512AttentionOps {
   template <bool kAsk>
   [[gnu::always_inline]] static void ask_pair(const std::uint16_t* const* ahead, std::int64_t jp,
                                               std::int64_t dim) {
-    if constexpr (!kAsk) return;
-    for (std::int64_t e = 0; e < 2; ++e) {
-      if (ahead[2 * jp + e] != nullptr) ask_row(ahead[2 * jp + e], dim);
+    if constexpr (kAsk) {
+      for (std::int64_t e = 0; e < 2; ++e) {
+        if (ahead[2 * jp + e] != nullptr) ask_row(ahead[2 * jp + e], dim);
+      }
     }
   }
 

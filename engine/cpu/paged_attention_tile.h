@@ -18,7 +18,7 @@
 //   finish(l, o, head_dim, out)
 // where o is the Ops' own layout of a row's dim outputs.
 // Ops with kValuesInPlace = true are handed a lone token's values as cache
-// rows (ChunkValues::rows, run by run) where its keys are read in place:
+// rows (ChunkValues::runs) where its keys are read in place:
 // laying the values out in pairs costs more than it saves when one token
 // reads them.
 // Keys past `valid` are whatever the chunk holds (zero, another position's
@@ -98,9 +98,10 @@ struct ChunkValues {
 };
 
 // The next chunk's keys and values, for the step to ask for while it works
-// on this one (in step with its own reads: asking for a whole chunk at once
-// clogs the load queue): the first pair of each of its in-place K runs
-// (nullptr: none, or gathered) and each key's V row (nullptr: none).
+// on this one, in step with its own reads (asking for a whole chunk at once
+// made batched decode 10-25 % slower; docs/performance.md): the first pair of
+// each of its in-place K runs (nullptr: none, or gathered) and each key's V
+// row (nullptr: none).
 struct ChunkAhead {
   const std::uint16_t* k_runs[kAttentionRunsPerChunk] = {};
   std::int64_t k_pair_stride = 0;
