@@ -54,10 +54,12 @@ inline std::int64_t v_row(const std::int32_t* block_table, std::int64_t pos, std
                         p.head_dim, p.block_size);
 }
 
-// Offset in the K cache of dimensions (0, 1) of the key whose V row is at
-// `row` (v_row) and sits in `slot` of its block.
-inline std::int64_t k_pair0(std::int64_t row, std::int64_t slot, const PagedAttentionParams& p) {
-  return row - slot * p.head_dim + 2 * slot;
+// Dimensions (0, 1) of the key at position `pos` in the K cache, given the
+// offset of its V row (v_row): the start of its pairs, 2 * block_size
+// elements apart.
+inline const std::uint16_t* k_pairs(const PagedAttentionParams& p, std::int64_t row, std::int64_t pos) {
+  const std::int64_t slot = pos % p.block_size;
+  return p.k_cache + row - slot * p.head_dim + 2 * slot;
 }
 
 // A chunk's keys as a step reads them, run by run, each run transposed by
@@ -182,7 +184,7 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
       if (k_in_place) {
         ahead.k_pair_stride = 2 * p.block_size;
         for (std::int64_t j = 0; j < next_keys; j += kRun)
-          ahead.k_runs[j / kRun] = p.k_cache + k_pair0(next_at[j], (c0 + kChunk + j) % p.block_size, p);
+          ahead.k_runs[j / kRun] = k_pairs(p, next_at[j], c0 + kChunk + j);
       }
       for (std::int64_t j = 0; j < next_keys; ++j)
         ahead.v_rows[j] = p.v_cache + next_at[j];
@@ -202,7 +204,7 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
     if (k_in_place) {
       k.pair_stride = 2 * p.block_size;
       for (std::int64_t r = 0; r < k.num_runs; ++r)
-        k.runs[r] = p.k_cache + k_pair0(at[r * kRun], (c0 + r * kRun) % p.block_size, p);
+        k.runs[r] = k_pairs(p, at[r * kRun], c0 + r * kRun);
     } else {
       k.pair_stride = 2 * kRun;
       for (std::int64_t r = 0; r < k.num_runs; ++r) {
@@ -210,8 +212,7 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
         k.runs[r] = run;
         for (std::int64_t j = 0; j < kRun; ++j) {
           const std::int64_t key = r * kRun + j;
-          const std::uint16_t* src =
-              key < num_keys ? p.k_cache + k_pair0(at[key], (c0 + key) % p.block_size, p) : nullptr;
+          const std::uint16_t* src = key < num_keys ? k_pairs(p, at[key], c0 + key) : nullptr;
           for (std::int64_t pair = 0; pair < hd / 2; ++pair) {
             std::uint16_t* dst = run + (pair * kRun + j) * 2;
             dst[0] = src != nullptr ? src[pair * 2 * p.block_size] : std::uint16_t{0};
