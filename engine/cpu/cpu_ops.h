@@ -18,6 +18,12 @@ inline void rms_norm_inplace(float* x, const std::uint16_t* weight, float eps, s
 // Rotate-half RoPE on one head vector x [head_dim] with cos/sin [head_dim/2].
 void rope_rotate_half(float* x, const float* cos, const float* sin, std::int64_t head_dim);
 
+// q_norm / k_norm then RoPE on num_heads head vectors x [num_heads][head_dim]
+// (even) in place, one weight [head_dim] for all: exactly rms_norm_inplace then
+// rope_rotate_half on each head (the same bits), only faster.
+void rms_norm_rope_heads(float* x, std::int64_t num_heads, std::int64_t head_dim, const std::uint16_t* weight,
+                         float eps, const float* cos, const float* sin);
+
 // out[i] = silu(gate[i]) * up[i], rounded to bf16.
 void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);
 

@@ -7,10 +7,13 @@ namespace pagoda::cpu {
 StatusOr<PackedMatrix> CpuPackedWeights::pack(
     const Bf16Matrix& m, ThreadPool& pool,
     const std::function<void(std::int64_t row_begin, std::int64_t row_end)>& done_with_rows) {
-  PAGODA_ASSIGN_OR_RETURN(OwnedPackedMatrix owned,
-                          pack_matrix(m.data, m.ld, m.rows, m.cols, pool, done_with_rows));
-  const PackedMatrix view = owned.view;
-  owned_.push_back(std::move(owned));
+  return keep(pack_matrix(m.data, m.ld, m.rows, m.cols, pool, done_with_rows));
+}
+
+StatusOr<PackedMatrix> CpuPackedWeights::keep(StatusOr<OwnedPackedMatrix> owned) {
+  if (!owned.ok()) return owned.status();
+  const PackedMatrix view = owned->view;
+  owned_.push_back(std::move(owned).value());
   return view;
 }
 
@@ -32,8 +35,10 @@ StatusOr<std::vector<std::unique_ptr<const CpuPackedWeights>>> CpuPackedWeights:
       PAGODA_ASSIGN_OR_RETURN(dst.k_proj, dst_rank.pack(src.k_proj, pool));
       PAGODA_ASSIGN_OR_RETURN(dst.v_proj, dst_rank.pack(src.v_proj, pool));
       PAGODA_ASSIGN_OR_RETURN(dst.o_proj, dst_rank.pack(src.o_proj, pool));
-      PAGODA_ASSIGN_OR_RETURN(dst.gate_proj, dst_rank.pack(src.gate_proj, pool));
-      PAGODA_ASSIGN_OR_RETURN(dst.up_proj, dst_rank.pack(src.up_proj, pool));
+      const Bf16Matrix& gate = src.gate_proj;
+      const Bf16Matrix& up = src.up_proj;
+      PAGODA_ASSIGN_OR_RETURN(dst.gate_up, dst_rank.keep(pack_interleaved(gate.data, gate.ld, up.data, up.ld,
+                                                                          gate.rows, gate.cols, pool)));
       PAGODA_ASSIGN_OR_RETURN(dst.down_proj, dst_rank.pack(src.down_proj, pool));
     }
     const std::string p = "model.layers." + std::to_string(i) + ".";

@@ -22,8 +22,8 @@ namespace pagoda::cpu {
 struct CpuPackedLayer {
   PackedMatrix q_proj, k_proj, v_proj;  // [local out, hidden]
   PackedMatrix o_proj;                  // [hidden, local q]
-  PackedMatrix gate_proj, up_proj;      // [local inter, hidden]
-  PackedMatrix down_proj;               // [hidden, local inter]
+  PackedMatrix gate_up;    // gate_proj and up_proj [local inter, hidden], interleaved (pack_interleaved)
+  PackedMatrix down_proj;  // [hidden, local inter]
 };
 
 class CpuPackedWeights {
@@ -44,6 +44,7 @@ class CpuPackedWeights {
   StatusOr<PackedMatrix> pack(
       const Bf16Matrix& m, ThreadPool& pool,
       const std::function<void(std::int64_t row_begin, std::int64_t row_end)>& done_with_rows = {});
+  StatusOr<PackedMatrix> keep(StatusOr<OwnedPackedMatrix> owned);
 
   std::vector<OwnedPackedMatrix> owned_;
 };

@@ -139,16 +139,8 @@ void CpuRank::attention_block(const CpuLayerWeights& lw, const CpuPackedLayer& p
   pool_.parallel_for(n, [&](std::int64_t t) {
     const float* c = cos_.data() + t * half;
     const float* s = sin_.data() + t * half;
-    for (std::int64_t head = 0; head < nq; ++head) {
-      float* x = q_.data() + (t * nq + head) * hd;
-      rms_norm_inplace(x, lw.q_norm.data, eps, hd);
-      rope_rotate_half(x, c, s, hd);
-    }
-    for (std::int64_t head = 0; head < nkv; ++head) {
-      float* x = k_.data() + (t * nkv + head) * hd;
-      rms_norm_inplace(x, lw.k_norm.data, eps, hd);
-      rope_rotate_half(x, c, s, hd);
-    }
+    rms_norm_rope_heads(q_.data() + t * nq * hd, nq, hd, lw.q_norm.data, eps, c, s);
+    rms_norm_rope_heads(k_.data() + t * nkv * hd, nkv, hd, lw.k_norm.data, eps, c, s);
     write_kv(kc, vc, k_.data() + t * nkv * hd, v_.data() + t * nkv * hd,
              token_tables_[static_cast<std::size_t>(t)], positions_[static_cast<std::size_t>(t)], nkv, hd,
              block_size_);
@@ -180,10 +172,19 @@ void CpuRank::attention_block(const CpuLayerWeights& lw, const CpuPackedLayer& p
 void CpuRank::mlp_block(const CpuLayerWeights& lw, const CpuPackedLayer& pw, std::int64_t n) {
   const std::int64_t h = config_.hidden_size, inter = shard_.inter_size;
   norm_rows_to_bf16(hidden_.data(), lw.post_attention_norm, n, xb_.data());
-  gemm_many(xb_.data(), h, n, {{&pw.gate_proj, gate_.data()}, {&pw.up_proj, up_.data()}});
-  pool_.parallel_for(n, [&](std::int64_t t) {
-    silu_mul_to_bf16(gate_.data() + t * inter, up_.data() + t * inter, inter, act_b_.data() + t * inter);
-  });
+  // gate and up come interleaved, 64 columns of each in turn: each pair goes
+  // through SiLU-and-multiply while in cache.
+  constexpr std::int64_t kCols = PackedMatrix::kPanelRows;
+  const GemmEpilogue silu_mul{
+      2, [&](const float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows, std::int64_t group) {
+        const std::int64_t col0 = group * kCols, cols = std::min(kCols, inter - col0);
+        for (std::int64_t r = 0; r < rows; ++r) {
+          silu_mul_to_bf16(block + r * ld, block + r * ld + kCols, cols,
+                           act_b_.data() + (row0 + r) * inter + col0);
+        }
+      }};
+  GemmParams gate_up{xb_.data(), h, pw.gate_up, nullptr, 0, n, &silu_mul};
+  gemm_bf16(gate_up, pool_, isa_);
   gemm(act_b_.data(), inter, pw.down_proj, proj_.data(), n);
   if (shard_.world_size > 1) comm_->all_reduce_sum(proj_.data(), n * h);
   add_projection_to_residual(n);
@@ -214,8 +215,6 @@ void CpuRank::forward(const StepPlan& plan) {
   sized(attn_, n * shard_.num_q_heads * hd);
   sized(attn_b_, n * shard_.num_q_heads * hd);
   sized(proj_, n * h);
-  sized(gate_, n * shard_.inter_size);
-  sized(up_, n * shard_.inter_size);
   sized(act_b_, n * shard_.inter_size);
   sized(cos_, n * half);
   sized(sin_, n * half);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "base/bf16.h"
+#include "engine/cpu/aligned_buffer.h"
 
 namespace pagoda::cpu {
 
@@ -24,6 +25,54 @@ void gemm_bf16_scalar(const GemmParams& p, std::int64_t panel_begin, std::int64_
     }
   }
 }
+
+namespace {
+
+void run_panels(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end, CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kAvx512Bf16:
+      return gemm_bf16_avx512(p, panel_begin, panel_end);
+    case CpuIsa::kAvx2:
+      return gemm_bf16_avx2(p, panel_begin, panel_end);
+    case CpuIsa::kScalar:
+      return gemm_bf16_scalar(p, panel_begin, panel_end);
+  }
+}
+
+// The groups of an epilogue's product in panels [panel_begin, panel_end) (a
+// whole number of groups): each group over runs of rows whose outputs fill at
+// most kScratchBytes (so they stay in L2 for `take`), rows in multiples of
+// the kernels' six-row blocks.
+void run_groups(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end, CpuIsa isa) {
+  constexpr std::int64_t kScratchBytes = 128 << 10, kRowMultiple = 6;
+  const GemmEpilogue& e = *p.epilogue;
+  const std::int64_t ld = e.group_panels * PackedMatrix::kPanelRows;
+  const std::int64_t cap =
+      std::max<std::int64_t>(kRowMultiple, kScratchBytes / (ld * static_cast<std::int64_t>(sizeof(float))) /
+                                               kRowMultiple * kRowMultiple);
+  const std::int64_t num_runs = (p.m + cap - 1) / cap;
+  const std::int64_t rows_per_run =
+      ((p.m + num_runs - 1) / num_runs + kRowMultiple - 1) / kRowMultiple * kRowMultiple;
+  thread_local AlignedVector<float> scratch;
+  if (static_cast<std::int64_t>(scratch.size()) < rows_per_run * ld)
+    scratch.resize(static_cast<std::size_t>(rows_per_run * ld));
+  for (std::int64_t g0 = panel_begin; g0 < panel_end; g0 += e.group_panels) {
+    GemmParams sub = p;  // the group's panels as a matrix of their own, into scratch
+    sub.w.data = p.w.data + g0 * p.w.panel_stride();
+    sub.w.n = std::min(p.w.n - g0 * PackedMatrix::kPanelRows, ld);
+    sub.y = scratch.data();
+    sub.ldy = ld;
+    sub.epilogue = nullptr;
+    for (std::int64_t r0 = 0; r0 < p.m; r0 += rows_per_run) {
+      sub.x = p.x + r0 * p.ldx;
+      sub.m = std::min(rows_per_run, p.m - r0);
+      run_panels(sub, 0, sub.w.num_panels(), isa);
+      e.take(scratch.data(), ld, r0, sub.m, g0 / e.group_panels);
+    }
+  }
+}
+
+}  // namespace
 
 void gemm_bf16_many(std::span<const GemmParams> parts, ThreadPool& pool, CpuIsa isa) {
   // Columns are split into tasks of whole packed panels; each output column
@@ -51,21 +100,18 @@ void gemm_bf16_many(std::span<const GemmParams> parts, ThreadPool& pool, CpuIsa 
   tasks.reserve(static_cast<std::size_t>(total_panels / panels_per_task + parts.size()));
   for (const GemmParams& p : parts) {
     if (p.m == 0) continue;
-    for (std::int64_t begin = 0; begin < p.w.num_panels(); begin += panels_per_task)
-      tasks.push_back({&p, begin, std::min(p.w.num_panels(), begin + panels_per_task)});
+    // An epilogue's tasks hold whole groups.
+    const std::int64_t group = p.epilogue != nullptr ? p.epilogue->group_panels : 1;
+    const std::int64_t step = (panels_per_task + group - 1) / group * group;
+    for (std::int64_t begin = 0; begin < p.w.num_panels(); begin += step)
+      tasks.push_back({&p, begin, std::min(p.w.num_panels(), begin + step)});
   }
   pool.parallel_for(static_cast<std::int64_t>(tasks.size()), [&](std::int64_t t) {
     const Task& task = tasks[static_cast<std::size_t>(t)];
-    switch (isa) {
-      case CpuIsa::kAvx512Bf16:
-        gemm_bf16_avx512(*task.part, task.begin, task.end);
-        break;
-      case CpuIsa::kAvx2:
-        gemm_bf16_avx2(*task.part, task.begin, task.end);
-        break;
-      case CpuIsa::kScalar:
-        gemm_bf16_scalar(*task.part, task.begin, task.end);
-        break;
+    if (task.part->epilogue != nullptr) {
+      run_groups(*task.part, task.begin, task.end, isa);
+    } else {
+      run_panels(*task.part, task.begin, task.end, isa);
     }
   });
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "engine/cpu/cpu_isa.h"
@@ -15,13 +16,33 @@
 
 namespace pagoda::cpu {
 
+// A consumer of a product's outputs in place of y: the panels of w are taken
+// in groups of group_panels (a group = 64 * group_panels output columns), and
+// each group's outputs for a run of rows are computed into per-thread scratch
+// and handed to `take` at once — used while they are in cache rather than
+// written to memory and read back (on this kind of machine an element-wise
+// pass over a prefill's f32 activations costs more in memory traffic than in
+// arithmetic). The outputs are exactly y's. `take` runs on the pool's threads,
+// concurrently for different groups, and must write only to places
+// determined by its arguments.
+struct GemmEpilogue {
+  std::int64_t group_panels = 1;
+  // block [rows][ld] f32, ld = 64 * group_panels: rows [row0, row0 + rows) of
+  // y, its columns [64 * group_panels * group, +ld); columns past w.n hold
+  // garbage.
+  std::function<void(const float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows,
+                     std::int64_t group)>
+      take;
+};
+
 struct GemmParams {
   const std::uint16_t* x = nullptr;  // [m, k] bf16, row stride ldx elements
   std::int64_t ldx = 0;
   PackedMatrix w;      // [n, k]: n = w.n, k = w.k
-  float* y = nullptr;  // [m, n] f32, row stride ldy elements
+  float* y = nullptr;  // [m, n] f32, row stride ldy elements (unused with an epilogue)
   std::int64_t ldy = 0;
   std::int64_t m = 0;
+  const GemmEpilogue* epilogue = nullptr;  // if set, receives the outputs instead of y
 };
 
 // Runs on `pool` with the path `isa` (normally detected_isa()).
@@ -34,8 +55,9 @@ void gemm_bf16(const GemmParams& p, ThreadPool& pool, CpuIsa isa);
 void gemm_bf16_many(std::span<const GemmParams> parts, ThreadPool& pool, CpuIsa isa);
 
 // One path over the packed panels [panel_begin, panel_end) of w (output
-// columns 64 * panel_begin up to 64 * panel_end or n), single-threaded; the
-// building blocks of gemm_bf16 (exposed for tests).
+// columns 64 * panel_begin up to 64 * panel_end or n) into y (p.epilogue is
+// ignored), single-threaded; the building blocks of gemm_bf16 (exposed for
+// tests).
 void gemm_bf16_scalar(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end);
 void gemm_bf16_avx2(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end);
 void gemm_bf16_avx512(const GemmParams& p, std::int64_t panel_begin, std::int64_t panel_end);

@@ -65,4 +65,13 @@ StatusOr<OwnedPackedMatrix> pack_matrix(
     const std::uint16_t* src, std::int64_t ld, std::int64_t n, std::int64_t k, ThreadPool& pool,
     const std::function<void(std::int64_t row_begin, std::int64_t row_end)>& done_with_rows = {});
 
+// Two matrices a and b of the same shape [n, k] packed as one, panel by panel
+// in turn: panel 2p holds rows [64p, 64p + 64) of a, panel 2p + 1 the same
+// rows of b (each zero past n), so view.n = 128 * ceil(n / 64). A product
+// with it gives each 64 columns of a's outputs beside the same columns of
+// b's — the layout of a fused gate/up projection whose consumer needs both.
+StatusOr<OwnedPackedMatrix> pack_interleaved(const std::uint16_t* a, std::int64_t lda, const std::uint16_t* b,
+                                             std::int64_t ldb, std::int64_t n, std::int64_t k,
+                                             ThreadPool& pool);
+
 }  // namespace pagoda::cpu

@@ -84,6 +84,39 @@ TEST(CpuOpsTest, Avx512PathEqualsGenericBitForBit) {
   }
 }
 
+// The fused q/k norm + RoPE over many heads is exactly the per-head
+// rms_norm_row then rope_rotate_half, in both builds, for head counts around
+// its group of sixteen and head sizes that are not multiples of sixteen.
+TEST(CpuOpsTest, NormRopeHeadsEqualsPerHeadNormThenRope) {
+  const bool avx512 = hardware_isa() == CpuIsa::kAvx512Bf16;
+  for (std::int64_t hd : {2, 6, 64, 96, 128, 130}) {
+    for (std::int64_t heads : {1, 2, 15, 16, 17, 40}) {
+      std::vector<float> x = awkward_values(heads * hd, static_cast<unsigned>(heads * 1000 + hd));
+      for (auto& v : x)
+        v = std::isfinite(v) ? v : -2.25f;
+      const std::vector<float> cs = awkward_values(hd / 2, 5), sn = awkward_values(hd / 2, 6);
+      std::vector<std::uint16_t> weight(static_cast<std::size_t>(hd));
+      for (std::size_t i = 0; i < weight.size(); ++i)
+        weight[i] = f32_to_bf16(0.75f + static_cast<float>(i % 11) * 0.05f);
+      std::vector<float> want = x;
+      for (std::int64_t h = 0; h < heads; ++h) {
+        float* v = want.data() + h * hd;
+        generic::rms_norm_row(v, weight.data(), 1e-6f, hd, v);
+        generic::rope_rotate_half(v, cs.data(), sn.data(), hd);
+      }
+      std::vector<float> got = x;
+      generic::rms_norm_rope_heads(got.data(), heads, hd, weight.data(), 1e-6f, cs.data(), sn.data());
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+          << "generic, heads " << heads << ", head_dim " << hd;
+      if (!avx512) continue;
+      got = x;
+      avx512::rms_norm_rope_heads(got.data(), heads, hd, weight.data(), 1e-6f, cs.data(), sn.data());
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+          << "avx512, heads " << heads << ", head_dim " << hd;
+    }
+  }
+}
+
 // SiLU's exp: within 3e-7 of exp over its whole range, and clamped outside it.
 TEST(CpuOpsTest, ClampedExpIsAccurateAndFinite) {
   for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -158,6 +159,64 @@ TEST(GemmManyTest, EqualsSeparateProducts) {
     c.x = a.x;
     EXPECT_EQ(yb, run(b, isa, pool)) << isa_name(isa);
     EXPECT_EQ(yc, run(c, isa, pool)) << isa_name(isa);
+  }
+}
+
+// An epilogue receives exactly the plain product's outputs, each once, in
+// groups of whole panels — also where rows come in several runs (m past the
+// scratch's rows) and where the last group is short.
+TEST(GemmEpilogueTest, HandsOverEveryOutputOnceAndExactly) {
+  ThreadPool pool(2);
+  struct Case {
+    std::int64_t m, n, k, group_panels;
+  };
+  for (const Case c : {Case{1, 64, 33, 1}, Case{7, 130, 70, 2}, Case{517, 256, 40, 2}, Case{300, 200, 64, 3},
+                       Case{13, 65, 97, 2}}) {
+    const Matrices mt = random_matrices(c.m, c.n, c.k, static_cast<std::uint32_t>(c.m + c.n));
+    const OwnedPackedMatrix w = packed(mt, pool);
+    for (CpuIsa isa : isas()) {
+      const std::vector<float> want = run(mt, isa, pool);
+      std::vector<float> got(want.size(), NAN);
+      std::vector<int> seen(want.size(), 0);
+      const std::int64_t width = c.group_panels * PackedMatrix::kPanelRows;
+      const GemmEpilogue e{
+          c.group_panels,
+          [&](const float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows, std::int64_t group) {
+            ASSERT_EQ(ld, width);
+            for (std::int64_t r = 0; r < rows; ++r) {
+              for (std::int64_t j = 0; j < ld && group * width + j < c.n; ++j) {
+                const auto at = static_cast<std::size_t>((row0 + r) * c.n + group * width + j);
+                got[at] = block[r * ld + j];
+                ++seen[at];  // groups never overlap, so no two threads touch one element
+              }
+            }
+          }};
+      gemm_bf16(GemmParams{mt.x.data(), c.k, w.view, nullptr, 0, c.m, &e}, pool, isa);
+      EXPECT_EQ(got, want) << isa_name(isa) << " m=" << c.m << " n=" << c.n << " group=" << c.group_panels;
+      EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<std::ptrdiff_t>(seen.size()))
+          << isa_name(isa) << " m=" << c.m;
+    }
+  }
+}
+
+// Interleaved packing puts a's and b's panels in turn, each zero padded.
+TEST(GemmEpilogueTest, InterleavedPackingAlternatesPanels) {
+  ThreadPool pool(2);
+  const std::int64_t n = 100, k = 37;
+  const Matrices a = random_matrices(1, n, k, 11), b = random_matrices(1, n, k, 12);
+  auto w = pack_interleaved(a.w.data(), k, b.w.data(), k, n, k, pool);
+  ASSERT_TRUE(w.ok());
+  const PackedMatrix& v = w->view;
+  ASSERT_EQ(v.n, 256);
+  for (std::int64_t row = 0; row < v.n; ++row) {
+    const std::int64_t panel = row / PackedMatrix::kPanelRows;
+    const std::int64_t src_row = panel / 2 * PackedMatrix::kPanelRows + row % PackedMatrix::kPanelRows;
+    const Matrices& src = panel % 2 == 0 ? a : b;
+    for (std::int64_t c = 0; c < 2 * v.num_pairs(); ++c) {
+      const std::uint16_t want =
+          src_row < n && c < k ? src.w[static_cast<std::size_t>(src_row * k + c)] : std::uint16_t{0};
+      ASSERT_EQ(v.at(row, c), want) << "row " << row << " col " << c;
+    }
   }
 }
 
