@@ -33,7 +33,8 @@ struct Workload {
   std::vector<std::vector<std::int32_t>> tables;
   std::vector<std::int32_t> positions;
   std::vector<const std::int32_t*> token_tables;
-  std::vector<float> q, out;
+  std::vector<std::uint16_t> q;  // bf16
+  std::vector<float> out;
   double flops = 0, kv_bytes = 0;
 
   // `seqs` sequences of `context` tokens; the last `queries` tokens of each query.
@@ -64,7 +65,7 @@ struct Workload {
     }
     q.resize(positions.size() * kHeads * kHeadDim);
     for (auto& x : q)
-      x = nd(rng);
+      x = f32_to_bf16(nd(rng));
     out.resize(q.size());
   }
 

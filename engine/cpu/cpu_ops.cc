@@ -24,10 +24,8 @@ void rope_rotate_half(float* x, const float* cos, const float* sin, std::int64_t
                : generic::rope_rotate_half(x, cos, sin, head_dim);
 }
 
-void rms_norm_rope_heads(float* x, std::int64_t num_heads, std::int64_t head_dim, const std::uint16_t* weight,
-                         float eps, const float* cos, const float* sin) {
-  use_avx512() ? avx512::rms_norm_rope_heads(x, num_heads, head_dim, weight, eps, cos, sin)
-               : generic::rms_norm_rope_heads(x, num_heads, head_dim, weight, eps, cos, sin);
+void rms_norm_rope_heads(const NormRopeParams& p) {
+  use_avx512() ? avx512::rms_norm_rope_heads(p) : generic::rms_norm_rope_heads(p);
 }
 
 void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out) {

@@ -18,11 +18,23 @@ inline void rms_norm_inplace(float* x, const std::uint16_t* weight, float eps, s
 // Rotate-half RoPE on one head vector x [head_dim] with cos/sin [head_dim/2].
 void rope_rotate_half(float* x, const float* cos, const float* sin, std::int64_t head_dim);
 
-// q_norm / k_norm then RoPE on num_heads head vectors x [num_heads][head_dim]
-// (even) in place, one weight [head_dim] for all: exactly rms_norm_inplace then
-// rope_rotate_half on each head (the same bits), only faster.
-void rms_norm_rope_heads(float* x, std::int64_t num_heads, std::int64_t head_dim, const std::uint16_t* weight,
-                         float eps, const float* cos, const float* sin);
+// q_norm / k_norm then rotate-half RoPE, in place, on the head vectors of
+// `rows` rows: row r holds num_heads heads [num_heads][head_dim] (head_dim
+// even) at x + r * ld and is rotated by cos/sin + r * cs_ld [head_dim / 2]
+// (cs_ld 0: one position for all). One weight [head_dim] for every head.
+struct NormRopeParams {
+  float* x = nullptr;
+  std::int64_t rows = 0, ld = 0, num_heads = 0, head_dim = 0;
+  const std::uint16_t* weight = nullptr;
+  float eps = 0.0f;
+  const float* cos = nullptr;
+  const float* sin = nullptr;
+  std::int64_t cs_ld = 0;
+};
+// Exactly rms_norm_inplace then rope_rotate_half on each head (the same
+// bits), with the heads' reductions side by side so their chains of dependent
+// adds overlap.
+void rms_norm_rope_heads(const NormRopeParams& p);
 
 // out[i] = silu(gate[i]) * up[i], rounded to bf16.
 void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);

@@ -5,12 +5,13 @@
 
 #include <cstdint>
 
+#include "engine/cpu/cpu_ops.h"  // NormRopeParams
+
 #define PAGODA_DECLARE_CPU_OPS(ns)                                                                       \
   namespace pagoda::cpu::ns {                                                                            \
   void rms_norm_row(const float* x, const std::uint16_t* weight, float eps, std::int64_t n, float* out); \
   void rope_rotate_half(float* x, const float* cos, const float* sin, std::int64_t head_dim);            \
-  void rms_norm_rope_heads(float* x, std::int64_t num_heads, std::int64_t head_dim,                      \
-                           const std::uint16_t* weight, float eps, const float* cos, const float* sin);  \
+  void rms_norm_rope_heads(const NormRopeParams& p);                                                     \
   void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);         \
   void f32_to_bf16_row(const float* x, std::int64_t n, std::uint16_t* out);                              \
   void bf16_to_f32_row(const std::uint16_t* x, std::int64_t n, float* out);                              \

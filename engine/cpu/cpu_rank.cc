@@ -3,10 +3,10 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
 #include "base/bf16.h"
 #include "engine/cpu/cpu_ops.h"
@@ -73,16 +73,7 @@ void CpuRank::claim_pages(void* memory, std::size_t bytes) {
 
 void CpuRank::gemm(const std::uint16_t* x, std::int64_t ldx, const PackedMatrix& w, float* y,
                    std::int64_t m) {
-  gemm_many(x, ldx, m, {{&w, y}});
-}
-
-void CpuRank::gemm_many(const std::uint16_t* x, std::int64_t ldx, std::int64_t m,
-                        std::initializer_list<std::pair<const PackedMatrix*, float*>> outputs) {
-  std::array<GemmParams, kMaxGemmOutputs> parts;
-  std::size_t num_parts = 0;
-  for (const auto& [w, y] : outputs)
-    parts.at(num_parts++) = GemmParams{x, ldx, *w, y, w->n, m};
-  gemm_bf16_many(std::span<const GemmParams>(parts.data(), num_parts), pool_, isa_);
+  gemm_bf16(GemmParams{x, ldx, w, y, w.n, m}, pool_, isa_);
 }
 
 void CpuRank::norm_rows_to_bf16(const float* x, const Bf16Matrix& w, std::int64_t rows, std::uint16_t* out) {
@@ -124,33 +115,71 @@ void CpuRank::add_projection_to_residual(std::int64_t n) {
   });
 }
 
+void CpuRank::project_qkv(const CpuLayerWeights& lw, const CpuPackedLayer& pw, const KvCacheView& cache,
+                          std::int64_t n) {
+  const std::int64_t h = config_.hidden_size, hd = config_.head_dim, half = hd / 2;
+  const std::int64_t nq = shard_.num_q_heads, nkv = shard_.num_kv_heads;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  // The three leave their GEMM through epilogues, whole heads at a time (a
+  // group of lcm(head_dim, 64) columns), while in cache: q and k normed and
+  // rotated, q rounded to bf16 for attention, K and V into the cache.
+  const std::int64_t group_cols = std::lcm(hd, PackedMatrix::kPanelRows);
+  const std::int64_t group_panels = group_cols / PackedMatrix::kPanelRows, heads_per_group = group_cols / hd;
+  // The heads of `group` (of num_heads) in a block of rows; the last group may be short.
+  const auto heads_in = [&](std::int64_t group, std::int64_t num_heads) {
+    return std::min(heads_per_group, num_heads - group * heads_per_group);
+  };
+  const auto norm_rope = [&](float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows,
+                             std::int64_t heads, const Bf16Matrix& weight) {
+    rms_norm_rope_heads({block, rows, ld, heads, hd, weight.data, eps, cos_.data() + row0 * half,
+                         sin_.data() + row0 * half, half});
+  };
+  const GemmEpilogue q_out{
+      group_panels,
+      [&](float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows, std::int64_t group) {
+        const std::int64_t heads = heads_in(group, nq);
+        norm_rope(block, ld, row0, rows, heads, lw.q_norm);
+        for (std::int64_t r = 0; r < rows; ++r) {
+          f32_to_bf16_row(block + r * ld, heads * hd,
+                          q_b_.data() + ((row0 + r) * nq + group * heads_per_group) * hd);
+        }
+      }};
+  const auto to_cache = [&](auto write, float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows,
+                            std::int64_t group) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const auto t = static_cast<std::size_t>(row0 + r);
+      for (std::int64_t i = 0; i < heads_in(group, nkv); ++i)
+        write(cache, token_tables_[t], positions_[t], group * heads_per_group + i, block + r * ld + i * hd);
+    }
+  };
+  const GemmEpilogue k_out{group_panels, [&](float* block, std::int64_t ld, std::int64_t row0,
+                                             std::int64_t rows, std::int64_t group) {
+                             norm_rope(block, ld, row0, rows, heads_in(group, nkv), lw.k_norm);
+                             to_cache(write_key, block, ld, row0, rows, group);
+                           }};
+  const GemmEpilogue v_out{group_panels,
+                           [&](float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows,
+                               std::int64_t group) { to_cache(write_value, block, ld, row0, rows, group); }};
+  const GemmParams qkv[] = {{xb_.data(), h, pw.q_proj, nullptr, 0, n, &q_out},
+                            {xb_.data(), h, pw.k_proj, nullptr, 0, n, &k_out},
+                            {xb_.data(), h, pw.v_proj, nullptr, 0, n, &v_out}};
+  gemm_bf16_many(qkv, pool_, isa_);
+}
+
 void CpuRank::attention_block(const CpuLayerWeights& lw, const CpuPackedLayer& pw, std::int64_t layer,
                               std::int64_t n) {
   const std::int64_t h = config_.hidden_size, hd = config_.head_dim;
   const std::int64_t nq = shard_.num_q_heads, nkv = shard_.num_kv_heads;
-  const std::int64_t half = hd / 2;
-  const float eps = static_cast<float>(config_.rms_norm_eps);
   norm_rows_to_bf16(hidden_.data(), lw.input_norm, n, xb_.data());
-  gemm_many(xb_.data(), h, n, {{&pw.q_proj, q_.data()}, {&pw.k_proj, k_.data()}, {&pw.v_proj, v_.data()}});
-
-  std::uint16_t* kc = k_cache_.get() + layer * kv_elems_per_layer_;
-  std::uint16_t* vc = v_cache_.get() + layer * kv_elems_per_layer_;
-  // Per token: q_norm/k_norm per head, RoPE, then K/V into the cache.
-  pool_.parallel_for(n, [&](std::int64_t t) {
-    const float* c = cos_.data() + t * half;
-    const float* s = sin_.data() + t * half;
-    rms_norm_rope_heads(q_.data() + t * nq * hd, nq, hd, lw.q_norm.data, eps, c, s);
-    rms_norm_rope_heads(k_.data() + t * nkv * hd, nkv, hd, lw.k_norm.data, eps, c, s);
-    write_kv(kc, vc, k_.data() + t * nkv * hd, v_.data() + t * nkv * hd,
-             token_tables_[static_cast<std::size_t>(t)], positions_[static_cast<std::size_t>(t)], nkv, hd,
-             block_size_);
-  });
+  const KvCacheView cache{k_cache_.get() + layer * kv_elems_per_layer_,
+                          v_cache_.get() + layer * kv_elems_per_layer_, nkv, hd, block_size_};
+  project_qkv(lw, pw, cache, n);
 
   PagedAttentionParams ap;
-  ap.q = q_.data();
+  ap.q = q_b_.data();
   ap.out = attn_.data();
-  ap.k_cache = kc;
-  ap.v_cache = vc;
+  ap.k_cache = cache.k;
+  ap.v_cache = cache.v;
   ap.positions = positions_.data();
   ap.block_tables = token_tables_.data();
   ap.num_tokens = n;
@@ -176,7 +205,7 @@ void CpuRank::mlp_block(const CpuLayerWeights& lw, const CpuPackedLayer& pw, std
   // through SiLU-and-multiply while in cache.
   constexpr std::int64_t kCols = PackedMatrix::kPanelRows;
   const GemmEpilogue silu_mul{
-      2, [&](const float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows, std::int64_t group) {
+      2, [&](float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows, std::int64_t group) {
         const std::int64_t col0 = group * kCols, cols = std::min(kCols, inter - col0);
         for (std::int64_t r = 0; r < rows; ++r) {
           silu_mul_to_bf16(block + r * ld, block + r * ld + kCols, cols,
@@ -209,9 +238,7 @@ void CpuRank::forward(const StepPlan& plan) {
   const std::int64_t n = static_cast<std::int64_t>(tokens_.size());
   sized(hidden_, n * h);
   sized(xb_, n * std::max<std::int64_t>(h, 1));
-  sized(q_, n * shard_.num_q_heads * hd);
-  sized(k_, n * shard_.num_kv_heads * hd);
-  sized(v_, n * shard_.num_kv_heads * hd);
+  sized(q_b_, n * shard_.num_q_heads * hd);
   sized(attn_, n * shard_.num_q_heads * hd);
   sized(attn_b_, n * shard_.num_q_heads * hd);
   sized(proj_, n * h);

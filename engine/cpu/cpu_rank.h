@@ -4,9 +4,7 @@
 #pragma once
 
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
-#include <utility>
 #include <vector>
 
 #include "engine/communicator.h"
@@ -14,6 +12,7 @@
 #include "engine/cpu/cpu_isa.h"
 #include "engine/cpu/cpu_packed_weights.h"
 #include "engine/cpu/cpu_weights.h"
+#include "engine/cpu/paged_attention.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/model_runner.h"
 #include "engine/rope.h"
@@ -42,16 +41,16 @@ class CpuRank {
   void embed(std::int64_t num_tokens);
   void attention_block(const CpuLayerWeights& lw, const CpuPackedLayer& pw, std::int64_t layer,
                        std::int64_t num_tokens);
+  // q, k and v of the step's rows from xb_: q_b_ (normed, rotated, bf16)
+  // and the layer's cache slots of the rows' positions.
+  void project_qkv(const CpuLayerWeights& lw, const CpuPackedLayer& pw, const KvCacheView& cache,
+                   std::int64_t num_tokens);
   void mlp_block(const CpuLayerWeights& lw, const CpuPackedLayer& pw, std::int64_t num_tokens);
   // hidden_ += proj_ for the step's rows (the residual connection).
   void add_projection_to_residual(std::int64_t num_tokens);
   // Faults in every page of [memory, memory + bytes) with this rank's threads.
   void claim_pages(void* memory, std::size_t bytes);
   void gemm(const std::uint16_t* x, std::int64_t ldx, const PackedMatrix& w, float* y, std::int64_t m);
-  // y_i = x · w_iᵀ for up to kMaxGemmOutputs weights sharing x, in one parallel loop.
-  static constexpr std::size_t kMaxGemmOutputs = 3;
-  void gemm_many(const std::uint16_t* x, std::int64_t ldx, std::int64_t m,
-                 std::initializer_list<std::pair<const PackedMatrix*, float*>> outputs);
   void norm_rows_to_bf16(const float* x, const Bf16Matrix& w, std::int64_t rows, std::uint16_t* out);
 
   const ModelConfig& config_;
@@ -74,8 +73,8 @@ class CpuRank {
   std::vector<float> cos_, sin_;           // [tokens, head_dim / 2]
   // Workspaces, grown on demand and reused; cache-line aligned, as every row is
   // when its width is a multiple of 16 floats or 32 bf16 values.
-  AlignedVector<float> hidden_, q_, k_, v_, attn_, proj_, logits_local_;
-  AlignedVector<std::uint16_t> xb_, attn_b_, act_b_;
+  AlignedVector<float> hidden_, attn_, proj_, logits_local_;
+  AlignedVector<std::uint16_t> xb_, q_b_, attn_b_, act_b_;
   std::vector<float> logits_;
 };
 

@@ -57,16 +57,19 @@ void run_groups(const GemmParams& p, std::int64_t panel_begin, std::int64_t pane
   if (static_cast<std::int64_t>(scratch.size()) < rows_per_run * ld)
     scratch.resize(static_cast<std::size_t>(rows_per_run * ld));
   for (std::int64_t g0 = panel_begin; g0 < panel_end; g0 += e.group_panels) {
-    GemmParams sub = p;  // the group's panels as a matrix of their own, into scratch
+    // The matrix from the group's first panel on, into scratch; only the
+    // group's panels are computed, but the kernel sees the next panel to ask
+    // for it ahead.
+    GemmParams sub = p;
     sub.w.data = p.w.data + g0 * p.w.panel_stride();
-    sub.w.n = std::min(p.w.n - g0 * PackedMatrix::kPanelRows, ld);
+    sub.w.n = p.w.n - g0 * PackedMatrix::kPanelRows;
     sub.y = scratch.data();
     sub.ldy = ld;
     sub.epilogue = nullptr;
     for (std::int64_t r0 = 0; r0 < p.m; r0 += rows_per_run) {
       sub.x = p.x + r0 * p.ldx;
       sub.m = std::min(rows_per_run, p.m - r0);
-      run_panels(sub, 0, sub.w.num_panels(), isa);
+      run_panels(sub, 0, std::min(e.group_panels, sub.w.num_panels()), isa);
       e.take(scratch.data(), ld, r0, sub.m, g0 / e.group_panels);
     }
   }

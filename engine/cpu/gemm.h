@@ -29,9 +29,8 @@ struct GemmEpilogue {
   std::int64_t group_panels = 1;
   // block [rows][ld] f32, ld = 64 * group_panels: rows [row0, row0 + rows) of
   // y, its columns [64 * group_panels * group, +ld); columns past w.n hold
-  // garbage.
-  std::function<void(const float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows,
-                     std::int64_t group)>
+  // garbage. `take` may overwrite the block (scratch, rewritten next time).
+  std::function<void(float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows, std::int64_t group)>
       take;
 };
 

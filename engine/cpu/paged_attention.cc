@@ -48,21 +48,26 @@ void paged_attention(const PagedAttentionParams& p, ThreadPool& pool, CpuIsa isa
   });
 }
 
-void write_kv(std::uint16_t* k_cache, std::uint16_t* v_cache, const float* k, const float* v,
-              const std::int32_t* block_table, std::int32_t position, std::int64_t num_kv_heads,
-              std::int64_t head_dim, std::int64_t block_size) {
-  const std::int64_t block = block_table[position / block_size], slot = position % block_size;
-  thread_local std::vector<std::uint16_t> row;
-  row.resize(static_cast<std::size_t>(head_dim));
-  for (std::int64_t h = 0; h < num_kv_heads; ++h) {
-    // K: each pair of dimensions to its own run of the block's keys.
-    f32_to_bf16_row(k + h * head_dim, head_dim, row.data());
-    std::uint16_t* k_pair = k_cache + k_cache_offset(block, h, slot, 0, num_kv_heads, head_dim, block_size);
-    for (std::int64_t d = 0; d < head_dim; d += 2, k_pair += 2 * block_size)
-      std::memcpy(k_pair, row.data() + d, 2 * sizeof(std::uint16_t));
-    f32_to_bf16_row(v + h * head_dim, head_dim,
-                    v_cache + v_cache_offset(block, h, slot, 0, num_kv_heads, head_dim, block_size));
-  }
+void write_key(const KvCacheView& cache, const std::int32_t* block_table, std::int32_t position,
+               std::int64_t kv_head, const float* key) {
+  const std::int64_t block = block_table[position / cache.block_size], slot = position % cache.block_size;
+  thread_local std::vector<std::uint16_t> rounded;
+  rounded.resize(static_cast<std::size_t>(cache.head_dim));
+  const std::uint16_t* row = rounded.data();
+  f32_to_bf16_row(key, cache.head_dim, rounded.data());
+  // Each pair of dimensions to its own run of the block's keys.
+  std::uint16_t* pair =
+      cache.k + k_cache_offset(block, kv_head, slot, 0, cache.num_kv_heads, cache.head_dim, cache.block_size);
+  for (std::int64_t d = 0; d < cache.head_dim; d += 2, pair += 2 * cache.block_size)
+    std::memcpy(pair, row + d, 2 * sizeof(std::uint16_t));
+}
+
+void write_value(const KvCacheView& cache, const std::int32_t* block_table, std::int32_t position,
+                 std::int64_t kv_head, const float* value) {
+  const std::int64_t block = block_table[position / cache.block_size], slot = position % cache.block_size;
+  f32_to_bf16_row(value, cache.head_dim,
+                  cache.v + v_cache_offset(block, kv_head, slot, 0, cache.num_kv_heads, cache.head_dim,
+                                           cache.block_size));
 }
 
 }  // namespace pagoda::cpu

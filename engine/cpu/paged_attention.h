@@ -17,7 +17,7 @@
 namespace pagoda::cpu {
 
 struct PagedAttentionParams {
-  const float* q = nullptr;                 // [num_tokens, num_heads, head_dim], normed + rotated
+  const std::uint16_t* q = nullptr;         // [num_tokens, num_heads, head_dim] bf16, normed + rotated
   float* out = nullptr;                     // [num_tokens, num_heads, head_dim]
   const std::uint16_t* k_cache = nullptr;   // [num_blocks, num_kv_heads, head_dim / 2, block_size, 2] bf16
   const std::uint16_t* v_cache = nullptr;   // [num_blocks, num_kv_heads, block_size, head_dim] bf16
@@ -71,10 +71,20 @@ std::vector<AttentionTile> plan_attention_tiles(const PagedAttentionParams& p);
 // Runs on `pool` with the path `isa` (normally detected_isa()).
 void paged_attention(const PagedAttentionParams& p, ThreadPool& pool, CpuIsa isa = detected_isa());
 
-// Writes one token's K and V ([num_kv_heads, head_dim] f32, rounded to bf16)
-// into cache slot `position` of the sequence with `block_table`.
-void write_kv(std::uint16_t* k_cache, std::uint16_t* v_cache, const float* k, const float* v,
-              const std::int32_t* block_table, std::int32_t position, std::int64_t num_kv_heads,
-              std::int64_t head_dim, std::int64_t block_size);
+// One layer's KV cache (the layouts above).
+struct KvCacheView {
+  std::uint16_t* k = nullptr;
+  std::uint16_t* v = nullptr;
+  std::int64_t num_kv_heads = 0;
+  std::int64_t head_dim = 0;
+  std::int64_t block_size = 0;
+};
+
+// Writes one KV head's key (or value) [head_dim] f32, rounded to bf16, into
+// cache slot `position` of the sequence with `block_table`.
+void write_key(const KvCacheView& cache, const std::int32_t* block_table, std::int32_t position,
+               std::int64_t kv_head, const float* key);
+void write_value(const KvCacheView& cache, const std::int32_t* block_table, std::int32_t position,
+                 std::int64_t kv_head, const float* value);
 
 }  // namespace pagoda::cpu

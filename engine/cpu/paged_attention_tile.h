@@ -1,7 +1,7 @@
 // The tile loop every ISA path of paged_attention shares: walk the tile's keys
 // in chunks of kAttentionKeyChunk and let every query row (token x query head
 // of the group) that reaches the chunk take one online-softmax step on it.
-// The loop rounds each query row to bf16 once per tile, finds each chunk's
+// The loop copies each query row (bf16) once per tile, finds each chunk's
 // keys run by run (a run of kAttentionKeyRun keys read in place where it lies
 // in one block, else gathered into scratch in the same transposed layout)
 // and lays its V rows out in key pairs once for all the tile's rows (or, see
@@ -153,9 +153,9 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
   const std::int64_t rows = tile.num_tokens * group;
   s.q.assign(static_cast<std::size_t>(rows * dim), 0);
   for (std::int64_t row = 0; row < rows; ++row) {
-    const float* q =
+    const std::uint16_t* q =
         p.q + ((tile.first_token + row / group) * p.num_heads + kv_head * group + row % group) * hd;
-    f32_to_bf16_row(q, hd, s.q.data() + row * dim);
+    std::copy(q, q + hd, s.q.data() + row * dim);
   }
   s.k.resize(static_cast<std::size_t>(kChunk * hd));  // unused by runs read in place
   s.pairs.resize(static_cast<std::size_t>(kChunk * dim));

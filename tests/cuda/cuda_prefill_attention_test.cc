@@ -153,8 +153,12 @@ std::vector<float> cpu_attention(const PrefillCase& c, const PrefillInputs& in, 
   for (std::int32_t off : in.table_offsets)
     tables.push_back(in.block_tables.data() + off);
   std::vector<float> out(static_cast<std::size_t>(in.num_rows * c.num_heads * c.head_dim));
+  // The CPU attention takes q in bf16 (the rounding the CUDA kernel does inside).
+  std::vector<std::uint16_t> q(in.q.size());
+  for (std::size_t i = 0; i < q.size(); ++i)
+    q[i] = f32_to_bf16(in.q[i]);
   cpu::PagedAttentionParams p;
-  p.q = in.q.data();
+  p.q = q.data();
   p.out = out.data();
   // The CPU backend keeps K transposed by pairs of dimensions (cpu::k_cache_offset):
   // the same keys in its layout.

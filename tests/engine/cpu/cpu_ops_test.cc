@@ -84,35 +84,41 @@ TEST(CpuOpsTest, Avx512PathEqualsGenericBitForBit) {
   }
 }
 
-// The fused q/k norm + RoPE over many heads is exactly the per-head
-// rms_norm_row then rope_rotate_half, in both builds, for head counts around
-// its group of sixteen and head sizes that are not multiples of sixteen.
+// The fused q/k norm + RoPE is exactly the per-head rms_norm_row then
+// rope_rotate_half, in both builds: rows of several heads, each row with its
+// own position (or one for all) and a stride past its heads, head counts
+// around its group of sixteen and head sizes that are not multiples of 16.
 TEST(CpuOpsTest, NormRopeHeadsEqualsPerHeadNormThenRope) {
   const bool avx512 = hardware_isa() == CpuIsa::kAvx512Bf16;
   for (std::int64_t hd : {2, 6, 64, 96, 128, 130}) {
     for (std::int64_t heads : {1, 2, 15, 16, 17, 40}) {
-      std::vector<float> x = awkward_values(heads * hd, static_cast<unsigned>(heads * 1000 + hd));
-      for (auto& v : x)
-        v = std::isfinite(v) ? v : -2.25f;
-      const std::vector<float> cs = awkward_values(hd / 2, 5), sn = awkward_values(hd / 2, 6);
-      std::vector<std::uint16_t> weight(static_cast<std::size_t>(hd));
-      for (std::size_t i = 0; i < weight.size(); ++i)
-        weight[i] = f32_to_bf16(0.75f + static_cast<float>(i % 11) * 0.05f);
-      std::vector<float> want = x;
-      for (std::int64_t h = 0; h < heads; ++h) {
-        float* v = want.data() + h * hd;
-        generic::rms_norm_row(v, weight.data(), 1e-6f, hd, v);
-        generic::rope_rotate_half(v, cs.data(), sn.data(), hd);
+      for (std::int64_t rows : {1, 3}) {
+        const std::int64_t ld = heads * hd + 4, half = hd / 2, cs_ld = rows == 1 ? 0 : half;
+        std::vector<float> x = awkward_values(rows * ld, static_cast<unsigned>(heads * 1000 + hd + rows));
+        for (auto& v : x)
+          v = std::isfinite(v) ? v : -2.25f;
+        const std::vector<float> cs = awkward_values(rows * half, 5), sn = awkward_values(rows * half, 6);
+        std::vector<std::uint16_t> weight(static_cast<std::size_t>(hd));
+        for (std::size_t i = 0; i < weight.size(); ++i)
+          weight[i] = f32_to_bf16(0.75f + static_cast<float>(i % 11) * 0.05f);
+        std::vector<float> want = x;
+        for (std::int64_t r = 0; r < rows; ++r) {
+          for (std::int64_t h = 0; h < heads; ++h) {
+            float* v = want.data() + r * ld + h * hd;
+            generic::rms_norm_row(v, weight.data(), 1e-6f, hd, v);
+            generic::rope_rotate_half(v, cs.data() + r * cs_ld, sn.data() + r * cs_ld, hd);
+          }
+        }
+        for (int build = 0; build < (avx512 ? 2 : 1); ++build) {
+          std::vector<float> got = x;
+          const NormRopeParams p{got.data(),    rows,  ld,        heads,     hd,
+                                 weight.data(), 1e-6f, cs.data(), sn.data(), cs_ld};
+          build == 0 ? generic::rms_norm_rope_heads(p) : avx512::rms_norm_rope_heads(p);
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+              << (build == 0 ? "generic" : "avx512") << ", rows " << rows << ", heads " << heads
+              << ", head_dim " << hd;
+        }
       }
-      std::vector<float> got = x;
-      generic::rms_norm_rope_heads(got.data(), heads, hd, weight.data(), 1e-6f, cs.data(), sn.data());
-      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
-          << "generic, heads " << heads << ", head_dim " << hd;
-      if (!avx512) continue;
-      got = x;
-      avx512::rms_norm_rope_heads(got.data(), heads, hd, weight.data(), 1e-6f, cs.data(), sn.data());
-      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
-          << "avx512, heads " << heads << ", head_dim " << hd;
     }
   }
 }

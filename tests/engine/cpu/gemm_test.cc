@@ -181,7 +181,7 @@ TEST(GemmEpilogueTest, HandsOverEveryOutputOnceAndExactly) {
       const std::int64_t width = c.group_panels * PackedMatrix::kPanelRows;
       const GemmEpilogue e{
           c.group_panels,
-          [&](const float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows, std::int64_t group) {
+          [&](float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows, std::int64_t group) {
             ASSERT_EQ(ld, width);
             for (std::int64_t r = 0; r < rows; ++r) {
               for (std::int64_t j = 0; j < ld && group * width + j < c.n; ++j) {

@@ -74,7 +74,7 @@ class AttentionFixture {
     }
     q_.resize(positions_.size() * static_cast<std::size_t>(c.heads * c.head_dim));
     for (auto& x : q_)
-      x = nd(rng);
+      x = f32_to_bf16(nd(rng));
   }
 
   PagedAttentionParams params(float* out) const {
@@ -116,9 +116,8 @@ class AttentionFixture {
         for (std::size_t j = 0; j < s.size(); ++j) {
           double dot = 0;
           for (std::int64_t d = 0; d < hd; ++d) {
-            // q enters the products rounded to bf16, as the specification says.
-            dot += bf16_to_f32(f32_to_bf16(
-                       q_[(t * static_cast<std::size_t>(c_.heads) + static_cast<std::size_t>(h)) * hd + d])) *
+            dot += bf16_to_f32(
+                       q_[(t * static_cast<std::size_t>(c_.heads) + static_cast<std::size_t>(h)) * hd + d]) *
                    key(token_tables_[t], static_cast<std::int64_t>(j), kvh, d);
           }
           s[j] = dot / std::sqrt(static_cast<double>(hd));
@@ -147,7 +146,7 @@ class AttentionFixture {
   std::vector<std::vector<std::int32_t>> tables_;
   std::vector<std::int32_t> positions_;
   std::vector<const std::int32_t*> token_tables_;
-  std::vector<float> q_;
+  std::vector<std::uint16_t> q_;  // bf16
 };
 
 const AttentionCase kCases[] = {
