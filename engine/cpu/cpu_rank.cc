@@ -177,7 +177,7 @@ void CpuRank::attention_block(const CpuLayerWeights& lw, const CpuPackedLayer& p
 
   PagedAttentionParams ap;
   ap.q = q_b_.data();
-  ap.out = attn_.data();
+  ap.out_bf16 = attn_b_.data();
   ap.k_cache = cache.k;
   ap.v_cache = cache.v;
   ap.positions = positions_.data();
@@ -191,8 +191,6 @@ void CpuRank::attention_block(const CpuLayerWeights& lw, const CpuPackedLayer& p
   paged_attention(ap, pool_);
 
   const std::int64_t qw = nq * hd;
-  pool_.parallel_for(
-      n, [&](std::int64_t t) { f32_to_bf16_row(attn_.data() + t * qw, qw, attn_b_.data() + t * qw); });
   gemm(attn_b_.data(), qw, pw.o_proj, proj_.data(), n);
   if (shard_.world_size > 1) comm_->all_reduce_sum(proj_.data(), n * h);
   add_projection_to_residual(n);
@@ -239,7 +237,6 @@ void CpuRank::forward(const StepPlan& plan) {
   sized(hidden_, n * h);
   sized(xb_, n * std::max<std::int64_t>(h, 1));
   sized(q_b_, n * shard_.num_q_heads * hd);
-  sized(attn_, n * shard_.num_q_heads * hd);
   sized(attn_b_, n * shard_.num_q_heads * hd);
   sized(proj_, n * h);
   sized(act_b_, n * shard_.inter_size);

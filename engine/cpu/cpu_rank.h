@@ -73,7 +73,7 @@ class CpuRank {
   std::vector<float> cos_, sin_;           // [tokens, head_dim / 2]
   // Workspaces, grown on demand and reused; cache-line aligned, as every row is
   // when its width is a multiple of 16 floats or 32 bf16 values.
-  AlignedVector<float> hidden_, attn_, proj_, logits_local_;
+  AlignedVector<float> hidden_, proj_, logits_local_;
   AlignedVector<std::uint16_t> xb_, q_b_, attn_b_, act_b_;
   std::vector<float> logits_;
 };

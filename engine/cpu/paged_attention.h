@@ -19,6 +19,7 @@ namespace pagoda::cpu {
 struct PagedAttentionParams {
   const std::uint16_t* q = nullptr;         // [num_tokens, num_heads, head_dim] bf16, normed + rotated
   float* out = nullptr;                     // [num_tokens, num_heads, head_dim]
+  std::uint16_t* out_bf16 = nullptr;        // if set: the same rounded to bf16, instead of out
   const std::uint16_t* k_cache = nullptr;   // [num_blocks, num_kv_heads, head_dim / 2, block_size, 2] bf16
   const std::uint16_t* v_cache = nullptr;   // [num_blocks, num_kv_heads, block_size, head_dim] bf16
   const std::int32_t* positions = nullptr;  // [num_tokens] absolute position of each query token

@@ -120,6 +120,7 @@ struct AttentionScratch {
   std::vector<float> l;              // [rows, kAttentionKeyRun] lane-wise softmax denominators
   std::vector<float> m;              // [rows] running maxima
   std::vector<std::int64_t> valid;   // [tokens] keys of the current chunk each token sees
+  std::vector<float> out_row;        // [head_dim] a finished row on its way to bf16
 };
 
 // Offsets (elements, in the V cache) of the rows of keys [c0, c0 + num_keys)
@@ -163,6 +164,7 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
   s.l.assign(static_cast<std::size_t>(rows * kRun), 0.0f);
   s.m.assign(static_cast<std::size_t>(rows), -std::numeric_limits<float>::infinity());
   s.valid.resize(static_cast<std::size_t>(tile.num_tokens));
+  s.out_row.resize(static_cast<std::size_t>(hd));
   const std::int32_t* table = p.block_tables[tile.first_token];
   const std::int64_t last_ctx =
       static_cast<std::int64_t>(p.positions[tile.first_token + tile.num_tokens - 1]) + 1;
@@ -245,8 +247,13 @@ void attend_tile_with(const PagedAttentionParams& p, const AttentionTile& tile, 
   }
   for (std::int64_t row = 0; row < rows; ++row) {
     const std::int64_t t = tile.first_token + row / group;
-    float* out = p.out + (t * p.num_heads + kv_head * group + row % group) * hd;
-    Ops::finish(s.l.data() + row * kRun, s.o.data() + row * dim, hd, out);
+    const std::int64_t out_at = (t * p.num_heads + kv_head * group + row % group) * hd;
+    if (p.out_bf16 == nullptr) {
+      Ops::finish(s.l.data() + row * kRun, s.o.data() + row * dim, hd, p.out + out_at);
+    } else {  // rounded while the row is in L1 (o_proj reads it in bf16)
+      Ops::finish(s.l.data() + row * kRun, s.o.data() + row * dim, hd, s.out_row.data());
+      f32_to_bf16_row(s.out_row.data(), hd, p.out_bf16 + out_at);
+    }
   }
 }
 

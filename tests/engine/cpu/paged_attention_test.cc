@@ -208,6 +208,23 @@ TEST_P(PagedAttentionTest, TokensAloneEqualTokensInTiles) {
       << GetParam().name;
 }
 
+// Asked for bf16 output, every path writes the f32 output rounded to bf16.
+TEST_P(PagedAttentionTest, Bf16OutputIsTheF32OutputRounded) {
+  AttentionFixture f(GetParam());
+  ThreadPool pool(2);
+  std::vector<float> f32(f.out_size());
+  paged_attention(f.params(f32.data()), pool, CpuIsa::kScalar);
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512Bf16}) {
+    if (static_cast<int>(isa) > static_cast<int>(hardware_isa())) continue;
+    std::vector<std::uint16_t> got(f.out_size(), kBf16Nan);
+    PagedAttentionParams p = f.params(nullptr);
+    p.out_bf16 = got.data();
+    paged_attention(p, pool, isa);
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(got[i], f32_to_bf16(f32[i])) << GetParam().name << " on " << isa_name(isa) << " at " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, PagedAttentionTest, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<AttentionCase>& param_info) {
                            return std::string(param_info.param.name);
