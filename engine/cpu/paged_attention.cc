@@ -53,13 +53,12 @@ void write_key(const KvCacheView& cache, const std::int32_t* block_table, std::i
   const std::int64_t block = block_table[position / cache.block_size], slot = position % cache.block_size;
   thread_local std::vector<std::uint16_t> rounded;
   rounded.resize(static_cast<std::size_t>(cache.head_dim));
-  const std::uint16_t* row = rounded.data();
   f32_to_bf16_row(key, cache.head_dim, rounded.data());
   // Each pair of dimensions to its own run of the block's keys.
   std::uint16_t* pair =
       cache.k + k_cache_offset(block, kv_head, slot, 0, cache.num_kv_heads, cache.head_dim, cache.block_size);
   for (std::int64_t d = 0; d < cache.head_dim; d += 2, pair += 2 * cache.block_size)
-    std::memcpy(pair, row + d, 2 * sizeof(std::uint16_t));
+    std::memcpy(pair, rounded.data() + d, 2 * sizeof(std::uint16_t));
 }
 
 void write_value(const KvCacheView& cache, const std::int32_t* block_table, std::int32_t position,

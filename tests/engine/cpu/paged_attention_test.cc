@@ -230,6 +230,34 @@ INSTANTIATE_TEST_SUITE_P(Shapes, PagedAttentionTest, ::testing::ValuesIn(kCases)
                            return std::string(param_info.param.name);
                          });
 
+// write_key and write_value put each dimension of one KV head's row, rounded
+// to bf16, where k_cache_offset / v_cache_offset say, and touch nothing else.
+TEST(KvCacheWriteTest, RowsLandWhereTheLayoutSaysAndNowhereElse) {
+  constexpr std::int64_t kHeads = 3, kHeadDim = 6, kBlockSize = 5, kBlocks = 4;
+  const std::vector<std::int32_t> table = {2, 0, 3};  // the sequence's blocks, out of order
+  for (const std::int32_t position : {0, 4, 7, 13}) {
+    for (std::int64_t head = 0; head < kHeads; ++head) {
+      std::vector<std::uint16_t> k(kBlocks * kHeads * kBlockSize * kHeadDim, kBf16Nan), v = k;
+      const KvCacheView cache{k.data(), v.data(), kHeads, kHeadDim, kBlockSize};
+      const float key[kHeadDim] = {1.0f, -2.5f, 3.0078125f, 0.1f, -0.0f, 1e-3f};
+      const float value[kHeadDim] = {-1.0f, 2.5f, 0.3f, 7.0f, 1e5f, -1e-5f};
+      write_key(cache, table.data(), position, head, key);
+      write_value(cache, table.data(), position, head, value);
+      const std::int64_t block = table[static_cast<std::size_t>(position / kBlockSize)];
+      for (std::int64_t d = 0; d < kHeadDim; ++d) {
+        const auto ko = static_cast<std::size_t>(
+            k_cache_offset(block, head, position % kBlockSize, d, kHeads, kHeadDim, kBlockSize));
+        const auto vo = static_cast<std::size_t>(
+            v_cache_offset(block, head, position % kBlockSize, d, kHeads, kHeadDim, kBlockSize));
+        EXPECT_EQ(k[ko], f32_to_bf16(key[d])) << "position " << position << " head " << head << " d " << d;
+        EXPECT_EQ(v[vo], f32_to_bf16(value[d])) << "position " << position << " head " << head << " d " << d;
+      }
+      EXPECT_EQ(std::count(k.begin(), k.end(), kBf16Nan), static_cast<std::ptrdiff_t>(k.size()) - kHeadDim);
+      EXPECT_EQ(std::count(v.begin(), v.end(), kBf16Nan), static_cast<std::ptrdiff_t>(v.size()) - kHeadDim);
+    }
+  }
+}
+
 TEST(PagedAttentionTilesTest, SplitsAtSequencesGapsAndTheTileLimit) {
   std::vector<std::int32_t> table_a = {0}, table_b = {1};
   std::vector<std::int32_t> positions;
