@@ -116,6 +116,19 @@ INSTANTIATE_TEST_SUITE_P(Shapes, RunnerShapeTest, ::testing::ValuesIn(kShapes),
                            return std::string(param_info.param.name);
                          });
 
+// Shapes for the CPU backend alone, where the GEMM epilogues meet awkward
+// groups: head_dim 96 puts two heads in a group of three 64-column panels
+// (heads straddle panels; five query heads leave a short last group, one KV
+// head a group of its own), and an intermediate size of 100 leaves the last
+// gate/up panels part empty.
+const Shape kCpuShapes[] = {
+    {"gqa5_hd96_short_groups", 72, 2, 5, 1, 96, 100, 300, false},
+};
+INSTANTIATE_TEST_SUITE_P(CpuShapes, RunnerShapeTest, ::testing::ValuesIn(kCpuShapes),
+                         [](const ::testing::TestParamInfo<Shape>& param_info) {
+                           return std::string(param_info.param.name);
+                         });
+
 // A batch mixing prefill chunks and decodes of several requests gives each
 // exactly what it gets alone (logits and tokens, bit for bit).
 TEST(CpuModelRunnerTest, BatchOfNEqualsNSingleRuns) {
