@@ -1,6 +1,9 @@
 #include "engine/cpu/cpu_packed_weights.h"
 
 #include <string>
+#include <string_view>
+
+#include "engine/model/expected_tensor.h"
 
 namespace pagoda::cpu {
 
@@ -41,12 +44,8 @@ StatusOr<std::vector<std::unique_ptr<const CpuPackedWeights>>> CpuPackedWeights:
                                                                           gate.rows, gate.cols, pool)));
       PAGODA_ASSIGN_OR_RETURN(dst.down_proj, dst_rank.pack(src.down_proj, pool));
     }
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    for (const char* name :
-         {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-          "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"}) {
-      checkpoint.release_resident_pages(p + name);
-    }
+    for (std::string_view name : layer_tensors::kProjections)
+      checkpoint.release_resident_pages(layer_tensor(i, name));
   }
   // lm_head, the largest matrix (a tied one is the embedding), leaves the
   // resident set panel by panel as it is packed, so that its source and its

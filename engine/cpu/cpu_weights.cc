@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "base/bf16.h"
+#include "engine/model/expected_tensor.h"
 
 namespace pagoda::cpu {
 
@@ -102,19 +103,20 @@ StatusOr<std::shared_ptr<const CpuWeights>> CpuWeights::create(const ModelConfig
   PAGODA_ASSIGN_OR_RETURN(w->final_norm, full("model.norm.weight"));
   w->layers.resize(static_cast<std::size_t>(c.num_hidden_layers));
   for (int i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
+    namespace t = layer_tensors;
+    const auto layer = [&](std::string_view name) { return full(layer_tensor(i, name)); };
     CpuLayerWeights& l = w->layers[static_cast<std::size_t>(i)];
-    PAGODA_ASSIGN_OR_RETURN(l.input_norm, full(p + "input_layernorm.weight"));
-    PAGODA_ASSIGN_OR_RETURN(l.post_attention_norm, full(p + "post_attention_layernorm.weight"));
-    PAGODA_ASSIGN_OR_RETURN(l.q_norm, full(p + "self_attn.q_norm.weight"));
-    PAGODA_ASSIGN_OR_RETURN(l.k_norm, full(p + "self_attn.k_norm.weight"));
-    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix q, full(p + "self_attn.q_proj.weight"));
-    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix k, full(p + "self_attn.k_proj.weight"));
-    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix v, full(p + "self_attn.v_proj.weight"));
-    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix o, full(p + "self_attn.o_proj.weight"));
-    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix gate, full(p + "mlp.gate_proj.weight"));
-    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix up, full(p + "mlp.up_proj.weight"));
-    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix down, full(p + "mlp.down_proj.weight"));
+    PAGODA_ASSIGN_OR_RETURN(l.input_norm, layer(t::kInputNorm));
+    PAGODA_ASSIGN_OR_RETURN(l.post_attention_norm, layer(t::kPostAttentionNorm));
+    PAGODA_ASSIGN_OR_RETURN(l.q_norm, layer(t::kQNorm));
+    PAGODA_ASSIGN_OR_RETURN(l.k_norm, layer(t::kKNorm));
+    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix q, layer(t::kQProj));
+    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix k, layer(t::kKProj));
+    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix v, layer(t::kVProj));
+    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix o, layer(t::kOProj));
+    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix gate, layer(t::kGateProj));
+    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix up, layer(t::kUpProj));
+    PAGODA_ASSIGN_OR_RETURN(Bf16Matrix down, layer(t::kDownProj));
     l.q_proj = rows(q, s.q_head_begin * hd, s.num_q_heads * hd);
     l.k_proj = rows(k, s.kv_head_begin * hd, s.num_kv_heads * hd);
     l.v_proj = rows(v, s.kv_head_begin * hd, s.num_kv_heads * hd);

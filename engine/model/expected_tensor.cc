@@ -2,7 +2,12 @@
 
 namespace pagoda {
 
+std::string layer_tensor(int layer, std::string_view name) {
+  return "model.layers." + std::to_string(layer) + "." + std::string(name);
+}
+
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
+  namespace t = layer_tensors;
   const std::int64_t h = c.hidden_size;
   const std::int64_t q = c.q_size();
   const std::int64_t kv = c.kv_size();
@@ -10,18 +15,17 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
   std::vector<ExpectedTensor> out;
   out.push_back({"model.embed_tokens.weight", {c.vocab_size, h}});
   for (int i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    out.push_back({p + "input_layernorm.weight", {h}});
-    out.push_back({p + "self_attn.q_proj.weight", {q, h}});
-    out.push_back({p + "self_attn.k_proj.weight", {kv, h}});
-    out.push_back({p + "self_attn.v_proj.weight", {kv, h}});
-    out.push_back({p + "self_attn.o_proj.weight", {h, q}});
-    out.push_back({p + "self_attn.q_norm.weight", {c.head_dim}});
-    out.push_back({p + "self_attn.k_norm.weight", {c.head_dim}});
-    out.push_back({p + "post_attention_layernorm.weight", {h}});
-    out.push_back({p + "mlp.gate_proj.weight", {inter, h}});
-    out.push_back({p + "mlp.up_proj.weight", {inter, h}});
-    out.push_back({p + "mlp.down_proj.weight", {h, inter}});
+    out.push_back({layer_tensor(i, t::kInputNorm), {h}});
+    out.push_back({layer_tensor(i, t::kQProj), {q, h}});
+    out.push_back({layer_tensor(i, t::kKProj), {kv, h}});
+    out.push_back({layer_tensor(i, t::kVProj), {kv, h}});
+    out.push_back({layer_tensor(i, t::kOProj), {h, q}});
+    out.push_back({layer_tensor(i, t::kQNorm), {c.head_dim}});
+    out.push_back({layer_tensor(i, t::kKNorm), {c.head_dim}});
+    out.push_back({layer_tensor(i, t::kPostAttentionNorm), {h}});
+    out.push_back({layer_tensor(i, t::kGateProj), {inter, h}});
+    out.push_back({layer_tensor(i, t::kUpProj), {inter, h}});
+    out.push_back({layer_tensor(i, t::kDownProj), {h, inter}});
   }
   out.push_back({"model.norm.weight", {h}});
   if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, h}});
