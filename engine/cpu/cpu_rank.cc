@@ -146,9 +146,10 @@ void CpuRank::project_qkv(const CpuLayerWeights& lw, const CpuPackedLayer& pw, c
       }};
   const auto to_cache = [&](auto write, float* block, std::int64_t ld, std::int64_t row0, std::int64_t rows,
                             std::int64_t group) {
+    const std::int64_t heads = heads_in(group, nkv);
     for (std::int64_t r = 0; r < rows; ++r) {
       const auto t = static_cast<std::size_t>(row0 + r);
-      for (std::int64_t i = 0; i < heads_in(group, nkv); ++i)
+      for (std::int64_t i = 0; i < heads; ++i)
         write(cache, token_tables_[t], positions_[t], group * heads_per_group + i, block + r * ld + i * hd);
     }
   };

@@ -17,6 +17,7 @@
 #include "base/bf16.h"
 #include "cuda/paged_attention_kernel.h"
 #include "cuda/prefill_attention_kernel.h"
+#include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/paged_attention.h"
 #include "engine/cpu/thread_pool.h"
 #include "tests/cuda/kernel_test_util.h"
@@ -155,8 +156,7 @@ std::vector<float> cpu_attention(const PrefillCase& c, const PrefillInputs& in, 
   std::vector<float> out(static_cast<std::size_t>(in.num_rows * c.num_heads * c.head_dim));
   // The CPU attention takes q in bf16 (the rounding the CUDA kernel does inside).
   std::vector<std::uint16_t> q(in.q.size());
-  for (std::size_t i = 0; i < q.size(); ++i)
-    q[i] = f32_to_bf16(in.q[i]);
+  cpu::f32_to_bf16_row(in.q.data(), static_cast<std::int64_t>(q.size()), q.data());
   cpu::PagedAttentionParams p;
   p.q = q.data();
   p.out = out.data();
