@@ -31,7 +31,7 @@ serve: build
 test: test-release test-asan test-tsan test-fuzz
 
 test-release: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	bash scripts/run_ctest.sh $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 # One clang build with ASan+UBSan (and libFuzzer's coverage instrumentation)
 # of everything but CUDA and the benchmarks, shared by test-asan and the
@@ -52,8 +52,8 @@ asan-build: setup
 # and the multi-node group of the ASan-built `pagoda` binary, the CLI and the
 # benchmark client.
 test-asan: asan-build
-	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -L 'unit|integration'
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  bash scripts/run_ctest.sh $(ASAN_DIR) --output-on-failure -j $(JOBS) -L 'unit|integration'
 
 # The multi-threaded tests under ThreadSanitizer: the engine loop
 # (submit/cancel/drain from other threads), tensor-parallel rank threads with
