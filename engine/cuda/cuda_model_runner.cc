@@ -154,7 +154,8 @@ CudaModelRunner::~CudaModelRunner() {
 
 Status CudaModelRunner::forward_on_rank(int rank) {
   PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(devices_[static_cast<std::size_t>(rank)]));
-  return ranks_[static_cast<std::size_t>(rank)]->forward(*current_step_, copy_logits_);
+  return ranks_[static_cast<std::size_t>(rank)]->forward(*current_step_, copy_logits_,
+                                                         rank == 0 ? device_sampling_ : nullptr);
 }
 
 void CudaModelRunner::rank_thread_loop(int rank) {
@@ -180,14 +181,40 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
   const auto start = std::chrono::steady_clock::now();
   PAGODA_ASSIGN_OR_RETURN(FlatStep step, flatten_step(plan, kv_info_.block_size));
   std::vector<const ScheduledSequence*> sampled;
-  bool all_device = tensor_parallel_size_ == 1 && !options_.keep_logits;
+  const bool on_device = tensor_parallel_size_ == 1;
+  bool all_greedy = on_device;
   for (const ScheduledSequence& s : plan.sequences) {
     if (!s.sample) continue;
     sampled.push_back(&s);
-    all_device = all_device && device_greedy(s);
+    all_greedy = all_greedy && device_greedy(s);
+  }
+  // Unless the argmax decides every row, the device sampler takes the rows it
+  // can; the rest (device_sample_batch.h) sample on the host from copied logits.
+  device_batch_.clear();
+  std::vector<std::int32_t> device_row(sampled.size(), -1);  // index into device_batch_.rows
+  bool host_rows = !on_device;
+  if (on_device && !all_greedy && options_.device_sampling) {
+    for (std::size_t i = 0; i < sampled.size(); ++i) {
+      const std::size_t edits_before = device_batch_.edits.size();
+      if (!append_device_sample_row(*sampled[i], static_cast<std::int64_t>(i), config_.eos_token_ids,
+                                    config_.vocab_size, &device_batch_)) {
+        host_rows = true;
+        continue;
+      }
+      if (static_cast<std::int64_t>(device_batch_.edits.size()) > CudaRank::kMaxSampleEdits) {
+        device_batch_.edits.resize(edits_before);
+        device_batch_.rows.pop_back();
+        host_rows = true;
+        continue;
+      }
+      device_row[i] = static_cast<std::int32_t>(device_batch_.rows.size()) - 1;
+    }
+  } else if (!all_greedy) {
+    host_rows = true;
   }
   current_step_ = &step;
-  copy_logits_ = !all_device;
+  copy_logits_ = host_rows || options_.keep_logits;
+  device_sampling_ = device_batch_.rows.empty() ? nullptr : &device_batch_;
   if (rank_threads_.empty()) {
     rank_status_[0] = forward_on_rank(0);
   } else {
@@ -196,13 +223,16 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
     end_->arrive_and_wait();
   }
   current_step_ = nullptr;
+  device_sampling_ = nullptr;
   for (const Status& s : rank_status_)
     PAGODA_RETURN_IF_ERROR(s);
 
-  // Greedy rows take the device's argmax; the others sample on the host from
-  // rank 0's logits with the same Sampler as the CPU backend (rows are independent).
+  // Greedy rows of an all-greedy step take the device's argmax, rows the
+  // device sampler took its choice; the others sample on the host from rank
+  // 0's logits with the same Sampler as the CPU backend (rows are independent).
   result.sampled.resize(sampled.size());
   const std::int32_t* ids = ranks_[0]->greedy_ids();
+  const SampleRowOutput* device_out = ranks_[0]->sampled();
   float* logits = const_cast<float*>(ranks_[0]->logits());
   const std::int64_t stride = ranks_[0]->logits_stride();
   if (options_.keep_logits) {
@@ -215,9 +245,19 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
   sample_pool_.parallel_for(static_cast<std::int64_t>(sampled.size()), [&](std::int64_t i) {
     const ScheduledSequence& seq = *sampled[static_cast<std::size_t>(i)];
     SampledToken& out = result.sampled[static_cast<std::size_t>(i)];
-    if (ids != nullptr && device_greedy(seq)) {
+    const std::int32_t d = device_row[static_cast<std::size_t>(i)];
+    if (all_greedy && ids != nullptr) {
       out.request_id = seq.request_id;
       out.token_id = ids[i];
+    } else if (d >= 0) {
+      const SampleRowOutput& o = device_out[d];
+      out.request_id = seq.request_id;
+      out.token_id = o.token;
+      if (seq.sampling->logprobs >= 0) {
+        out.logprob = o.logprob;
+        for (std::int32_t k = 0; k < o.num_top; ++k)
+          out.top_logprobs.push_back({o.top_ids[k], o.top_logprobs[k]});
+      }
     } else {
       out = sampler_.sample(seq, logits + i * stride, config_.vocab_size);
     }

@@ -1,7 +1,10 @@
 // CudaModelRunner: the Qwen 3 forward pass on NVIDIA GPUs — cuBLASLt GEMMs,
 // Pagoda's kernels, a paged KV cache in device memory — with tensor
 // parallelism over NCCL, one thread per GPU (rank 0 runs on the caller's
-// thread). Sampling runs on the host with the same Sampler as the CPU backend.
+// thread). At tp 1 tokens are chosen on the device (argmax for plain greedy
+// steps, else the device sampler, which follows the host Sampler's rules);
+// with tp > 1, or for a row the device sampler cannot take, the host Sampler
+// samples from copied logits.
 // Driven by one thread (the step thread); rank threads are internal.
 #pragma once
 
@@ -32,7 +35,8 @@ struct CudaRunnerOptions {
   int num_kv_blocks = 0;                // exact block count (overrides both)
   CudaStepLimits limits;                // largest step; sizes workspaces
   bool cuda_graphs = true;              // replay captured graphs for decode-only steps (tp 1)
-  bool keep_logits = false;             // keep each step's raw logits for last_logits(); tests only
+  bool keep_logits = false;             // also copy each step's raw logits for last_logits(); tests only
+  bool device_sampling = true;          // tp 1: sample non-greedy rows on the device (false: on the host)
   // Multi-node: this process runs ranks [first_rank, first_rank + num_local_ranks)
   // of tensor_parallel_size (0 = all), joined by ncclCommInitRank with the
   // leader's id; agree_num_kv_blocks returns the group's smallest block count.
@@ -86,9 +90,11 @@ class CudaModelRunner final : public ModelRunner {
   std::vector<std::thread> rank_threads_;
   std::unique_ptr<std::barrier<>> start_;
   std::unique_ptr<std::barrier<>> end_;
-  const FlatStep* current_step_ = nullptr;  // published before start_, read by rank threads
-  bool copy_logits_ = true;                 // published with current_step_
-  std::vector<Status> rank_status_;         // written by each rank before end_
+  const FlatStep* current_step_ = nullptr;              // published before start_, read by rank threads
+  bool copy_logits_ = true;                             // published with current_step_
+  const DeviceSampleBatch* device_sampling_ = nullptr;  // rank 0's, published with current_step_
+  DeviceSampleBatch device_batch_;
+  std::vector<Status> rank_status_;  // written by each rank before end_
   std::atomic<bool> stop_{false};
   std::vector<std::vector<float>> last_logits_;
   double graph_capture_s_ = 0.0;

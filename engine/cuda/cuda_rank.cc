@@ -15,6 +15,7 @@
 #include "cuda/prefill_attention_kernel.h"
 #include "cuda/qk_norm_rope_kernel.h"
 #include "cuda/rope_table_kernel.h"
+#include "cuda/sample_kernel.h"
 #include "cuda/silu_mul_kernel.h"
 #include "cuda/skinny_gemm_kernel.h"
 #include "engine/cuda/bump_layout.h"
@@ -90,8 +91,12 @@ struct CudaRank::Workspace {
   float *hidden = nullptr, *proj = nullptr, *qkv = nullptr, *q = nullptr, *gate_up = nullptr;
   float *attn_partial = nullptr, *logits = nullptr, *gathered = nullptr;
   std::uint16_t *xb = nullptr, *attn_b = nullptr, *act = nullptr, *final_xb = nullptr;
-  std::int32_t* ids = nullptr;  // [max_seqs] greedy argmax of each sampled row
-  std::int64_t split_rows = 0;  // (row, split) pairs attn_partial holds
+  std::int32_t* ids = nullptr;             // [max_seqs] greedy argmax of each sampled row
+  SampleRowParams* sample_rows = nullptr;  // [max_seqs] the device sampler's rows
+  LogitEdit* sample_edits = nullptr;       // [kMaxSampleEdits]
+  float* processed = nullptr;              // [max_seqs, vocab] the sampler's scratch
+  SampleRowOutput* sampled = nullptr;      // [max_seqs]
+  std::int64_t split_rows = 0;             // (row, split) pairs attn_partial holds
   std::int64_t bytes = 0;
 
   static std::int64_t inputs_bytes(const CudaStepLimits& l) {
@@ -123,6 +128,12 @@ struct CudaRank::Workspace {
     w.act = b.take<std::uint16_t>(t * inter);
     w.final_xb = b.take<std::uint16_t>(seqs * h);
     w.ids = b.take<std::int32_t>(seqs);
+    if (s.world_size == 1) {
+      w.sample_rows = b.take<SampleRowParams>(seqs);
+      w.sample_edits = b.take<LogitEdit>(kMaxSampleEdits);
+      w.processed = b.take<float>(seqs * c.vocab_size);
+      w.sampled = b.take<SampleRowOutput>(seqs);
+    }
     w.bytes = b.used();
     return w;
   }
@@ -155,6 +166,8 @@ CudaRank::~CudaRank() {
   if (staging_host_ != nullptr) cudaFreeHost(staging_host_);
   if (ids_host_ != nullptr) cudaFreeHost(ids_host_);
   if (logits_host_ != nullptr) cudaFreeHost(logits_host_);
+  if (sample_staging_host_ != nullptr) cudaFreeHost(sample_staging_host_);
+  if (sampled_host_ != nullptr) cudaFreeHost(sampled_host_);
 }
 
 StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, const cpu::RankShard& shard,
@@ -195,6 +208,13 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   const std::int64_t logits_floats = static_cast<std::int64_t>(limits.max_seqs) * r->logits_stride();
   PAGODA_CUDA_RETURN_IF_ERROR(cudaMallocHost(reinterpret_cast<void**>(&r->logits_host_),
                                              static_cast<std::size_t>(logits_floats) * sizeof(float)));
+  if (shard.world_size == 1) {
+    const auto seqs = static_cast<std::size_t>(limits.max_seqs);
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaMallocHost(
+        &r->sample_staging_host_, seqs * sizeof(SampleRowParams) + kMaxSampleEdits * sizeof(LogitEdit)));
+    PAGODA_CUDA_RETURN_IF_ERROR(
+        cudaMallocHost(reinterpret_cast<void**>(&r->sampled_host_), seqs * sizeof(SampleRowOutput)));
+  }
 
   const RopeFrequencies rope = rope_frequencies(config);
   r->rope_attention_scaling_ = rope.attention_scaling;
@@ -421,13 +441,49 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   return cuda_status(launch_argmax(am, stream_), "launch_argmax");
 }
 
-Status CudaRank::copy_outputs(std::int64_t s, bool copy_logits) {
+Status CudaRank::enqueue_sampling(const DeviceSampleBatch& sampling) {
+  Workspace& w = *ws_;
+  const auto rows = static_cast<std::int64_t>(sampling.rows.size());
+  const auto edits = static_cast<std::int64_t>(sampling.edits.size());
+  if (comm_ != nullptr || rows > limits_.max_seqs || edits > kMaxSampleEdits)
+    return internal_error("device sampling: " + std::to_string(rows) + " rows and " + std::to_string(edits) +
+                          " edits exceed this rank's limits");
+  if (rows == 0) return ok_status();
+  auto* staging = static_cast<std::uint8_t*>(sample_staging_host_);
+  const std::size_t row_bytes = static_cast<std::size_t>(rows) * sizeof(SampleRowParams);
+  const std::size_t edit_bytes = static_cast<std::size_t>(edits) * sizeof(LogitEdit);
+  std::memcpy(staging, sampling.rows.data(), row_bytes);
+  if (edit_bytes > 0) std::memcpy(staging + row_bytes, sampling.edits.data(), edit_bytes);
+  PAGODA_CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(w.sample_rows, staging, row_bytes, cudaMemcpyHostToDevice, stream_));
+  if (edit_bytes > 0) {
+    PAGODA_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(w.sample_edits, staging + row_bytes, edit_bytes, cudaMemcpyHostToDevice, stream_));
+  }
+  SampleParams sp;
+  sp.logits = w.logits;
+  sp.rows = w.sample_rows;
+  sp.edits = w.sample_edits;
+  sp.processed = w.processed;
+  sp.out = w.sampled;
+  sp.num_rows = rows;
+  sp.vocab_size = shard_.vocab_size;
+  sp.row_stride = shard_.vocab_padded;
+  return cuda_status(launch_sample(sp, stream_), "launch_sample");
+}
+
+Status CudaRank::copy_outputs(std::int64_t s, bool copy_logits, std::int64_t num_device_sampled) {
   Workspace& w = *ws_;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_end_, stream_));
   const std::int64_t vp = shard_.vocab_padded;
   if (s > 0 && comm_ == nullptr) {
     PAGODA_CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(ids_host_, w.ids, static_cast<std::size_t>(s) * 4, cudaMemcpyDeviceToHost, stream_));
+    if (num_device_sampled > 0) {
+      PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
+          sampled_host_, w.sampled, static_cast<std::size_t>(num_device_sampled) * sizeof(SampleRowOutput),
+          cudaMemcpyDeviceToHost, stream_));
+    }
     if (copy_logits) {
       PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
           logits_host_, w.logits, static_cast<std::size_t>(s * vp) * 4, cudaMemcpyDeviceToHost, stream_));
@@ -507,7 +563,7 @@ Status CudaRank::capture_decode_graphs() {
   return ok_status();
 }
 
-Status CudaRank::forward(const FlatStep& step, bool copy_logits) {
+Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSampleBatch* sampling) {
   const std::int64_t n = step.num_tokens();
   const auto s = static_cast<std::int64_t>(step.sample_rows.size());
   const auto nb = static_cast<std::int64_t>(step.block_tables.size());
@@ -530,14 +586,18 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits) {
     PAGODA_RETURN_IF_ERROR(stage(padded_, Layout::of(g->batch_size, g->batch_size, g->batch_size, 0),
                                  split_size_for(step.max_context, g->num_splits)));
     PAGODA_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(g->exec, stream_));
-    return copy_outputs(s, copy_logits);
+    if (sampling != nullptr) PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling));
+    return copy_outputs(s, copy_logits,
+                        sampling != nullptr ? static_cast<std::int64_t>(sampling->rows.size()) : 0);
   }
   const Layout l = Layout::of(n, s, static_cast<std::int64_t>(step.decode_rows.size()),
                               static_cast<std::int64_t>(step.prefill_tiles.size()));
   const std::int64_t splits = splits_for(l.nd, step.max_context);
   PAGODA_RETURN_IF_ERROR(stage(step, l, split_size_for(step.max_context, splits)));
   PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
-  return copy_outputs(s, copy_logits);
+  if (sampling != nullptr) PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling));
+  return copy_outputs(s, copy_logits,
+                      sampling != nullptr ? static_cast<std::int64_t>(sampling->rows.size()) : 0);
 }
 
 }  // namespace pagoda::cuda

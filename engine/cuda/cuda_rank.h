@@ -17,6 +17,7 @@
 #include "cuda/device_buffer.h"
 #include "engine/cpu/cpu_weights.h"
 #include "engine/cuda/cuda_weights.h"
+#include "engine/cuda/device_sample_batch.h"
 #include "engine/cuda/nccl_communicator.h"
 #include "engine/flat_step.h"
 #include "engine/model/model_config.h"
@@ -55,12 +56,18 @@ class CudaRank {
   Status capture_decode_graphs();
   std::size_t num_graphs() const { return graphs_.size(); }
 
+  // Most logit edits (penalties, bias, bans) one step's device sampling takes.
+  static constexpr std::int64_t kMaxSampleEdits = 1 << 18;
+
   // Runs the step. Afterwards (rank 0): greedy_ids() holds each sampled row's
-  // argmax token (tp 1 only, else null) and, when copy_logits, logits() holds
+  // argmax token (tp 1 only, else null); with `sampling` (tp 1 only; at most
+  // max_seqs rows and kMaxSampleEdits edits), sampled() holds the device
+  // sampler's choice for each of its rows; when copy_logits, logits() holds
   // [sampled rows, logits_stride()] f32 in host memory, full vocabulary.
-  Status forward(const FlatStep& step, bool copy_logits);
+  Status forward(const FlatStep& step, bool copy_logits, const DeviceSampleBatch* sampling = nullptr);
   const float* logits() const { return logits_host_; }
   const std::int32_t* greedy_ids() const { return comm_ == nullptr ? ids_host_ : nullptr; }
+  const SampleRowOutput* sampled() const { return sampled_host_; }
   std::int64_t logits_stride() const { return shard_.vocab_padded * shard_.world_size; }
   // Device time of the last step, from its input copy to its last kernel (events).
   double last_device_ms() const { return last_device_ms_; }
@@ -89,7 +96,9 @@ class CudaRank {
   std::int64_t splits_for(std::int64_t num_decode, std::int64_t max_context) const;
   // A decode-only step padded to `batch_size` rows (padding writes the scratch block).
   void pad_decode_step(const FlatStep& step, std::int64_t batch_size, FlatStep* out) const;
-  Status copy_outputs(std::int64_t num_sampled, bool copy_logits);
+  // Uploads the rows and edits and launches the device sampler on the logits.
+  Status enqueue_sampling(const DeviceSampleBatch& sampling);
+  Status copy_outputs(std::int64_t num_sampled, bool copy_logits, std::int64_t num_device_sampled);
 
   const ModelConfig& config_;
   cpu::RankShard shard_;
@@ -113,6 +122,8 @@ class CudaRank {
   void* staging_host_ = nullptr;
   std::int32_t* ids_host_ = nullptr;
   float* logits_host_ = nullptr;
+  void* sample_staging_host_ = nullptr;  // [max_seqs] SampleRowParams, then [kMaxSampleEdits] LogitEdit
+  SampleRowOutput* sampled_host_ = nullptr;
   std::vector<float> gathered_host_;
 };
 

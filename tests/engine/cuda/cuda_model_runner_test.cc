@@ -12,6 +12,7 @@
 
 #include "cuda/cuda_device.h"
 #include "engine/cpu/cpu_model_runner.h"
+#include "engine/sampler.h"
 #include "tests/engine/cpu/model_driver.h"
 #include "tests/engine/test_model.h"
 
@@ -180,13 +181,77 @@ TEST(CudaModelRunnerTest, LongContextSplitsMatchCpu) {
   EXPECT_GE(st.tokens_compared, 1);
 }
 
-// Rows asking for logprobs sample on the host from copied logits.
-TEST(CudaModelRunnerTest, LogprobRowsSampleOnTheHost) {
+// Rows asking for logprobs (the device sampler takes them) against the CPU.
+TEST(CudaModelRunnerTest, LogprobRowsMatchCpu) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
   LoadedModel m = make_model(kShapes[1], "cuda");
   const int v = m.config.vocab_size;
   LockstepStats st = run_lockstep(m, 16, {prompt_of(9, v, 21), prompt_of(30, v, 22)}, 0, 4, true, 3);
   EXPECT_GE(st.tokens_compared, 4);
+}
+
+// The device sampler inside the runner: every non-greedy row's token (and
+// logprobs) equals what the host Sampler picks from the same step's logits,
+// over prefill and decode steps (graphs replayed) with mixed parameters.
+TEST(CudaModelRunnerTest, DeviceSamplerChoosesAsTheHostSampler) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[1], "cuda");
+  const int v = m.config.vocab_size;
+  auto gpu = cuda_runner(m, 16);
+  ASSERT_NE(gpu, nullptr);
+  std::vector<SamplingParams> params(5);
+  params[0].temperature = 0.8;
+  params[0].top_p = 0.9;
+  params[1].top_k = 20;
+  params[2].min_p = 0.1;
+  params[2].repetition_penalty = 1.2;
+  params[2].frequency_penalty = 0.4;
+  params[3].logprobs = 3;
+  params[4].temperature = 0.0;
+  params[4].presence_penalty = 1.0;
+  params[4].logit_bias = {{5, 2.0f}};
+  ModelDriver driver(*gpu, 9);
+  std::vector<DriverSeq*> seqs;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    params[i].seed = 77 + i;
+    params[i].max_tokens = 1 << 20;
+    seqs.push_back(
+        &driver.add(prompt_of(7 + 5 * static_cast<int>(i), v, 30 + static_cast<int>(i)), params[i]));
+  }
+  const Sampler sampler(m.config.eos_token_ids);
+  int compared = 0;
+  for (int step = 0; step < 6; ++step) {
+    std::vector<std::vector<std::int32_t>> before;
+    std::vector<std::pair<DriverSeq*, std::int32_t>> work;
+    for (DriverSeq* s : seqs) {
+      before.push_back(s->tokens);
+      work.emplace_back(s, 0);
+    }
+    auto r = driver.step(work);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    const auto& logits = gpu->last_logits();
+    ASSERT_EQ(logits.size(), seqs.size());
+    for (std::size_t k = 0; k < seqs.size(); ++k) {
+      ScheduledSequence ss;
+      ss.token_ids = before[k];
+      ss.num_prompt_tokens = seqs[k]->num_prompt;
+      ss.num_output_tokens = static_cast<std::int32_t>(before[k].size()) - seqs[k]->num_prompt;
+      ss.sampling = &seqs[k]->sampling;
+      ss.seed = *seqs[k]->sampling.seed;
+      std::vector<float> row = logits[k];
+      const SampledToken want = sampler.sample(ss, row.data(), v);
+      const SampledToken& got = r->sampled[k];
+      EXPECT_EQ(got.token_id, want.token_id) << "step " << step << " row " << k;
+      if (params[k].logprobs >= 0) {
+        EXPECT_NEAR(got.logprob, want.logprob, 1e-5);
+        ASSERT_EQ(got.top_logprobs.size(), want.top_logprobs.size());
+        for (std::size_t j = 0; j < want.top_logprobs.size(); ++j)
+          EXPECT_EQ(got.top_logprobs[j].token_id, want.top_logprobs[j].token_id);
+      }
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 30);
 }
 
 TEST(CudaModelRunnerTest, BadTokenIdIsAnErrorNotACrash) {

@@ -1,0 +1,163 @@
+#include "cuda/device_math.cuh"
+#include "cuda/launch_check.h"
+#include "cuda/sample_kernel.h"
+
+namespace pagoda::cuda {
+namespace {
+
+constexpr int kThreads = 512;
+constexpr int kWarps = kThreads / kWarpSize;
+
+struct Shared {
+  unsigned long long count[256];
+  unsigned long long mass[256];
+  unsigned long long u64[kWarps];
+  double f64[kWarps];
+  float f32[kWarps];
+  std::uint32_t u32[kWarps];
+  std::int32_t i32[kWarps];
+};
+
+// sample_row's block interface on one CUDA thread block of kThreads. Every
+// collective starts with a barrier (the shared scratch may still be read by
+// the previous one) and combines warps in a fixed order, so results do not
+// depend on timing.
+struct CudaBlock {
+  Shared& s;
+
+  __device__ int tid() const { return static_cast<int>(threadIdx.x); }
+  __device__ int num_threads() const { return kThreads; }
+  __device__ void sync() { __syncthreads(); }
+  __device__ int lane() const { return tid() % kWarpSize; }
+  __device__ int warp() const { return tid() / kWarpSize; }
+
+  __device__ std::uint64_t sum_u64(std::uint64_t v) {
+    unsigned long long x = v;
+#pragma unroll
+    for (int o = kWarpSize / 2; o > 0; o /= 2)
+      x += __shfl_xor_sync(0xffffffffu, x, o);
+    __syncthreads();
+    if (lane() == 0) s.u64[warp()] = x;
+    __syncthreads();
+    unsigned long long t = 0;
+    for (int w = 0; w < kWarps; ++w)
+      t += s.u64[w];
+    return t;
+  }
+
+  __device__ double sum_f64(double v) {
+#pragma unroll
+    for (int o = kWarpSize / 2; o > 0; o /= 2)
+      v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads();
+    if (lane() == 0) s.f64[warp()] = v;
+    __syncthreads();
+    double t = 0.0;
+    for (int w = 0; w < kWarps; ++w)
+      t += s.f64[w];
+    return t;
+  }
+
+  __device__ float max_f32(float v) {
+    v = warp_max(v);
+    __syncthreads();
+    if (lane() == 0) s.f32[warp()] = v;
+    __syncthreads();
+    float t = -INFINITY;
+    for (int w = 0; w < kWarps; ++w)
+      t = fmaxf(t, s.f32[w]);
+    return t;
+  }
+
+  __device__ std::uint32_t min_u32(std::uint32_t v) {
+#pragma unroll
+    for (int o = kWarpSize / 2; o > 0; o /= 2)
+      v = min(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if (lane() == 0) s.u32[warp()] = v;
+    __syncthreads();
+    std::uint32_t t = 0xffffffffu;
+    for (int w = 0; w < kWarps; ++w)
+      t = min(t, s.u32[w]);
+    return t;
+  }
+
+  __device__ SampleBest best(SampleBest b) {
+#pragma unroll
+    for (int o = kWarpSize / 2; o > 0; o /= 2) {
+      const float ov = __shfl_xor_sync(0xffffffffu, b.v, o);
+      const std::int32_t oi = __shfl_xor_sync(0xffffffffu, b.i, o);
+      if (sample_better(ov, oi, b.v, b.i)) {
+        b.v = ov;
+        b.i = oi;
+      }
+    }
+    __syncthreads();
+    if (lane() == 0) {
+      s.f32[warp()] = b.v;
+      s.i32[warp()] = b.i;
+    }
+    __syncthreads();
+    SampleBest t;
+    for (int w = 0; w < kWarps; ++w) {
+      if (sample_better(s.f32[w], s.i32[w], t.v, t.i)) {
+        t.v = s.f32[w];
+        t.i = s.i32[w];
+      }
+    }
+    return t;
+  }
+
+  // Sum of v over the threads before this one.
+  __device__ std::uint64_t exclusive_scan_u64(std::uint64_t v) {
+    unsigned long long inclusive = v;
+#pragma unroll
+    for (int o = 1; o < kWarpSize; o *= 2) {
+      const unsigned long long other = __shfl_up_sync(0xffffffffu, inclusive, o);
+      if (lane() >= o) inclusive += other;
+    }
+    __syncthreads();
+    if (lane() == kWarpSize - 1) s.u64[warp()] = inclusive;
+    __syncthreads();
+    unsigned long long before = 0;
+    for (int w = 0; w < warp(); ++w)
+      before += s.u64[w];
+    return before + inclusive - v;
+  }
+
+  __device__ void hist_clear() {
+    __syncthreads();
+    for (int d = tid(); d < 256; d += kThreads) {
+      s.count[d] = 0;
+      s.mass[d] = 0;
+    }
+    __syncthreads();
+  }
+  __device__ void hist_add(int digit, std::uint64_t w) {
+    atomicAdd(&s.count[digit], 1ull);
+    if (w != 0) atomicAdd(&s.mass[digit], static_cast<unsigned long long>(w));
+  }
+  __device__ std::uint64_t hist_count(int digit) const { return s.count[digit]; }
+  __device__ std::uint64_t hist_mass(int digit) const { return s.mass[digit]; }
+};
+
+// grid: num_rows; block: kThreads.
+__global__ void __launch_bounds__(kThreads) sample_kernel(SampleParams p) {
+  __shared__ Shared shared;
+  CudaBlock block{shared};
+  const SampleRowParams& sp = p.rows[blockIdx.x];
+  sample_row(block, sp, p.logits + sp.logits_row * p.row_stride, p.edits,
+             p.processed + static_cast<std::int64_t>(blockIdx.x) * p.vocab_size, p.vocab_size,
+             p.out + blockIdx.x);
+}
+
+}  // namespace
+
+cudaError_t launch_sample(const SampleParams& p, cudaStream_t stream) {
+  if (p.num_rows == 0) return cudaSuccess;
+  if (p.vocab_size < 1 || p.vocab_size > (1LL << 23) || p.num_rows > 0x7fffffff) return cudaErrorInvalidValue;
+  sample_kernel<<<static_cast<unsigned>(p.num_rows), kThreads, 0, stream>>>(p);
+  return last_launch_error();
+}
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,408 @@
+// Sampling one row of logits the way the host Sampler does, written once for
+// two kinds of "block": a CUDA thread block (sample_kernel.cu, one block per
+// row) and SerialBlock (one host thread), which the CPU tests run against the
+// host Sampler. Header only, no CUDA headers: host code includes it too.
+//
+// The host Sampler sorts candidates; a block cannot sort a 152k vocabulary per
+// row cheaply, so every cut of the order (top_k, top_p, min_p, the draw) is
+// found by radix descent over an order-preserving 32-bit key of the processed
+// logit: four passes of a 256-bucket histogram of counts or of weights. The
+// order is the Sampler's (higher logit first, equal logits by lower id), so a
+// cut is "every element with key > `key`, then the first `ties` elements with
+// key == `key` in id order". Weights exp(logit - max) are summed as 2^-40
+// fixed-point integers, so sums do not depend on the order threads add them:
+// results are deterministic, and equal the Sampler's except where a draw or a
+// top_p mass lands within ~1e-7 of a boundary (the Sampler sums doubles in
+// sorted order).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__CUDACC__)
+#define PAGODA_HD __host__ __device__
+#else
+#define PAGODA_HD
+#endif
+
+namespace pagoda::cuda {
+
+constexpr int kSampleMaxTopLogprobs = 20;
+constexpr std::int32_t kEditRepetition = 1;  // apply the row's repetition penalty
+constexpr std::int32_t kEditBan = 2;         // -inf (min_tokens holds back eos / stop ids)
+
+// One token's logit change before temperature, in the Sampler's order:
+// repetition penalty, minus `subtract`, plus `bias`, then the ban. A row's
+// edits name distinct tokens.
+struct LogitEdit {
+  std::int32_t token = 0;
+  std::int32_t flags = 0;
+  float subtract = 0.0f;  // float(frequency_penalty * count + presence_penalty)
+  float bias = 0.0f;      // logit_bias
+};
+
+// One sampled row. Plain values: filled on the host, copied to the device.
+struct SampleRowParams {
+  std::int64_t logits_row = 0;      // row of the logits matrix this samples
+  double uniform = 0.0;             // Sampler::uniform(seed, output position), [0, 1)
+  double top_p = 1.0;               // 1: off
+  double min_p = 0.0;               // 0: off
+  double repetition_penalty = 1.0;  // used by edits flagged kEditRepetition
+  float inv_temperature = 1.0f;     // float(1 / temperature); 1 when greedy
+  std::int32_t greedy = 0;
+  std::int32_t top_k = 0;          // 0: off, else 0 < top_k < vocab
+  std::int32_t num_logprobs = -1;  // -1: none; else the chosen token's and this many alternatives (<= 20)
+  std::int32_t edit_begin = 0;     // [edit_begin, edit_end) of the step's edits
+  std::int32_t edit_end = 0;
+};
+
+struct SampleRowOutput {
+  std::int32_t token = 0;
+  float logprob = 0.0f;  // of the raw distribution (before penalties and temperature)
+  std::int32_t num_top = 0;
+  std::int32_t top_ids[kSampleMaxTopLogprobs] = {};
+  float top_logprobs[kSampleMaxTopLogprobs] = {};
+};
+
+// The processed logit of an edited token.
+PAGODA_HD inline float apply_edit(float logit, const LogitEdit& e, double repetition_penalty) {
+  if (e.flags & kEditRepetition) {
+    logit = logit > 0 ? static_cast<float>(logit / repetition_penalty)
+                      : static_cast<float>(logit * repetition_penalty);
+  }
+  logit -= e.subtract;
+  logit += e.bias;
+  if (e.flags & kEditBan) logit = -INFINITY;
+  return logit;
+}
+
+// Higher logit first; -0 and +0 equal; NaN after everything.
+PAGODA_HD inline std::uint32_t order_key(float x) {
+  if (x != x) return 0;
+  if (x == 0.0f) x = 0.0f;
+  std::uint32_t b = 0;
+  std::memcpy(&b, &x, sizeof b);
+  return (b & 0x80000000u) != 0 ? ~b : (b | 0x80000000u);
+}
+
+PAGODA_HD inline float key_value(std::uint32_t key) {
+  const std::uint32_t b = (key & 0x80000000u) != 0 ? (key & 0x7fffffffu) : ~key;
+  float x = 0.0f;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+
+// exp(logit - max) in units of 2^-40 (so a row of up to 2^23 tokens sums below 2^64).
+PAGODA_HD inline std::uint64_t fixed_weight(float logit, double max_logit) {
+  const double w = exp(static_cast<double>(logit) - max_logit) * 0x1.0p40;
+  return w >= 1.0 ? static_cast<std::uint64_t>(w) : 0;
+}
+
+// A prefix of the order: elements with key > `key`, then `ties` of those with
+// key == `key` (lowest ids first). ties == 0: no cut was found.
+struct SampleCut {
+  std::uint32_t key = 0;
+  std::uint64_t ties = 0;
+};
+
+PAGODA_HD inline bool cut_before(const SampleCut& a, const SampleCut& b) {
+  return a.key > b.key || (a.key == b.key && a.ties < b.ties);
+}
+
+// The best element strictly after (after_v, after_i) in the order (the first
+// when after_i < 0).
+struct SampleBest {
+  float v = -INFINITY;
+  std::int32_t i = -1;
+};
+
+PAGODA_HD inline bool sample_better(float av, std::int32_t ai, float bv, std::int32_t bi) {
+  if (ai < 0) return false;
+  if (bi < 0) return true;
+  return av > bv || (av == bv && ai < bi);
+}
+
+// The block interface sample_row needs. Collectives (sum_*, max_f32, min_u32,
+// best, exclusive_scan_u64, hist_*, sync) are called by every thread of the
+// block in the same order and return the same value to all of them.
+// SerialBlock: one host thread is the whole block.
+struct SerialBlock {
+  int tid() const { return 0; }
+  int num_threads() const { return 1; }
+  void sync() {}
+  std::uint64_t sum_u64(std::uint64_t v) { return v; }
+  double sum_f64(double v) { return v; }
+  float max_f32(float v) { return v; }
+  std::uint32_t min_u32(std::uint32_t v) { return v; }
+  SampleBest best(SampleBest b) { return b; }
+  std::uint64_t exclusive_scan_u64(std::uint64_t) { return 0; }
+  void hist_clear() {
+    for (int d = 0; d < 256; ++d)
+      count[d] = mass[d] = 0;
+  }
+  void hist_add(int digit, std::uint64_t w) {
+    count[digit] += 1;
+    mass[digit] += w;
+  }
+  std::uint64_t hist_count(int digit) const { return count[digit]; }
+  std::uint64_t hist_mass(int digit) const { return mass[digit]; }
+
+  std::uint64_t count[256] = {};
+  std::uint64_t mass[256] = {};
+};
+
+// What one row's sampling works on: the raw logits (for logprobs), the
+// processed ones (edits applied, times inv_temperature), and this thread's
+// contiguous share [begin, end) of the vocabulary.
+struct SampleRowView {
+  const float* raw = nullptr;
+  const float* p = nullptr;
+  std::int64_t vocab = 0;
+  std::int64_t begin = 0, end = 0;
+  double max_p = 0.0;
+};
+
+// The shortest prefix whose weight (fixed_weight, or 1 each when !by_mass)
+// reaches `target`: cumulative >= target, or > target when `strict`.
+// ties == 0 when the whole row does not reach it.
+template <class Block>
+PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std::uint64_t target, bool strict) {
+  auto reaches = [&](std::uint64_t cum) { return strict ? cum > target : cum >= target; };
+  std::uint32_t prefix = 0;
+  std::uint64_t above = 0;  // weight of the elements before the buckets still in play
+  std::uint64_t last_count = 0;
+  for (int level = 0; level < 4; ++level) {
+    const int shift = 24 - 8 * level;
+    b.hist_clear();
+    for (std::int64_t i = r.begin; i < r.end; ++i) {
+      const std::uint32_t k = order_key(r.p[i]);
+      if (level > 0 && (k >> (shift + 8)) != (prefix >> (shift + 8))) continue;
+      b.hist_add(static_cast<int>((k >> shift) & 255u), by_mass ? fixed_weight(r.p[i], r.max_p) : 1);
+    }
+    b.sync();
+    int chosen = -1;
+    for (int d = 255; d >= 0; --d) {
+      if (b.hist_count(d) == 0) continue;
+      const std::uint64_t w = b.hist_mass(d);
+      if (reaches(above + w)) {
+        chosen = d;
+        last_count = b.hist_count(d);
+        break;
+      }
+      above += w;
+    }
+    if (chosen < 0) return SampleCut{};
+    prefix |= static_cast<std::uint32_t>(chosen) << shift;
+  }
+  // Every element with key == prefix has the same weight.
+  const std::uint64_t w = by_mass ? fixed_weight(key_value(prefix), r.max_p) : 1;
+  std::uint64_t ties = strict ? (target - above) / w + 1 : (target - above + w - 1) / w;
+  if (ties < 1) ties = 1;
+  if (ties > last_count) ties = last_count;
+  return SampleCut{prefix, ties};
+}
+
+// Total weight of the prefix `c`.
+template <class Block>
+PAGODA_HD std::uint64_t cut_weight(Block& b, const SampleRowView& r, const SampleCut& c) {
+  std::uint64_t s = 0;
+  for (std::int64_t i = r.begin; i < r.end; ++i) {
+    if (order_key(r.p[i]) > c.key) s += fixed_weight(r.p[i], r.max_p);
+  }
+  return b.sum_u64(s) + c.ties * fixed_weight(key_value(c.key), r.max_p);
+}
+
+// Total weight of the row.
+template <class Block>
+PAGODA_HD std::uint64_t row_weight(Block& b, const SampleRowView& r) {
+  std::uint64_t s = 0;
+  for (std::int64_t i = r.begin; i < r.end; ++i)
+    s += fixed_weight(r.p[i], r.max_p);
+  return b.sum_u64(s);
+}
+
+// The prefix that ends with the last element of key `key`.
+template <class Block>
+PAGODA_HD SampleCut last_of_key(Block& b, const SampleRowView& r, std::uint32_t key) {
+  std::uint64_t n = 0;
+  for (std::int64_t i = r.begin; i < r.end; ++i)
+    n += order_key(r.p[i]) == key ? 1 : 0;
+  return SampleCut{key, b.sum_u64(n)};
+}
+
+// The token at the last position of prefix `c` (the c.ties-th element with
+// key == c.key); returned by every thread.
+template <class Block>
+PAGODA_HD std::int32_t cut_token(Block& b, const SampleRowView& r, const SampleCut& c) {
+  std::uint64_t n = 0;
+  for (std::int64_t i = r.begin; i < r.end; ++i)
+    n += order_key(r.p[i]) == c.key ? 1 : 0;
+  const std::uint64_t before = b.exclusive_scan_u64(n);
+  SampleBest found;
+  if (before < c.ties && c.ties <= before + n) {
+    std::uint64_t seen = before;
+    for (std::int64_t i = r.begin; i < r.end; ++i) {
+      if (order_key(r.p[i]) == c.key && ++seen == c.ties) {
+        found.v = 0.0f;
+        found.i = static_cast<std::int32_t>(i);
+        break;
+      }
+    }
+  }
+  return b.best(found).i;
+}
+
+// The first token in id order where the running weight passes `target`
+// (the Sampler's draw over the whole vocabulary, top_k, top_p and min_p off).
+template <class Block>
+PAGODA_HD std::int32_t draw_in_id_order(Block& b, const SampleRowView& r, std::uint64_t target) {
+  std::uint64_t s = 0;
+  for (std::int64_t i = r.begin; i < r.end; ++i)
+    s += fixed_weight(r.p[i], r.max_p);
+  std::uint64_t acc = b.exclusive_scan_u64(s);
+  SampleBest found;
+  if (acc <= target && target < acc + s) {
+    for (std::int64_t i = r.begin; i < r.end; ++i) {
+      acc += fixed_weight(r.p[i], r.max_p);
+      if (acc > target) {
+        found.v = 0.0f;
+        found.i = static_cast<std::int32_t>(i);
+        break;
+      }
+    }
+  }
+  const std::int32_t t = b.best(found).i;
+  return t >= 0 ? t : static_cast<std::int32_t>(r.vocab - 1);
+}
+
+// The best element of `values` strictly after `after` in the order.
+template <class Block>
+PAGODA_HD SampleBest best_after(Block& b, const SampleRowView& r, const float* values, const SampleBest& after) {
+  SampleBest best;
+  for (std::int64_t i = r.begin; i < r.end; ++i) {
+    const float v = values[i];
+    const auto id = static_cast<std::int32_t>(i);
+    if (v != v) continue;
+    if (after.i >= 0 && !sample_better(after.v, after.i, v, id)) continue;
+    if (sample_better(v, id, best.v, best.i)) {
+      best.v = v;
+      best.i = id;
+    }
+  }
+  return b.best(best);
+}
+
+// The Sampler's choice for one row. `raw` is the row's logits; `p` receives
+// the processed row (scratch, [vocab]). Every thread of the block calls it;
+// thread 0 writes `out`.
+template <class Block>
+PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw, const LogitEdit* edits,
+                          float* p, std::int64_t vocab, SampleRowOutput* out) {
+  const std::int64_t chunk = (vocab + b.num_threads() - 1) / b.num_threads();
+  SampleRowView r;
+  r.raw = raw;
+  r.p = p;
+  r.vocab = vocab;
+  r.begin = b.tid() * chunk < vocab ? b.tid() * chunk : vocab;
+  r.end = r.begin + chunk < vocab ? r.begin + chunk : vocab;
+
+  // Logprobs of the raw distribution: log-sum-exp in double, then the best
+  // num_logprobs tokens one at a time.
+  double lse = 0.0;
+  if (sp.num_logprobs >= 0) {
+    float mx = -INFINITY;
+    for (std::int64_t i = r.begin; i < r.end; ++i)
+      mx = fmaxf(mx, raw[i]);
+    mx = b.max_f32(mx);
+    double s = 0.0;
+    for (std::int64_t i = r.begin; i < r.end; ++i)
+      s += exp(static_cast<double>(raw[i]) - mx);
+    s = b.sum_f64(s);
+    lse = mx == INFINITY || mx == -INFINITY ? static_cast<double>(mx) : mx + log(s);
+    SampleBest prev;
+    int n = 0;
+    for (; n < sp.num_logprobs && n < kSampleMaxTopLogprobs; ++n) {
+      prev = best_after(b, r, raw, prev);
+      if (prev.i < 0) break;
+      if (b.tid() == 0) {
+        out->top_ids[n] = prev.i;
+        out->top_logprobs[n] = static_cast<float>(prev.v - lse);
+      }
+    }
+    if (b.tid() == 0) out->num_top = n;
+  }
+
+  // Processed logits: edits, then temperature.
+  for (std::int64_t i = r.begin; i < r.end; ++i)
+    p[i] = raw[i] * sp.inv_temperature;
+  b.sync();
+  for (std::int32_t e = sp.edit_begin + b.tid(); e < sp.edit_end; e += b.num_threads()) {
+    const LogitEdit& ed = edits[e];
+    if (ed.token >= 0 && ed.token < vocab)
+      p[ed.token] = apply_edit(raw[ed.token], ed, sp.repetition_penalty) * sp.inv_temperature;
+  }
+  b.sync();
+
+  std::int32_t chosen = 0;
+  const SampleBest top = best_after(b, r, p, SampleBest{});
+  float mx = -INFINITY;
+  for (std::int64_t i = r.begin; i < r.end; ++i)
+    mx = fmaxf(mx, p[i]);
+  r.max_p = b.max_f32(mx);
+  if (sp.greedy || top.i < 0 || r.max_p == INFINITY || r.max_p == -INFINITY) {
+    chosen = top.i < 0 ? 0 : top.i;
+  } else if (sp.top_k <= 0 && sp.top_p >= 1.0 && sp.min_p <= 0.0) {
+    const std::uint64_t total = row_weight(b, r);
+    auto target = static_cast<std::uint64_t>(sp.uniform * static_cast<double>(total));
+    if (target >= total) target = total - 1;
+    chosen = draw_in_id_order(b, r, target);
+  } else {
+    // Survivors: top_k, then the top_p share of their mass, then min_p. Each
+    // is a prefix of the order; the survivors are the shortest.
+    bool cut = false;
+    SampleCut keep;
+    auto narrow = [&](const SampleCut& c) {
+      if (c.ties > 0 && (!cut || cut_before(c, keep))) {
+        keep = c;
+        cut = true;
+      }
+    };
+    if (sp.top_k > 0 && sp.top_k < vocab) narrow(find_cut(b, r, false, static_cast<std::uint64_t>(sp.top_k), false));
+    if (sp.top_p < 1.0) {
+      const std::uint64_t z = cut ? cut_weight(b, r, keep) : row_weight(b, r);
+      const auto target = static_cast<std::uint64_t>(ceil(sp.top_p * static_cast<double>(z)));
+      narrow(find_cut(b, r, true, target, false));
+    }
+    if (sp.min_p > 0.0) {
+      const double floor_logit = r.max_p + log(sp.min_p);
+      std::uint32_t lowest = 0xffffffffu;
+      for (std::int64_t i = r.begin; i < r.end; ++i) {
+        const std::uint32_t k = order_key(p[i]);
+        if (static_cast<double>(p[i]) >= floor_logit && k < lowest) lowest = k;
+      }
+      narrow(last_of_key(b, r, b.min_u32(lowest)));
+    }
+    if (!cut) {
+      // Nothing narrowed (a top_p mass reached only by rounding): the whole row.
+      std::uint32_t lowest = 0xffffffffu;
+      for (std::int64_t i = r.begin; i < r.end; ++i) {
+        const std::uint32_t k = order_key(p[i]);
+        if (k < lowest) lowest = k;
+      }
+      narrow(last_of_key(b, r, b.min_u32(lowest)));
+    }
+    const std::uint64_t total = cut_weight(b, r, keep);
+    auto target = static_cast<std::uint64_t>(sp.uniform * static_cast<double>(total));
+    if (target >= total) target = total - 1;
+    SampleCut c = find_cut(b, r, true, target, true);
+    if (c.ties == 0 || cut_before(keep, c)) c = keep;
+    chosen = cut_token(b, r, c);
+  }
+  if (b.tid() == 0) {
+    out->token = chosen;
+    out->logprob = sp.num_logprobs >= 0 ? static_cast<float>(raw[chosen] - lse) : 0.0f;
+  }
+}
+
+}  // namespace pagoda::cuda

@@ -1,0 +1,71 @@
+#include "engine/cuda/device_sample_batch.h"
+
+#include <map>
+
+#include "engine/sampler.h"
+
+namespace pagoda::cuda {
+
+bool append_device_sample_row(const ScheduledSequence& seq, std::int64_t logits_row,
+                              std::span<const std::int32_t> eos_token_ids, std::int32_t vocab_size,
+                              DeviceSampleBatch* batch) {
+  const SamplingParams& sp = *seq.sampling;
+  // Token -> its edit, in token order so a row's edits do not depend on history order.
+  std::map<std::int32_t, LogitEdit> edits;
+  auto edit = [&](std::int32_t token) -> LogitEdit& {
+    LogitEdit& e = edits[token];
+    e.token = token;
+    return e;
+  };
+  auto valid = [&](std::int32_t t) { return t >= 0 && t < vocab_size; };
+  if (sp.repetition_penalty != 1.0) {
+    for (std::int32_t t : seq.token_ids) {
+      if (valid(t)) edit(t).flags |= kEditRepetition;
+    }
+  }
+  const auto total = static_cast<std::int64_t>(seq.token_ids.size());
+  if ((sp.presence_penalty != 0.0 || sp.frequency_penalty != 0.0) && total > seq.num_prompt_tokens) {
+    std::map<std::int32_t, std::int32_t> counts;
+    for (std::int64_t i = seq.num_prompt_tokens; i < total; ++i)
+      ++counts[seq.token_ids[static_cast<std::size_t>(i)]];
+    for (const auto& [t, c] : counts) {
+      if (valid(t)) edit(t).subtract = static_cast<float>(sp.frequency_penalty * c + sp.presence_penalty);
+    }
+  }
+  std::map<std::int32_t, bool> biased;
+  for (const auto& [t, bias] : sp.logit_bias) {
+    if (!valid(t)) continue;
+    if (biased[t]) return false;
+    biased[t] = true;
+    edit(t).bias = bias;
+  }
+  if (seq.num_output_tokens < sp.min_tokens) {
+    if (!sp.ignore_eos) {
+      for (std::int32_t t : eos_token_ids) {
+        if (valid(t)) edit(t).flags |= kEditBan;
+      }
+    }
+    for (std::int32_t t : sp.stop_token_ids) {
+      if (valid(t)) edit(t).flags |= kEditBan;
+    }
+  }
+
+  SampleRowParams row;
+  row.logits_row = logits_row;
+  row.greedy = sp.greedy() ? 1 : 0;
+  row.inv_temperature = sp.greedy() ? 1.0f : static_cast<float>(1.0 / sp.temperature);
+  row.top_k = sp.top_k > 0 && sp.top_k < vocab_size ? sp.top_k : 0;
+  row.top_p = sp.top_p;
+  row.min_p = sp.min_p;
+  row.repetition_penalty = sp.repetition_penalty;
+  row.uniform = Sampler::uniform(seq.seed, seq.num_output_tokens);
+  row.num_logprobs = sp.logprobs;
+  row.edit_begin = static_cast<std::int32_t>(batch->edits.size());
+  for (const auto& [t, e] : edits)
+    batch->edits.push_back(e);
+  row.edit_end = static_cast<std::int32_t>(batch->edits.size());
+  batch->rows.push_back(row);
+  return true;
+}
+
+}  // namespace pagoda::cuda

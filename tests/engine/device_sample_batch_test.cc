@@ -1,0 +1,203 @@
+// The device sampler's algorithm (cuda/sample_row.h) run by one host thread
+// (SerialBlock) against the host Sampler on the same rows: every parameter
+// the device path takes, rows with many tied logits, flat and peaked rows.
+// The CUDA kernel runs the same code by thread blocks (tests/cuda checks it
+// against this on a GPU).
+#include "engine/cuda/device_sample_batch.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/sampler.h"
+
+namespace pagoda::cuda {
+namespace {
+
+constexpr std::int32_t kEos = 2;
+
+struct Case {
+  std::string name;
+  SamplingParams sp;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  auto add = [&](std::string name, auto&& set) {
+    Case c{std::move(name), {}};
+    set(c.sp);
+    out.push_back(std::move(c));
+  };
+  add("greedy", [](SamplingParams& s) { s.temperature = 0.0; });
+  add("greedy_logprobs", [](SamplingParams& s) {
+    s.temperature = 0.0;
+    s.logprobs = 5;
+  });
+  add("temperature", [](SamplingParams& s) { s.temperature = 0.7; });
+  add("temperature_hot", [](SamplingParams& s) { s.temperature = 1.9; });
+  for (int k : {1, 3, 40, 300})
+    add("top_k_" + std::to_string(k), [k](SamplingParams& s) { s.top_k = k; });
+  for (double p : {0.1, 0.5, 0.9, 0.99})
+    add("top_p_" + std::to_string(p), [p](SamplingParams& s) { s.top_p = p; });
+  for (double m : {0.01, 0.3})
+    add("min_p_" + std::to_string(m), [m](SamplingParams& s) { s.min_p = m; });
+  add("top_k_top_p_min_p", [](SamplingParams& s) {
+    s.temperature = 0.8;
+    s.top_k = 50;
+    s.top_p = 0.8;
+    s.min_p = 0.05;
+  });
+  add("top_k_top_p", [](SamplingParams& s) {
+    s.top_k = 500;
+    s.top_p = 0.95;
+  });
+  add("penalties", [](SamplingParams& s) {
+    s.repetition_penalty = 1.3;
+    s.presence_penalty = 0.5;
+    s.frequency_penalty = 0.7;
+  });
+  add("greedy_penalties", [](SamplingParams& s) {
+    s.temperature = 0.0;
+    s.repetition_penalty = 0.8;
+    s.frequency_penalty = -1.5;
+  });
+  add("logit_bias", [](SamplingParams& s) {
+    s.top_p = 0.9;
+    s.logit_bias = {{3, 6.0f}, {10, -100.0f}, {4, 0.0f}};
+  });
+  add("min_tokens", [](SamplingParams& s) {
+    s.min_tokens = 100;
+    s.stop_token_ids = {0, 1};
+    s.top_k = 5;
+  });
+  add("logprobs_20", [](SamplingParams& s) {
+    s.logprobs = 20;
+    s.top_p = 0.7;
+  });
+  add("logprobs_0", [](SamplingParams& s) { s.logprobs = 0; });
+  return out;
+}
+
+// A row of logits: normal with spread `scale`; `step` > 0 rounds to multiples
+// of it so many logits tie.
+std::vector<float> row(std::int32_t vocab, float scale, float step, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(static_cast<std::size_t>(vocab));
+  for (float& x : v) {
+    x = d(rng);
+    if (step > 0) x = std::round(x / step) * step;
+  }
+  return v;
+}
+
+struct Shape {
+  std::int32_t vocab;
+  float scale, step;
+};
+
+TEST(DeviceSampleBatchTest, SerialAlgorithmEqualsHostSampler) {
+  const std::vector<std::int32_t> eos = {kEos};
+  const Sampler sampler(eos);
+  // Prompt then output, repeats included (penalties count them).
+  const std::vector<std::int32_t> history = {7, 3, 3, 11, 2, 5, 3, 9, 9, 9, 0, 42};
+  const std::vector<Shape> shapes = {{97, 1.0f, 0.0f}, {1000, 3.0f, 0.0f}, {1000, 2.0f, 0.25f},
+                                     {5003, 0.3f, 0.0f}, {151936, 2.5f, 0.0f}, {4096, 8.0f, 1.0f}};
+  int checked = 0;
+  for (const Shape& shape : shapes) {
+    for (const Case& c : cases()) {
+      for (std::uint64_t seed : {1ull, 99ull, 12345ull}) {
+        SCOPED_TRACE(c.name + " vocab " + std::to_string(shape.vocab) + " step " + std::to_string(shape.step) +
+                     " seed " + std::to_string(seed));
+        const std::vector<float> logits =
+            row(shape.vocab, shape.scale, shape.step, static_cast<std::uint32_t>(seed * 31 + shape.vocab));
+        ScheduledSequence seq;
+        seq.token_ids = history;
+        seq.num_prompt_tokens = 5;
+        seq.num_output_tokens = static_cast<std::int32_t>(history.size()) - 5;
+        seq.sampling = &c.sp;
+        seq.seed = seed;
+        std::vector<float> host = logits;
+        const SampledToken want = sampler.sample(seq, host.data(), shape.vocab);
+
+        DeviceSampleBatch batch;
+        ASSERT_TRUE(append_device_sample_row(seq, 0, eos, shape.vocab, &batch));
+        std::vector<float> p(logits.size());
+        SampleRowOutput got;
+        SerialBlock block;
+        sample_row(block, batch.rows[0], logits.data(), batch.edits.data(), p.data(), shape.vocab, &got);
+
+        EXPECT_EQ(got.token, want.token_id);
+        if (c.sp.logprobs >= 0) {
+          EXPECT_NEAR(got.logprob, want.logprob, 1e-6);
+          ASSERT_EQ(got.num_top, static_cast<std::int32_t>(want.top_logprobs.size()));
+          for (int i = 0; i < got.num_top; ++i) {
+            EXPECT_EQ(got.top_ids[i], want.top_logprobs[static_cast<std::size_t>(i)].token_id);
+            EXPECT_NEAR(got.top_logprobs[i], want.top_logprobs[static_cast<std::size_t>(i)].logprob, 1e-6);
+          }
+        }
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 6 * static_cast<int>(cases().size()) * 3);
+}
+
+TEST(DeviceSampleBatchTest, EditsFollowTheSamplerOrderAndDuplicateBiasIsRefused) {
+  SamplingParams sp;
+  sp.repetition_penalty = 2.0;
+  sp.frequency_penalty = 0.5;
+  sp.presence_penalty = 0.25;
+  sp.logit_bias = {{3, 1.0f}, {200, 9.0f}};  // 200 is past the vocabulary: ignored, as by the Sampler
+  sp.min_tokens = 4;
+  sp.stop_token_ids = {8};
+  const std::vector<std::int32_t> history = {3, 1, 3, 3, 1};  // prompt {3, 1}, output {3, 3, 1}
+  ScheduledSequence seq;
+  seq.token_ids = history;
+  seq.num_prompt_tokens = 2;
+  seq.num_output_tokens = 3;
+  seq.sampling = &sp;
+  const std::vector<std::int32_t> eos = {kEos};
+  DeviceSampleBatch batch;
+  ASSERT_TRUE(append_device_sample_row(seq, 6, eos, 100, &batch));
+  ASSERT_EQ(batch.rows.size(), 1u);
+  EXPECT_EQ(batch.rows[0].logits_row, 6);
+  ASSERT_EQ(batch.edits.size(), 4u);  // tokens 1, 2 (eos), 3, 8 in order
+  EXPECT_EQ(batch.edits[0].token, 1);
+  EXPECT_EQ(batch.edits[0].flags, kEditRepetition);
+  EXPECT_FLOAT_EQ(batch.edits[0].subtract, 0.75f);
+  EXPECT_EQ(batch.edits[1].token, kEos);
+  EXPECT_EQ(batch.edits[1].flags, kEditBan);
+  EXPECT_EQ(batch.edits[2].token, 3);
+  EXPECT_FLOAT_EQ(batch.edits[2].subtract, 1.25f);
+  EXPECT_FLOAT_EQ(batch.edits[2].bias, 1.0f);
+  EXPECT_EQ(batch.edits[3].token, 8);
+  EXPECT_EQ(apply_edit(4.0f, batch.edits[2], 2.0), 4.0f / 2 - 1.25f + 1.0f);
+  EXPECT_EQ(apply_edit(-4.0f, batch.edits[0], 2.0), -8.0f - 0.75f);
+
+  sp.logit_bias.push_back({3, 2.0f});
+  EXPECT_FALSE(append_device_sample_row(seq, 7, eos, 100, &batch));
+  EXPECT_EQ(batch.rows.size(), 1u);
+  EXPECT_EQ(batch.edits.size(), 4u);
+}
+
+TEST(DeviceSampleBatchTest, OrderKeysSortLikeTheSampler) {
+  const std::vector<float> v = {-INFINITY, -3.5f, -1e-30f, -0.0f, 0.0f, 1e-30f, 2.0f, INFINITY};
+  for (std::size_t i = 0; i + 1 < v.size(); ++i) {
+    if (v[i] == v[i + 1]) {
+      EXPECT_EQ(order_key(v[i]), order_key(v[i + 1]));
+    } else {
+      EXPECT_LT(order_key(v[i]), order_key(v[i + 1])) << v[i] << " vs " << v[i + 1];
+    }
+    if (v[i] != 0.0f) {
+      EXPECT_EQ(key_value(order_key(v[i])), v[i]);
+    }
+  }
+  EXPECT_EQ(order_key(NAN), 0u);
+}
+
+}  // namespace
+}  // namespace pagoda::cuda
