@@ -137,8 +137,12 @@ struct CudaBlock {
     atomicAdd(&s.count[digit], 1ull);
     if (w != 0) atomicAdd(&s.mass[digit], static_cast<unsigned long long>(w));
   }
-  __device__ std::uint64_t hist_count(int digit) const { return s.count[digit]; }
-  __device__ std::uint64_t hist_mass(int digit) const { return s.mass[digit]; }
+  __device__ std::uint64_t hist_count(int digit) const {
+    return s.count[digit];
+  }
+  __device__ std::uint64_t hist_mass(int digit) const {
+    return s.mass[digit];
+  }
 };
 
 // grid: num_rows; block: kThreads.

@@ -167,7 +167,8 @@ struct SampleRowView {
 // reaches `target`: cumulative >= target, or > target when `strict`.
 // ties == 0 when the whole row does not reach it.
 template <class Block>
-PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std::uint64_t target, bool strict) {
+PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std::uint64_t target,
+                             bool strict) {
   auto reaches = [&](std::uint64_t cum) { return strict ? cum > target : cum >= target; };
   std::uint32_t prefix = 0;
   std::uint64_t above = 0;  // weight of the elements before the buckets still in play
@@ -278,7 +279,8 @@ PAGODA_HD std::int32_t draw_in_id_order(Block& b, const SampleRowView& r, std::u
 
 // The best element of `values` strictly after `after` in the order.
 template <class Block>
-PAGODA_HD SampleBest best_after(Block& b, const SampleRowView& r, const float* values, const SampleBest& after) {
+PAGODA_HD SampleBest best_after(Block& b, const SampleRowView& r, const float* values,
+                                const SampleBest& after) {
   SampleBest best;
   for (std::int64_t i = r.begin; i < r.end; ++i) {
     const float v = values[i];
@@ -368,7 +370,8 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
         cut = true;
       }
     };
-    if (sp.top_k > 0 && sp.top_k < vocab) narrow(find_cut(b, r, false, static_cast<std::uint64_t>(sp.top_k), false));
+    if (sp.top_k > 0 && sp.top_k < vocab)
+      narrow(find_cut(b, r, false, static_cast<std::uint64_t>(sp.top_k), false));
     if (sp.top_p < 1.0) {
       const std::uint64_t z = cut ? cut_weight(b, r, keep) : row_weight(b, r);
       const auto target = static_cast<std::uint64_t>(ceil(sp.top_p * static_cast<double>(z)));

@@ -1,15 +1,20 @@
-// The device sampler's algorithm (cuda/sample_row.h) run by one host thread
-// (SerialBlock) against the host Sampler on the same rows: every parameter
-// the device path takes, rows with many tied logits, flat and peaked rows.
-// The CUDA kernel runs the same code by thread blocks (tests/cuda checks it
-// against this on a GPU).
+// The device sampler's algorithm (cuda/sample_row.h) against the host Sampler
+// on the same rows — every parameter the device path takes, rows with many
+// tied logits, flat and peaked rows — run by one host thread (SerialBlock)
+// and by a block of host threads (ThreadedBlock: each collective a barrier,
+// a slot per thread, shared histogram atomics, as a CUDA block's), so the
+// split of a row into per-thread shares, the scans and the ties that cross
+// shares are checked without a GPU. tests/cuda runs the CUDA kernel itself.
 #include "engine/cuda/device_sample_batch.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <barrier>
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/sampler.h"
@@ -94,24 +99,125 @@ std::vector<float> row(std::int32_t vocab, float scale, float step, std::uint32_
   return v;
 }
 
+// sample_row's block interface on `n` host threads.
+struct ThreadedShared {
+  explicit ThreadedShared(int n)
+      : num_threads(n),
+        barrier(n),
+        u64(static_cast<std::size_t>(n)),
+        f64(static_cast<std::size_t>(n)),
+        f32(static_cast<std::size_t>(n)),
+        u32(static_cast<std::size_t>(n)),
+        best(static_cast<std::size_t>(n)) {}
+  int num_threads;
+  std::barrier<> barrier;
+  std::vector<std::uint64_t> u64;
+  std::vector<double> f64;
+  std::vector<float> f32;
+  std::vector<std::uint32_t> u32;
+  std::vector<SampleBest> best;
+  std::atomic<std::uint64_t> count[256] = {};
+  std::atomic<std::uint64_t> mass[256] = {};
+};
+
+struct ThreadedBlock {
+  ThreadedShared& s;
+  int t;
+
+  int tid() const { return t; }
+  int num_threads() const { return s.num_threads; }
+  void sync() { s.barrier.arrive_and_wait(); }
+  // Each thread's value in its slot, then every thread folds all slots in order.
+  template <class T, class Fold>
+  T all(std::vector<T>& slots, T v, T init, Fold fold, int upto = -1) {
+    sync();
+    slots[static_cast<std::size_t>(t)] = v;
+    sync();
+    T r = init;
+    for (int i = 0; i < (upto < 0 ? s.num_threads : upto); ++i)
+      r = fold(r, slots[static_cast<std::size_t>(i)]);
+    return r;
+  }
+  std::uint64_t sum_u64(std::uint64_t v) {
+    return all(s.u64, v, std::uint64_t{0}, [](std::uint64_t a, std::uint64_t b) { return a + b; });
+  }
+  double sum_f64(double v) {
+    return all(s.f64, v, 0.0, [](double a, double b) { return a + b; });
+  }
+  float max_f32(float v) {
+    return all(s.f32, v, -INFINITY, [](float a, float b) { return std::fmax(a, b); });
+  }
+  std::uint32_t min_u32(std::uint32_t v) {
+    return all(s.u32, v, 0xffffffffu, [](std::uint32_t a, std::uint32_t b) { return std::min(a, b); });
+  }
+  SampleBest best(SampleBest v) {
+    return all(s.best, v, SampleBest{},
+               [](SampleBest a, SampleBest b) { return sample_better(b.v, b.i, a.v, a.i) ? b : a; });
+  }
+  std::uint64_t exclusive_scan_u64(std::uint64_t v) {
+    return all(
+        s.u64, v, std::uint64_t{0}, [](std::uint64_t a, std::uint64_t b) { return a + b; }, t);
+  }
+  void hist_clear() {
+    sync();
+    if (t == 0) {
+      for (int d = 0; d < 256; ++d) {
+        s.count[d] = 0;
+        s.mass[d] = 0;
+      }
+    }
+    sync();
+  }
+  void hist_add(int d, std::uint64_t w) {
+    s.count[d].fetch_add(1, std::memory_order_relaxed);
+    s.mass[d].fetch_add(w, std::memory_order_relaxed);
+  }
+  std::uint64_t hist_count(int d) const { return s.count[d].load(); }
+  std::uint64_t hist_mass(int d) const { return s.mass[d].load(); }
+};
+
+// One row sampled by `threads` host threads (1: SerialBlock).
+SampleRowOutput sample_with(int threads, const SampleRowParams& params, const std::vector<float>& logits,
+                            const std::vector<LogitEdit>& edits) {
+  std::vector<float> p(logits.size());
+  const auto vocab = static_cast<std::int64_t>(logits.size());
+  SampleRowOutput out;
+  if (threads == 1) {
+    SerialBlock block;
+    sample_row(block, params, logits.data(), edits.data(), p.data(), vocab, &out);
+    return out;
+  }
+  ThreadedShared shared(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ThreadedBlock block{shared, t};
+      sample_row(block, params, logits.data(), edits.data(), p.data(), vocab, &out);
+    });
+  }
+  for (auto& th : pool)
+    th.join();
+  return out;
+}
+
 struct Shape {
   std::int32_t vocab;
   float scale, step;
 };
 
-TEST(DeviceSampleBatchTest, SerialAlgorithmEqualsHostSampler) {
+// Every case on every shape with three seeds, by `threads` threads.
+void expect_equal_to_host_sampler(int threads, const std::vector<Shape>& shapes) {
   const std::vector<std::int32_t> eos = {kEos};
   const Sampler sampler(eos);
   // Prompt then output, repeats included (penalties count them).
   const std::vector<std::int32_t> history = {7, 3, 3, 11, 2, 5, 3, 9, 9, 9, 0, 42};
-  const std::vector<Shape> shapes = {{97, 1.0f, 0.0f}, {1000, 3.0f, 0.0f}, {1000, 2.0f, 0.25f},
-                                     {5003, 0.3f, 0.0f}, {151936, 2.5f, 0.0f}, {4096, 8.0f, 1.0f}};
   int checked = 0;
   for (const Shape& shape : shapes) {
     for (const Case& c : cases()) {
       for (std::uint64_t seed : {1ull, 99ull, 12345ull}) {
-        SCOPED_TRACE(c.name + " vocab " + std::to_string(shape.vocab) + " step " + std::to_string(shape.step) +
-                     " seed " + std::to_string(seed));
+        SCOPED_TRACE(c.name + " vocab " + std::to_string(shape.vocab) + " step " +
+                     std::to_string(shape.step) + " seed " + std::to_string(seed) + " threads " +
+                     std::to_string(threads));
         const std::vector<float> logits =
             row(shape.vocab, shape.scale, shape.step, static_cast<std::uint32_t>(seed * 31 + shape.vocab));
         ScheduledSequence seq;
@@ -125,10 +231,7 @@ TEST(DeviceSampleBatchTest, SerialAlgorithmEqualsHostSampler) {
 
         DeviceSampleBatch batch;
         ASSERT_TRUE(append_device_sample_row(seq, 0, eos, shape.vocab, &batch));
-        std::vector<float> p(logits.size());
-        SampleRowOutput got;
-        SerialBlock block;
-        sample_row(block, batch.rows[0], logits.data(), batch.edits.data(), p.data(), shape.vocab, &got);
+        const SampleRowOutput got = sample_with(threads, batch.rows[0], logits, batch.edits);
 
         EXPECT_EQ(got.token, want.token_id);
         if (c.sp.logprobs >= 0) {
@@ -143,7 +246,23 @@ TEST(DeviceSampleBatchTest, SerialAlgorithmEqualsHostSampler) {
       }
     }
   }
-  EXPECT_EQ(checked, 6 * static_cast<int>(cases().size()) * 3);
+  EXPECT_EQ(checked, static_cast<int>(shapes.size() * cases().size()) * 3);
+}
+
+TEST(DeviceSampleBatchTest, SerialAlgorithmEqualsHostSampler) {
+  expect_equal_to_host_sampler(1, {{97, 1.0f, 0.0f},
+                                   {1000, 3.0f, 0.0f},
+                                   {1000, 2.0f, 0.25f},
+                                   {5003, 0.3f, 0.0f},
+                                   {151936, 2.5f, 0.0f},
+                                   {4096, 8.0f, 1.0f}});
+}
+
+// 7 threads: shares of awkward length; 64 over 97 tokens: shares of 2, the
+// last 15 empty.
+TEST(DeviceSampleBatchTest, ThreadedAlgorithmEqualsHostSampler) {
+  expect_equal_to_host_sampler(7, {{97, 1.0f, 0.0f}, {1000, 2.0f, 0.25f}, {5003, 0.3f, 0.0f}});
+  expect_equal_to_host_sampler(64, {{97, 1.0f, 0.25f}});
 }
 
 TEST(DeviceSampleBatchTest, EditsFollowTheSamplerOrderAndDuplicateBiasIsRefused) {
