@@ -1,6 +1,7 @@
 // A minimal stand-in for the scheduler in engine benchmarks: sequences with
 // deterministic prompts and block tables from a free list; each step computes
-// every sequence's pending tokens and appends its greedy sample. Single thread.
+// every sequence's pending tokens and appends its sample (greedy unless
+// set_sampling says otherwise). Single thread.
 #pragma once
 
 #include <cstdio>
@@ -25,6 +26,12 @@ class Driver {
     sp_.ignore_eos = true;
     sp_.max_tokens = 1 << 20;
     reset();
+  }
+  // Every sequence's sampling from now on (ignore_eos and max_tokens kept).
+  void set_sampling(const SamplingParams& sp) {
+    sp_ = sp;
+    sp_.ignore_eos = true;
+    sp_.max_tokens = 1 << 20;
   }
   void reset() {
     free_.resize(static_cast<std::size_t>(runner_.kv_cache_info().num_blocks));

@@ -6,6 +6,9 @@
 //
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
 //                            [--context 512] [--steps 20] [--batches 1,8,64,256]
+//                            [--sampled-batches 1,64]
+// --sampled-batches: decode again at these batch sizes with temperature 0.8
+// and top_p 0.95 (the device sampler instead of the argmax).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -167,6 +170,7 @@ int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
   int prompt_len = 2048, context = 512, steps = 20;
   std::vector<std::int32_t> batches = {1, 8, 64, 256};
+  std::vector<std::int32_t> sampled_batches = {1, 64};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--model") {
@@ -181,6 +185,8 @@ int main(int argc, char** argv) {
       steps = std::stoi(v);
     } else if (a == "--batches") {
       batches = parse_int_list(v, "--batches").value();
+    } else if (a == "--sampled-batches") {
+      sampled_batches = parse_int_list(v, "--sampled-batches").value();
     } else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -216,7 +222,9 @@ int main(int argc, char** argv) {
   }
   auto checkpoint = std::make_shared<const Checkpoint>(std::move(ckpt).value());
   const ModelConfig& c = *config;
-  const int max_batch = *std::max_element(batches.begin(), batches.end());
+  int max_batch = *std::max_element(batches.begin(), batches.end());
+  for (int b : sampled_batches)
+    max_batch = std::max(max_batch, b);
   cuda::CudaRunnerOptions ro;
   ro.limits.max_tokens = std::max(prompt_len, max_batch);
   ro.limits.max_seqs = max_batch;
@@ -266,19 +274,19 @@ int main(int argc, char** argv) {
   const double weight_bytes =
       static_cast<double>(cuda::CudaWeights::bytes_needed(c, cpu::RankShard::make(c, 0, 1).value()));
   const double embed_bytes = static_cast<double>(c.vocab_size) * c.hidden_size * 2;
-  for (int b : batches) {
+  auto decode = [&](int b, const char* label) {
     driver.reset();
     std::vector<Seq> seqs;
     for (int i = 0; i < b; ++i) {
       std::vector<Seq> one = {driver.make(context, 100 + i)};
-      if (!driver.step(one)) return 1;  // each prompt alone, within max_tokens
+      if (!driver.step(one)) return false;  // each prompt alone, within max_tokens
       seqs.push_back(one[0]);
     }
-    if (!driver.step(seqs)) return 1;  // warm-up decode
+    if (!driver.step(seqs)) return false;  // warm-up decode
     std::vector<double> step_s, device_ms;
     for (int i = 0; i < steps; ++i) {
       auto t = Clock::now();
-      if (!driver.step(seqs)) return 1;
+      if (!driver.step(seqs)) return false;
       step_s.push_back(seconds_since(t));
       device_ms.push_back((*runner)->last_step_device_ms());
     }
@@ -294,10 +302,22 @@ int main(int argc, char** argv) {
              c.head_dim * 4.0;
     const double floor_s = bytes / bandwidth;
     std::printf(
-        "decode batch %3d: %8.1f tokens/s, %.3f ms/step (device %.3f), bandwidth floor %.3f ms -> %.0f%% of "
-        "floor "
-        "(device alone %.0f%%)\n",
-        b, b / s, s * 1e3, dev * 1e3, floor_s * 1e3, 100.0 * floor_s / s, 100.0 * floor_s / dev);
+        "decode batch %3d%s: %8.1f tokens/s, %.3f ms/step (device %.3f), bandwidth floor %.3f ms -> %.0f%% "
+        "of "
+        "floor (device alone %.0f%%)\n",
+        b, label, b / s, s * 1e3, dev * 1e3, floor_s * 1e3, 100.0 * floor_s / s, 100.0 * floor_s / dev);
+    return true;
+  };
+  for (int b : batches) {
+    if (!decode(b, "")) return 1;
+  }
+  SamplingParams sampled;
+  sampled.temperature = 0.8;
+  sampled.top_p = 0.95;
+  sampled.seed = 1;
+  driver.set_sampling(sampled);
+  for (int b : sampled_batches) {
+    if (!decode(b, " (temperature 0.8, top_p 0.95)")) return 1;
   }
   return 0;
 }
