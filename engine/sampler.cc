@@ -20,16 +20,41 @@ struct ByLogitDesc {
   }
 };
 
-std::int32_t argmax(const float* logits, std::int32_t n) {
-  std::int32_t best = 0;
-  for (std::int32_t i = 1; i < n; ++i) {
-    if (logits[i] > logits[best]) best = i;
+// The largest value, NaN ignored (-inf when there is none). Eight running
+// maxima: the loop `if (x[i] > x[best]) best = i` waits on a load through
+// `best` every element (~0.5 ms over Qwen 3's vocabulary), this one does not
+// and vectorizes.
+float max_value(const float* x, std::int32_t n) {
+  constexpr int kLanes = 8;
+  float m[kLanes];
+  for (float& v : m)
+    v = kNegInf;
+  std::int32_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j)
+      m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
   }
-  return best;
+  for (; i < n; ++i)
+    m[0] = x[i] > m[0] ? x[i] : m[0];
+  float r = m[0];
+  for (int j = 1; j < kLanes; ++j)
+    r = m[j] > r ? m[j] : r;
+  return r;
+}
+
+// The first index of the largest logit: what `best = 0; if (x[i] > x[best])
+// best = i` finds (a NaN at index 0 is never beaten, later NaN never win).
+std::int32_t argmax(const float* logits, std::int32_t n) {
+  if (std::isnan(logits[0])) return 0;
+  const float m = max_value(logits, n);
+  for (std::int32_t i = 0; i < n; ++i) {
+    if (logits[i] == m) return i;
+  }
+  return 0;
 }
 
 double log_sum_exp(const float* logits, std::int32_t n) {
-  float mx = *std::max_element(logits, logits + n);
+  const float mx = logits[argmax(logits, n)];
   if (std::isinf(mx)) return mx;
   double s = 0.0;
   for (std::int32_t i = 0; i < n; ++i)
@@ -175,14 +200,21 @@ std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams
   for (std::int32_t i = 0; i < vocab; ++i)
     logits[i] *= inv_t;
   const double mx = logits[argmax(logits, vocab)];
-  Candidates c;
   if (sp.top_p >= 1.0 && sp.min_p <= 0.0) {
-    c.ids.resize(static_cast<std::size_t>(vocab));
-    std::iota(c.ids.begin(), c.ids.end(), 0);
+    // draw() over the whole vocabulary in token order, without its id list.
+    std::vector<double> weights(static_cast<std::size_t>(vocab));
+    double total = 0.0;
     for (std::int32_t i = 0; i < vocab; ++i)
-      c.weights.push_back(std::exp(static_cast<double>(logits[i]) - mx));
-    return draw(c, c.ids.size(), u);
+      total += weights[static_cast<std::size_t>(i)] = std::exp(static_cast<double>(logits[i]) - mx);
+    const double target = u * total;
+    double acc = 0.0;
+    for (std::int32_t i = 0; i < vocab; ++i) {
+      acc += weights[static_cast<std::size_t>(i)];
+      if (acc > target) return i;
+    }
+    return vocab - 1;
   }
+  Candidates c;
   double z = 0.0;
   for (std::int32_t i = 0; i < vocab; ++i)
     z += std::exp(static_cast<double>(logits[i]) - mx);

@@ -102,6 +102,29 @@ TEST(SamplerTest, GreedyIsTheArgmaxWithTiesToTheLowerId) {
   EXPECT_EQ(c.run(kLogits).token_id, 1);  // 1 and 3 tie at 2.5
 }
 
+// Over vocabulary-sized rows (the argmax keeps several running maxima):
+// the first of equal maxima wherever they sit, a NaN never chosen unless it
+// is token 0 (nothing compares greater than it), a row of -inf gives token 0.
+TEST(SamplerTest, GreedyOverLongRowsTakesTheFirstMaximumAndSkipsNaN) {
+  Call c;
+  c.sp.temperature = 0.0;
+  std::vector<float> row(151936);
+  for (std::size_t i = 0; i < row.size(); ++i)
+    row[i] = static_cast<float>((i * 7919) % 1000) * 0.01f;
+  for (std::size_t at : {std::size_t{70001}, std::size_t{151935}, std::size_t{9}})
+    row[at] = 42.0f;
+  EXPECT_EQ(c.run(row).token_id, 9);
+  row[5] = NAN;
+  row[100] = NAN;
+  EXPECT_EQ(c.run(row).token_id, 9);
+  row[0] = NAN;
+  EXPECT_EQ(c.run(row).token_id, 0);
+  std::vector<float> all_inf(1003, -INFINITY);
+  EXPECT_EQ(c.run(all_inf).token_id, 0);
+  all_inf[1002] = -1.0f;
+  EXPECT_EQ(c.run(all_inf).token_id, 1002);
+}
+
 TEST(SamplerTest, TemperatureSamplingFollowsTheSoftmax) {
   Call c;
   c.sp.temperature = 0.7;
