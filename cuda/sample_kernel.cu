@@ -31,55 +31,34 @@ struct CudaBlock {
   __device__ int lane() const { return tid() % kWarpSize; }
   __device__ int warp() const { return tid() / kWarpSize; }
 
+  // Every thread's v combined by `op`: each warp by butterfly shuffles (every
+  // lane ends with the same value), then the warps' results in warp order.
+  template <class T, class Op>
+  __device__ T all_reduce(T v, T* slots, Op op) {
+#pragma unroll
+    for (int o = kWarpSize / 2; o > 0; o /= 2)
+      v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if (lane() == 0) slots[warp()] = v;
+    __syncthreads();
+    T t = slots[0];
+    for (int w = 1; w < kWarps; ++w)
+      t = op(t, slots[w]);
+    return t;
+  }
+
   __device__ std::uint64_t sum_u64(std::uint64_t v) {
-    unsigned long long x = v;
-#pragma unroll
-    for (int o = kWarpSize / 2; o > 0; o /= 2)
-      x += __shfl_xor_sync(0xffffffffu, x, o);
-    __syncthreads();
-    if (lane() == 0) s.u64[warp()] = x;
-    __syncthreads();
-    unsigned long long t = 0;
-    for (int w = 0; w < kWarps; ++w)
-      t += s.u64[w];
-    return t;
+    return all_reduce<unsigned long long>(v, s.u64,
+                                          [](unsigned long long a, unsigned long long b) { return a + b; });
   }
-
   __device__ double sum_f64(double v) {
-#pragma unroll
-    for (int o = kWarpSize / 2; o > 0; o /= 2)
-      v += __shfl_xor_sync(0xffffffffu, v, o);
-    __syncthreads();
-    if (lane() == 0) s.f64[warp()] = v;
-    __syncthreads();
-    double t = 0.0;
-    for (int w = 0; w < kWarps; ++w)
-      t += s.f64[w];
-    return t;
+    return all_reduce(v, s.f64, [](double a, double b) { return a + b; });
   }
-
   __device__ float max_f32(float v) {
-    v = warp_max(v);
-    __syncthreads();
-    if (lane() == 0) s.f32[warp()] = v;
-    __syncthreads();
-    float t = -INFINITY;
-    for (int w = 0; w < kWarps; ++w)
-      t = fmaxf(t, s.f32[w]);
-    return t;
+    return all_reduce(v, s.f32, [](float a, float b) { return fmaxf(a, b); });
   }
-
   __device__ std::uint32_t min_u32(std::uint32_t v) {
-#pragma unroll
-    for (int o = kWarpSize / 2; o > 0; o /= 2)
-      v = min(v, __shfl_xor_sync(0xffffffffu, v, o));
-    __syncthreads();
-    if (lane() == 0) s.u32[warp()] = v;
-    __syncthreads();
-    std::uint32_t t = 0xffffffffu;
-    for (int w = 0; w < kWarps; ++w)
-      t = min(t, s.u32[w]);
-    return t;
+    return all_reduce(v, s.u32, [](std::uint32_t a, std::uint32_t b) { return min(a, b); });
   }
 
   __device__ SampleBest best(SampleBest b) {
