@@ -62,7 +62,8 @@ test-asan: asan-build
 # both front ends over a real engine (gRPC reactors, asio strands, streaming,
 # cancellations and disconnects, drain, the hostile battery, a short soak).
 # gRPC and Abseil are Debian's own sources built with TSan into
-# $(TSAN_DEPS_DIR) (scripts/tsan_grpc_deps.sh; kept between runs), so TSan sees
+# $(TSAN_DEPS_DIR) (scripts/tsan_grpc_deps.sh; a link into a machine-wide cache,
+# so clean clones on one machine build them once), so TSan sees
 # every hand-off of a call between gRPC's threads; the build is clang's, as is
 # theirs.
 TSAN_TESTS = engine_test cpu_kernels_test cpu_model_runner_test multinode_test server_http_test \

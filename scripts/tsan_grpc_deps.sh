@@ -9,12 +9,15 @@
 # Idempotent: does nothing when PREFIX already holds this script's build of
 # the installed package versions (stamp file PREFIX/.stamp). Needs the deb-src
 # archive (fetched with a private apt configuration; the system's is not
-# touched), clang, cmake and ninja. Takes tens of minutes on two cores.
+# touched), clang, cmake and ninja. Takes ~4 minutes on two cores.
+#
+# The build is kept in a machine-wide cache (PAGODA_TSAN_DEPS_CACHE, default
+# ~/.cache/pagoda/tsan-deps), one directory per stamp, and PREFIX becomes a
+# link to it: clean clones on the same machine (CI's) reuse it instead of
+# building again. Set PAGODA_TSAN_DEPS_CACHE= (empty) to build into PREFIX.
 set -euo pipefail
 
 prefix=${1:?usage: tsan_grpc_deps.sh PREFIX}
-mkdir -p "$prefix"
-prefix=$(cd "$prefix" && pwd)
 jobs=${JOBS:-$(nproc)}
 
 version_of() { dpkg-query -W -f='${source:Version}' "$1"; }
@@ -26,6 +29,25 @@ if [[ -f $prefix/.stamp && $(cat "$prefix/.stamp") == "$stamp" ]]; then
   exit 0
 fi
 
+cache_root=${PAGODA_TSAN_DEPS_CACHE-${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/pagoda/tsan-deps}
+if [[ -n $cache_root ]] && mkdir -p "$cache_root" 2>/dev/null && [[ -w $cache_root ]]; then
+  cached=$cache_root/$(echo "$stamp" | sha256sum | cut -c1-16)
+  # One build per stamp at a time; others wait for it and then link it.
+  exec 9>"$cached.lock"
+  flock 9
+  if [[ ! -f $cached/.stamp || $(cat "$cached/.stamp") != "$stamp" ]]; then
+    rm -rf "$cached"
+    PAGODA_TSAN_DEPS_CACHE='' bash "$0" "$cached"
+  else
+    echo "tsan_grpc_deps: reusing $cached ($stamp)"
+  fi
+  rm -rf "$prefix"
+  ln -sfn "$cached" "$prefix"
+  exit 0
+fi
+
+mkdir -p "$prefix"
+prefix=$(cd "$prefix" && pwd)
 work=$prefix/src
 rm -rf "$work" "$prefix/.stamp"
 mkdir -p "$work/apt/lists/partial"
