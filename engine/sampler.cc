@@ -22,8 +22,8 @@ struct ByLogitDesc {
 
 // The largest value, NaN ignored (-inf when there is none). Eight running
 // maxima: the loop `if (x[i] > x[best]) best = i` waits on a load through
-// `best` every element (~0.5 ms over Qwen 3's vocabulary), this one does not
-// and vectorizes.
+// `best` every element (0.092 ms over Qwen 3's vocabulary against 0.037 for
+// the argmax below, pagoda_sampler_bench); this one does not, and vectorizes.
 float max_value(const float* x, std::int32_t n) {
   constexpr int kLanes = 8;
   float m[kLanes];
