@@ -167,12 +167,6 @@ void CudaModelRunner::rank_thread_loop(int rank) {
   }
 }
 
-bool CudaModelRunner::device_greedy(const ScheduledSequence& seq) const {
-  const SamplingParams& sp = *seq.sampling;
-  return sp.greedy() && sp.logprobs < 0 && !sp.uses_penalties() && sp.logit_bias.empty() &&
-         seq.num_output_tokens >= sp.min_tokens;
-}
-
 StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
   PAGODA_RETURN_IF_ERROR(validate_step_plan(plan, config_, kv_info_));
   StepResult result;
@@ -181,39 +175,14 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
   const auto start = std::chrono::steady_clock::now();
   PAGODA_ASSIGN_OR_RETURN(FlatStep step, flatten_step(plan, kv_info_.block_size));
   std::vector<const ScheduledSequence*> sampled;
-  const bool on_device = tensor_parallel_size_ == 1;
-  bool all_greedy = on_device;
   for (const ScheduledSequence& s : plan.sequences) {
-    if (!s.sample) continue;
-    sampled.push_back(&s);
-    all_greedy = all_greedy && device_greedy(s);
+    if (s.sample) sampled.push_back(&s);
   }
-  // Unless the argmax decides every row, the device sampler takes the rows it
-  // can; the rest (device_sample_batch.h) sample on the host from copied logits.
-  device_batch_.clear();
-  std::vector<std::int32_t> device_row(sampled.size(), -1);  // index into device_batch_.rows
-  bool host_rows = !on_device;
-  if (on_device && !all_greedy && options_.device_sampling) {
-    for (std::size_t i = 0; i < sampled.size(); ++i) {
-      const std::size_t edits_before = device_batch_.edits.size();
-      if (!append_device_sample_row(*sampled[i], static_cast<std::int64_t>(i), config_.eos_token_ids,
-                                    config_.vocab_size, &device_batch_)) {
-        host_rows = true;
-        continue;
-      }
-      if (static_cast<std::int64_t>(device_batch_.edits.size()) > CudaRank::kMaxSampleEdits) {
-        device_batch_.edits.resize(edits_before);
-        device_batch_.rows.pop_back();
-        host_rows = true;
-        continue;
-      }
-      device_row[i] = static_cast<std::int32_t>(device_batch_.rows.size()) - 1;
-    }
-  } else if (!all_greedy) {
-    host_rows = true;
-  }
+  const SampleRouting routing =
+      route_sampled_rows(sampled, tensor_parallel_size_ == 1, options_.device_sampling, config_.eos_token_ids,
+                         config_.vocab_size, CudaRank::kMaxSampleEdits, &device_batch_);
   current_step_ = &step;
-  copy_logits_ = host_rows || options_.keep_logits;
+  copy_logits_ = routing.any_host || options_.keep_logits;
   device_sampling_ = device_batch_.rows.empty() ? nullptr : &device_batch_;
   if (rank_threads_.empty()) {
     rank_status_[0] = forward_on_rank(0);
@@ -227,9 +196,9 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
   for (const Status& s : rank_status_)
     PAGODA_RETURN_IF_ERROR(s);
 
-  // Greedy rows of an all-greedy step take the device's argmax, rows the
-  // device sampler took its choice; the others sample on the host from rank
-  // 0's logits with the same Sampler as the CPU backend (rows are independent).
+  // Rows take the device argmax's or the device sampler's choice as routed;
+  // the others sample on the host from rank 0's logits with the same Sampler
+  // as the CPU backend (rows are independent).
   result.sampled.resize(sampled.size());
   const std::int32_t* ids = ranks_[0]->greedy_ids();
   const SampleRowOutput* device_out = ranks_[0]->sampled();
@@ -245,8 +214,8 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
   sample_pool_.parallel_for(static_cast<std::int64_t>(sampled.size()), [&](std::int64_t i) {
     const ScheduledSequence& seq = *sampled[static_cast<std::size_t>(i)];
     SampledToken& out = result.sampled[static_cast<std::size_t>(i)];
-    const std::int32_t d = device_row[static_cast<std::size_t>(i)];
-    if (all_greedy && ids != nullptr) {
+    const std::int32_t d = routing.device_row[static_cast<std::size_t>(i)];
+    if (routing.argmax_only) {
       out.request_id = seq.request_id;
       out.token_id = ids[i];
     } else if (d >= 0) {

@@ -73,9 +73,6 @@ class CudaModelRunner final : public ModelRunner {
   CudaModelRunner(ModelConfig config, const CudaRunnerOptions& options);
   void rank_thread_loop(int rank);
   Status forward_on_rank(int rank);
-  // Greedy rows whose token the device's argmax decides exactly as the host
-  // Sampler would (no penalties, bias, logprobs or min_tokens masking).
-  bool device_greedy(const ScheduledSequence& seq) const;
 
   ModelConfig config_;
   CudaRunnerOptions options_;

@@ -68,4 +68,49 @@ bool append_device_sample_row(const ScheduledSequence& seq, std::int64_t logits_
   return true;
 }
 
+namespace {
+
+// Greedy with nothing that makes the Sampler's choice differ from the argmax
+// of the raw logits.
+bool plain_greedy(const ScheduledSequence& seq) {
+  const SamplingParams& sp = *seq.sampling;
+  return sp.greedy() && sp.logprobs < 0 && !sp.uses_penalties() && sp.logit_bias.empty() &&
+         seq.num_output_tokens >= sp.min_tokens;
+}
+
+}  // namespace
+
+SampleRouting route_sampled_rows(std::span<const ScheduledSequence* const> sampled, bool on_device,
+                                 bool sampler_enabled, std::span<const std::int32_t> eos_token_ids,
+                                 std::int32_t vocab_size, std::int64_t max_edits, DeviceSampleBatch* batch) {
+  batch->clear();
+  SampleRouting r;
+  r.device_row.assign(sampled.size(), -1);
+  if (sampled.empty()) return r;
+  r.argmax_only = on_device;
+  for (const ScheduledSequence* s : sampled)
+    r.argmax_only = r.argmax_only && plain_greedy(*s);
+  if (r.argmax_only) return r;
+  if (!on_device || !sampler_enabled) {
+    r.any_host = true;
+    return r;
+  }
+  for (std::size_t i = 0; i < sampled.size(); ++i) {
+    const std::size_t edits_before = batch->edits.size();
+    if (!append_device_sample_row(*sampled[i], static_cast<std::int64_t>(i), eos_token_ids, vocab_size,
+                                  batch)) {
+      r.any_host = true;
+      continue;
+    }
+    if (static_cast<std::int64_t>(batch->edits.size()) > max_edits) {
+      batch->edits.resize(edits_before);
+      batch->rows.pop_back();
+      r.any_host = true;
+      continue;
+    }
+    r.device_row[i] = static_cast<std::int32_t>(batch->rows.size()) - 1;
+  }
+  return r;
+}
+
 }  // namespace pagoda::cuda

@@ -303,6 +303,74 @@ TEST(DeviceSampleBatchTest, EditsFollowTheSamplerOrderAndDuplicateBiasIsRefused)
   EXPECT_EQ(batch.edits.size(), 4u);
 }
 
+// Which rows the device argmax, the device sampler and the host Sampler take.
+TEST(DeviceSampleBatchTest, RoutingOfAStepsRows) {
+  const std::vector<std::int32_t> eos = {kEos};
+  const std::vector<std::int32_t> history = {5, 6, 7, 5};  // prompt {5, 6}, output {7, 5}
+  SamplingParams greedy;
+  greedy.temperature = 0.0;
+  SamplingParams greedy_logprobs = greedy;
+  greedy_logprobs.logprobs = 0;
+  SamplingParams hot;
+  hot.temperature = 0.9;
+  hot.repetition_penalty = 1.1;  // three edits: tokens 5, 6, 7
+  SamplingParams twice_biased;
+  twice_biased.logit_bias = {{3, 1.0f}, {3, 2.0f}};
+  auto seq = [&](const SamplingParams& sp) {
+    ScheduledSequence s;
+    s.token_ids = history;
+    s.num_prompt_tokens = 2;
+    s.num_output_tokens = 2;
+    s.sampling = &sp;
+    return s;
+  };
+  const ScheduledSequence g = seq(greedy), gl = seq(greedy_logprobs), h = seq(hot), b = seq(twice_biased);
+  DeviceSampleBatch batch;
+  auto route = [&](std::vector<const ScheduledSequence*> rows, bool on_device, bool enabled,
+                   std::int64_t max_edits = 1 << 18) {
+    return route_sampled_rows(rows, on_device, enabled, eos, 100, max_edits, &batch);
+  };
+
+  SampleRouting r = route({&g, &g}, true, true);  // plain greedy: the argmax
+  EXPECT_TRUE(r.argmax_only);
+  EXPECT_FALSE(r.any_host);
+  EXPECT_TRUE(batch.rows.empty());
+
+  r = route({&g, &gl, &h}, true, true);  // not all plain greedy: every row to the sampler
+  EXPECT_FALSE(r.argmax_only);
+  EXPECT_FALSE(r.any_host);
+  EXPECT_EQ(r.device_row, (std::vector<std::int32_t>{0, 1, 2}));
+  ASSERT_EQ(batch.rows.size(), 3u);
+  EXPECT_EQ(batch.rows[2].logits_row, 2);
+  EXPECT_EQ(batch.edits.size(), 3u);
+
+  r = route({&h, &b, &g}, true, true);  // a token biased twice: that row on the host
+  EXPECT_TRUE(r.any_host);
+  EXPECT_EQ(r.device_row, (std::vector<std::int32_t>{0, -1, 1}));
+  EXPECT_EQ(batch.rows[1].logits_row, 2);
+
+  r = route({&h, &h, &g}, true, true, 4);  // edits past the cap: the second row on the host
+  EXPECT_TRUE(r.any_host);
+  EXPECT_EQ(r.device_row, (std::vector<std::int32_t>{0, -1, 1}));
+  EXPECT_EQ(batch.edits.size(), 3u);
+
+  r = route({&g, &h}, false, true);  // tp > 1: all on the host
+  EXPECT_FALSE(r.argmax_only);
+  EXPECT_TRUE(r.any_host);
+  EXPECT_EQ(r.device_row, (std::vector<std::int32_t>{-1, -1}));
+  EXPECT_TRUE(route({&g}, false, true).any_host);
+
+  r = route({&g, &h}, true,
+            false);  // device sampler off: the host, but the argmax still decides greedy steps
+  EXPECT_TRUE(r.any_host);
+  EXPECT_TRUE(batch.rows.empty());
+  EXPECT_TRUE(route({&g}, true, false).argmax_only);
+
+  r = route({}, true, true);
+  EXPECT_FALSE(r.argmax_only);
+  EXPECT_FALSE(r.any_host);
+}
+
 TEST(DeviceSampleBatchTest, OrderKeysSortLikeTheSampler) {
   const std::vector<float> v = {-INFINITY, -3.5f, -1e-30f, -0.0f, 0.0f, 1e-30f, 2.0f, INFINITY};
   for (std::size_t i = 0; i + 1 < v.size(); ++i) {
