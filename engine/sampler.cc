@@ -6,6 +6,8 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "engine/cpu/cpu_ops.h"
+
 namespace pagoda {
 namespace {
 
@@ -56,10 +58,7 @@ std::int32_t argmax(const float* logits, std::int32_t n) {
 double log_sum_exp(const float* logits, std::int32_t n) {
   const float mx = logits[argmax(logits, n)];
   if (std::isinf(mx)) return mx;
-  double s = 0.0;
-  for (std::int32_t i = 0; i < n; ++i)
-    s += std::exp(static_cast<double>(logits[i]) - mx);
-  return mx + std::log(s);
+  return mx + std::log(cpu::exp_sum(logits, n, mx, nullptr));
 }
 
 void apply_penalties(const ScheduledSequence& seq, const SamplingParams& sp, float* logits,
@@ -201,11 +200,11 @@ std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams
     logits[i] *= inv_t;
   const double mx = logits[argmax(logits, vocab)];
   if (sp.top_p >= 1.0 && sp.min_p <= 0.0) {
-    // draw() over the whole vocabulary in token order, without its id list.
-    std::vector<double> weights(static_cast<std::size_t>(vocab));
-    double total = 0.0;
-    for (std::int32_t i = 0; i < vocab; ++i)
-      total += weights[static_cast<std::size_t>(i)] = std::exp(static_cast<double>(logits[i]) - mx);
+    // draw() over the whole vocabulary in token order, without its id list
+    // (the weights' buffer is kept per thread: a fresh 1.2 MB one costs page faults).
+    thread_local std::vector<double> weights;
+    weights.resize(static_cast<std::size_t>(vocab));
+    const double total = cpu::exp_sum(logits, vocab, mx, weights.data());
     const double target = u * total;
     double acc = 0.0;
     for (std::int32_t i = 0; i < vocab; ++i) {
@@ -215,9 +214,7 @@ std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams
     return vocab - 1;
   }
   Candidates c;
-  double z = 0.0;
-  for (std::int32_t i = 0; i < vocab; ++i)
-    z += std::exp(static_cast<double>(logits[i]) - mx);
+  const double z = cpu::exp_sum(logits, vocab, mx, nullptr);
   // Only the head of the order is ever needed, so sort a growing prefix until
   // it holds top_p of the mass, or ends below min_p's floor, or is the whole
   // vocabulary.

@@ -32,6 +32,10 @@ void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::u
   use_avx512() ? avx512::silu_mul_to_bf16(gate, up, n, out) : generic::silu_mul_to_bf16(gate, up, n, out);
 }
 
+double exp_sum(const float* x, std::int64_t n, double shift, double* w) {
+  return use_avx512() ? avx512::exp_sum(x, n, shift, w) : generic::exp_sum(x, n, shift, w);
+}
+
 void f32_to_bf16_row(const float* x, std::int64_t n, std::uint16_t* out) {
   use_avx512() ? avx512::f32_to_bf16_row(x, n, out) : generic::f32_to_bf16_row(x, n, out);
 }

@@ -39,6 +39,12 @@ void rms_norm_rope_heads(const NormRopeParams& p);
 // out[i] = silu(gate[i]) * up[i], rounded to bf16.
 void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);
 
+// The sum over i < n of exp(x[i] - shift) in double, for x[i] <= shift (the
+// softmax weights of a row of logits; -inf gives 0), each term within 1e-14
+// of std::exp; eight partial sums in a fixed pattern, added in lane order.
+// When w is not null, w[i] receives each term.
+double exp_sum(const float* x, std::int64_t n, double shift, double* w);
+
 void f32_to_bf16_row(const float* x, std::int64_t n, std::uint16_t* out);
 void bf16_to_f32_row(const std::uint16_t* x, std::int64_t n, float* out);
 

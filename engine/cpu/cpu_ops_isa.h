@@ -15,6 +15,7 @@
   void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);         \
   void f32_to_bf16_row(const float* x, std::int64_t n, std::uint16_t* out);                              \
   void bf16_to_f32_row(const std::uint16_t* x, std::int64_t n, float* out);                              \
+  double exp_sum(const float* x, std::int64_t n, double shift, double* w);                               \
   }
 PAGODA_DECLARE_CPU_OPS(generic)
 PAGODA_DECLARE_CPU_OPS(avx512)

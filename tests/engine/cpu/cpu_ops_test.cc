@@ -73,6 +73,18 @@ TEST(CpuOpsTest, Avx512PathEqualsGenericBitForBit) {
     avx512::f32_to_bf16_row(x.data(), n, hb.data());
     EXPECT_EQ(ha, hb) << "f32_to_bf16_row n=" << n;
 
+    // exp_sum over logits below their maximum (NaN and +inf replaced, -inf kept).
+    std::vector<float> logits = x;
+    for (auto& v : logits)
+      v = std::isnan(v) || v == std::numeric_limits<float>::infinity() ? -2.0f : v;
+    std::vector<double> wa(a.size()), wb(a.size());
+    const double sa = generic::exp_sum(logits.data(), n, 40.0, wa.data());
+    const double sb = avx512::exp_sum(logits.data(), n, 40.0, wb.data());
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(sa), std::bit_cast<std::uint64_t>(sb)) << "exp_sum n=" << n;
+    EXPECT_EQ(std::memcmp(wa.data(), wb.data(), wa.size() * sizeof(double)), 0) << "exp_sum terms n=" << n;
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(avx512::exp_sum(logits.data(), n, 40.0, nullptr)),
+              std::bit_cast<std::uint64_t>(sa));
+
     if (n % 2 == 0) {
       const std::vector<float> cs = awkward_values(n / 2, 3), sn = awkward_values(n / 2, 4);
       a = finite;
@@ -82,6 +94,39 @@ TEST(CpuOpsTest, Avx512PathEqualsGenericBitForBit) {
       EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "rope n=" << n;
     }
   }
+}
+
+// exp_sum's terms against std::exp over the whole range a softmax weight
+// takes (x - shift from 0 down past -708, where a term becomes 0), -inf gives
+// 0, and the sum is the terms' eight lane sums added in order.
+TEST(CpuOpsTest, ExpSumTermsMatchStdExp) {
+  std::vector<float> x;
+  for (float v = 0.0f; v > -760.0f; v -= 0.37f)
+    x.push_back(v);
+  x.push_back(-std::numeric_limits<float>::infinity());
+  x.push_back(-1e-30f);
+  const auto n = static_cast<std::int64_t>(x.size());
+  std::vector<double> w(x.size());
+  const double sum = exp_sum(x.data(), n, 0.0, w.data());
+  double worst = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double want = std::exp(static_cast<double>(x[i]));
+    if (x[i] < -708.0f) {
+      EXPECT_EQ(w[i], 0.0) << x[i];
+      continue;
+    }
+    ASSERT_GT(want, 0.0);
+    worst = std::max(worst, std::fabs(w[i] - want) / want);
+  }
+  EXPECT_LT(worst, 2e-14);
+  double lanes[8] = {};
+  for (std::size_t i = 0; i < w.size(); ++i)
+    lanes[i % 8] += w[i];
+  double want_sum = 0.0;
+  for (double l : lanes)
+    want_sum += l;
+  EXPECT_EQ(sum, want_sum);
+  EXPECT_EQ(exp_sum(x.data(), n, 0.0, nullptr), sum);
 }
 
 // The fused q/k norm + RoPE is exactly the per-head rms_norm_row then
