@@ -200,8 +200,8 @@ std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams
     logits[i] *= inv_t;
   const double mx = logits[argmax(logits, vocab)];
   if (sp.top_p >= 1.0 && sp.min_p <= 0.0) {
-    // draw() over the whole vocabulary in token order, without its id list
-    // (the weights' buffer is kept per thread: a fresh 1.2 MB one costs page faults).
+    // draw() over the whole vocabulary in token order, without its id list;
+    // the weights' buffer is kept per thread, not allocated per row.
     thread_local std::vector<double> weights;
     weights.resize(static_cast<std::size_t>(vocab));
     const double total = cpu::exp_sum(logits, vocab, mx, weights.data());
