@@ -347,11 +347,9 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   b.sync();
 
   std::int32_t chosen = 0;
+  // The best processed logit (NaN skipped) is also their maximum.
   const SampleBest top = best_after(b, r, p, SampleBest{});
-  float mx = -INFINITY;
-  for (std::int64_t i = r.begin; i < r.end; ++i)
-    mx = fmaxf(mx, p[i]);
-  r.max_p = b.max_f32(mx);
+  r.max_p = top.i >= 0 ? top.v : -INFINITY;
   if (sp.greedy || top.i < 0 || r.max_p == INFINITY || r.max_p == -INFINITY) {
     chosen = top.i < 0 ? 0 : top.i;
   } else if (sp.top_k <= 0 && sp.top_p >= 1.0 && sp.min_p <= 0.0) {
