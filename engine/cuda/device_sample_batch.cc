@@ -1,6 +1,7 @@
 #include "engine/cuda/device_sample_batch.h"
 
 #include <map>
+#include <set>
 
 #include "engine/sampler.h"
 
@@ -32,11 +33,10 @@ bool append_device_sample_row(const ScheduledSequence& seq, std::int64_t logits_
       if (valid(t)) edit(t).subtract = static_cast<float>(sp.frequency_penalty * c + sp.presence_penalty);
     }
   }
-  std::map<std::int32_t, bool> biased;
+  std::set<std::int32_t> biased;
   for (const auto& [t, bias] : sp.logit_bias) {
     if (!valid(t)) continue;
-    if (biased[t]) return false;
-    biased[t] = true;
+    if (!biased.insert(t).second) return false;
     edit(t).bias = bias;
   }
   if (seq.num_output_tokens < sp.min_tokens) {
