@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -17,22 +16,12 @@
 #include "engine/model/model_preset.h"
 #include "engine/model/random_checkpoint.h"
 #include "server/logging.h"
+#include "tests/test_temp_dir.h"
 
 namespace pagoda::server::testing {
 
-namespace fs = std::filesystem;
-
 std::string temp_dir() {
-  static std::string dir = [] {
-    fs::path base = fs::temp_directory_path() / ("pagoda-server-test-" + std::to_string(::getpid()));
-    fs::create_directories(base);
-    std::atexit([] {
-      std::error_code ec;
-      fs::remove_all(fs::temp_directory_path() / ("pagoda-server-test-" + std::to_string(::getpid())), ec);
-    });
-    return base.string();
-  }();
-  return dir;
+  return pagoda_test_temp_dir();
 }
 
 const std::string& tiny_model_dir() {

@@ -16,7 +16,8 @@ namespace pagoda::server::testing {
 
 // A tiny-preset model directory (seed 0) with tokenizer files; created once per process.
 const std::string& tiny_model_dir();
-// A scratch directory unique to this process.
+// A scratch directory unique to this process, removed when it exits
+// (pagoda_test_temp_dir()).
 std::string temp_dir();
 
 // Options for a test server: ports 0, small KV cache, 2 threads, quiet logs.
