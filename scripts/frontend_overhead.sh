@@ -6,11 +6,12 @@
 #   one stream over HTTP (OpenAI completions, SSE) to `pagoda serve`,
 #   one stream over gRPC to the same server (client-side TPOT, first token
 #   excluded, as `pagoda bench serve` reports it).
-# Rounds alternate the three so this machine's drift falls on all alike; the
-# medians and the ratios to in-process are printed last. Beside tokens/s each
-# side's own model time per step is printed (`pagoda generate`'s engine line,
-# the server's pagoda_engine_model_seconds_total over the stream), which tells
-# a slower model step from time lost between steps. The client runs on the
+# Rounds alternate the three, each round in a rotated order, so this machine's
+# drift falls on all alike; the medians and the ratios to in-process are
+# printed last. Beside tokens/s each side's own model time per step is
+# printed (`pagoda generate`'s engine line, the server's
+# pagoda_engine_model_seconds_total over the stream), which tells a slower
+# model step from time lost between steps. The client runs on the
 # same cores as the server, so its CPU time counts against the front ends.
 #
 # Usage: scripts/frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]
@@ -70,26 +71,46 @@ stream() {
 printf '%-6s %12s %12s %12s   %s\n' round in-process http grpc \
   "(decode tokens/s, then the engine's model ms per step; $mode server)"
 for r in $(seq 1 "$rounds"); do
-  read -r a ma < <(in_process)
   [[ $mode == long && -n $server_pid ]] || start_server
-  read -r b mb < <(stream openai-completions "$http_port" "$r")
-  read -r c mc < <(stream grpc "$grpc_port" "$r")
+  # The three run in turn, and round r starts with the ((r - 1) mod 3)-th: a
+  # run measured right after another process's tends to differ from one
+  # measured later, so each side takes each place equally often.
+  for k in 0 1 2; do
+    case $(((r - 1 + k) % 3)) in
+      0) read -r a ma < <(in_process) ;;
+      1) read -r b mb < <(stream openai-completions "$http_port" "$r") ;;
+      2) read -r c mc < <(stream grpc "$grpc_port" "$r") ;;
+    esac
+  done
   [[ $mode == long ]] || stop_server
-  printf '%-6s %12.2f %12.2f %12.2f   %8.3f %8.3f %8.3f\n' "$r" "$a" "$b" "$c" "$ma" "$mb" "$mc" |
+  printf '%-6s %12.2f %12.2f %12.2f   %8.3f %8.3f %8.3f   %6.1f %% %6.1f %%\n' "$r" "$a" "$b" "$c" "$ma" "$mb" "$mc" \
+    "$(awk -v x="$b" -v y="$a" 'BEGIN {print 100 * x / y}')" "$(awk -v x="$c" -v y="$a" 'BEGIN {print 100 * x / y}')" |
     tee -a "$work/rounds"
 done
-awk '{for (k = 2; k <= 7; k++) v[k, NR] = $k}
+# Summaries over the steady rounds only: a round whose three model times per
+# step differ by more than 10 % had this machine's memory speed change inside
+# it (fast ~17 ms, slow ~26 ms here), and its ratios compare two machines.
+# Then two summaries: the ratio of the medians, and the median of each
+# round's ratios.
+awk '{ if ($5 > 0 && $6 > 0 && $7 > 0) {
+         lo = $5; hi = $5
+         for (k = 6; k <= 7; k++) { if ($k < lo) lo = $k; if ($k > hi) hi = $k }
+         if (hi / lo <= 1.10) { ++n; for (k = 2; k <= 7; k++) v[k, n] = $k; v[8, n] = $8; v[9, n] = $10 }
+       } }
   function median(k, n,   i, j, t, w) {
     for (i = 1; i <= n; i++) w[i] = v[k, i]
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (w[j] < w[i]) { t = w[i]; w[i] = w[j]; w[j] = t }
     return n % 2 ? w[(n + 1) / 2] : (w[n / 2] + w[n / 2 + 1]) / 2
   }
   END {
-    n = NR
-    printf "median %12.2f %12.2f %12.2f   %8.3f %8.3f %8.3f\n", median(2, n), median(3, n), median(4, n),
-      median(5, n), median(6, n), median(7, n)
-    printf "http: %.1f %% of in-process, grpc: %.1f %% of in-process (tokens/s)\n",
+    printf "%d of %d rounds steady (model ms per step within 10 %%)\n", n, NR
+    if (n == 0) exit 1
+    printf "median %12.2f %12.2f %12.2f   %8.3f %8.3f %8.3f   %6.1f %% %6.1f %%\n", median(2, n), median(3, n),
+      median(4, n), median(5, n), median(6, n), median(7, n), median(8, n), median(9, n)
+    printf "http: %.1f %% of in-process, grpc: %.1f %% of in-process (ratio of median tokens/s)\n",
       100 * median(3, n) / median(2, n), 100 * median(4, n) / median(2, n)
+    printf "http: %.1f %% of in-process, grpc: %.1f %% of in-process (median of the rounds\047 ratios)\n",
+      median(8, n), median(9, n)
     printf "model time per step: http %.1f %%, grpc %.1f %% of in-process\n",
       100 * median(6, n) / median(5, n), 100 * median(7, n) / median(5, n)
   }' "$work/rounds"

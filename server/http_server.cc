@@ -1,11 +1,12 @@
 #include "server/http_server.h"
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "base/thread_name.h"
+#include <optional>
+
+#include "base/io_context_pool.h"
 #include "server/http_session.h"
 #include "server/logging.h"
 
@@ -16,12 +17,14 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
 struct HttpServer::Impl {
-  explicit Impl(ServingContext* c) : ctx(c), router(c), acceptor(ioc) {}
+  explicit Impl(ServingContext* c) : ctx(c), router(c) {}
 
+  // Accepts on the first context; each connection's socket goes to the next
+  // context in turn, on a strand of its own.
   void accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    acceptor->async_accept(net::make_strand(pool->next()), [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
-        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
         log_line(LogLevel::kWarn, "http accept failed", {{"error", ec.message()}});
       } else if (ssl) {
         std::make_shared<TlsHttpSession>(beast::ssl_stream<beast::tcp_stream>(std::move(socket), *ssl),
@@ -34,13 +37,14 @@ struct HttpServer::Impl {
     });
   }
 
-  // Order matters: sessions left in the io_context are destroyed with it, before the TLS context.
+  // Order matters: sessions left in the contexts are destroyed with the pool,
+  // before the router and the TLS context they point to; the acceptor before
+  // its context.
   ServingContext* ctx;
   std::unique_ptr<net::ssl::context> ssl;
-  net::io_context ioc;
   HttpRouter router;
-  tcp::acceptor acceptor;
-  std::vector<std::thread> threads;
+  std::unique_ptr<IoContextPool> pool;
+  std::optional<tcp::acceptor> acceptor;
 };
 
 HttpServer::HttpServer(ServingContext* ctx) : impl_(std::make_unique<Impl>(ctx)) {}
@@ -58,32 +62,25 @@ Status HttpServer::start(const std::string& host, int port, int num_threads, con
   net::ip::address address = net::ip::make_address(host, ec);
   if (ec) return invalid_argument("--host '" + host + "' is not an IP address");
   tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-  s.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) s.acceptor.bind(endpoint, ec);
-  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  s.pool = std::make_unique<IoContextPool>(num_threads);
+  s.acceptor.emplace(s.pool->at(0));
+  s.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor->bind(endpoint, ec);
+  if (!ec) s.acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec) return unavailable("http listener on " + host + ":" + std::to_string(port) + ": " + ec.message());
-  port_ = s.acceptor.local_endpoint().port();
+  port_ = s.acceptor->local_endpoint().port();
   s.accept();
-  for (int i = 0; i < num_threads; ++i)
-    s.threads.emplace_back([&s] {
-      set_current_thread_name("pagoda-http");
-      s.ioc.run();
-    });
+  s.pool->start("pagoda-http");
   return ok_status();
 }
 
 void HttpServer::stop() {
   Impl& s = *impl_;
-  if (s.threads.empty()) return;
-  net::post(s.ioc, [&s] {
-    beast::error_code ec;
-    s.acceptor.close(ec);
-  });
-  s.ioc.stop();
-  for (std::thread& t : s.threads)
-    t.join();
-  s.threads.clear();
+  if (!s.pool) return;
+  s.pool->stop();  // no handler runs after this: the acceptor is ours to close
+  beast::error_code ec;
+  if (s.acceptor) s.acceptor->close(ec);
 }
 
 }  // namespace pagoda::server

@@ -9,9 +9,9 @@
 #include <array>
 #include <limits>
 #include <optional>
-#include <thread>
 #include <vector>
 
+#include "base/io_context_pool.h"
 #include "bench/client/sse_parser.h"
 
 namespace pagoda::bench {
@@ -234,22 +234,15 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
 
 class OpenAiTargetClient : public TargetClient {
  public:
-  explicit OpenAiTargetClient(int num_threads) : work_(net::make_work_guard(io_)) {
-    for (int i = 0; i < num_threads; ++i)
-      threads_.emplace_back([this] { io_.run(); });
-  }
-  ~OpenAiTargetClient() override {
-    work_.reset();
-    io_.stop();
-    for (std::thread& t : threads_)
-      t.join();
-  }
+  // One io_context per thread; each request runs on one of them, in turn.
+  explicit OpenAiTargetClient(int num_threads) : pool_(num_threads) { pool_.start("pagoda-bench-io"); }
+  ~OpenAiTargetClient() override { pool_.stop(); }
 
   Status init(const TargetOptions& options) {
     endpoint_.options = options;
     endpoint_.path = options.protocol == "openai-chat" ? "/v1/chat/completions" : "/v1/completions";
     beast::error_code ec;
-    tcp::resolver resolver(io_);
+    tcp::resolver resolver(pool_.at(0));
     endpoint_.addresses = resolver.resolve(options.host, std::to_string(options.port), ec);
     if (ec) return invalid_argument("--target: cannot resolve '" + options.host + "': " + ec.message());
     if (options.tls) {
@@ -272,25 +265,26 @@ class OpenAiTargetClient : public TargetClient {
   }
 
   void send(const BenchRequest& request, BenchClock::time_point epoch, Done done) override {
+    net::io_context& io = pool_.next();
     if (endpoint_.tls != nullptr) {
-      start(std::make_shared<HttpCall<beast::ssl_stream<beast::tcp_stream>>>(io_, endpoint_, request, epoch,
-                                                                             std::move(done)));
+      start(io, std::make_shared<HttpCall<beast::ssl_stream<beast::tcp_stream>>>(io, endpoint_, request,
+                                                                                 epoch, std::move(done)));
     } else {
-      start(std::make_shared<HttpCall<beast::tcp_stream>>(io_, endpoint_, request, epoch, std::move(done)));
+      start(io,
+            std::make_shared<HttpCall<beast::tcp_stream>>(io, endpoint_, request, epoch, std::move(done)));
     }
   }
 
  private:
   template <class Call>
-  void start(std::shared_ptr<Call> call) {
-    net::post(io_, [call] { call->start(); });
+  static void start(net::io_context& io, std::shared_ptr<Call> call) {
+    net::post(io, [call] { call->start(); });
   }
 
-  net::io_context io_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
+  // Calls left in the pool are destroyed with it, before the TLS context.
   std::optional<ssl::context> tls_;
   Endpoint endpoint_;
-  std::vector<std::thread> threads_;
+  IoContextPool pool_;
 };
 
 }  // namespace
