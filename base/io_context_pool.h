@@ -4,8 +4,9 @@
 // several threads hands work between them: a thread woken for a posted
 // handler interrupts the one parked in epoll_wait, and the two contend for the
 // scheduler's lock — several context switches for every streamed chunk
-// (docs/performance.md, 2026-12-01). Header only: the HTTP server and the
-// bench client include it; nothing that builds without Boost does.
+// (docs/performance.md, 2026-11-30, eleventh session). Header only: the HTTP
+// server and the bench client include it; nothing that builds without Boost
+// does.
 //
 // Threads: construct, start() and stop() on the owner's thread; next() and
 // at() from any thread.

@@ -14,7 +14,7 @@
 # model step from time lost between steps. The client runs on the
 # same cores as the server, so its CPU time counts against the front ends.
 #
-# Usage: scripts/frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]
+# Usage: scripts/frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER] [SETTLE]
 #   MODEL_DIR holds a checkpoint with its tokenizer (`pagoda make-model
 #   --preset 0.6b -o DIR --tokenizer-dir ...`).
 #   SERVER: `long` (default) starts one server for all rounds, as users run it;
@@ -22,12 +22,18 @@
 #   the in-process runs in between, `fresh` measured up to ~4 % faster than
 #   `long` in the fast memory state; streamed alternately with nothing between,
 #   the two were equal (docs/performance.md, 2026-11-29).
+#   SETTLE: seconds of idle before every run (default 15). A stream started
+#   right after a `pagoda generate` process ended ran 2-6 % slower than one
+#   started 20 s later on this VM (docs/performance.md, 2026-11-30, eleventh
+#   session): the other process's memory churn, not the front ends.
 set -euo pipefail
-build=${1:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]}
-model=${2:?usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER]}
+usage="usage: frontend_overhead.sh BUILD_DIR MODEL_DIR [ROUNDS] [THREADS] [SERVER] [SETTLE]"
+build=${1:?$usage}
+model=${2:?$usage}
 rounds=${3:-8}
 threads=${4:-2}
 mode=${5:-long}
+settle=${6:-15}
 [[ $mode == long || $mode == fresh ]] || { echo "frontend_overhead.sh: SERVER is long or fresh" >&2; exit 2; }
 prompt_len=128
 output_len=128
@@ -76,6 +82,7 @@ for r in $(seq 1 "$rounds"); do
   # run measured right after another process's tends to differ from one
   # measured later, so each side takes each place equally often.
   for k in 0 1 2; do
+    sleep "$settle"
     case $(((r - 1 + k) % 3)) in
       0) read -r a ma < <(in_process) ;;
       1) read -r b mb < <(stream openai-completions "$http_port" "$r") ;;
