@@ -325,7 +325,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--request-timeout", f->target.request_timeout_s,
                   "Seconds before a request counts as failed")
       ->capture_default_str();
-  cmd->add_option("--client-threads", f->target.num_threads, "HTTP client I/O threads")
+  cmd->add_option("--client-threads", f->target.num_threads,
+                  "HTTP client I/O threads (one io_context each; requests are dealt to them in turn). The "
+                  "gRPC client polls its one connection with one thread")
       ->capture_default_str();
   cmd->callback([f] {
     if (f->target_address.empty())

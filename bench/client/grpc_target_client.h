@@ -1,6 +1,8 @@
 // GrpcTargetClient: drives pagoda.v1 Generate (server streaming) on the gRPC
-// callback API — one ClientReadReactor per request, no thread per request.
-// send() may be called from any thread; completions run on gRPC's threads.
+// async API — a small state machine per request, no thread per request, all
+// on one completion queue polled by one thread of the client's own
+// (TargetOptions::num_threads is the HTTP client's). send() may be called
+// from any thread.
 #pragma once
 
 #include <memory>

@@ -31,7 +31,7 @@ struct TargetOptions {
   bool send_token_ids = true;         // gRPC: send prompt ids when the workload has them
   std::optional<double> temperature;  // unset: the server's default
   double request_timeout_s = 600;
-  int num_threads = 2;  // I/O threads of the HTTP client
+  int num_threads = 2;  // I/O threads (io_contexts) of the HTTP client
 };
 
 class TargetClient {
