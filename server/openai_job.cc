@@ -1,7 +1,10 @@
 #include "server/openai_job.h"
 
 #include <ctime>
+#include <mutex>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 
@@ -11,6 +14,17 @@
 namespace pagoda::server {
 
 using Json = nlohmann::ordered_json;
+
+namespace {
+
+// A non-streamed job's events not yet handed to its I/O thread, in arrival
+// order: (choice, event). Filled on the engine's output thread.
+struct HeldEvents {
+  std::mutex mu;
+  std::vector<std::pair<int, StreamEvent>> events;
+};
+
+}  // namespace
 
 OpenAiJob::OpenAiJob(ServingContext* ctx, std::shared_ptr<HttpExchange> exchange, std::string tenant,
                      const char* id_prefix)
@@ -35,11 +49,34 @@ void OpenAiJob::start(const Json& body) {
   for (std::size_t k = 0; k < specs_.size(); ++k) {
     int base = static_cast<int>(k) * n_;
     std::shared_ptr<OpenAiJob> self = shared_from_this();
-    Submission sub = submit_choices(*ctx_, specs_[k], [self, executor, base](int choice, StreamEvent e) {
-      boost::asio::post(executor, [self, c = base + choice, e = std::move(e)]() mutable {
-        self->deliver(c, std::move(e));
-      });
-    });
+    ChoiceCallback callback;
+    if (stream_) {
+      callback = [self, executor, base](int choice, StreamEvent e) {
+        boost::asio::post(executor, [self, c = base + choice, e = std::move(e)]() mutable {
+          self->deliver(c, std::move(e));
+        });
+      };
+    } else {
+      // Nothing reaches a non-streamed client before the end, so the events
+      // wait here and go to the I/O thread once per finished choice rather
+      // than waking it for every token (metrics use the events' own times).
+      auto held = std::make_shared<HeldEvents>();
+      callback = [self, executor, base, held](int choice, StreamEvent e) {
+        std::vector<std::pair<int, StreamEvent>> batch;
+        {
+          std::lock_guard lock(held->mu);
+          const bool finished = e.finished;
+          held->events.emplace_back(base + choice, std::move(e));
+          if (!finished) return;
+          batch.swap(held->events);
+        }
+        boost::asio::post(executor, [self, batch = std::move(batch)]() mutable {
+          for (auto& [c, event] : batch)
+            self->deliver(c, std::move(event));
+        });
+      };
+    }
+    Submission sub = submit_choices(*ctx_, specs_[k], callback);
     engine_ids_.insert(engine_ids_.end(), sub.engine_ids.begin(), sub.engine_ids.end());
     if (!sub.status.ok()) {
       error_ = sub.status;
