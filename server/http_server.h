@@ -1,7 +1,7 @@
-// HttpServer: the OpenAI-compatible HTTP(S) listener — an acceptor and a small
-// pool of io_context threads; each connection is an HttpSession on its own
-// strand (no thread per connection). start/stop are called by the Server on
-// the main thread.
+// HttpServer: the OpenAI-compatible HTTP(S) listener — an acceptor and an
+// IoContextPool (one io_context per I/O thread); each connection is an
+// HttpSession on a strand of the context it was dealt to (no thread per
+// connection). start/stop are called by the Server on the main thread.
 #pragma once
 
 #include <memory>
