@@ -6,9 +6,11 @@
 //
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
 //                            [--context 512] [--steps 20] [--batches 1,8,64,256]
-//                            [--sampled-batches 1,64]
+//                            [--sampled-batches 1,64] [--nccl 0]
 // --sampled-batches: decode again at these batch sizes with temperature 0.8
 // and top_p 0.95 (the device sampler instead of the argmax).
+// --nccl 1: tp 1 through a one-rank NCCL group (collectives and the logits
+// gather in the graphs), to see what the collective path costs on one GPU.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -169,6 +171,7 @@ double seconds_since(Clock::time_point t) {
 int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
   int prompt_len = 2048, context = 512, steps = 20;
+  bool nccl = false;
   std::vector<std::int32_t> batches = {1, 8, 64, 256};
   std::vector<std::int32_t> sampled_batches = {1, 64};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -185,6 +188,8 @@ int main(int argc, char** argv) {
       steps = std::stoi(v);
     } else if (a == "--batches") {
       batches = parse_int_list(v, "--batches").value();
+    } else if (a == "--nccl") {
+      nccl = v == "1";
     } else if (a == "--sampled-batches") {
       sampled_batches = parse_int_list(v, "--sampled-batches").value();
     } else {
@@ -226,6 +231,7 @@ int main(int argc, char** argv) {
   for (int b : sampled_batches)
     max_batch = std::max(max_batch, b);
   cuda::CudaRunnerOptions ro;
+  ro.nccl_at_tp1 = nccl;
   ro.limits.max_tokens = std::max(prompt_len, max_batch);
   ro.limits.max_seqs = max_batch;
   ro.limits.max_model_len = std::max(prompt_len, context + steps + 8);
@@ -239,6 +245,7 @@ int main(int argc, char** argv) {
       "model: %s (hidden %d, layers %d, heads %d/%d, head_dim %d, inter %d, vocab %d); loaded in %.1f s\n",
       model_dir.c_str(), c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
       c.head_dim, c.intermediate_size, c.vocab_size, seconds_since(t_load));
+  if (nccl) std::printf("tp 1 through a one-rank NCCL group (--nccl 1)\n");
   std::printf("%s", (*runner)->memory_plan().describe().c_str());
   std::printf("decode CUDA graphs: %zu captured in %.2f s\n", (*runner)->num_graphs(),
               (*runner)->graph_capture_seconds());

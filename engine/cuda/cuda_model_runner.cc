@@ -61,7 +61,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     r.devices_.push_back(o.first_device + i);
   }
   std::vector<std::unique_ptr<NcclCommunicator>> comms;
-  if (tp > 1 && o.nccl_unique_id.empty()) {
+  if ((tp > 1 || o.nccl_at_tp1) && o.nccl_unique_id.empty()) {
     PAGODA_ASSIGN_OR_RETURN(comms, NcclCommunicator::create_group(r.devices_));
   } else if (tp > 1) {
     PAGODA_ASSIGN_OR_RETURN(comms,
@@ -83,7 +83,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     in.free_bytes = static_cast<std::int64_t>(free_bytes);
     in.utilization = o.gpu_memory_utilization;
     in.weight_bytes = CudaWeights::bytes_needed(r.config_, s);
-    in.workspace_bytes = CudaRank::workspace_bytes(r.config_, s, lim);
+    in.workspace_bytes = CudaRank::workspace_bytes(r.config_, s, lim, !comms.empty());
     in.kv_bytes_per_block = CudaRank::kv_bytes_per_block(r.config_, s, lim.block_size);
     in.kv_cache_bytes_limit = o.kv_cache_bytes;
     in.exact_num_blocks = o.num_kv_blocks;
@@ -112,18 +112,13 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     PAGODA_ASSIGN_OR_RETURN(std::shared_ptr<const cpu::CpuWeights> host,
                             cpu::CpuWeights::create(r.config_, checkpoint, s));
     PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<CudaWeights> weights, CudaWeights::upload(r.config_, *host));
-    std::unique_ptr<NcclCommunicator> comm = tp > 1 ? std::move(comms[static_cast<std::size_t>(i)]) : nullptr;
+    std::unique_ptr<NcclCommunicator> comm =
+        comms.empty() ? nullptr : std::move(comms[static_cast<std::size_t>(i)]);
     PAGODA_ASSIGN_OR_RETURN(
         std::unique_ptr<CudaRank> rank,
         CudaRank::create(r.config_, s, std::move(weights), std::move(gemms[static_cast<std::size_t>(i)]),
                          std::move(comm), lim, num_blocks));
     r.ranks_.push_back(std::move(rank));
-  }
-  if (o.cuda_graphs && tp == 1) {
-    const auto t0 = std::chrono::steady_clock::now();
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.devices_[0]));
-    PAGODA_RETURN_IF_ERROR(r.ranks_[0]->capture_decode_graphs());
-    r.graph_capture_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   r.rank_status_.resize(static_cast<std::size_t>(num_local));
   if (num_local > 1) {
@@ -134,6 +129,18 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
         set_current_thread_name("pagoda-gpu" + std::to_string(i));
         p->rank_thread_loop(i);
       });
+  }
+  if (o.cuda_graphs) {
+    // Every rank captures at once: the warm-up before each capture runs the
+    // collectives, which need the whole group (other nodes' ranks included,
+    // which capture the same sizes in the same order).
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto capture = [&r](int rank) -> Status {
+      PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.devices_[static_cast<std::size_t>(rank)]));
+      return r.ranks_[static_cast<std::size_t>(rank)]->capture_decode_graphs();
+    };
+    PAGODA_RETURN_IF_ERROR(r.run_on_ranks(capture));
+    r.graph_capture_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   return runner;
 }
@@ -162,9 +169,24 @@ void CudaModelRunner::rank_thread_loop(int rank) {
   while (true) {
     start_->arrive_and_wait();
     if (stop_.load(std::memory_order_acquire)) return;
-    rank_status_[static_cast<std::size_t>(rank)] = forward_on_rank(rank);
+    rank_status_[static_cast<std::size_t>(rank)] = (*job_)(rank);
     end_->arrive_and_wait();
   }
+}
+
+Status CudaModelRunner::run_on_ranks(const std::function<Status(int)>& job) {
+  if (rank_threads_.empty()) {
+    rank_status_[0] = job(0);
+  } else {
+    job_ = &job;
+    start_->arrive_and_wait();
+    rank_status_[0] = job(0);
+    end_->arrive_and_wait();
+    job_ = nullptr;
+  }
+  for (const Status& s : rank_status_)
+    PAGODA_RETURN_IF_ERROR(s);
+  return ok_status();
 }
 
 StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
@@ -178,29 +200,25 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
   for (const ScheduledSequence& s : plan.sequences) {
     if (s.sample) sampled.push_back(&s);
   }
+  // A worker node of a multi-node group computes; the leader's rank 0 samples.
+  const bool samples = options_.first_rank == 0;
+  if (!samples) sampled.clear();
   const SampleRouting routing =
-      route_sampled_rows(sampled, tensor_parallel_size_ == 1, options_.device_sampling, config_.eos_token_ids,
-                         config_.vocab_size, CudaRank::kMaxSampleEdits, &device_batch_);
+      route_sampled_rows(sampled, options_.device_sampling, config_.eos_token_ids, config_.vocab_size,
+                         CudaRank::kMaxSampleEdits, &device_batch_);
   current_step_ = &step;
-  copy_logits_ = routing.any_host || options_.keep_logits;
+  copy_logits_ = samples && (routing.any_host || options_.keep_logits);
   device_sampling_ = device_batch_.rows.empty() ? nullptr : &device_batch_;
-  if (rank_threads_.empty()) {
-    rank_status_[0] = forward_on_rank(0);
-  } else {
-    start_->arrive_and_wait();
-    rank_status_[0] = forward_on_rank(0);
-    end_->arrive_and_wait();
-  }
+  const Status forwarded = run_on_ranks([this](int rank) { return forward_on_rank(rank); });
   current_step_ = nullptr;
   device_sampling_ = nullptr;
-  for (const Status& s : rank_status_)
-    PAGODA_RETURN_IF_ERROR(s);
+  PAGODA_RETURN_IF_ERROR(forwarded);
 
   // Rows take the device argmax's or the device sampler's choice as routed;
   // the others sample on the host from rank 0's logits with the same Sampler
   // as the CPU backend (rows are independent).
   result.sampled.resize(sampled.size());
-  const std::int32_t* ids = ranks_[0]->greedy_ids();
+  const std::int32_t* ids = ranks_[0]->greedy_ids();  // (null on a worker node, which samples no row)
   const SampleRowOutput* device_out = ranks_[0]->sampled();
   float* logits = const_cast<float*>(ranks_[0]->logits());
   const std::int64_t stride = ranks_[0]->logits_stride();

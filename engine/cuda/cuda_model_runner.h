@@ -1,10 +1,10 @@
 // CudaModelRunner: the Qwen 3 forward pass on NVIDIA GPUs — cuBLASLt GEMMs,
 // Pagoda's kernels, a paged KV cache in device memory — with tensor
 // parallelism over NCCL, one thread per GPU (rank 0 runs on the caller's
-// thread). At tp 1 tokens are chosen on the device (argmax for plain greedy
-// steps, else the device sampler, which follows the host Sampler's rules);
-// with tp > 1, or for a row the device sampler cannot take, the host Sampler
-// samples from copied logits.
+// thread). Tokens are chosen on rank 0's device from the gathered logits
+// (argmax for plain greedy steps, else the device sampler, which follows the
+// host Sampler's rules); for a row the device sampler cannot take, the host
+// Sampler samples from copied logits.
 // Driven by one thread (the step thread); rank threads are internal.
 #pragma once
 
@@ -34,12 +34,16 @@ struct CudaRunnerOptions {
   std::int64_t kv_cache_bytes = 0;      // cap on KV memory per GPU (0 = what the utilization leaves)
   int num_kv_blocks = 0;                // exact block count (overrides both)
   CudaStepLimits limits;                // largest step; sizes workspaces
-  bool cuda_graphs = true;              // replay captured graphs for decode-only steps (tp 1)
+  bool cuda_graphs = true;              // replay captured graphs for decode-only steps
   bool keep_logits = false;             // also copy each step's raw logits for last_logits(); tests only
-  bool device_sampling = true;          // tp 1: sample non-greedy rows on the device (false: on the host)
+  bool device_sampling = true;          // sample non-greedy rows on the device (false: on the host)
+  bool nccl_at_tp1 = false;             // tp 1 through a one-rank NCCL group: the collective path
+                                        // (captured in graphs, logits gathered) on one GPU; tests
   // Multi-node: this process runs ranks [first_rank, first_rank + num_local_ranks)
   // of tensor_parallel_size (0 = all), joined by ncclCommInitRank with the
   // leader's id; agree_num_kv_blocks returns the group's smallest block count.
+  // Only the node holding rank 0 chooses tokens (the others' run() returns
+  // no sampled tokens).
   int first_rank = 0;
   int num_local_ranks = 0;
   std::string nccl_unique_id;
@@ -72,6 +76,9 @@ class CudaModelRunner final : public ModelRunner {
  private:
   CudaModelRunner(ModelConfig config, const CudaRunnerOptions& options);
   void rank_thread_loop(int rank);
+  // Runs job(rank) for every local rank at once, rank 0 on this thread;
+  // returns the first rank's error.
+  Status run_on_ranks(const std::function<Status(int)>& job);
   Status forward_on_rank(int rank);
 
   ModelConfig config_;
@@ -83,11 +90,12 @@ class CudaModelRunner final : public ModelRunner {
   cpu::ThreadPool sample_pool_;
   std::vector<std::unique_ptr<CudaRank>> ranks_;
   std::vector<int> devices_;
-  // Rank threads 1..tp-1 wait on start_, run the published step, then meet at end_.
+  // Rank threads 1..tp-1 wait on start_, run the published job, then meet at end_.
   std::vector<std::thread> rank_threads_;
   std::unique_ptr<std::barrier<>> start_;
   std::unique_ptr<std::barrier<>> end_;
-  const FlatStep* current_step_ = nullptr;              // published before start_, read by rank threads
+  const std::function<Status(int)>* job_ = nullptr;     // published before start_, read by rank threads
+  const FlatStep* current_step_ = nullptr;              // published with job_ by run()
   bool copy_logits_ = true;                             // published with current_step_
   const DeviceSampleBatch* device_sampling_ = nullptr;  // rank 0's, published with current_step_
   DeviceSampleBatch device_batch_;

@@ -89,7 +89,10 @@ struct CudaRank::Workspace {
   float *cos = nullptr, *sin = nullptr;
   double* inv_freq = nullptr;
   float *hidden = nullptr, *proj = nullptr, *qkv = nullptr, *q = nullptr, *gate_up = nullptr;
-  float *attn_partial = nullptr, *logits = nullptr, *gathered = nullptr;
+  float *attn_partial = nullptr, *logits = nullptr;  // logits: [max_seqs, vocab_padded] of this shard
+  float* gathered = nullptr;  // with a communicator: [world, max_seqs, vocab_padded], every shard's logits
+  float* vocab_logits = nullptr;  // rank 0: [max_seqs, logits_stride()] the whole vocabulary's
+                                  // (== logits without a communicator); the argmax and sampler read it
   std::uint16_t *xb = nullptr, *attn_b = nullptr, *act = nullptr, *final_xb = nullptr;
   std::int32_t* ids = nullptr;             // [max_seqs] greedy argmax of each sampled row
   SampleRowParams* sample_rows = nullptr;  // [max_seqs] the device sampler's rows
@@ -105,7 +108,7 @@ struct CudaRank::Workspace {
   }
 
   static Workspace lay_out(const ModelConfig& c, const cpu::RankShard& s, const CudaStepLimits& l,
-                           std::uint8_t* base) {
+                           bool gathers, std::uint8_t* base) {
     Workspace w;
     BumpLayout b(base);
     const std::int64_t t = l.max_tokens, seqs = l.max_seqs, h = c.hidden_size, hd = c.head_dim;
@@ -121,14 +124,16 @@ struct CudaRank::Workspace {
     w.q = b.take<float>(t * nq * hd);
     w.gate_up = b.take<float>(t * 2 * inter);
     w.attn_partial = b.take<float>(paged_attention_workspace_floats(w.split_rows, nq, 1, hd));
+    const bool samples = s.rank == 0;
     w.logits = b.take<float>(seqs * vp);
-    if (s.world_size > 1) w.gathered = b.take<float>(seqs * vp * s.world_size);
+    if (gathers) w.gathered = b.take<float>(seqs * vp * s.world_size);
+    if (samples) w.vocab_logits = gathers ? b.take<float>(seqs * vp * s.world_size) : w.logits;
     w.xb = b.take<std::uint16_t>(t * h);
     w.attn_b = b.take<std::uint16_t>(t * nq * hd);
     w.act = b.take<std::uint16_t>(t * inter);
     w.final_xb = b.take<std::uint16_t>(seqs * h);
     w.ids = b.take<std::int32_t>(seqs);
-    if (s.world_size == 1) {
+    if (samples) {
       w.sample_rows = b.take<SampleRowParams>(seqs);
       w.sample_edits = b.take<LogitEdit>(kMaxSampleEdits);
       w.processed = b.take<float>(seqs * c.vocab_size);
@@ -144,9 +149,9 @@ std::int64_t CudaRank::kv_bytes_per_block(const ModelConfig& c, const cpu::RankS
   return 2LL * c.num_hidden_layers * s.num_kv_heads * block_size * c.head_dim * 2;
 }
 
-std::int64_t CudaRank::workspace_bytes(const ModelConfig& c, const cpu::RankShard& s,
-                                       const CudaStepLimits& l) {
-  return Workspace::lay_out(c, s, l, nullptr).bytes;
+std::int64_t CudaRank::workspace_bytes(const ModelConfig& c, const cpu::RankShard& s, const CudaStepLimits& l,
+                                       bool has_communicator) {
+  return Workspace::lay_out(c, s, l, has_communicator, nullptr).bytes;
 }
 
 CudaRank::CudaRank(const ModelConfig& config, const cpu::RankShard& shard, const CudaStepLimits& limits)
@@ -194,22 +199,27 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   PAGODA_ASSIGN_OR_RETURN(r->k_cache_, DeviceBuffer::allocate(kv_bytes, "the K cache"));
   PAGODA_ASSIGN_OR_RETURN(r->v_cache_, DeviceBuffer::allocate(kv_bytes, "the V cache"));
 
-  const Workspace sizes = Workspace::lay_out(config, shard, limits, nullptr);
+  if (r->comm_ != nullptr && (r->comm_->world_size() != shard.world_size || r->comm_->rank() != shard.rank)) {
+    return internal_error("rank " + std::to_string(shard.rank) + " of " + std::to_string(shard.world_size) +
+                          " was given the communicator of rank " + std::to_string(r->comm_->rank()) + " of " +
+                          std::to_string(r->comm_->world_size()));
+  }
+  const bool gathers = r->comm_ != nullptr;
+  const Workspace sizes = Workspace::lay_out(config, shard, limits, gathers, nullptr);
   PAGODA_ASSIGN_OR_RETURN(r->workspace_buffer_, DeviceBuffer::allocate(static_cast<std::size_t>(sizes.bytes),
                                                                        "the step workspaces"));
   r->ws_ = std::make_unique<Workspace>(
-      Workspace::lay_out(config, shard, limits, r->workspace_buffer_.as<std::uint8_t>()));
+      Workspace::lay_out(config, shard, limits, gathers, r->workspace_buffer_.as<std::uint8_t>()));
 
   PAGODA_CUDA_RETURN_IF_ERROR(
       cudaMallocHost(&r->staging_host_, static_cast<std::size_t>(Workspace::inputs_bytes(limits))));
-  PAGODA_CUDA_RETURN_IF_ERROR(
-      cudaMallocHost(reinterpret_cast<void**>(&r->ids_host_),
-                     static_cast<std::size_t>(limits.max_seqs) * sizeof(std::int32_t)));
-  const std::int64_t logits_floats = static_cast<std::int64_t>(limits.max_seqs) * r->logits_stride();
-  PAGODA_CUDA_RETURN_IF_ERROR(cudaMallocHost(reinterpret_cast<void**>(&r->logits_host_),
-                                             static_cast<std::size_t>(logits_floats) * sizeof(float)));
-  if (shard.world_size == 1) {
+  if (shard.rank == 0) {
     const auto seqs = static_cast<std::size_t>(limits.max_seqs);
+    PAGODA_CUDA_RETURN_IF_ERROR(
+        cudaMallocHost(reinterpret_cast<void**>(&r->ids_host_), seqs * sizeof(std::int32_t)));
+    const std::size_t logits_floats = seqs * static_cast<std::size_t>(r->logits_stride());
+    PAGODA_CUDA_RETURN_IF_ERROR(
+        cudaMallocHost(reinterpret_cast<void**>(&r->logits_host_), logits_floats * sizeof(float)));
     PAGODA_CUDA_RETURN_IF_ERROR(cudaMallocHost(
         &r->sample_staging_host_, seqs * sizeof(SampleRowParams) + kMaxSampleEdits * sizeof(LogitEdit)));
     PAGODA_CUDA_RETURN_IF_ERROR(
@@ -431,21 +441,43 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(fn, stream_));
   const std::int64_t vp = shard_.vocab_padded;
   PAGODA_RETURN_IF_ERROR(gemm(w.final_xb, weights_->lm_head, w.logits, s, vp));
-  if (comm_ != nullptr) return comm_->enqueue_all_gather(w.logits, s * vp, w.gathered, stream_);
+  if (comm_ != nullptr) {
+    PAGODA_RETURN_IF_ERROR(comm_->enqueue_all_gather(w.logits, s * vp, w.gathered, stream_));
+    if (shard_.rank != 0) return ok_status();
+    PAGODA_RETURN_IF_ERROR(assemble_vocab_logits(s));
+  }
   ArgmaxParams am;
-  am.logits = w.logits;
+  am.logits = w.vocab_logits;
   am.out = w.ids;
   am.num_out = s;
-  am.vocab_size = shard_.vocab_size;
-  am.row_stride = vp;
+  am.vocab_size = config_.vocab_size;
+  am.row_stride = logits_stride();
   return cuda_status(launch_argmax(am, stream_), "launch_argmax");
+}
+
+// The all-gather leaves [rank][row][vocab_padded]; rank r's shard holds tokens
+// from r * vocab_padded on (RankShard), so laying each shard's columns at
+// that offset of a row of logits_stride() makes the row the vocabulary in order.
+Status CudaRank::assemble_vocab_logits(std::int64_t s) {
+  Workspace& w = *ws_;
+  const std::int64_t vp = shard_.vocab_padded;
+  for (std::int64_t r = 0; r < shard_.world_size; ++r) {
+    const std::int64_t width = std::min<std::int64_t>(vp, config_.vocab_size - r * vp);
+    if (width <= 0) break;
+    PAGODA_CUDA_RETURN_IF_ERROR(
+        cudaMemcpy2DAsync(w.vocab_logits + r * vp, static_cast<std::size_t>(logits_stride()) * sizeof(float),
+                          w.gathered + r * s * vp, static_cast<std::size_t>(vp) * sizeof(float),
+                          static_cast<std::size_t>(width) * sizeof(float), static_cast<std::size_t>(s),
+                          cudaMemcpyDeviceToDevice, stream_));
+  }
+  return ok_status();
 }
 
 Status CudaRank::enqueue_sampling(const DeviceSampleBatch& sampling) {
   Workspace& w = *ws_;
   const auto rows = static_cast<std::int64_t>(sampling.rows.size());
   const auto edits = static_cast<std::int64_t>(sampling.edits.size());
-  if (comm_ != nullptr || rows > limits_.max_seqs || edits > kMaxSampleEdits)
+  if (shard_.rank != 0 || rows > limits_.max_seqs || edits > kMaxSampleEdits)
     return internal_error("device sampling: " + std::to_string(rows) + " rows and " + std::to_string(edits) +
                           " edits exceed this rank's limits");
   if (rows == 0) return ok_status();
@@ -461,22 +493,21 @@ Status CudaRank::enqueue_sampling(const DeviceSampleBatch& sampling) {
         cudaMemcpyAsync(w.sample_edits, staging + row_bytes, edit_bytes, cudaMemcpyHostToDevice, stream_));
   }
   SampleParams sp;
-  sp.logits = w.logits;
+  sp.logits = w.vocab_logits;
   sp.rows = w.sample_rows;
   sp.edits = w.sample_edits;
   sp.processed = w.processed;
   sp.out = w.sampled;
   sp.num_rows = rows;
-  sp.vocab_size = shard_.vocab_size;
-  sp.row_stride = shard_.vocab_padded;
+  sp.vocab_size = config_.vocab_size;
+  sp.row_stride = logits_stride();
   return cuda_status(launch_sample(sp, stream_), "launch_sample");
 }
 
 Status CudaRank::copy_outputs(std::int64_t s, bool copy_logits, std::int64_t num_device_sampled) {
   Workspace& w = *ws_;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_end_, stream_));
-  const std::int64_t vp = shard_.vocab_padded;
-  if (s > 0 && comm_ == nullptr) {
+  if (s > 0 && shard_.rank == 0) {
     PAGODA_CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(ids_host_, w.ids, static_cast<std::size_t>(s) * 4, cudaMemcpyDeviceToHost, stream_));
     if (num_device_sampled > 0) {
@@ -486,21 +517,8 @@ Status CudaRank::copy_outputs(std::int64_t s, bool copy_logits, std::int64_t num
     }
     if (copy_logits) {
       PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
-          logits_host_, w.logits, static_cast<std::size_t>(s * vp) * 4, cudaMemcpyDeviceToHost, stream_));
-    }
-  } else if (s > 0 && shard_.rank == 0) {
-    // Every rank's logits: [rank][row][vp] -> [row][rank * vp].
-    const std::int64_t tp = shard_.world_size;
-    gathered_host_.resize(static_cast<std::size_t>(tp * s * vp));
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(gathered_host_.data(), w.gathered,
-                                                gathered_host_.size() * sizeof(float), cudaMemcpyDeviceToHost,
-                                                stream_));
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
-    for (std::int64_t r = 0; r < tp; ++r) {
-      for (std::int64_t row = 0; row < s; ++row) {
-        std::memcpy(logits_host_ + row * tp * vp + r * vp, gathered_host_.data() + (r * s + row) * vp,
-                    static_cast<std::size_t>(vp) * sizeof(float));
-      }
+          logits_host_, w.vocab_logits, static_cast<std::size_t>(s * logits_stride()) * sizeof(float),
+          cudaMemcpyDeviceToHost, stream_));
     }
   }
   PAGODA_RETURN_IF_ERROR(cuda_status(cudaStreamSynchronize(stream_), "the forward pass"));
@@ -528,7 +546,6 @@ void CudaRank::pad_decode_step(const FlatStep& step, std::int64_t bs, FlatStep* 
 }
 
 Status CudaRank::capture_decode_graphs() {
-  if (comm_ != nullptr) return ok_status();
   std::vector<std::int64_t> sizes = {1, 2, 4, 8};
   for (std::int64_t b = 16; b <= 256; b += b < 64 ? 8 : 32)
     sizes.push_back(b);

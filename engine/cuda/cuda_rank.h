@@ -1,9 +1,10 @@
 // CudaRank: one tensor-parallel rank of CudaModelRunner on one GPU — its
 // weight shard, KV cache shard, step workspaces, cuBLASLt handle and stream —
 // running the Qwen 3 forward pass of a FlatStep. All device work of a step is
-// enqueued on one stream; forward() returns when the step's logits are in
-// host memory. Used by exactly one thread (its rank thread), which must have
-// made the rank's device current.
+// enqueued on one stream; forward() returns when the step's tokens (and
+// logits, when asked) are in host memory. Rank 0 gathers every shard's logits
+// and chooses the tokens; the other ranks only compute. Used by exactly one
+// thread (its rank thread), which must have made the rank's device current.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -36,11 +37,13 @@ class CudaRank {
  public:
   static std::int64_t kv_bytes_per_block(const ModelConfig& config, const cpu::RankShard& shard,
                                          std::int32_t block_size);
-  // Bytes of device workspace create() allocates besides weights and KV.
+  // Bytes of device workspace create() allocates besides weights and KV
+  // (rank 0's hold the whole vocabulary's logits and the sampler's buffers).
   static std::int64_t workspace_bytes(const ModelConfig& config, const cpu::RankShard& shard,
-                                      const CudaStepLimits& limits);
+                                      const CudaStepLimits& limits, bool has_communicator);
 
-  // `comm` is null when tensor_parallel_size is 1. `gemm` was created on this
+  // `comm` (this shard's rank of a group of shard.world_size) may be null
+  // only at tp 1; with one, collectives run through NCCL even at tp 1. `gemm` was created on this
   // device (its workspace counts as memory in use before planning). One KV
   // block beyond num_kv_blocks is allocated: the scratch block padding rows of
   // a CUDA-graph batch write to.
@@ -52,21 +55,23 @@ class CudaRank {
 
   // Captures one CUDA graph per decode batch size (1, 2, 4, 8, then steps up
   // to max_seqs); decode-only steps then replay the smallest that fits, padded.
-  // tp 1 only (a captured all-reduce would need every rank capturing at once).
+  // The collectives are captured too: with tp > 1 every rank of the group must
+  // call this at the same time (each warm-up before a capture runs them).
   Status capture_decode_graphs();
   std::size_t num_graphs() const { return graphs_.size(); }
 
   // Most logit edits (penalties, bias, bans) one step's device sampling takes.
   static constexpr std::int64_t kMaxSampleEdits = 1 << 18;
 
-  // Runs the step. Afterwards (rank 0): greedy_ids() holds each sampled row's
-  // argmax token (tp 1 only, else null); with `sampling` (tp 1 only; at most
-  // max_seqs rows and kMaxSampleEdits edits), sampled() holds the device
-  // sampler's choice for each of its rows; when copy_logits, logits() holds
-  // [sampled rows, logits_stride()] f32 in host memory, full vocabulary.
+  // Runs the step; every rank of a group runs the same step at the same time.
+  // Afterwards, on rank 0 only (null elsewhere): greedy_ids() holds each
+  // sampled row's argmax token; with `sampling` (rank 0 only; at most max_seqs
+  // rows and kMaxSampleEdits edits), sampled() holds the device sampler's
+  // choice for each of its rows; when copy_logits, logits() holds [sampled
+  // rows, logits_stride()] f32 in host memory, the vocabulary in token order.
   Status forward(const FlatStep& step, bool copy_logits, const DeviceSampleBatch* sampling = nullptr);
   const float* logits() const { return logits_host_; }
-  const std::int32_t* greedy_ids() const { return comm_ == nullptr ? ids_host_ : nullptr; }
+  const std::int32_t* greedy_ids() const { return ids_host_; }
   const SampleRowOutput* sampled() const { return sampled_host_; }
   std::int64_t logits_stride() const { return shard_.vocab_padded * shard_.world_size; }
   // Device time of the last step, from its input copy to its last kernel (events).
@@ -89,6 +94,8 @@ class CudaRank {
   // Every kernel of a step whose inputs were staged at `layout`; no host sync,
   // no host-dependent values beyond the arguments (so it can be captured).
   Status enqueue_forward(const Layout& layout, std::int64_t num_splits);
+  // Rank 0: the gathered shards' logits into one row per sampled row.
+  Status assemble_vocab_logits(std::int64_t num_sampled);
   Status enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& layout,
                        std::int64_t num_splits);
   Status all_reduce(float* data, std::int64_t count);
@@ -118,13 +125,13 @@ class CudaRank {
   cudaEvent_t step_start_ = nullptr, step_end_ = nullptr;
   double last_device_ms_ = 0.0;
   FlatStep padded_;  // reused for graph replays
-  // Pinned host memory: the step's packed index arrays, greedy ids, logits.
+  // Pinned host memory: the step's packed index arrays; on rank 0 also the
+  // greedy ids, logits and the device sampler's rows and choices.
   void* staging_host_ = nullptr;
   std::int32_t* ids_host_ = nullptr;
   float* logits_host_ = nullptr;
   void* sample_staging_host_ = nullptr;  // [max_seqs] SampleRowParams, then [kMaxSampleEdits] LogitEdit
   SampleRowOutput* sampled_host_ = nullptr;
-  std::vector<float> gathered_host_;
 };
 
 }  // namespace pagoda::cuda

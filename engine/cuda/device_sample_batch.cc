@@ -80,18 +80,18 @@ bool plain_greedy(const ScheduledSequence& seq) {
 
 }  // namespace
 
-SampleRouting route_sampled_rows(std::span<const ScheduledSequence* const> sampled, bool on_device,
-                                 bool sampler_enabled, std::span<const std::int32_t> eos_token_ids,
-                                 std::int32_t vocab_size, std::int64_t max_edits, DeviceSampleBatch* batch) {
+SampleRouting route_sampled_rows(std::span<const ScheduledSequence* const> sampled, bool sampler_enabled,
+                                 std::span<const std::int32_t> eos_token_ids, std::int32_t vocab_size,
+                                 std::int64_t max_edits, DeviceSampleBatch* batch) {
   batch->clear();
   SampleRouting r;
   r.device_row.assign(sampled.size(), -1);
   if (sampled.empty()) return r;
-  r.argmax_only = on_device;
+  r.argmax_only = true;
   for (const ScheduledSequence* s : sampled)
     r.argmax_only = r.argmax_only && plain_greedy(*s);
   if (r.argmax_only) return r;
-  if (!on_device || !sampler_enabled) {
+  if (!sampler_enabled) {
     r.any_host = true;
     return r;
   }

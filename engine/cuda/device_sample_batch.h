@@ -24,11 +24,11 @@ struct DeviceSampleBatch {
   }
 };
 
-// How a step's sampled rows get their tokens on the CUDA backend. With tp 1:
-// the device argmax when every row is plain greedy (no logprobs, penalties,
-// bias or min_tokens ban: its token is the argmax of the raw logits), else
-// the device sampler for every row it can take; the rest, and every row with
-// tp > 1, sample on the host from copied logits.
+// How a step's sampled rows get their tokens on the CUDA backend (at any tp,
+// on rank 0, which holds the whole vocabulary's logits): the device argmax
+// when every row is plain greedy (no logprobs, penalties, bias or min_tokens
+// ban: its token is the argmax of the raw logits), else the device sampler for
+// every row it can take; the rest sample on the host from copied logits.
 struct SampleRouting {
   bool argmax_only = false;              // the device argmax decides every row
   std::vector<std::int32_t> device_row;  // per sampled row: its row in the batch, -1 = host
@@ -37,11 +37,11 @@ struct SampleRouting {
 
 // Routes `sampled` (the step's sampled sequences, in order) and fills `batch`
 // (cleared first) with the rows the device sampler takes, at most
-// `max_edits` edits in all. `on_device`: tp 1; `sampler_enabled`: the device
-// sampler may be used (else non-greedy steps sample on the host).
-SampleRouting route_sampled_rows(std::span<const ScheduledSequence* const> sampled, bool on_device,
-                                 bool sampler_enabled, std::span<const std::int32_t> eos_token_ids,
-                                 std::int32_t vocab_size, std::int64_t max_edits, DeviceSampleBatch* batch);
+// `max_edits` edits in all. `sampler_enabled`: the device sampler may be
+// used (else non-greedy steps sample on the host).
+SampleRouting route_sampled_rows(std::span<const ScheduledSequence* const> sampled, bool sampler_enabled,
+                                 std::span<const std::int32_t> eos_token_ids, std::int32_t vocab_size,
+                                 std::int64_t max_edits, DeviceSampleBatch* batch);
 
 // Appends `seq`'s row, which samples logits row `logits_row`. Returns false
 // and appends nothing when the device cannot reproduce the host Sampler for

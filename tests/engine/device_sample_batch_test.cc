@@ -326,17 +326,17 @@ TEST(DeviceSampleBatchTest, RoutingOfAStepsRows) {
   };
   const ScheduledSequence g = seq(greedy), gl = seq(greedy_logprobs), h = seq(hot), b = seq(twice_biased);
   DeviceSampleBatch batch;
-  auto route = [&](std::vector<const ScheduledSequence*> rows, bool on_device, bool enabled,
+  auto route = [&](std::vector<const ScheduledSequence*> rows, bool enabled,
                    std::int64_t max_edits = 1 << 18) {
-    return route_sampled_rows(rows, on_device, enabled, eos, 100, max_edits, &batch);
+    return route_sampled_rows(rows, enabled, eos, 100, max_edits, &batch);
   };
 
-  SampleRouting r = route({&g, &g}, true, true);  // plain greedy: the argmax
+  SampleRouting r = route({&g, &g}, true);  // plain greedy: the argmax
   EXPECT_TRUE(r.argmax_only);
   EXPECT_FALSE(r.any_host);
   EXPECT_TRUE(batch.rows.empty());
 
-  r = route({&g, &gl, &h}, true, true);  // not all plain greedy: every row to the sampler
+  r = route({&g, &gl, &h}, true);  // not all plain greedy: every row to the sampler
   EXPECT_FALSE(r.argmax_only);
   EXPECT_FALSE(r.any_host);
   EXPECT_EQ(r.device_row, (std::vector<std::int32_t>{0, 1, 2}));
@@ -344,29 +344,22 @@ TEST(DeviceSampleBatchTest, RoutingOfAStepsRows) {
   EXPECT_EQ(batch.rows[2].logits_row, 2);
   EXPECT_EQ(batch.edits.size(), 3u);
 
-  r = route({&h, &b, &g}, true, true);  // a token biased twice: that row on the host
+  r = route({&h, &b, &g}, true);  // a token biased twice: that row on the host
   EXPECT_TRUE(r.any_host);
   EXPECT_EQ(r.device_row, (std::vector<std::int32_t>{0, -1, 1}));
   EXPECT_EQ(batch.rows[1].logits_row, 2);
 
-  r = route({&h, &h, &g}, true, true, 4);  // edits past the cap: the second row on the host
+  r = route({&h, &h, &g}, true, 4);  // edits past the cap: the second row on the host
   EXPECT_TRUE(r.any_host);
   EXPECT_EQ(r.device_row, (std::vector<std::int32_t>{0, -1, 1}));
   EXPECT_EQ(batch.edits.size(), 3u);
 
-  r = route({&g, &h}, false, true);  // tp > 1: all on the host
-  EXPECT_FALSE(r.argmax_only);
-  EXPECT_TRUE(r.any_host);
-  EXPECT_EQ(r.device_row, (std::vector<std::int32_t>{-1, -1}));
-  EXPECT_TRUE(route({&g}, false, true).any_host);
-
-  r = route({&g, &h}, true,
-            false);  // device sampler off: the host, but the argmax still decides greedy steps
+  r = route({&g, &h}, false);  // device sampler off: the host, but the argmax still decides greedy steps
   EXPECT_TRUE(r.any_host);
   EXPECT_TRUE(batch.rows.empty());
-  EXPECT_TRUE(route({&g}, true, false).argmax_only);
+  EXPECT_TRUE(route({&g}, false).argmax_only);
 
-  r = route({}, true, true);
+  r = route({}, true);
   EXPECT_FALSE(r.argmax_only);
   EXPECT_FALSE(r.any_host);
 }

@@ -2,7 +2,7 @@
 // both runners get identical step plans — mixed prefill chunks and decodes,
 // paged through shuffled block ids — and must agree on logits within bf16
 // tolerance and on greedy tokens wherever the CPU's top-1/top-2 margin is
-// clear. Skipped without a GPU.
+// clear. Skipped without a GPU (the tp 2 test without two).
 #include "engine/cuda/cuda_model_runner.h"
 
 #include <gtest/gtest.h>
@@ -43,9 +43,18 @@ std::unique_ptr<cpu::CpuModelRunner> cpu_runner(const LoadedModel& m, int block_
   return std::move(r).value();
 }
 
-std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_size, bool graphs = true) {
+// How the CUDA runner under test is set up.
+struct Gpu {
+  bool graphs = true;
+  bool nccl = false;  // tp 1 through a one-rank NCCL group
+  int tp = 1;
+};
+
+std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_size, Gpu g = {}) {
   CudaRunnerOptions o;
-  o.cuda_graphs = graphs;
+  o.cuda_graphs = g.graphs;
+  o.nccl_at_tp1 = g.nccl;
+  o.tensor_parallel_size = g.tp;
   o.num_kv_blocks = kNumBlocks;
   o.keep_logits = true;
   o.limits.block_size = block_size;
@@ -83,12 +92,13 @@ struct LockstepStats {
 // until every sequence has `num_new` outputs or a near-tie splits them.
 LockstepStats run_lockstep(const LoadedModel& m, int block_size,
                            const std::vector<std::vector<std::int32_t>>& prompts, int chunk, int num_new,
-                           bool graphs = true, int logprobs = -1) {
+                           Gpu g = {}, int logprobs = -1) {
   LockstepStats st;
   auto cpu = cpu_runner(m, block_size);
-  auto gpu = cuda_runner(m, block_size, graphs);
+  auto gpu = cuda_runner(m, block_size, g);
   if (gpu == nullptr) return st;
-  if (graphs) {
+  EXPECT_EQ(gpu->tensor_parallel_size(), g.tp);
+  if (g.graphs) {
     EXPECT_GT(gpu->num_graphs(), 0u);
   }
   ModelDriver dc(*cpu, 5), dg(*gpu, 5);
@@ -155,7 +165,7 @@ TEST_P(CudaRunnerShapeTest, BlockSizeOneMatchesCpu) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
   LoadedModel m = make_model(GetParam(), "cuda");
   // Eager decode steps (no graphs) here; the other tests replay graphs.
-  LockstepStats st = run_lockstep(m, 1, {prompt_of(23, m.config.vocab_size, 4)}, 0, 6, /*graphs=*/false);
+  LockstepStats st = run_lockstep(m, 1, {prompt_of(23, m.config.vocab_size, 4)}, 0, 6, Gpu{.graphs = false});
   EXPECT_GE(st.tokens_compared, 3);
 }
 
@@ -186,18 +196,51 @@ TEST(CudaModelRunnerTest, LogprobRowsMatchCpu) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
   LoadedModel m = make_model(kShapes[1], "cuda");
   const int v = m.config.vocab_size;
-  LockstepStats st = run_lockstep(m, 16, {prompt_of(9, v, 21), prompt_of(30, v, 22)}, 0, 4, true, 3);
+  LockstepStats st = run_lockstep(m, 16, {prompt_of(9, v, 21), prompt_of(30, v, 22)}, 0, 4, Gpu{}, 3);
   EXPECT_GE(st.tokens_compared, 4);
+}
+
+// tp 1 through a one-rank NCCL group: the all-reduces captured in the decode
+// graphs, the logits gathered and laid out by rank 0 before the argmax (plain
+// greedy rows) and the device sampler (logprob rows).
+TEST(CudaModelRunnerTest, NcclAtTpOneMatchesCpu) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[1], "cuda");
+  const int v = m.config.vocab_size;
+  const std::vector<std::vector<std::int32_t>> prompts = {prompt_of(40, v, 1), prompt_of(1, v, 2),
+                                                          prompt_of(17, v, 3)};
+  LockstepStats st = run_lockstep(m, 16, prompts, 7, 10, Gpu{.nccl = true});
+  EXPECT_GE(st.tokens_compared, 10);
+  st = run_lockstep(m, 16, prompts, 0, 4, Gpu{.nccl = true}, 2);
+  EXPECT_GE(st.tokens_compared, 3);
+}
+
+// Two GPUs: heads, MLP columns and vocabulary split; graphs captured on both
+// ranks at once with their all-reduces; rank 0 samples from the gathered
+// logits (a vocabulary that does not split evenly: shard widths differ).
+TEST(CudaModelRunnerTest, TwoRanksMatchCpu) {
+  if (list_devices().size() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  LoadedModel m = make_model(kShapes[3], "cuda");  // vocab 509: shards of 255 and 254
+  const int v = m.config.vocab_size;
+  const std::vector<std::vector<std::int32_t>> prompts = {prompt_of(40, v, 1), prompt_of(1, v, 2),
+                                                          prompt_of(17, v, 3)};
+  LockstepStats st = run_lockstep(m, 16, prompts, 7, 10, Gpu{.tp = 2});
+  EXPECT_GE(st.tokens_compared, 10);
+  st = run_lockstep(m, 16, prompts, 0, 4, Gpu{.graphs = false, .tp = 2}, 2);
+  EXPECT_GE(st.tokens_compared, 3);
 }
 
 // The device sampler inside the runner: every non-greedy row's token (and
 // logprobs) equals what the host Sampler picks from the same step's logits,
 // over prefill and decode steps (graphs replayed) with mixed parameters.
-TEST(CudaModelRunnerTest, DeviceSamplerChoosesAsTheHostSampler) {
+// Also through a one-rank NCCL group (the sampler reads the gathered logits).
+class DeviceSamplerTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DeviceSamplerTest, ChoosesAsTheHostSampler) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
   LoadedModel m = make_model(kShapes[1], "cuda");
   const int v = m.config.vocab_size;
-  auto gpu = cuda_runner(m, 16);
+  auto gpu = cuda_runner(m, 16, Gpu{.nccl = GetParam()});
   ASSERT_NE(gpu, nullptr);
   std::vector<SamplingParams> params(5);
   params[0].temperature = 0.8;
@@ -253,6 +296,9 @@ TEST(CudaModelRunnerTest, DeviceSamplerChoosesAsTheHostSampler) {
   }
   EXPECT_EQ(compared, 30);
 }
+
+INSTANTIATE_TEST_SUITE_P(Communicator, DeviceSamplerTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Nccl" : "None"; });
 
 TEST(CudaModelRunnerTest, BadTokenIdIsAnErrorNotACrash) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
