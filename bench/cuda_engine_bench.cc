@@ -11,6 +11,8 @@
 // and top_p 0.95 (the device sampler instead of the argmax).
 // --nccl 1: tp 1 through a one-rank NCCL group (collectives and the logits
 // gather in the graphs), to see what the collective path costs on one GPU.
+// Ends with the results as one markdown table (rows start with "| "), which
+// scripts/device_check.sh gathers from every run into its summary.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -166,6 +168,28 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+// The preset whose shape `c` has ("8b"), else its dimensions.
+std::string shape_name(const ModelConfig& c) {
+  for (const std::string& name : model_preset_names()) {
+    StatusOr<ModelConfig> p = model_preset(name);
+    if (p.ok() && p->hidden_size == c.hidden_size && p->num_hidden_layers == c.num_hidden_layers &&
+        p->num_attention_heads == c.num_attention_heads && p->num_key_value_heads == c.num_key_value_heads &&
+        p->intermediate_size == c.intermediate_size && p->vocab_size == c.vocab_size) {
+      return name;
+    }
+  }
+  return "hidden " + std::to_string(c.hidden_size) + " x " + std::to_string(c.num_hidden_layers) + " layers";
+}
+
+// One row of the closing table.
+std::string summary_row(const std::string& shape, const std::string& step, double tokens_per_s, double ms,
+                        double device_ms, double floor_ms) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "| %s | %s | %.0f | %.3f | %.3f | %.3f | %.0f %% |", shape.c_str(),
+                step.c_str(), tokens_per_s, ms, device_ms, floor_ms, 100.0 * floor_ms / ms);
+  return buf;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -251,6 +275,8 @@ int main(int argc, char** argv) {
               (*runner)->graph_capture_seconds());
 
   gemm_shape_table(c, bandwidth);
+  const std::string shape = shape_name(c) + (nccl ? " (nccl)" : "");
+  std::vector<std::string> summary;
 
   Driver driver(**runner);
   const double layer_params = static_cast<double>(c.num_parameters()) - static_cast<double>(c.vocab_size) *
@@ -276,6 +302,9 @@ int main(int argc, char** argv) {
       "rate\n",
       prompt_len, pf * 1e3, median(prefill_dev_ms), prompt_len / pf, prefill_flops / gemm_rate * 1e3,
       100.0 * prefill_flops / gemm_rate / pf);
+  summary.push_back(summary_row(shape, "prefill " + std::to_string(prompt_len) + " tokens (GEMM-rate floor)",
+                                prompt_len / pf, pf * 1e3, median(prefill_dev_ms),
+                                prefill_flops / gemm_rate * 1e3));
 
   // Decode with `context` tokens in the cache; median step time over `steps`.
   const double weight_bytes =
@@ -313,6 +342,10 @@ int main(int argc, char** argv) {
         "of "
         "floor (device alone %.0f%%)\n",
         b, label, b / s, s * 1e3, dev * 1e3, floor_s * 1e3, 100.0 * floor_s / s, 100.0 * floor_s / dev);
+    summary.push_back(summary_row(shape,
+                                  "decode batch " + std::to_string(b) + ", context " +
+                                      std::to_string(context) + label + " (bandwidth floor)",
+                                  b / s, s * 1e3, dev * 1e3, floor_s * 1e3));
     return true;
   };
   for (int b : batches) {
@@ -324,7 +357,13 @@ int main(int argc, char** argv) {
   sampled.seed = 1;
   driver.set_sampling(sampled);
   for (int b : sampled_batches) {
-    if (!decode(b, " (temperature 0.8, top_p 0.95)")) return 1;
+    if (!decode(b, ", temperature 0.8, top_p 0.95")) return 1;
   }
+  std::printf("\nsummary (%s; copy %.0f GB/s, GEMM %.0f TFLOP/s measured in this run):\n",
+              devices[0].name.c_str(), bandwidth / 1e9, gemm_rate / 1e12);
+  std::printf("| shape | step | tokens/s | ms/step | device ms | floor ms | of floor |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  for (const std::string& row : summary)
+    std::printf("%s\n", row.c_str());
   return 0;
 }
