@@ -1,6 +1,6 @@
 #include "cuda/add_rms_norm_kernel.h"
 #include "cuda/device_math.cuh"
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 
 namespace pagoda::cuda {
 namespace {
@@ -12,6 +12,7 @@ constexpr int kThreads = 256;
 constexpr int kMaxPerThread = 32;  // hidden up to 8192 stays in registers
 
 __global__ void add_rms_norm_kernel(AddRmsNormParams p) {
+  await_previous_grid();
   __shared__ float scratch[kThreads / kWarpSize];
   const std::int64_t i = blockIdx.x;
   const std::int64_t src = p.row_index != nullptr ? p.row_index[i] : i;
@@ -56,11 +57,10 @@ __global__ void add_rms_norm_kernel(AddRmsNormParams p) {
 
 }  // namespace
 
-cudaError_t launch_add_rms_norm(const AddRmsNormParams& p, cudaStream_t stream) {
+cudaError_t launch_add_rms_norm(const AddRmsNormParams& p, cudaStream_t stream, LaunchOrder order) {
   if (p.rows == 0) return cudaSuccess;
   if (p.row_index != nullptr && p.write_residual) return cudaErrorInvalidValue;
-  add_rms_norm_kernel<<<static_cast<unsigned>(p.rows), kThreads, 0, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(add_rms_norm_kernel, static_cast<unsigned>(p.rows), kThreads, 0, stream, order, p);
 }
 
 }  // namespace pagoda::cuda

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 namespace pagoda::cuda {
 
 struct AddRmsNormParams {
@@ -23,6 +25,7 @@ struct AddRmsNormParams {
   float eps = 1e-6f;
 };
 
-cudaError_t launch_add_rms_norm(const AddRmsNormParams& p, cudaStream_t stream);
+cudaError_t launch_add_rms_norm(const AddRmsNormParams& p, cudaStream_t stream,
+                                LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

@@ -1,6 +1,6 @@
 #include "cuda/argmax_kernel.h"
 #include "cuda/device_math.cuh"
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 
 namespace pagoda::cuda {
 namespace {
@@ -14,6 +14,7 @@ __device__ __forceinline__ bool better(float av, std::int32_t ai, float bv, std:
 
 // grid: num_out; block: kThreads.
 __global__ void __launch_bounds__(kThreads) argmax_kernel(ArgmaxParams p) {
+  await_previous_grid();
   __shared__ float best_v[kThreads / kWarpSize];
   __shared__ std::int32_t best_i[kThreads / kWarpSize];
   const std::int64_t r = p.rows != nullptr ? p.rows[blockIdx.x] : blockIdx.x;
@@ -57,11 +58,10 @@ __global__ void __launch_bounds__(kThreads) argmax_kernel(ArgmaxParams p) {
 
 }  // namespace
 
-cudaError_t launch_argmax(const ArgmaxParams& p, cudaStream_t stream) {
+cudaError_t launch_argmax(const ArgmaxParams& p, cudaStream_t stream, LaunchOrder order) {
   if (p.num_out == 0) return cudaSuccess;
   if (p.vocab_size < 1 || p.vocab_size > 0x7fffffff) return cudaErrorInvalidValue;
-  argmax_kernel<<<static_cast<unsigned>(p.num_out), kThreads, 0, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(argmax_kernel, static_cast<unsigned>(p.num_out), kThreads, 0, stream, order, p);
 }
 
 }  // namespace pagoda::cuda

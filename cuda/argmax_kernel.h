@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 namespace pagoda::cuda {
 
 struct ArgmaxParams {
@@ -18,6 +20,7 @@ struct ArgmaxParams {
   std::int64_t row_stride = 0;
 };
 
-cudaError_t launch_argmax(const ArgmaxParams& p, cudaStream_t stream);
+cudaError_t launch_argmax(const ArgmaxParams& p, cudaStream_t stream,
+                          LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

@@ -1,12 +1,13 @@
 #include "cuda/device_math.cuh"
 #include "cuda/embedding_kernel.h"
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 
 namespace pagoda::cuda {
 namespace {
 
 // grid: num_tokens; block: 256 threads striding over hidden.
 __global__ void embedding_kernel(EmbeddingParams p) {
+  await_previous_grid();
   const std::int64_t t = blockIdx.x;
   const std::int64_t id = static_cast<std::int64_t>(p.tokens[t]) - p.vocab_begin;
   float* out = p.out + t * p.hidden;
@@ -18,10 +19,9 @@ __global__ void embedding_kernel(EmbeddingParams p) {
 
 }  // namespace
 
-cudaError_t launch_embedding(const EmbeddingParams& p, cudaStream_t stream) {
+cudaError_t launch_embedding(const EmbeddingParams& p, cudaStream_t stream, LaunchOrder order) {
   if (p.num_tokens == 0) return cudaSuccess;
-  embedding_kernel<<<static_cast<unsigned>(p.num_tokens), 256, 0, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(embedding_kernel, static_cast<unsigned>(p.num_tokens), 256, 0, stream, order, p);
 }
 
 }  // namespace pagoda::cuda

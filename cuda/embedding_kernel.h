@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 namespace pagoda::cuda {
 
 struct EmbeddingParams {
@@ -20,6 +22,7 @@ struct EmbeddingParams {
   std::int64_t vocab_size = 0;   // rows in this shard
 };
 
-cudaError_t launch_embedding(const EmbeddingParams& p, cudaStream_t stream);
+cudaError_t launch_embedding(const EmbeddingParams& p, cudaStream_t stream,
+                             LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

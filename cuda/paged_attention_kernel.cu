@@ -1,7 +1,7 @@
 #include <cfloat>
 
 #include "cuda/device_math.cuh"
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 #include "cuda/paged_attention_kernel.h"
 
 namespace pagoda::cuda {
@@ -55,6 +55,7 @@ __device__ __forceinline__ void online_softmax_tile(Scores& scores, Stats& m_s, 
 
 // grid: (work items, num_kv_heads, num_splits); block: kThreads.
 __global__ void __launch_bounds__(kThreads) paged_attention_split_kernel(PagedAttentionParams p) {
+  await_previous_grid();
   __shared__ float q_s[kMaxGroup * kMaxHeadDim];
   __shared__ float scores[kMaxGroup * kTile];
   __shared__ float m_s[kMaxGroup], l_s[kMaxGroup], alpha_s[kMaxGroup];
@@ -160,6 +161,7 @@ constexpr int kVecMaxGroup = 8;
 
 template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(PagedAttentionParams p) {
+  await_previous_grid();
   constexpr int kLanesPerPos = kHeadDim / 8;
   constexpr int kPosPerWarp = kWarpSize / kLanesPerPos;
   __shared__ float q_s[kVecMaxGroup * kHeadDim];
@@ -297,6 +299,7 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(Pag
 // grid: (work items, num_heads); block: head_dim threads. Merges the splits
 // that hold part of the token's context.
 __global__ void paged_attention_combine_kernel(PagedAttentionParams p) {
+  await_previous_grid();
   const std::int64_t item = blockIdx.x;
   const std::int64_t t = p.token_rows != nullptr ? p.token_rows[item] : item;
   const std::int64_t h = blockIdx.y;
@@ -324,7 +327,7 @@ std::int64_t paged_attention_workspace_floats(std::int64_t num_tokens, std::int6
   return num_tokens * num_heads * num_splits * (head_dim + 2);
 }
 
-cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream) {
+cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream, LaunchOrder order) {
   if (p.num_tokens == 0) return cudaSuccess;
   if (p.head_dim <= 0 || p.head_dim % kWarpSize != 0 || p.head_dim > kMaxHeadDim)
     return cudaErrorInvalidValue;
@@ -339,22 +342,22 @@ cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t s
   // 16-byte loads where the shape and the cache's alignment allow; the general kernel otherwise.
   const bool aligned = reinterpret_cast<std::uintptr_t>(p.k_cache) % 16 == 0 &&
                        reinterpret_cast<std::uintptr_t>(p.v_cache) % 16 == 0;
+  cudaError_t err = cudaSuccess;
   if (!aligned) {
-    paged_attention_split_kernel<<<split_grid, kThreads, 0, stream>>>(p);
+    err = launch_kernel(paged_attention_split_kernel, split_grid, kThreads, 0, stream, order, p);
   } else if (group <= kVecMaxGroup && p.head_dim == 64) {
-    paged_attention_split_vec_kernel<64><<<split_grid, kThreads, 0, stream>>>(p);
+    err = launch_kernel(paged_attention_split_vec_kernel<64>, split_grid, kThreads, 0, stream, order, p);
   } else if (group <= kVecMaxGroup && p.head_dim == 128) {
-    paged_attention_split_vec_kernel<128><<<split_grid, kThreads, 0, stream>>>(p);
+    err = launch_kernel(paged_attention_split_vec_kernel<128>, split_grid, kThreads, 0, stream, order, p);
   } else if (group <= kVecMaxGroup && p.head_dim == 256) {
-    paged_attention_split_vec_kernel<256><<<split_grid, kThreads, 0, stream>>>(p);
+    err = launch_kernel(paged_attention_split_vec_kernel<256>, split_grid, kThreads, 0, stream, order, p);
   } else {
-    paged_attention_split_kernel<<<split_grid, kThreads, 0, stream>>>(p);
+    err = launch_kernel(paged_attention_split_kernel, split_grid, kThreads, 0, stream, order, p);
   }
-  cudaError_t err = last_launch_error();
   if (err != cudaSuccess) return err;
   const dim3 combine_grid(static_cast<unsigned>(p.num_tokens), static_cast<unsigned>(p.num_heads));
-  paged_attention_combine_kernel<<<combine_grid, static_cast<unsigned>(p.head_dim), 0, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(paged_attention_combine_kernel, combine_grid, static_cast<unsigned>(p.head_dim), 0,
+                       stream, order, p);
 }
 
 }  // namespace pagoda::cuda

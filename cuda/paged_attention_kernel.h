@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 namespace pagoda::cuda {
 
 struct PagedAttentionParams {
@@ -53,6 +55,7 @@ std::int64_t paged_attention_workspace_floats(std::int64_t num_tokens, std::int6
                                               std::int64_t num_splits, std::int64_t head_dim);
 
 // Checks the limits above; cudaErrorInvalidValue when a shape is unsupported.
-cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream);
+cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t stream,
+                                   LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

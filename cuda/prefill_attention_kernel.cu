@@ -21,7 +21,7 @@
 #include <cmath>
 
 #include "cuda/device_math.cuh"
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 #include "cuda/prefill_attention_kernel.h"
 
 namespace pagoda::cuda {
@@ -104,6 +104,7 @@ __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
 // contexts, first); block: kThreads; dynamic shared memory Shape::kSmemBytes.
 template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAttentionParams p) {
+  await_previous_grid();
   using S = Shape<kHeadDim>;
   constexpr int kKvTile = S::kKvTile;
   constexpr int kStride = S::kStride;
@@ -323,7 +324,7 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
 }
 
 template <int kHeadDim>
-cudaError_t launch_for_head_dim(const PrefillAttentionParams& p, cudaStream_t stream) {
+cudaError_t launch_for_head_dim(const PrefillAttentionParams& p, cudaStream_t stream, LaunchOrder order) {
   constexpr int kBytes = Shape<kHeadDim>::kSmemBytes;
   // Above 48 KB a kernel must opt in; per device, and cheap, so every launch does.
   if (kBytes > 48 * 1024) {
@@ -332,8 +333,7 @@ cudaError_t launch_for_head_dim(const PrefillAttentionParams& p, cudaStream_t st
     if (err != cudaSuccess) return err;
   }
   const auto num_ctas = static_cast<unsigned>(p.num_tiles * p.num_heads);
-  prefill_attention_kernel<kHeadDim><<<num_ctas, kThreads, kBytes, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(prefill_attention_kernel<kHeadDim>, num_ctas, kThreads, kBytes, stream, order, p);
 }
 
 bool aligned_16(const void* ptr) {
@@ -342,7 +342,8 @@ bool aligned_16(const void* ptr) {
 
 }  // namespace
 
-cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream) {
+cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream,
+                                     LaunchOrder order) {
   if (p.num_tiles < 0) return cudaErrorInvalidValue;
   if (p.num_tiles == 0) return cudaSuccess;
   if (p.num_heads <= 0 || p.num_kv_heads <= 0 || p.num_heads % p.num_kv_heads != 0)
@@ -356,13 +357,13 @@ cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream
     return cudaErrorInvalidValue;
   switch (p.head_dim) {
     case 32:
-      return launch_for_head_dim<32>(p, stream);
+      return launch_for_head_dim<32>(p, stream, order);
     case 64:
-      return launch_for_head_dim<64>(p, stream);
+      return launch_for_head_dim<64>(p, stream, order);
     case 128:
-      return launch_for_head_dim<128>(p, stream);
+      return launch_for_head_dim<128>(p, stream, order);
     case 256:
-      return launch_for_head_dim<256>(p, stream);
+      return launch_for_head_dim<256>(p, stream, order);
     default:
       return cudaErrorInvalidValue;
   }

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 namespace pagoda::cuda {
 
 constexpr int kPrefillTileRows = 64;
@@ -43,6 +45,7 @@ struct PrefillAttentionParams {
 // Q and the softmax weights are rounded to bf16 for the tensor cores, so the
 // result differs from launch_paged_attention's (f32 dot products) by ~1e-3
 // relative.
-cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream);
+cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream_t stream,
+                                     LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

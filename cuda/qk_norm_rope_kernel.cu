@@ -1,5 +1,5 @@
 #include "cuda/device_math.cuh"
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 #include "cuda/qk_norm_rope_kernel.h"
 
 namespace pagoda::cuda {
@@ -14,6 +14,7 @@ constexpr int kPerLane = kMaxHeadDim / kWarpSize;
 // element i with i + half, which lives in the same lane when half % 32 == 0
 // and otherwise goes through shared memory.
 __global__ void qk_norm_rope_kernel(QkNormRopeParams p) {
+  await_previous_grid();
   extern __shared__ float head_buf[];  // [warps per block][head_dim]
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
@@ -83,7 +84,7 @@ __global__ void qk_norm_rope_kernel(QkNormRopeParams p) {
 
 }  // namespace
 
-cudaError_t launch_qk_norm_rope(const QkNormRopeParams& p, cudaStream_t stream) {
+cudaError_t launch_qk_norm_rope(const QkNormRopeParams& p, cudaStream_t stream, LaunchOrder order) {
   if (p.num_tokens == 0) return cudaSuccess;
   if (p.head_dim <= 0 || p.head_dim % 2 != 0 || p.head_dim > kMaxHeadDim) return cudaErrorInvalidValue;
   constexpr int kWarps = 8;
@@ -91,8 +92,7 @@ cudaError_t launch_qk_norm_rope(const QkNormRopeParams& p, cudaStream_t stream) 
   const dim3 grid(static_cast<unsigned>(p.num_tokens),
                   static_cast<unsigned>((total_heads + kWarps - 1) / kWarps));
   const std::size_t smem = sizeof(float) * kWarps * static_cast<std::size_t>(p.head_dim);
-  qk_norm_rope_kernel<<<grid, kWarps * kWarpSize, smem, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(qk_norm_rope_kernel, grid, kWarps * kWarpSize, smem, stream, order, p);
 }
 
 }  // namespace pagoda::cuda

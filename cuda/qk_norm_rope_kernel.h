@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 namespace pagoda::cuda {
 
 struct QkNormRopeParams {
@@ -28,6 +30,7 @@ struct QkNormRopeParams {
   float eps = 1e-6f;
 };
 
-cudaError_t launch_qk_norm_rope(const QkNormRopeParams& p, cudaStream_t stream);
+cudaError_t launch_qk_norm_rope(const QkNormRopeParams& p, cudaStream_t stream,
+                                LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

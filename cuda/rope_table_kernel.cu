@@ -1,10 +1,11 @@
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 #include "cuda/rope_table_kernel.h"
 
 namespace pagoda::cuda {
 namespace {
 
 __global__ void rope_table_kernel(RopeTableParams p) {
+  await_previous_grid();
   const std::int64_t idx = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= p.num_tokens * p.half) return;
   const std::int64_t t = idx / p.half;
@@ -16,12 +17,12 @@ __global__ void rope_table_kernel(RopeTableParams p) {
 
 }  // namespace
 
-cudaError_t launch_rope_table(const RopeTableParams& p, cudaStream_t stream) {
+cudaError_t launch_rope_table(const RopeTableParams& p, cudaStream_t stream, LaunchOrder order) {
   const std::int64_t total = p.num_tokens * p.half;
   if (total == 0) return cudaSuccess;
   const int threads = 256;
-  rope_table_kernel<<<static_cast<unsigned>((total + threads - 1) / threads), threads, 0, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(rope_table_kernel, static_cast<unsigned>((total + threads - 1) / threads), threads, 0,
+                       stream, order, p);
 }
 
 }  // namespace pagoda::cuda

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 namespace pagoda::cuda {
 
 struct RopeTableParams {
@@ -19,6 +21,7 @@ struct RopeTableParams {
   std::int64_t half = 0;  // head_dim / 2
 };
 
-cudaError_t launch_rope_table(const RopeTableParams& p, cudaStream_t stream);
+cudaError_t launch_rope_table(const RopeTableParams& p, cudaStream_t stream,
+                              LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

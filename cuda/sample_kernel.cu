@@ -1,5 +1,5 @@
 #include "cuda/device_math.cuh"
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 #include "cuda/sample_kernel.h"
 
 namespace pagoda::cuda {
@@ -126,6 +126,7 @@ struct CudaBlock {
 
 // grid: num_rows; block: kThreads.
 __global__ void __launch_bounds__(kThreads) sample_kernel(SampleParams p) {
+  await_previous_grid();
   __shared__ Shared shared;
   CudaBlock block{shared};
   const SampleRowParams& sp = p.rows[blockIdx.x];
@@ -136,11 +137,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleParams p) {
 
 }  // namespace
 
-cudaError_t launch_sample(const SampleParams& p, cudaStream_t stream) {
+cudaError_t launch_sample(const SampleParams& p, cudaStream_t stream, LaunchOrder order) {
   if (p.num_rows == 0) return cudaSuccess;
   if (p.vocab_size < 1 || p.vocab_size > (1LL << 23) || p.num_rows > 0x7fffffff) return cudaErrorInvalidValue;
-  sample_kernel<<<static_cast<unsigned>(p.num_rows), kThreads, 0, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(sample_kernel, static_cast<unsigned>(p.num_rows), kThreads, 0, stream, order, p);
 }
 
 }  // namespace pagoda::cuda

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 #include "cuda/sample_row.h"
 
 namespace pagoda::cuda {
@@ -23,6 +25,7 @@ struct SampleParams {
   std::int64_t row_stride = 0;  // of logits
 };
 
-cudaError_t launch_sample(const SampleParams& p, cudaStream_t stream);
+cudaError_t launch_sample(const SampleParams& p, cudaStream_t stream,
+                          LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

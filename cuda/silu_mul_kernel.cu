@@ -1,11 +1,12 @@
 #include "cuda/device_math.cuh"
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 #include "cuda/silu_mul_kernel.h"
 
 namespace pagoda::cuda {
 namespace {
 
 __global__ void silu_mul_kernel(SiluMulParams p) {
+  await_previous_grid();
   const std::int64_t idx = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= p.num_tokens * p.inter) return;
   const std::int64_t t = idx / p.inter;
@@ -17,12 +18,12 @@ __global__ void silu_mul_kernel(SiluMulParams p) {
 
 }  // namespace
 
-cudaError_t launch_silu_mul(const SiluMulParams& p, cudaStream_t stream) {
+cudaError_t launch_silu_mul(const SiluMulParams& p, cudaStream_t stream, LaunchOrder order) {
   const std::int64_t total = p.num_tokens * p.inter;
   if (total == 0) return cudaSuccess;
   const int threads = 256;
-  silu_mul_kernel<<<static_cast<unsigned>((total + threads - 1) / threads), threads, 0, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(silu_mul_kernel, static_cast<unsigned>((total + threads - 1) / threads), threads, 0,
+                       stream, order, p);
 }
 
 }  // namespace pagoda::cuda

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 namespace pagoda::cuda {
 
 struct SiluMulParams {
@@ -16,6 +18,7 @@ struct SiluMulParams {
   std::int64_t inter = 0;
 };
 
-cudaError_t launch_silu_mul(const SiluMulParams& p, cudaStream_t stream);
+cudaError_t launch_silu_mul(const SiluMulParams& p, cudaStream_t stream,
+                            LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

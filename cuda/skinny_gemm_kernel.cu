@@ -1,7 +1,7 @@
 #include <cstdint>
 
 #include "cuda/device_math.cuh"
-#include "cuda/launch_check.h"
+#include "cuda/kernel_launch.cuh"
 #include "cuda/skinny_gemm_kernel.h"
 
 namespace pagoda::cuda {
@@ -15,6 +15,7 @@ constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane
 // chunks l, l + 32, ... of the row and of each x row, then the warp sums.
 template <int kRows>
 __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams p) {
+  await_previous_grid();
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
   const std::int64_t warp = static_cast<std::int64_t>(blockIdx.x) * kWarps + threadIdx.x / kWarpSize;
   const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * kWarps;
@@ -57,7 +58,7 @@ __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams 
 }
 
 template <int kRows>
-cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream) {
+cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOrder order) {
   int sms = p.num_sms;
   if (sms <= 0) {
     int device = 0;
@@ -66,8 +67,7 @@ cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream) {
   }
   const std::int64_t blocks_needed = (p.n + kWarps - 1) / kWarps;
   const auto blocks = static_cast<unsigned>(blocks_needed < 8LL * sms ? blocks_needed : 8LL * sms);
-  skinny_gemm_kernel<kRows><<<blocks, kThreads, 0, stream>>>(p);
-  return last_launch_error();
+  return launch_kernel(skinny_gemm_kernel<kRows>, blocks, kThreads, 0, stream, order, p);
 }
 
 }  // namespace
@@ -78,26 +78,26 @@ bool skinny_gemm_supports(const SkinnyGemmParams& p) {
          reinterpret_cast<std::uintptr_t>(p.w) % 16 == 0;
 }
 
-cudaError_t launch_skinny_gemm(const SkinnyGemmParams& p, cudaStream_t stream) {
+cudaError_t launch_skinny_gemm(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOrder order) {
   if (!skinny_gemm_supports(p)) return cudaErrorInvalidValue;
   if (p.n == 0) return cudaSuccess;
   switch (p.m) {
     case 1:
-      return launch_rows<1>(p, stream);
+      return launch_rows<1>(p, stream, order);
     case 2:
-      return launch_rows<2>(p, stream);
+      return launch_rows<2>(p, stream, order);
     case 3:
-      return launch_rows<3>(p, stream);
+      return launch_rows<3>(p, stream, order);
     case 4:
-      return launch_rows<4>(p, stream);
+      return launch_rows<4>(p, stream, order);
     case 5:
-      return launch_rows<5>(p, stream);
+      return launch_rows<5>(p, stream, order);
     case 6:
-      return launch_rows<6>(p, stream);
+      return launch_rows<6>(p, stream, order);
     case 7:
-      return launch_rows<7>(p, stream);
+      return launch_rows<7>(p, stream, order);
     default:
-      return launch_rows<8>(p, stream);
+      return launch_rows<8>(p, stream, order);
   }
 }
 

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "cuda/launch_order.h"
+
 namespace pagoda::cuda {
 
 constexpr int kSkinnyGemmMaxRows = 8;
@@ -27,6 +29,7 @@ struct SkinnyGemmParams {
 bool skinny_gemm_supports(const SkinnyGemmParams& p);
 
 // cudaErrorInvalidValue when !skinny_gemm_supports(p).
-cudaError_t launch_skinny_gemm(const SkinnyGemmParams& p, cudaStream_t stream);
+cudaError_t launch_skinny_gemm(const SkinnyGemmParams& p, cudaStream_t stream,
+                               LaunchOrder order = LaunchOrder::kSerial);
 
 }  // namespace pagoda::cuda

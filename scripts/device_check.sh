@@ -67,6 +67,15 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   tables+=("$out/bench.log")
   record "bench 0.6b" "$(grep -c '^| [^s-]' "$out/bench.log") result rows"
 fi
+if [ "$what" = all ]; then
+  # The same with plain kernel launches: what programmatic launches gain.
+  begin "pagoda_cuda_engine_bench (0.6b, --pdl 0)"
+  timeout 150 "$bin/pagoda_cuda_engine_bench" --pdl 0 --batches 1,8,64 --sampled-batches 1 \
+    >"$out/bench_serial.log" 2>&1 || status=1
+  grep -E "^(prefill|decode)" "$out/bench_serial.log"
+  tables+=("$out/bench_serial.log")
+  record "bench 0.6b, --pdl 0" "$(grep -c '^| [^s-]' "$out/bench_serial.log") result rows"
+fi
 if [ "$what" = bench8b ] || [ "$what" = all ]; then
   begin "pagoda_cuda_engine_bench (8b)"
   if [ -n "$writer" ] && ! wait "$writer"; then

@@ -117,7 +117,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     PAGODA_ASSIGN_OR_RETURN(
         std::unique_ptr<CudaRank> rank,
         CudaRank::create(r.config_, s, std::move(weights), std::move(gemms[static_cast<std::size_t>(i)]),
-                         std::move(comm), lim, num_blocks));
+                         std::move(comm), lim, num_blocks, o.programmatic_launch));
     r.ranks_.push_back(std::move(rank));
   }
   r.rank_status_.resize(static_cast<std::size_t>(num_local));

@@ -179,8 +179,8 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                                                      std::unique_ptr<CudaWeights> weights,
                                                      std::unique_ptr<CublasLtGemm> gemm,
                                                      std::unique_ptr<NcclCommunicator> comm,
-                                                     const CudaStepLimits& limits,
-                                                     std::int32_t num_kv_blocks) {
+                                                     const CudaStepLimits& limits, std::int32_t num_kv_blocks,
+                                                     bool programmatic_launch) {
   auto r = std::unique_ptr<CudaRank>(new CudaRank(config, shard, limits));
   r->weights_ = std::move(weights);
   r->gemm_ = std::move(gemm);
@@ -189,6 +189,9 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   int device = 0;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&r->num_sms_, cudaDevAttrMultiProcessorCount, device));
+  int major = 0;
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  r->launch_order_ = programmatic_launch && major >= 9 ? LaunchOrder::kProgrammatic : LaunchOrder::kSerial;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_start_));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_end_));
@@ -245,7 +248,7 @@ Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, s
   const SkinnyGemmParams sp{x,       w.data, y, m, w.rows, w.cols, w.cols, w.cols, ldy > 0 ? ldy : w.rows,
                             num_sms_};
   if (m <= kSkinnyRows && skinny_gemm_supports(sp))
-    return cuda_status(launch_skinny_gemm(sp, stream_), "launch_skinny_gemm");
+    return cuda_status(launch_skinny_gemm(sp, stream_, launch_order_), "launch_skinny_gemm");
   GemmArgs a;
   a.x = x;
   a.w = w.data;
@@ -315,7 +318,7 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
   norm.rows = n;
   norm.hidden = h;
   norm.eps = eps;
-  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_));
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_, launch_order_));
   PAGODA_RETURN_IF_ERROR(gemm(w.xb, lw.qkv, w.qkv, n));
 
   std::uint16_t* kc = k_cache_.as<std::uint16_t>() + layer * kv_elems_per_layer_;
@@ -336,7 +339,7 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
   qk.head_dim = hd;
   qk.block_size = limits_.block_size;
   qk.eps = eps;
-  PAGODA_CUDA_RETURN_IF_ERROR(launch_qk_norm_rope(qk, stream_));
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_qk_norm_rope(qk, stream_, launch_order_));
 
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   if (l.nd > 0) {
@@ -360,7 +363,7 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
     ap.num_splits = num_splits;
     ap.split_size_on_device = i32(l.split_size);
     ap.scale = scale;
-    PAGODA_CUDA_RETURN_IF_ERROR(launch_paged_attention(ap, stream_));
+    PAGODA_CUDA_RETURN_IF_ERROR(launch_paged_attention(ap, stream_, launch_order_));
   }
   if (l.nt > 0) {
     PrefillAttentionParams pp;
@@ -376,7 +379,7 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
     pp.head_dim = hd;
     pp.block_size = limits_.block_size;
     pp.scale = scale;
-    PAGODA_CUDA_RETURN_IF_ERROR(launch_prefill_attention(pp, stream_));
+    PAGODA_CUDA_RETURN_IF_ERROR(launch_prefill_attention(pp, stream_, launch_order_));
   }
 
   PAGODA_RETURN_IF_ERROR(gemm(w.attn_b, lw.o_proj, w.proj, n));
@@ -384,14 +387,14 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
   norm.add = w.proj;
   norm.write_residual = true;
   norm.weight = lw.post_attention_norm.data;
-  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_));
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_, launch_order_));
   PAGODA_RETURN_IF_ERROR(gemm(w.xb, lw.gate_up, w.gate_up, n));
   SiluMulParams sm;
   sm.gate_up = w.gate_up;
   sm.out = w.act;
   sm.num_tokens = n;
   sm.inter = shard_.inter_size;
-  PAGODA_CUDA_RETURN_IF_ERROR(launch_silu_mul(sm, stream_));
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_silu_mul(sm, stream_, launch_order_));
   PAGODA_RETURN_IF_ERROR(gemm(w.act, lw.down, w.proj, n));
   return all_reduce(w.proj, n * h);
 }
@@ -410,7 +413,7 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   rt.sin = w.sin;
   rt.num_tokens = n;
   rt.half = config_.head_dim / 2;
-  PAGODA_CUDA_RETURN_IF_ERROR(launch_rope_table(rt, stream_));
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_rope_table(rt, stream_, launch_order_));
 
   EmbeddingParams ep;
   ep.table = weights_->embedding.data;
@@ -421,7 +424,7 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   ep.ld = h;
   ep.vocab_begin = shard_.vocab_begin;
   ep.vocab_size = shard_.vocab_size;
-  PAGODA_CUDA_RETURN_IF_ERROR(launch_embedding(ep, stream_));
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_embedding(ep, stream_, launch_order_));
   PAGODA_RETURN_IF_ERROR(all_reduce(w.hidden, n * h));
 
   for (std::int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
@@ -438,7 +441,7 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   fn.rows = s;
   fn.hidden = h;
   fn.eps = static_cast<float>(config_.rms_norm_eps);
-  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(fn, stream_));
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(fn, stream_, launch_order_));
   const std::int64_t vp = shard_.vocab_padded;
   PAGODA_RETURN_IF_ERROR(gemm(w.final_xb, weights_->lm_head, w.logits, s, vp));
   if (comm_ != nullptr) {
@@ -452,7 +455,7 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   am.num_out = s;
   am.vocab_size = config_.vocab_size;
   am.row_stride = logits_stride();
-  return cuda_status(launch_argmax(am, stream_), "launch_argmax");
+  return cuda_status(launch_argmax(am, stream_, launch_order_), "launch_argmax");
 }
 
 // The all-gather leaves [rank][row][vocab_padded]; rank r's shard holds tokens
@@ -501,7 +504,7 @@ Status CudaRank::enqueue_sampling(const DeviceSampleBatch& sampling) {
   sp.num_rows = rows;
   sp.vocab_size = config_.vocab_size;
   sp.row_stride = logits_stride();
-  return cuda_status(launch_sample(sp, stream_), "launch_sample");
+  return cuda_status(launch_sample(sp, stream_, launch_order_), "launch_sample");
 }
 
 Status CudaRank::copy_outputs(std::int64_t s, bool copy_logits, std::int64_t num_device_sampled) {

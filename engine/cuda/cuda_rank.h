@@ -16,6 +16,7 @@
 #include "base/status.h"
 #include "cuda/cublaslt_gemm.h"
 #include "cuda/device_buffer.h"
+#include "cuda/launch_order.h"
 #include "engine/cpu/cpu_weights.h"
 #include "engine/cuda/cuda_weights.h"
 #include "engine/cuda/device_sample_batch.h"
@@ -46,11 +47,12 @@ class CudaRank {
   // only at tp 1; with one, collectives run through NCCL even at tp 1. `gemm` was created on this
   // device (its workspace counts as memory in use before planning). One KV
   // block beyond num_kv_blocks is allocated: the scratch block padding rows of
-  // a CUDA-graph batch write to.
+  // a CUDA-graph batch write to. `programmatic_launch`: our kernels launch in
+  // LaunchOrder::kProgrammatic on devices of compute capability 9.0+.
   [[nodiscard]] static StatusOr<std::unique_ptr<CudaRank>> create(
       const ModelConfig& config, const cpu::RankShard& shard, std::unique_ptr<CudaWeights> weights,
       std::unique_ptr<CublasLtGemm> gemm, std::unique_ptr<NcclCommunicator> comm,
-      const CudaStepLimits& limits, std::int32_t num_kv_blocks);
+      const CudaStepLimits& limits, std::int32_t num_kv_blocks, bool programmatic_launch);
   ~CudaRank();
 
   // Captures one CUDA graph per decode batch size (1, 2, 4, 8, then steps up
@@ -111,7 +113,8 @@ class CudaRank {
   cpu::RankShard shard_;
   CudaStepLimits limits_;
   int num_sms_ = 0;
-  double rope_attention_scaling_ = 1.0;  // YaRN's cos/sin factor (inv_freq lives on the device)
+  LaunchOrder launch_order_ = LaunchOrder::kSerial;  // of every kernel of ours
+  double rope_attention_scaling_ = 1.0;              // YaRN's cos/sin factor (inv_freq lives on the device)
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<CudaWeights> weights_;
   std::unique_ptr<CublasLtGemm> gemm_;

@@ -48,6 +48,7 @@ struct Gpu {
   bool graphs = true;
   bool nccl = false;  // tp 1 through a one-rank NCCL group
   int tp = 1;
+  bool programmatic = true;  // kernels in LaunchOrder::kProgrammatic (on compute capability 9.0+)
 };
 
 std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_size, Gpu g = {}) {
@@ -55,6 +56,7 @@ std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_siz
   o.cuda_graphs = g.graphs;
   o.nccl_at_tp1 = g.nccl;
   o.tensor_parallel_size = g.tp;
+  o.programmatic_launch = g.programmatic;
   o.num_kv_blocks = kNumBlocks;
   o.keep_logits = true;
   o.limits.block_size = block_size;
@@ -198,6 +200,16 @@ TEST(CudaModelRunnerTest, LogprobRowsMatchCpu) {
   const int v = m.config.vocab_size;
   LockstepStats st = run_lockstep(m, 16, {prompt_of(9, v, 21), prompt_of(30, v, 22)}, 0, 4, Gpu{}, 3);
   EXPECT_GE(st.tokens_compared, 4);
+}
+
+// Plain kernel launches (the other tests launch programmatically on Hopper).
+TEST(CudaModelRunnerTest, SerialLaunchesMatchCpu) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[2], "cuda");
+  const int v = m.config.vocab_size;
+  LockstepStats st =
+      run_lockstep(m, 16, {prompt_of(70, v, 11), prompt_of(5, v, 12)}, 33, 8, Gpu{.programmatic = false});
+  EXPECT_GE(st.tokens_compared, 8);
 }
 
 // tp 1 through a one-rank NCCL group: the all-reduces captured in the decode

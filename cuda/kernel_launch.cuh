@@ -1,0 +1,49 @@
+// Launching Pagoda's kernels in a LaunchOrder, and the device side of
+// programmatic dependent launch. Included by kernel .cu files only.
+//
+// Invariant: every kernel launched through launch_kernel calls
+// await_previous_grid() first, in every block, before any other memory
+// access. The wait returns once the previous kernel on the stream has
+// finished and its writes are visible; it returns at once for a serial
+// launch. Because each kernel waits before it can finish, a kernel's
+// completion still implies that of everything before it on the stream, so
+// the next launch, programmatic or not, sees all earlier writes.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+#include "cuda/launch_order.h"
+
+namespace pagoda::cuda {
+
+// Waits for the previous grid (programmatic launch), then lets the next one
+// be scheduled: its blocks may occupy free multiprocessors while this grid
+// runs, and they wait in their own await_previous_grid().
+__device__ __forceinline__ void await_previous_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// kernel<<<grid, block, smem_bytes, stream>>>(args...) in `order`; returns
+// the launch error.
+template <typename... Params, typename... Args>
+cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem_bytes,
+                          cudaStream_t stream, LaunchOrder order, Args... args) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem_bytes;
+  config.stream = stream;
+  cudaLaunchAttribute attribute[1] = {};
+  attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute[0].val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = attribute;
+  config.numAttrs = order == LaunchOrder::kProgrammatic ? 1 : 0;
+  return cudaLaunchKernelEx(&config, kernel, args...);
+}
+
+}  // namespace pagoda::cuda
