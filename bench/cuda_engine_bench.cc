@@ -6,13 +6,13 @@
 //
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
 //                            [--context 512] [--steps 20] [--batches 1,8,64,256]
-//                            [--sampled-batches 1,64] [--nccl 0] [--pdl 1]
+//                            [--sampled-batches 1,64] [--nccl 0] [--pdl 0]
 // --sampled-batches: decode again at these batch sizes with temperature 0.8
 // and top_p 0.95 (the device sampler instead of the argmax).
 // --nccl 1: tp 1 through a one-rank NCCL group (collectives and the logits
 // gather in the graphs), to see what the collective path costs on one GPU.
-// --pdl 0: plain kernel launches instead of programmatic ones (the default on
-// compute capability 9.0+), to measure what overlapping launches gains.
+// --pdl 1: programmatic kernel launches (compute capability 9.0+) instead of
+// plain ones, to measure what overlapping launches gains.
 // Ends with the results as one markdown table (rows start with "| "), which
 // scripts/device_check.sh gathers from every run into its summary.
 #include <cuda_runtime.h>
@@ -197,7 +197,7 @@ std::string summary_row(const std::string& shape, const std::string& step, doubl
 int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
   int prompt_len = 2048, context = 512, steps = 20;
-  bool nccl = false, programmatic = true;
+  bool nccl = false, programmatic = false;
   std::vector<std::int32_t> batches = {1, 8, 64, 256};
   std::vector<std::int32_t> sampled_batches = {1, 64};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
     } else if (a == "--batches") {
       batches = parse_int_list(v, "--batches").value();
     } else if (a == "--pdl") {
-      programmatic = v != "0";
+      programmatic = v == "1";
     } else if (a == "--nccl") {
       nccl = v == "1";
     } else if (a == "--sampled-batches") {
@@ -275,14 +275,13 @@ int main(int argc, char** argv) {
       model_dir.c_str(), c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
       c.head_dim, c.intermediate_size, c.vocab_size, seconds_since(t_load));
   if (nccl) std::printf("tp 1 through a one-rank NCCL group (--nccl 1)\n");
-  if (!programmatic) std::printf("plain kernel launches (--pdl 0)\n");
+  if (programmatic) std::printf("programmatic kernel launches (--pdl 1)\n");
   std::printf("%s", (*runner)->memory_plan().describe().c_str());
   std::printf("decode CUDA graphs: %zu captured in %.2f s\n", (*runner)->num_graphs(),
               (*runner)->graph_capture_seconds());
 
   gemm_shape_table(c, bandwidth);
-  const std::string shape =
-      shape_name(c) + (nccl ? " (nccl)" : "") + (programmatic ? "" : " (serial launches)");
+  const std::string shape = shape_name(c) + (nccl ? " (nccl)" : "") + (programmatic ? " (pdl)" : "");
   std::vector<std::string> summary;
 
   Driver driver(**runner);

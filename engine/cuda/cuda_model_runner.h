@@ -37,8 +37,8 @@ struct CudaRunnerOptions {
   bool cuda_graphs = true;              // replay captured graphs for decode-only steps
   bool keep_logits = false;             // also copy each step's raw logits for last_logits(); tests only
   bool device_sampling = true;          // sample non-greedy rows on the device (false: on the host)
-  bool programmatic_launch = true;      // compute capability 9.0+: kernels launch while the previous
-                                        // one finishes (cuda/launch_order.h); false: plain launches
+  bool programmatic_launch = false;     // compute capability 9.0+: kernels launch while the previous
+                                        // one finishes (cuda/launch_order.h); off until timed on a GPU
   bool nccl_at_tp1 = false;             // tp 1 through a one-rank NCCL group: the collective path
                                         // (captured in graphs, logits gathered) on one GPU; tests
   // Multi-node: this process runs ranks [first_rank, first_rank + num_local_ranks)

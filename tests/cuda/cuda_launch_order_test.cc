@@ -45,7 +45,8 @@ class CudaLaunchOrderTest : public CudaKernelTest {
   // Every run starts from the same inputs, in the same buffers (a captured
   // graph holds their addresses).
   void reset() {
-    PAGODA_ASSERT_CUDA(cudaMemcpy(residual_.get(), residual0_.data(), residual_.bytes(), cudaMemcpyHostToDevice));
+    PAGODA_ASSERT_CUDA(
+        cudaMemcpy(residual_.get(), residual0_.data(), residual_.bytes(), cudaMemcpyHostToDevice));
     PAGODA_ASSERT_CUDA(cudaMemcpy(add_.get(), add0_.data(), add_.bytes(), cudaMemcpyHostToDevice));
   }
 
@@ -59,8 +60,16 @@ class CudaLaunchOrderTest : public CudaKernelTest {
     norm.out = normed_.as<std::uint16_t>();
     norm.rows = kRows;
     norm.hidden = kHidden;
-    const SkinnyGemmParams gemm{normed_.as<std::uint16_t>(), w_.as<std::uint16_t>(), add_.as<float>(), kRows,
-                                kHidden, kHidden, kHidden, kHidden, kHidden, 0};
+    const SkinnyGemmParams gemm{normed_.as<std::uint16_t>(),
+                                w_.as<std::uint16_t>(),
+                                add_.as<float>(),
+                                kRows,
+                                kHidden,
+                                kHidden,
+                                kHidden,
+                                kHidden,
+                                kHidden,
+                                0};
     for (std::int64_t i = 0; i < kLinks; ++i) {
       if (cudaError_t e = launch_add_rms_norm(norm, stream_, order); e != cudaSuccess) return e;
       if (cudaError_t e = launch_skinny_gemm(gemm, stream_, order); e != cudaSuccess) return e;

@@ -48,7 +48,8 @@ struct Gpu {
   bool graphs = true;
   bool nccl = false;  // tp 1 through a one-rank NCCL group
   int tp = 1;
-  bool programmatic = true;  // kernels in LaunchOrder::kProgrammatic (on compute capability 9.0+)
+  bool programmatic = true;  // kernels in LaunchOrder::kProgrammatic (compute capability 9.0+; the
+                             // runner's default is off until timed, the tests check both)
 };
 
 std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_size, Gpu g = {}) {
@@ -202,7 +203,8 @@ TEST(CudaModelRunnerTest, LogprobRowsMatchCpu) {
   EXPECT_GE(st.tokens_compared, 4);
 }
 
-// Plain kernel launches (the other tests launch programmatically on Hopper).
+// Plain kernel launches, the runner's default (the other tests launch
+// programmatically on Hopper).
 TEST(CudaModelRunnerTest, SerialLaunchesMatchCpu) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
   LoadedModel m = make_model(kShapes[2], "cuda");
