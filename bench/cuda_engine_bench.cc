@@ -277,8 +277,7 @@ int main(int argc, char** argv) {
   if (nccl) std::printf("tp 1 through a one-rank NCCL group (--nccl 1)\n");
   if (programmatic) std::printf("programmatic kernel launches (--pdl 1)\n");
   std::printf("%s", (*runner)->memory_plan().describe().c_str());
-  std::printf("decode CUDA graphs: %zu captured in %.2f s\n", (*runner)->num_graphs(),
-              (*runner)->graph_capture_seconds());
+  std::printf("%s\n", (*runner)->describe_graphs().c_str());
 
   gemm_shape_table(c, bandwidth);
   const std::string shape = shape_name(c) + (nccl ? " (nccl)" : "") + (programmatic ? " (pdl)" : "");

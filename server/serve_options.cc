@@ -61,6 +61,8 @@ std::map<std::string, Setter, std::less<>> setters(ServeOptions& o) {
       {"kv_cache_bytes", set_int(&o.kv_cache_bytes)},
       {"num_kv_blocks", set_int(&o.num_kv_blocks)},
       {"gpu_memory_utilization", set_double(&o.gpu_memory_utilization)},
+      {"enforce_eager", set_bool(&o.enforce_eager)},
+      {"cuda_graph_budget", set_double(&o.cuda_graph_budget_s)},
       {"nnodes", set_int(&o.nnodes)},
       {"node_rank", set_int(&o.node_rank)},
       {"leader_address", set_string(&o.leader_address)},
@@ -140,6 +142,8 @@ Status ServeOptions::validate() const {
   if (!(gpu_memory_utilization > 0.0 && gpu_memory_utilization <= 1.0))
     return invalid_argument("--gpu-memory-utilization must be in (0, 1]");
   if (num_kv_blocks < 0) return invalid_argument("--num-kv-blocks must not be negative");
+  if (!(cuda_graph_budget_s >= 0.0 && cuda_graph_budget_s <= 3600.0))
+    return invalid_argument("--cuda-graph-budget must be in [0, 3600] seconds");
   if (max_num_seqs < 1) return invalid_argument("--max-num-seqs must be at least 1");
   if (max_num_batched_tokens < 0)
     return invalid_argument("--max-num-batched-tokens must be at least 1 (or 0 for the backend's default)");
@@ -176,6 +180,8 @@ EngineLoadOptions ServeOptions::engine_load_options() const {
   lo.kv_cache_bytes = kv_cache_bytes;
   lo.gpu_memory_utilization = gpu_memory_utilization;
   lo.num_kv_blocks = num_kv_blocks;
+  lo.enforce_eager = enforce_eager;
+  lo.cuda_graph_budget_s = cuda_graph_budget_s;
   SchedulerConfig& sc = lo.engine.scheduler;
   sc.max_num_seqs = max_num_seqs;
   sc.max_num_batched_tokens = max_num_batched_tokens;

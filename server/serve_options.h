@@ -57,6 +57,8 @@ struct ServeOptions {
       0;  // 0 -> the backend's default (CPU 1 GiB; CUDA what the utilization leaves)
   double gpu_memory_utilization = 0.9;  // CUDA: fraction of each GPU this process may use
   int num_kv_blocks = 0;                // overrides kv_cache_bytes when > 0
+  bool enforce_eager = false;           // CUDA: no decode graphs, every step eager
+  double cuda_graph_budget_s = 60;      // CUDA: start-up seconds for capturing graphs (0: no limit)
 
   // Multi-node tensor parallelism: one process per node, --tp counts the ranks of
   // all nodes together (tp / nnodes per node). Node 0 (the leader) serves the

@@ -33,6 +33,12 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
                  "CUDA: fraction of each GPU for weights, workspaces and KV cache")
       ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
+  cmd.add_flag("--enforce-eager", f.enforce_eager, "CUDA: run every step eagerly (no decode CUDA graphs)");
+  cmd.add_option("--cuda-graph-budget", f.cuda_graph_budget_s,
+                 "CUDA: seconds of start-up for capturing decode graphs, smallest batches first; larger "
+                 "batches run eagerly once it is spent (0: no limit)")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   cmd.add_option("--num-kv-blocks", f.num_kv_blocks,
                  "Exact number of KV-cache blocks (overrides --kv-cache-bytes)")
       ->check(CLI::NonNegativeNumber);
@@ -86,6 +92,8 @@ StatusOr<LoadedEngine> load_engine_from_flags(const EngineFlags& f) {
   o.block_size = f.block_size;
   o.kv_cache_bytes = f.kv_cache_bytes;
   o.gpu_memory_utilization = f.gpu_memory_utilization;
+  o.enforce_eager = f.enforce_eager;
+  o.cuda_graph_budget_s = f.cuda_graph_budget_s;
   o.num_kv_blocks = f.num_kv_blocks;
   SchedulerConfig& sc = o.engine.scheduler;
   sc.max_num_seqs = f.max_num_seqs;

@@ -29,6 +29,8 @@ struct EngineFlags {
   int block_size = 16;
   std::int64_t kv_cache_bytes = 0;  // 0: the backend's default
   double gpu_memory_utilization = 0.9;
+  bool enforce_eager = false;
+  double cuda_graph_budget_s = 60;
   int num_kv_blocks = 0;
   int max_num_seqs = 256;
   int max_num_batched_tokens = 0;  // 0: the backend's default

@@ -64,6 +64,8 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
     pick(o.kv_cache_bytes, from_file.kv_cache_bytes, "--kv-cache-bytes");
     pick(o.num_kv_blocks, from_file.num_kv_blocks, "--num-kv-blocks");
     pick(o.gpu_memory_utilization, from_file.gpu_memory_utilization, "--gpu-memory-utilization");
+    pick(o.enforce_eager, from_file.enforce_eager, "--enforce-eager");
+    pick(o.cuda_graph_budget_s, from_file.cuda_graph_budget_s, "--cuda-graph-budget");
     pick(o.nnodes, from_file.nnodes, "--nnodes");
     pick(o.node_rank, from_file.node_rank, "--node-rank");
     pick(o.leader_address, from_file.leader_address, "--leader-address");
@@ -185,6 +187,11 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--num-kv-blocks", o.num_kv_blocks,
                   "Exact number of KV blocks (overrides --kv-cache-bytes)");
+  cmd->add_flag("--enforce-eager", o.enforce_eager, "CUDA: run every step eagerly (no decode CUDA graphs)");
+  cmd->add_option("--cuda-graph-budget", o.cuda_graph_budget_s,
+                  "CUDA: seconds of start-up for capturing decode graphs, smallest batches first; larger "
+                  "batches run eagerly once it is spent (0: no limit)")
+      ->capture_default_str();
   cmd->add_option("--block-size", o.block_size, "Tokens per KV block")->capture_default_str();
   cmd->add_option("--max-num-seqs", o.max_num_seqs, "Most sequences in one step")->capture_default_str();
   cmd->add_option("--max-num-batched-tokens", o.max_num_batched_tokens,

@@ -130,18 +130,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
         p->rank_thread_loop(i);
       });
   }
-  if (o.cuda_graphs) {
-    // Every rank captures at once: the warm-up before each capture runs the
-    // collectives, which need the whole group (other nodes' ranks included,
-    // which capture the same sizes in the same order).
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto capture = [&r](int rank) -> Status {
-      PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.devices_[static_cast<std::size_t>(rank)]));
-      return r.ranks_[static_cast<std::size_t>(rank)]->capture_decode_graphs();
-    };
-    PAGODA_RETURN_IF_ERROR(r.run_on_ranks(capture));
-    r.graph_capture_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
+  if (o.cuda_graphs) PAGODA_RETURN_IF_ERROR(r.capture_graphs());
   return runner;
 }
 
@@ -157,6 +146,47 @@ CudaModelRunner::~CudaModelRunner() {
     cudaSetDevice(devices_[i]);
     ranks_[i].reset();
   }
+}
+
+// Every rank captures each size at once: the warm-up before each capture runs
+// the collectives, which need the whole group (other nodes' ranks included,
+// which capture the same sizes in the same order). The budget is checked
+// between sizes on this thread, so every local rank stops at the same size;
+// nodes could not agree on a clock, so a multi-node group captures them all.
+Status CudaModelRunner::capture_graphs() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool multi_node = options_.num_local_ranks > 0 && options_.num_local_ranks < tensor_parallel_size_;
+  graph_budget_s_ = multi_node ? 0.0 : options_.graph_capture_budget_s;
+  const std::vector<std::int64_t> sizes = ranks_[0]->decode_graph_sizes();
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const std::int64_t bs = sizes[i];
+    const auto capture = [this, bs](int rank) -> Status {
+      PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(devices_[static_cast<std::size_t>(rank)]));
+      return ranks_[static_cast<std::size_t>(rank)]->capture_decode_graph(bs);
+    };
+    PAGODA_RETURN_IF_ERROR(
+        run_on_ranks(capture).with_context("capturing the decode graph of batch " + std::to_string(bs)));
+    graph_capture_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (graph_budget_s_ > 0 && graph_capture_s_ > graph_budget_s_) {
+      num_graphs_cut_ = sizes.size() - i - 1;
+      break;
+    }
+  }
+  return ok_status();
+}
+
+std::string CudaModelRunner::describe_graphs() const {
+  if (!options_.cuda_graphs) return "CUDA graphs off (--enforce-eager): every step runs eagerly";
+  std::string s = std::to_string(num_graphs()) + " decode CUDA graphs (batch 1 to " +
+                  std::to_string(ranks_.empty() ? 0 : ranks_[0]->largest_graph()) + ") captured in " +
+                  std::to_string(static_cast<int>(graph_capture_s_ * 1000)) + " ms";
+  if (graph_budget_s_ > 0) {
+    s += " (budget " + std::to_string(static_cast<int>(graph_budget_s_)) + " s";
+    if (num_graphs_cut_ > 0)
+      s += "; spent: " + std::to_string(num_graphs_cut_) + " larger sizes left to eager steps";
+    s += ")";
+  }
+  return s;
 }
 
 Status CudaModelRunner::forward_on_rank(int rank) {

@@ -35,6 +35,8 @@ struct CudaRunnerOptions {
   int num_kv_blocks = 0;                // exact block count (overrides both)
   CudaStepLimits limits;                // largest step; sizes workspaces
   bool cuda_graphs = true;              // replay captured graphs for decode-only steps
+  double graph_capture_budget_s = 60;   // start-up time for capturing; larger batches past it run
+                                        // eagerly (0: no limit; multi-node groups capture every size)
   bool keep_logits = false;             // also copy each step's raw logits for last_logits(); tests only
   bool device_sampling = true;          // sample non-greedy rows on the device (false: on the host)
   bool programmatic_launch = false;     // compute capability 9.0+: kernels launch while the previous
@@ -68,9 +70,11 @@ class CudaModelRunner final : public ModelRunner {
   std::int32_t tensor_parallel_size() const override { return tensor_parallel_size_; }
   // Rank 0's memory plan (every rank gets the same number of blocks).
   const CudaMemoryPlan& memory_plan() const { return plan_; }
-  // Batch sizes captured as CUDA graphs, and how long capturing took.
+  // Batch sizes captured as CUDA graphs, how long capturing took, and a line
+  // saying so for the start-up log (with the budget, and what it cut).
   std::size_t num_graphs() const { return ranks_.empty() ? 0 : ranks_[0]->num_graphs(); }
   double graph_capture_seconds() const { return graph_capture_s_; }
+  std::string describe_graphs() const;
   // Rank 0's device time of the last step (input copy to last kernel), ms.
   double last_step_device_ms() const { return ranks_.empty() ? 0.0 : ranks_[0]->last_device_ms(); }
   const std::vector<std::vector<float>>& last_logits() const { return last_logits_; }
@@ -81,6 +85,7 @@ class CudaModelRunner final : public ModelRunner {
   // Runs job(rank) for every local rank at once, rank 0 on this thread;
   // returns the first rank's error.
   Status run_on_ranks(const std::function<Status(int)>& job);
+  Status capture_graphs();
   Status forward_on_rank(int rank);
 
   ModelConfig config_;
@@ -105,6 +110,8 @@ class CudaModelRunner final : public ModelRunner {
   std::atomic<bool> stop_{false};
   std::vector<std::vector<float>> last_logits_;
   double graph_capture_s_ = 0.0;
+  double graph_budget_s_ = 0.0;     // the capture budget applied (0: none)
+  std::size_t num_graphs_cut_ = 0;  // sizes left to eager steps by the budget
 };
 
 }  // namespace pagoda::cuda

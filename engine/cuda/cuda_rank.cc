@@ -548,38 +548,45 @@ void CudaRank::pad_decode_step(const FlatStep& step, std::int64_t bs, FlatStep* 
     out->sample_rows.push_back(0);  // outputs past the real sampled rows are ignored
 }
 
-Status CudaRank::capture_decode_graphs() {
+std::vector<std::int64_t> CudaRank::decode_graph_sizes() const {
   std::vector<std::int64_t> sizes = {1, 2, 4, 8};
   for (std::int64_t b = 16; b <= 256; b += b < 64 ? 8 : 32)
     sizes.push_back(b);
   for (std::int64_t b = 512; b <= limits_.max_seqs; b *= 2)
     sizes.push_back(b);
   const std::int64_t most = std::min<std::int32_t>(limits_.max_seqs, limits_.max_tokens);
-  FlatStep empty;
-  for (std::int64_t bs : sizes) {
-    if (bs > most) break;
-    FlatStep dummy;
-    pad_decode_step(empty, bs, &dummy);
-    const Layout l = Layout::of(bs, bs, bs, 0);
-    // The grid holds the splits a full-length context would want; each replay
-    // sets the split size from its own longest context (split_size_for).
-    const std::int64_t splits = splits_for(bs, limits_.max_model_len);
-    // An eager run first: cuBLASLt picks and caches each GEMM's algorithm
-    // outside the capture, and errors surface here rather than at replay.
-    PAGODA_RETURN_IF_ERROR(stage(dummy, l, split_size_for(1, splits)));
-    PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
-    Graph g;
-    g.batch_size = bs;
-    g.num_splits = splits;
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    Status st = enqueue_forward(l, splits);
-    const cudaError_t end = cudaStreamEndCapture(stream_, &g.graph);
-    PAGODA_RETURN_IF_ERROR(st);
-    PAGODA_CUDA_RETURN_IF_ERROR(end);
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaGraphInstantiate(&g.exec, g.graph, 0));
-    graphs_.push_back(g);
+  while (!sizes.empty() && sizes.back() > most)
+    sizes.pop_back();
+  return sizes;
+}
+
+Status CudaRank::capture_decode_graph(std::int64_t bs) {
+  if (!graphs_.empty() && bs <= graphs_.back().batch_size)
+    return internal_error("decode graphs are captured in ascending batch size");
+  FlatStep empty, dummy;
+  pad_decode_step(empty, bs, &dummy);
+  const Layout l = Layout::of(bs, bs, bs, 0);
+  // The grid holds the splits a full-length context would want; each replay
+  // sets the split size from its own longest context (split_size_for).
+  const std::int64_t splits = splits_for(bs, limits_.max_model_len);
+  // An eager run first: cuBLASLt picks and caches each GEMM's algorithm
+  // outside the capture, and errors surface here rather than at replay.
+  PAGODA_RETURN_IF_ERROR(stage(dummy, l, split_size_for(1, splits)));
+  PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  Graph g;
+  g.batch_size = bs;
+  g.num_splits = splits;
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  Status st = enqueue_forward(l, splits);
+  const cudaError_t end = cudaStreamEndCapture(stream_, &g.graph);
+  PAGODA_RETURN_IF_ERROR(st);
+  PAGODA_CUDA_RETURN_IF_ERROR(end);
+  if (const cudaError_t e = cudaGraphInstantiate(&g.exec, g.graph, 0); e != cudaSuccess) {
+    cudaGraphDestroy(g.graph);
+    return cuda_status(e, "cudaGraphInstantiate");
   }
+  graphs_.push_back(g);
   return ok_status();
 }
 

@@ -55,12 +55,16 @@ class CudaRank {
       const CudaStepLimits& limits, std::int32_t num_kv_blocks, bool programmatic_launch);
   ~CudaRank();
 
-  // Captures one CUDA graph per decode batch size (1, 2, 4, 8, then steps up
-  // to max_seqs); decode-only steps then replay the smallest that fits, padded.
-  // The collectives are captured too: with tp > 1 every rank of the group must
+  // The decode batch sizes worth a CUDA graph, ascending: 1, 2, 4, 8, then
+  // steps up to max_seqs (and max_tokens).
+  std::vector<std::int64_t> decode_graph_sizes() const;
+  // Captures the graph of one decode batch size, larger than any captured
+  // before; decode-only steps then replay the smallest that fits, padded. The
+  // collectives are captured too: with tp > 1 every rank of the group must
   // call this at the same time (each warm-up before a capture runs them).
-  Status capture_decode_graphs();
+  Status capture_decode_graph(std::int64_t batch_size);
   std::size_t num_graphs() const { return graphs_.size(); }
+  std::int64_t largest_graph() const { return graphs_.empty() ? 0 : graphs_.back().batch_size; }
 
   // Most logit edits (penalties, bias, bans) one step's device sampling takes.
   static constexpr std::int64_t kMaxSampleEdits = 1 << 18;

@@ -100,4 +100,36 @@ check('multi-node flags: parsed and validated', () => {
   return problems;
 });
 
+// The CUDA graph flags and their --config keys (checked in every build).
+check('CUDA graph flags: parsed and validated', () => {
+  const cases = [
+    [['--enforce-eager'], 0, 'configuration ok'],
+    [['--cuda-graph-budget=0'], 0, 'configuration ok'],
+    [['--cuda-graph-budget=-1'], 2, '--cuda-graph-budget must be in [0, 3600] seconds'],
+    [['--cuda-graph-budget=soon'], 105, 'cuda-graph-budget'],
+  ];
+  const problems = [];
+  for (const [args, code, text] of cases) {
+    const r = run(args);
+    if ((code === 0 || code === 2 ? r.code !== code : r.code === 0 || r.code === 2) || !r.text.includes(text)) {
+      problems.push(`${args.join(' ')}: exit ${r.code} "${r.text}" (want ${code === 0 || code === 2 ? code : 'a parse error'}, "${text}")`);
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pagoda-flags-'));
+  try {
+    const file = join(dir, 'serve.json');
+    writeFileSync(file, JSON.stringify({ enforce_eager: true, cuda_graph_budget: 5000 }));
+    let r = run([`--config=${file}`]);
+    if (r.code !== 2 || !r.text.includes('--cuda-graph-budget must be in [0, 3600] seconds')) problems.push(`--config cuda_graph_budget: exit ${r.code} "${r.text}"`);
+    r = run([`--config=${file}`, '--cuda-graph-budget=10']);  // the flag wins
+    if (r.code !== 0) problems.push(`--cuda-graph-budget over --config: exit ${r.code} "${r.text}"`);
+    writeFileSync(file, JSON.stringify({ enforce_eager: 'yes' }));
+    r = run([`--config=${file}`]);
+    if (r.code !== 2 || !r.text.includes('"enforce_eager" must be')) problems.push(`--config enforce_eager type: exit ${r.code} "${r.text}"`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return problems;
+});
+
 summary();

@@ -48,6 +48,7 @@ struct Gpu {
   bool graphs = true;
   bool nccl = false;  // tp 1 through a one-rank NCCL group
   int tp = 1;
+  double graph_budget_s = 60;
   bool programmatic = true;  // kernels in LaunchOrder::kProgrammatic (compute capability 9.0+; the
                              // runner's default is off until timed, the tests check both)
 };
@@ -58,6 +59,7 @@ std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_siz
   o.nccl_at_tp1 = g.nccl;
   o.tensor_parallel_size = g.tp;
   o.programmatic_launch = g.programmatic;
+  o.graph_capture_budget_s = g.graph_budget_s;
   o.num_kv_blocks = kNumBlocks;
   o.keep_logits = true;
   o.limits.block_size = block_size;
@@ -201,6 +203,24 @@ TEST(CudaModelRunnerTest, LogprobRowsMatchCpu) {
   const int v = m.config.vocab_size;
   LockstepStats st = run_lockstep(m, 16, {prompt_of(9, v, 21), prompt_of(30, v, 22)}, 0, 4, Gpu{}, 3);
   EXPECT_GE(st.tokens_compared, 4);
+}
+
+// A capture budget spent by the first graph: batch 1 replays it, the larger
+// decode batches run eagerly, and both match the CPU.
+TEST(CudaModelRunnerTest, SpentGraphBudgetLeavesLargerBatchesEager) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[1], "cuda");
+  const int v = m.config.vocab_size;
+  auto gpu = cuda_runner(m, 16, Gpu{.graph_budget_s = 1e-9});
+  ASSERT_NE(gpu, nullptr);
+  EXPECT_EQ(gpu->num_graphs(), 1u);
+  EXPECT_NE(gpu->describe_graphs().find("larger sizes left to eager steps"), std::string::npos)
+      << gpu->describe_graphs();
+  LockstepStats st = run_lockstep(m, 16, {prompt_of(12, v, 41), prompt_of(3, v, 42), prompt_of(25, v, 43)}, 0,
+                                  5, Gpu{.graph_budget_s = 1e-9});
+  EXPECT_GE(st.tokens_compared, 5);
+  st = run_lockstep(m, 16, {prompt_of(12, v, 41)}, 0, 5, Gpu{.graph_budget_s = 1e-9});
+  EXPECT_GE(st.tokens_compared, 5);
 }
 
 // Plain kernel launches, the runner's default (the other tests launch
