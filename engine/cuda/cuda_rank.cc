@@ -19,6 +19,7 @@
 #include "cuda/silu_mul_kernel.h"
 #include "cuda/skinny_gemm_kernel.h"
 #include "engine/cuda/bump_layout.h"
+#include "engine/cuda/vocab_shard_copies.h"
 #include "engine/rope.h"
 
 namespace pagoda::cuda {
@@ -458,20 +459,15 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   return cuda_status(launch_argmax(am, stream_, launch_order_), "launch_argmax");
 }
 
-// The all-gather leaves [rank][row][vocab_padded]; rank r's shard holds tokens
-// from r * vocab_padded on (RankShard), so laying each shard's columns at
-// that offset of a row of logits_stride() makes the row the vocabulary in order.
 Status CudaRank::assemble_vocab_logits(std::int64_t s) {
   Workspace& w = *ws_;
-  const std::int64_t vp = shard_.vocab_padded;
-  for (std::int64_t r = 0; r < shard_.world_size; ++r) {
-    const std::int64_t width = std::min<std::int64_t>(vp, config_.vocab_size - r * vp);
-    if (width <= 0) break;
-    PAGODA_CUDA_RETURN_IF_ERROR(
-        cudaMemcpy2DAsync(w.vocab_logits + r * vp, static_cast<std::size_t>(logits_stride()) * sizeof(float),
-                          w.gathered + r * s * vp, static_cast<std::size_t>(vp) * sizeof(float),
-                          static_cast<std::size_t>(width) * sizeof(float), static_cast<std::size_t>(s),
-                          cudaMemcpyDeviceToDevice, stream_));
+  const auto vp = static_cast<std::size_t>(shard_.vocab_padded);
+  for (const ShardCopy& c :
+       vocab_shard_copies(config_.vocab_size, shard_.vocab_padded, shard_.world_size, s)) {
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(
+        w.vocab_logits + c.dst_column, static_cast<std::size_t>(logits_stride()) * sizeof(float),
+        w.gathered + c.src_offset, vp * sizeof(float), static_cast<std::size_t>(c.width) * sizeof(float),
+        static_cast<std::size_t>(s), cudaMemcpyDeviceToDevice, stream_));
   }
   return ok_status();
 }

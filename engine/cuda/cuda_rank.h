@@ -100,7 +100,8 @@ class CudaRank {
   // Every kernel of a step whose inputs were staged at `layout`; no host sync,
   // no host-dependent values beyond the arguments (so it can be captured).
   Status enqueue_forward(const Layout& layout, std::int64_t num_splits);
-  // Rank 0: the gathered shards' logits into one row per sampled row.
+  // Rank 0: the gathered shards' logits into one row per sampled row
+  // (vocab_shard_copies).
   Status assemble_vocab_logits(std::int64_t num_sampled);
   Status enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& layout,
                        std::int64_t num_splits);
