@@ -10,6 +10,9 @@
 #   bash scripts/device_check.sh [tests|bench|bench8b|hf|all]   (default all)
 #   BENCH_ARGS="..." passes flags to the 0.6B benchmark, BENCH8B_ARGS to the
 #   8B one (see bench/cuda_engine_bench.cc).
+#   DEADLINE_S (default 500): seconds the whole run may take. Each part gets
+#   its own cap or what is left, whichever is less, and parts with no time
+#   left are skipped, so the summary always prints inside the device call.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 what="${1:-all}"
@@ -34,8 +37,23 @@ summary=()  # one line per part: name, result, seconds
 tables=()   # the benchmark logs of this run (each ends with a markdown table)
 started=$SECONDS
 part_start=0
+deadline=${DEADLINE_S:-500}
 begin() { echo "=== $1"; part_start=$SECONDS; }
 record() { summary+=("$(printf '%-28s %-44s %4ds' "$1" "$2" $((SECONDS - part_start)))"); }
+# Seconds part may run: its cap, or what is left of the deadline (0: none left).
+allow() {
+  local left=$((deadline - (SECONDS - started)))
+  if [ "$left" -lt 15 ]; then echo 0; elif [ "$left" -lt "$1" ]; then echo "$left"; else echo "$1"; fi
+}
+# limited CAP command...: the command under `timeout` of allow CAP; exit 125
+# without running it when no time is left (`timeout 0` would mean no limit).
+limited() {
+  local limit
+  limit=$(allow "$1")
+  shift
+  if [ "$limit" -eq 0 ]; then echo "skipped: the ${deadline} s deadline is spent"; return 125; fi
+  timeout "$limit" "$@"
+}
 
 # The 8B checkpoint (16 GB of random bf16) is written on the CPUs while the tests run.
 model8b=/tmp/pagoda-bench-8b
@@ -50,51 +68,63 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
     [ -x "$bin/$t" ] || { echo "missing $bin/$t"; status=1; continue; }
     begin "$t"
     rc=0
-    timeout 240 "$bin/$t" --gtest_brief=1 >"$out/$t.log" 2>&1 || rc=$?
+    limited 180 "$bin/$t" >"$out/$t.log" 2>&1 || rc=$?
     [ $rc -eq 0 ] || status=1
     grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|Failure|error" "$out/$t.log" | head -40
     grep -E "relative error|INFO" "$out/$t.log" | head -20
     counts=$(grep -oE "^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+" "$out/$t.log" | sed -E 's/^\[  ([A-Z]+) +\] /\1 /' | tr '\n' ' ')
-    [ $rc -eq 124 ] && counts="TIMED OUT $counts"
+    [ $rc -eq 125 ] && counts="skipped (deadline)"
+    if [ $rc -eq 124 ]; then
+      # A hang: name the test that was running.
+      counts="TIMED OUT in $(grep -E '^\[ RUN +\]' "$out/$t.log" | tail -1 | sed -E 's/^\[ RUN +\] //') $counts"
+    fi
     record "$t" "exit $rc: ${counts:-no gtest summary}"
   done
 fi
+# bench NAME LOG CAP flags...: one engine benchmark run, its log in $out/LOG
+# and its closing table added to the summary.
+bench() {
+  local name=$1 log=$out/$2 cap=$3 rc=0
+  shift 3
+  begin "pagoda_cuda_engine_bench ($name)"
+  limited "$cap" "$bin/pagoda_cuda_engine_bench" "$@" >"$log" 2>&1 || rc=$?
+  [ $rc -eq 0 ] || status=1
+  grep -vE "^\|" "$log"
+  tables+=("$log")
+  case $rc in
+    0) record "bench $name" "$(grep -c '^| [^s-]' "$log") result rows" ;;
+    124) record "bench $name" "TIMED OUT after $(grep -c '^| [^s-]' "$log") rows" ;;
+    125) record "bench $name" "skipped (deadline)" ;;
+    *) record "bench $name" "exit $rc (see $(basename "$log"))" ;;
+  esac
+}
+
 if [ "$what" = bench ] || [ "$what" = all ]; then
-  begin "pagoda_cuda_engine_bench (0.6b)"
   # shellcheck disable=SC2086
-  timeout 240 "$bin/pagoda_cuda_engine_bench" ${BENCH_ARGS:-} >"$out/bench.log" 2>&1 || status=1
-  grep -vE "^\|" "$out/bench.log"
-  tables+=("$out/bench.log")
-  record "bench 0.6b" "$(grep -c '^| [^s-]' "$out/bench.log") result rows"
+  bench 0.6b bench.log 150 ${BENCH_ARGS:-}
 fi
 if [ "$what" = all ]; then
   # The same with programmatic kernel launches: what overlapping launches gains.
-  begin "pagoda_cuda_engine_bench (0.6b, --pdl 1)"
-  timeout 150 "$bin/pagoda_cuda_engine_bench" --pdl 1 --batches 1,8,64 --sampled-batches 1 \
-    >"$out/bench_pdl.log" 2>&1 || status=1
-  grep -E "^(prefill|decode)" "$out/bench_pdl.log"
-  tables+=("$out/bench_pdl.log")
-  record "bench 0.6b, --pdl 1" "$(grep -c '^| [^s-]' "$out/bench_pdl.log") result rows"
+  bench "0.6b, --pdl 1" bench_pdl.log 100 --pdl 1 --batches 1,8,64 --sampled-batches 1
 fi
 if [ "$what" = bench8b ] || [ "$what" = all ]; then
-  begin "pagoda_cuda_engine_bench (8b)"
-  if [ -n "$writer" ] && ! wait "$writer"; then
-    echo "make-model 8b failed:"; cat "$out/make_model_8b.log"; status=1
+  if [ -n "$writer" ]; then
+    # Leave the bench at least a minute of the deadline.
+    while kill -0 "$writer" 2>/dev/null && [ "$(allow 240)" -gt 60 ]; do sleep 2; done
+    kill "$writer" 2>/dev/null
+    if ! wait "$writer"; then echo "make-model 8b failed or ran out of time:"; cat "$out/make_model_8b.log"; status=1; fi
   fi
   # shellcheck disable=SC2086
-  timeout 300 "$bin/pagoda_cuda_engine_bench" --preset 8b --model $model8b --steps 10 ${BENCH8B_ARGS:-} \
-    >"$out/bench8b.log" 2>&1 || status=1
-  grep -vE "^\|" "$out/bench8b.log"
-  tables+=("$out/bench8b.log")
-  record "bench 8b" "$(grep -c '^| [^s-]' "$out/bench8b.log") result rows"
+  bench 8b bench8b.log 240 --preset 8b --model $model8b --steps 10 ${BENCH8B_ARGS:-}
 fi
 if [ "$what" = hf ] || [ "$what" = all ]; then
   # Greedy tokens and logprobs against transformers on a random 0.6B-shaped checkpoint.
   begin "hf_crosscheck"
   model=/tmp/pagoda-hf-0.6b
-  [ -f $model/config.json ] || "$bin/pagoda" make-model --preset 0.6b -o $model --tokenizer-dir "$bin/tokenizer" >/dev/null
+  [ -f $model/config.json ] ||
+    limited 60 "$bin/pagoda" make-model --preset 0.6b -o $model --tokenizer-dir "$bin/tokenizer" >/dev/null
   # shellcheck disable=SC2086
-  timeout 240 python3 scripts/hf_crosscheck.py --pagoda "$bin/pagoda" --model $model ${HF_ARGS:-} 2>&1 |
+  limited 150 python3 scripts/hf_crosscheck.py --pagoda "$bin/pagoda" --model $model ${HF_ARGS:-} 2>&1 |
     grep -v Warning | tee "$out/hf_crosscheck.log" | tail -20 || status=1
   if grep -q "hf_crosscheck: ok" "$out/hf_crosscheck.log"; then
     record "hf_crosscheck" "ok"
