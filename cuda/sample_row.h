@@ -100,10 +100,14 @@ PAGODA_HD inline std::uint64_t fixed_weight(float logit, double max_logit) {
 }
 
 // A prefix of the order: elements with key > `key`, then `ties` of those with
-// key == `key` (lowest ids first). ties == 0: no cut was found.
+// key == `key` (lowest ids first). ties == 0: no cut was found. `weight`: the
+// prefix's total fixed_weight, when the search that found it knew it
+// (`weighed`), so no pass over the row has to add it up again.
 struct SampleCut {
   std::uint32_t key = 0;
   std::uint64_t ties = 0;
+  std::uint64_t weight = 0;
+  bool weighed = false;
 };
 
 PAGODA_HD inline bool cut_before(const SampleCut& a, const SampleCut& b) {
@@ -165,10 +169,12 @@ struct SampleRowView {
 
 // The shortest prefix whose weight (fixed_weight, or 1 each when !by_mass)
 // reaches `target`: cumulative >= target, or > target when `strict`.
-// ties == 0 when the whole row does not reach it.
+// ties == 0 when the whole row does not reach it. With `fraction` >= 0 (by
+// mass), the target is instead ceil(fraction * the row's weight), which the
+// first histogram adds up on the way (one pass over the row fewer).
 template <class Block>
 PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std::uint64_t target,
-                             bool strict) {
+                             bool strict, double fraction = -1.0) {
   auto reaches = [&](std::uint64_t cum) { return strict ? cum > target : cum >= target; };
   std::uint32_t prefix = 0;
   std::uint64_t above = 0;  // weight of the elements before the buckets still in play
@@ -182,6 +188,12 @@ PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std
       b.hist_add(static_cast<int>((k >> shift) & 255u), by_mass ? fixed_weight(r.p[i], r.max_p) : 1);
     }
     b.sync();
+    if (level == 0 && fraction >= 0.0) {
+      std::uint64_t total = 0;
+      for (int d = 0; d < 256; ++d)
+        total += b.hist_mass(d);
+      target = static_cast<std::uint64_t>(ceil(fraction * static_cast<double>(total)));
+    }
     int chosen = -1;
     for (int d = 255; d >= 0; --d) {
       if (b.hist_count(d) == 0) continue;
@@ -201,12 +213,15 @@ PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std
   std::uint64_t ties = strict ? (target - above) / w + 1 : (target - above + w - 1) / w;
   if (ties < 1) ties = 1;
   if (ties > last_count) ties = last_count;
-  return SampleCut{prefix, ties};
+  // `above` is the weight of every element with a larger key (each counted at
+  // the level where its digit first differs); the ties weigh w each.
+  return SampleCut{prefix, ties, above + ties * w, by_mass};
 }
 
-// Total weight of the prefix `c`.
+// Total weight of the prefix `c` (a pass over the row unless c knows it).
 template <class Block>
 PAGODA_HD std::uint64_t cut_weight(Block& b, const SampleRowView& r, const SampleCut& c) {
+  if (c.weighed) return c.weight;
   std::uint64_t s = 0;
   for (std::int64_t i = r.begin; i < r.end; ++i) {
     if (order_key(r.p[i]) > c.key) s += fixed_weight(r.p[i], r.max_p);
@@ -370,10 +385,12 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
     };
     if (sp.top_k > 0 && sp.top_k < vocab)
       narrow(find_cut(b, r, false, static_cast<std::uint64_t>(sp.top_k), false));
-    if (sp.top_p < 1.0) {
-      const std::uint64_t z = cut ? cut_weight(b, r, keep) : row_weight(b, r);
+    if (sp.top_p < 1.0 && cut) {
+      const std::uint64_t z = cut_weight(b, r, keep);
       const auto target = static_cast<std::uint64_t>(ceil(sp.top_p * static_cast<double>(z)));
       narrow(find_cut(b, r, true, target, false));
+    } else if (sp.top_p < 1.0) {
+      narrow(find_cut(b, r, true, 0, false, sp.top_p));  // of the whole row's weight
     }
     if (sp.min_p > 0.0) {
       const double floor_logit = r.max_p + log(sp.min_p);
