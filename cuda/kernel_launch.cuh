@@ -2,8 +2,9 @@
 // programmatic dependent launch. Included by kernel .cu files only.
 //
 // Invariant: every kernel launched through launch_kernel calls
-// await_previous_grid() first, in every block, before any other memory
-// access. The wait returns once the previous kernel on the stream has
+// await_previous_grid() in every thread before any memory access but
+// prefetches of weights (which nothing writes during a step). The wait
+// returns once the previous kernel on the stream has
 // finished and its writes are visible; it returns at once for a serial
 // launch. Because each kernel waits before it can finish, a kernel's
 // completion still implies that of everything before it on the stream, so
@@ -26,6 +27,11 @@ __device__ __forceinline__ void await_previous_grid() {
   asm volatile("griddepcontrol.wait;" ::: "memory");
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
+}
+
+// Asks L2 for the 16 bytes at `p` (a hint: no data, no fault).
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
 }
 
 // kernel<<<grid, block, smem_bytes, stream>>>(args...) in `order`; returns

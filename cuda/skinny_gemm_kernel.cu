@@ -15,11 +15,18 @@ constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane
 // chunks l, l + 32, ... of the row and of each x row, then the warp sums.
 template <int kRows>
 __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams p) {
-  await_previous_grid();
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
   const std::int64_t warp = static_cast<std::int64_t>(blockIdx.x) * kWarps + threadIdx.x / kWarpSize;
   const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * kWarps;
   const std::int64_t chunks = p.k / 8;
+  // Weights are never written during a step: while the previous kernel
+  // finishes (programmatic launch), have L2 fetch this warp's first row.
+  if (warp < p.n) {
+    const uint4* w0 = reinterpret_cast<const uint4*>(p.w + warp * p.ldw);
+    for (std::int64_t c = lane; c < chunks; c += kWarpSize)
+      prefetch_l2(w0 + c);
+  }
+  await_previous_grid();
   for (std::int64_t row = warp; row < p.n; row += num_warps) {
     const uint4* w = reinterpret_cast<const uint4*>(p.w + row * p.ldw);
     float acc[kRows];
