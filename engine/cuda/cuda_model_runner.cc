@@ -185,6 +185,8 @@ std::string CudaModelRunner::describe_graphs() const {
     if (num_graphs_cut_ > 0)
       s += "; spent: " + std::to_string(num_graphs_cut_) + " larger sizes left to eager steps";
     s += ")";
+  } else if (options_.graph_capture_budget_s > 0) {
+    s += " (every size: the nodes of a group share no clock for a budget)";
   }
   return s;
 }
