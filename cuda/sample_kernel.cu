@@ -11,6 +11,8 @@ constexpr int kWarps = kThreads / kWarpSize;
 struct Shared {
   unsigned long long count[256];
   unsigned long long mass[256];
+  unsigned long long saved_count[256];
+  unsigned long long saved_mass[256];
   unsigned long long u64[kWarps];
   double f64[kWarps];
   float f32[kWarps];
@@ -121,6 +123,22 @@ struct CudaBlock {
   }
   __device__ std::uint64_t hist_mass(int digit) const {
     return s.mass[digit];
+  }
+  __device__ void hist_save() {
+    __syncthreads();
+    for (int d = tid(); d < 256; d += kThreads) {
+      s.saved_count[d] = s.count[d];
+      s.saved_mass[d] = s.mass[d];
+    }
+    __syncthreads();
+  }
+  __device__ void hist_restore() {
+    __syncthreads();
+    for (int d = tid(); d < 256; d += kThreads) {
+      s.count[d] = s.saved_count[d];
+      s.mass[d] = s.saved_mass[d];
+    }
+    __syncthreads();
   }
 };
 

@@ -130,6 +130,7 @@ PAGODA_HD inline bool sample_better(float av, std::int32_t ai, float bv, std::in
 // The block interface sample_row needs. Collectives (sum_*, max_f32, min_u32,
 // best, exclusive_scan_u64, hist_*, sync) are called by every thread of the
 // block in the same order and return the same value to all of them.
+// hist_save keeps a copy of the histogram that hist_restore brings back.
 // SerialBlock: one host thread is the whole block.
 struct SerialBlock {
   int tid() const { return 0; }
@@ -151,9 +152,23 @@ struct SerialBlock {
   }
   std::uint64_t hist_count(int digit) const { return count[digit]; }
   std::uint64_t hist_mass(int digit) const { return mass[digit]; }
+  void hist_save() {
+    for (int d = 0; d < 256; ++d) {
+      saved_count[d] = count[d];
+      saved_mass[d] = mass[d];
+    }
+  }
+  void hist_restore() {
+    for (int d = 0; d < 256; ++d) {
+      count[d] = saved_count[d];
+      mass[d] = saved_mass[d];
+    }
+  }
 
   std::uint64_t count[256] = {};
   std::uint64_t mass[256] = {};
+  std::uint64_t saved_count[256] = {};
+  std::uint64_t saved_mass[256] = {};
 };
 
 // What one row's sampling works on: the raw logits (for logprobs), the
@@ -172,22 +187,34 @@ struct SampleRowView {
 // ties == 0 when the whole row does not reach it. With `fraction` >= 0 (by
 // mass), the target is instead ceil(fraction * the row's weight), which the
 // first histogram adds up on the way (one pass over the row fewer).
+// The first level's histogram by mass is the same for every cut of a row: the
+// first such search saves it (`*mass_level0_saved` false -> true) and later
+// ones restore it instead of making that pass again.
 template <class Block>
 PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std::uint64_t target,
-                             bool strict, double fraction = -1.0) {
+                             bool strict, bool* mass_level0_saved, double fraction = -1.0) {
   auto reaches = [&](std::uint64_t cum) { return strict ? cum > target : cum >= target; };
   std::uint32_t prefix = 0;
   std::uint64_t above = 0;  // weight of the elements before the buckets still in play
   std::uint64_t last_count = 0;
   for (int level = 0; level < 4; ++level) {
     const int shift = 24 - 8 * level;
-    b.hist_clear();
-    for (std::int64_t i = r.begin; i < r.end; ++i) {
-      const std::uint32_t k = order_key(r.p[i]);
-      if (level > 0 && (k >> (shift + 8)) != (prefix >> (shift + 8))) continue;
-      b.hist_add(static_cast<int>((k >> shift) & 255u), by_mass ? fixed_weight(r.p[i], r.max_p) : 1);
+    const bool reuse = level == 0 && by_mass && *mass_level0_saved;
+    if (reuse) {
+      b.hist_restore();
+    } else {
+      b.hist_clear();
+      for (std::int64_t i = r.begin; i < r.end; ++i) {
+        const std::uint32_t k = order_key(r.p[i]);
+        if (level > 0 && (k >> (shift + 8)) != (prefix >> (shift + 8))) continue;
+        b.hist_add(static_cast<int>((k >> shift) & 255u), by_mass ? fixed_weight(r.p[i], r.max_p) : 1);
+      }
+      b.sync();
+      if (level == 0 && by_mass) {
+        b.hist_save();
+        *mass_level0_saved = true;
+      }
     }
-    b.sync();
     if (level == 0 && fraction >= 0.0) {
       std::uint64_t total = 0;
       for (int d = 0; d < 256; ++d)
@@ -375,7 +402,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   } else {
     // Survivors: top_k, then the top_p share of their mass, then min_p. Each
     // is a prefix of the order; the survivors are the shortest.
-    bool cut = false;
+    bool cut = false, mass_level0_saved = false;
     SampleCut keep;
     auto narrow = [&](const SampleCut& c) {
       if (c.ties > 0 && (!cut || cut_before(c, keep))) {
@@ -384,13 +411,13 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
       }
     };
     if (sp.top_k > 0 && sp.top_k < vocab)
-      narrow(find_cut(b, r, false, static_cast<std::uint64_t>(sp.top_k), false));
+      narrow(find_cut(b, r, false, static_cast<std::uint64_t>(sp.top_k), false, &mass_level0_saved));
     if (sp.top_p < 1.0 && cut) {
       const std::uint64_t z = cut_weight(b, r, keep);
       const auto target = static_cast<std::uint64_t>(ceil(sp.top_p * static_cast<double>(z)));
-      narrow(find_cut(b, r, true, target, false));
+      narrow(find_cut(b, r, true, target, false, &mass_level0_saved));
     } else if (sp.top_p < 1.0) {
-      narrow(find_cut(b, r, true, 0, false, sp.top_p));  // of the whole row's weight
+      narrow(find_cut(b, r, true, 0, false, &mass_level0_saved, sp.top_p));  // of the whole row's weight
     }
     if (sp.min_p > 0.0) {
       const double floor_logit = r.max_p + log(sp.min_p);
@@ -413,7 +440,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
     const std::uint64_t total = cut_weight(b, r, keep);
     auto target = static_cast<std::uint64_t>(sp.uniform * static_cast<double>(total));
     if (target >= total) target = total - 1;
-    SampleCut c = find_cut(b, r, true, target, true);
+    SampleCut c = find_cut(b, r, true, target, true, &mass_level0_saved);
     if (c.ties == 0 || cut_before(keep, c)) c = keep;
     chosen = cut_token(b, r, c);
   }

@@ -118,6 +118,8 @@ struct ThreadedShared {
   std::vector<SampleBest> best;
   std::atomic<std::uint64_t> count[256] = {};
   std::atomic<std::uint64_t> mass[256] = {};
+  std::uint64_t saved_count[256] = {};
+  std::uint64_t saved_mass[256] = {};
 };
 
 struct ThreadedBlock {
@@ -174,6 +176,26 @@ struct ThreadedBlock {
   }
   std::uint64_t hist_count(int d) const { return s.count[d].load(); }
   std::uint64_t hist_mass(int d) const { return s.mass[d].load(); }
+  void hist_save() {
+    sync();
+    if (t == 0) {
+      for (int d = 0; d < 256; ++d) {
+        s.saved_count[d] = s.count[d].load();
+        s.saved_mass[d] = s.mass[d].load();
+      }
+    }
+    sync();
+  }
+  void hist_restore() {
+    sync();
+    if (t == 0) {
+      for (int d = 0; d < 256; ++d) {
+        s.count[d].store(s.saved_count[d]);
+        s.mass[d].store(s.saved_mass[d]);
+      }
+    }
+    sync();
+  }
 };
 
 // One row sampled by `threads` host threads (1: SerialBlock).
