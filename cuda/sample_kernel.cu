@@ -125,18 +125,18 @@ struct CudaBlock {
     return s.mass[digit];
   }
   __device__ void hist_save() {
-    __syncthreads();
-    for (int d = tid(); d < 256; d += kThreads) {
-      s.saved_count[d] = s.count[d];
-      s.saved_mass[d] = s.mass[d];
-    }
-    __syncthreads();
+    copy_hist(s.count, s.mass, s.saved_count, s.saved_mass);
   }
   __device__ void hist_restore() {
+    copy_hist(s.saved_count, s.saved_mass, s.count, s.mass);
+  }
+  // Between barriers, so no thread still reads or writes either copy.
+  __device__ void copy_hist(const unsigned long long* count, const unsigned long long* mass,
+                            unsigned long long* count_to, unsigned long long* mass_to) {
     __syncthreads();
     for (int d = tid(); d < 256; d += kThreads) {
-      s.count[d] = s.saved_count[d];
-      s.mass[d] = s.saved_mass[d];
+      count_to[d] = count[d];
+      mass_to[d] = mass[d];
     }
     __syncthreads();
   }

@@ -59,6 +59,29 @@ check('Dockerfile CMD: flags accepted', () => {
   return cmd ? checkLine(JSON.parse(cmd[1])) : ['no CMD ["..."] line'];
 });
 
+// Each [args, exit code, text] case: 0 and 2 must match exactly, any other
+// code stands for CLI11's parse errors (anything but 0 or 2).
+function checkCases(cases) {
+  const problems = [];
+  for (const [args, code, text] of cases) {
+    const r = run(args);
+    if ((code === 0 || code === 2 ? r.code !== code : r.code === 0 || r.code === 2) || !r.text.includes(text)) {
+      problems.push(`${args.join(' ')}: exit ${r.code} "${r.text}" (want ${code === 0 || code === 2 ? code : 'a parse error'}, "${text}")`);
+    }
+  }
+  return problems;
+}
+
+// Runs body(path) with a --config file path in a fresh directory, removed after.
+function withConfigFile(body) {
+  const dir = mkdtempSync(join(tmpdir(), 'pagoda-flags-'));
+  try {
+    body(join(dir, 'serve.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // The new multi-node flags and their --config keys are validated honestly.
 check('multi-node flags: parsed and validated', () => {
   const cases = [
@@ -74,16 +97,8 @@ check('multi-node flags: parsed and validated', () => {
     [['--nnode=2'], 109, 'nnode'],
     [['--nnodes=two'], 105, 'nnodes'],
   ];
-  const problems = [];
-  for (const [args, code, text] of cases) {
-    const r = run(args);
-    if ((code === 0 || code === 2 ? r.code !== code : r.code === 0 || r.code === 2) || !r.text.includes(text)) {
-      problems.push(`${args.join(' ')}: exit ${r.code} "${r.text}" (want ${code === 0 || code === 2 ? code : 'a parse error'}, "${text}")`);
-    }
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'pagoda-flags-'));
-  try {
-    const file = join(dir, 'serve.json');
+  const problems = checkCases(cases);
+  withConfigFile((file) => {
     writeFileSync(file, JSON.stringify({ nnodes: 2, 'node-rank': 1, leader_address: 'lead', leader_port: 29501, tp: 3 }));
     let r = run([`--config=${file}`]);
     if (r.code !== 2 || !r.text.includes('--tp must be a multiple of --nnodes')) problems.push(`--config keys: exit ${r.code} "${r.text}"`);
@@ -94,9 +109,7 @@ check('multi-node flags: parsed and validated', () => {
     writeFileSync(file, JSON.stringify({ leader_port: 'x' }));
     r = run([`--config=${file}`]);
     if (r.code !== 2 || !r.text.includes('"leader_port" must be an integer')) problems.push(`--config types: exit ${r.code} "${r.text}"`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
   return problems;
 });
 
@@ -108,16 +121,8 @@ check('CUDA graph flags: parsed and validated', () => {
     [['--cuda-graph-budget=-1'], 2, '--cuda-graph-budget must be in [0, 3600] seconds'],
     [['--cuda-graph-budget=soon'], 105, 'cuda-graph-budget'],
   ];
-  const problems = [];
-  for (const [args, code, text] of cases) {
-    const r = run(args);
-    if ((code === 0 || code === 2 ? r.code !== code : r.code === 0 || r.code === 2) || !r.text.includes(text)) {
-      problems.push(`${args.join(' ')}: exit ${r.code} "${r.text}" (want ${code === 0 || code === 2 ? code : 'a parse error'}, "${text}")`);
-    }
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'pagoda-flags-'));
-  try {
-    const file = join(dir, 'serve.json');
+  const problems = checkCases(cases);
+  withConfigFile((file) => {
     writeFileSync(file, JSON.stringify({ enforce_eager: true, cuda_graph_budget: 5000 }));
     let r = run([`--config=${file}`]);
     if (r.code !== 2 || !r.text.includes('--cuda-graph-budget must be in [0, 3600] seconds')) problems.push(`--config cuda_graph_budget: exit ${r.code} "${r.text}"`);
@@ -126,9 +131,7 @@ check('CUDA graph flags: parsed and validated', () => {
     writeFileSync(file, JSON.stringify({ enforce_eager: 'yes' }));
     r = run([`--config=${file}`]);
     if (r.code !== 2 || !r.text.includes('"enforce_eager" must be')) problems.push(`--config enforce_eager type: exit ${r.code} "${r.text}"`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
   return problems;
 });
 
