@@ -4,11 +4,11 @@
 // Invariant: every kernel launched through launch_kernel calls
 // await_previous_grid() in every thread before any memory access but
 // prefetches of weights (which nothing writes during a step). The wait
-// returns once the previous kernel on the stream has
-// finished and its writes are visible; it returns at once for a serial
-// launch. Because each kernel waits before it can finish, a kernel's
-// completion still implies that of everything before it on the stream, so
-// the next launch, programmatic or not, sees all earlier writes.
+// returns once the previous kernel on the stream has finished and its writes
+// are visible; it returns at once for a serial launch. Because each kernel
+// waits before it can finish, a kernel's completion still implies that of
+// everything before it on the stream, so the next launch, programmatic or
+// not, sees all earlier writes.
 #pragma once
 
 #include <cuda_runtime.h>
