@@ -9,7 +9,6 @@
 #include <cstdint>
 
 #include "cuda/launch_order.h"
-
 #include "cuda/sample_row.h"
 
 namespace pagoda::cuda {
