@@ -35,7 +35,8 @@ __device__ __forceinline__ void prefetch_l2(const void* p) {
 }
 
 // kernel<<<grid, block, smem_bytes, stream>>>(args...) in `order`; returns
-// the launch error.
+// the launch error, cleared (as every launch_* function did with
+// cudaGetLastError), so a later check does not see it again.
 template <typename... Params, typename... Args>
 cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem_bytes,
                           cudaStream_t stream, LaunchOrder order, Args... args) {
@@ -49,7 +50,9 @@ cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std:
   attribute[0].val.programmaticStreamSerializationAllowed = 1;
   config.attrs = attribute;
   config.numAttrs = order == LaunchOrder::kProgrammatic ? 1 : 0;
-  return cudaLaunchKernelEx(&config, kernel, args...);
+  const cudaError_t err = cudaLaunchKernelEx(&config, kernel, args...);
+  if (err != cudaSuccess) cudaGetLastError();
+  return err;
 }
 
 }  // namespace pagoda::cuda

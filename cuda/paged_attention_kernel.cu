@@ -342,18 +342,13 @@ cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t s
   // 16-byte loads where the shape and the cache's alignment allow; the general kernel otherwise.
   const bool aligned = reinterpret_cast<std::uintptr_t>(p.k_cache) % 16 == 0 &&
                        reinterpret_cast<std::uintptr_t>(p.v_cache) % 16 == 0;
-  cudaError_t err = cudaSuccess;
-  if (!aligned) {
-    err = launch_kernel(paged_attention_split_kernel, split_grid, kThreads, 0, stream, order, p);
-  } else if (group <= kVecMaxGroup && p.head_dim == 64) {
-    err = launch_kernel(paged_attention_split_vec_kernel<64>, split_grid, kThreads, 0, stream, order, p);
-  } else if (group <= kVecMaxGroup && p.head_dim == 128) {
-    err = launch_kernel(paged_attention_split_vec_kernel<128>, split_grid, kThreads, 0, stream, order, p);
-  } else if (group <= kVecMaxGroup && p.head_dim == 256) {
-    err = launch_kernel(paged_attention_split_vec_kernel<256>, split_grid, kThreads, 0, stream, order, p);
-  } else {
-    err = launch_kernel(paged_attention_split_kernel, split_grid, kThreads, 0, stream, order, p);
+  void (*split)(PagedAttentionParams) = paged_attention_split_kernel;
+  if (aligned && group <= kVecMaxGroup) {
+    if (p.head_dim == 64) split = paged_attention_split_vec_kernel<64>;
+    if (p.head_dim == 128) split = paged_attention_split_vec_kernel<128>;
+    if (p.head_dim == 256) split = paged_attention_split_vec_kernel<256>;
   }
+  const cudaError_t err = launch_kernel(split, split_grid, kThreads, 0, stream, order, p);
   if (err != cudaSuccess) return err;
   const dim3 combine_grid(static_cast<unsigned>(p.num_tokens), static_cast<unsigned>(p.num_heads));
   return launch_kernel(paged_attention_combine_kernel, combine_grid, static_cast<unsigned>(p.head_dim), 0,
