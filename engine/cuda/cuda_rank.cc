@@ -95,6 +95,7 @@ struct CudaRank::Workspace {
   float* vocab_logits = nullptr;  // rank 0: [max_seqs, logits_stride()] the whole vocabulary's
                                   // (== logits without a communicator); the argmax and sampler read it
   std::uint16_t *xb = nullptr, *attn_b = nullptr, *act = nullptr, *final_xb = nullptr;
+  // Rank 0 only (the rank that chooses tokens):
   std::int32_t* ids = nullptr;             // [max_seqs] greedy argmax of each sampled row
   SampleRowParams* sample_rows = nullptr;  // [max_seqs] the device sampler's rows
   LogitEdit* sample_edits = nullptr;       // [kMaxSampleEdits]
@@ -133,8 +134,8 @@ struct CudaRank::Workspace {
     w.attn_b = b.take<std::uint16_t>(t * nq * hd);
     w.act = b.take<std::uint16_t>(t * inter);
     w.final_xb = b.take<std::uint16_t>(seqs * h);
-    w.ids = b.take<std::int32_t>(seqs);
     if (samples) {
+      w.ids = b.take<std::int32_t>(seqs);
       w.sample_rows = b.take<SampleRowParams>(seqs);
       w.sample_edits = b.take<LogitEdit>(kMaxSampleEdits);
       w.processed = b.take<float>(seqs * c.vocab_size);
