@@ -101,7 +101,8 @@ struct CudaRank::Workspace {
   LogitEdit* sample_edits = nullptr;       // [kMaxSampleEdits]
   float* processed = nullptr;              // [max_seqs, vocab] the sampler's scratch
   SampleRowOutput* sampled = nullptr;      // [max_seqs]
-  std::int64_t split_rows = 0;             // (row, split) pairs attn_partial holds
+
+  std::int64_t split_rows = 0;  // (row, split) pairs attn_partial holds
   std::int64_t bytes = 0;
 
   static std::int64_t inputs_bytes(const CudaStepLimits& l) {
