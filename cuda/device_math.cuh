@@ -30,6 +30,17 @@ __device__ __forceinline__ void bf16x8_to_f32(const uint4& v, float (&out)[8]) {
   }
 }
 
+// The launch's dynamic shared memory (its size is the launch's), 16-byte aligned.
+template <typename T>
+__device__ __forceinline__ T* dynamic_shared_memory() {
+#if defined(PAGODA_SIMT)
+  return reinterpret_cast<T*>(simt::dynamic_shared());
+#else
+  extern __shared__ __align__(16) unsigned char pagoda_dynamic_smem[];
+  return reinterpret_cast<T*>(pagoda_dynamic_smem);
+#endif
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int offset = kWarpSize / 2; offset > 0; offset /= 2)

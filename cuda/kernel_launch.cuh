@@ -31,15 +31,25 @@ __device__ __forceinline__ void await_previous_grid() {
 
 // Asks L2 for the 16 bytes at `p` (a hint: no data, no fault).
 __device__ __forceinline__ void prefetch_l2(const void* p) {
+#if defined(PAGODA_SIMT)
+  (void)p;
+#else
   asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+#endif
 }
 
 // kernel<<<grid, block, smem_bytes, stream>>>(args...) in `order`; returns
 // the launch error, cleared (as every launch_* function did with
-// cudaGetLastError), so a later check does not see it again.
+// cudaGetLastError), so a later check does not see it again. Built for the
+// SIMT emulator (PAGODA_SIMT), the emulated runtime runs it.
 template <typename... Params, typename... Args>
 cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem_bytes,
                           cudaStream_t stream, LaunchOrder order, Args... args) {
+#if defined(PAGODA_SIMT)
+  (void)order;  // the emulator runs each launch to completion: both orders are serial
+  return simt::launch(reinterpret_cast<const void*>(kernel), grid, block, smem_bytes, stream,
+                      [=] { kernel(args...); });
+#else
   cudaLaunchConfig_t config = {};
   config.gridDim = grid;
   config.blockDim = block;
@@ -53,6 +63,7 @@ cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std:
   const cudaError_t err = cudaLaunchKernelEx(&config, kernel, args...);
   if (err != cudaSuccess) cudaGetLastError();
   return err;
+#endif
 }
 
 }  // namespace pagoda::cuda

@@ -10,19 +10,13 @@
 // bf16 straight from the S accumulators (the m16n8 C layout of two adjacent
 // n-tiles is the m16k16 A layout). O stays in registers; at the end it is
 // divided by the row sums, staged through the warp's own Q rows in shared
-// memory and written as 16-byte rows.
-//
-// Fragment layouts are those of the PTX ISA for mma.m16n8k16 .bf16 (lane =
-// 4 * group + t): A regs {(g, 2t), (g + 8, 2t), (g, 2t + 8), (g + 8, 2t + 8)},
-// B regs {(k 2t, n g), (k 2t + 8, n g)}, C {(g, 2t), (g, 2t + 1), (g + 8, 2t),
-// (g + 8, 2t + 1)}; each pair of bf16 in a register holds the lower column in
-// its low half. ldmatrix.x4 gives register i the 8x8 matrix whose row
-// addresses lanes 8i..8i+7 supply; .trans transposes each.
+// memory and written as 16-byte rows. Fragment layouts: cuda/warp_mma.cuh.
 #include <cmath>
 
 #include "cuda/device_math.cuh"
 #include "cuda/kernel_launch.cuh"
 #include "cuda/prefill_attention_kernel.h"
+#include "cuda/warp_mma.cuh"
 
 namespace pagoda::cuda {
 namespace {
@@ -47,53 +41,6 @@ struct Shape {
   static_assert(kKvTile * kChunks % kThreads == 0, "whole chunks per thread");
 };
 
-// --- PTX wrappers ----------------------------------------------------------
-
-__device__ __forceinline__ unsigned shared_address(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared, asynchronous; zero-fills (reads nothing) when !fill.
-__device__ __forceinline__ void cp_async_16(void* dst, const void* src, bool fill) {
-  const int src_bytes = fill ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(dst)), "l"(src),
-               "r"(src_bytes)
-               : "memory");
-}
-
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-
-// Waits until at most `kPending` of this thread's committed groups are in flight.
-template <int kPending>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const std::uint16_t* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(p)));
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const std::uint16_t* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(p)));
-}
-
-// d += a * b for one m16n8k16 tile, bf16 inputs, f32 accumulators.
-__device__ __forceinline__ void mma_bf16(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// --- end of PTX wrappers ---------------------------------------------------
-
 // Two floats rounded to bf16, `lo` in the low half.
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return static_cast<unsigned>(f32_to_bf16_bits(lo)) | (static_cast<unsigned>(f32_to_bf16_bits(hi)) << 16);
@@ -109,8 +56,7 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
   constexpr int kKvTile = S::kKvTile;
   constexpr int kStride = S::kStride;
   constexpr int kChunks = S::kChunks;
-  extern __shared__ __align__(16) unsigned char smem[];
-  std::uint16_t* q_s = reinterpret_cast<std::uint16_t*>(smem);  // [kPrefillTileRows][kStride]
+  std::uint16_t* q_s = dynamic_shared_memory<std::uint16_t>();  // [kPrefillTileRows][kStride]
   std::uint16_t* k_s = q_s + S::kQElems;                        // [2][kKvTile][kStride]
   std::uint16_t* v_s = k_s + 2 * S::kKvElems;                   // [2][kKvTile][kStride]
 

@@ -15,7 +15,7 @@ constexpr int kPerLane = kMaxHeadDim / kWarpSize;
 // and otherwise goes through shared memory.
 __global__ void qk_norm_rope_kernel(QkNormRopeParams p) {
   await_previous_grid();
-  extern __shared__ float head_buf[];  // [warps per block][head_dim]
+  float* head_buf = dynamic_shared_memory<float>();  // [warps per block][head_dim]
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
   const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
   const std::int64_t t = blockIdx.x;

@@ -18,6 +18,8 @@ packages=(
   # tests and benchmarks (dpkg-dev and libprotoc-dev: the TSan build of
   # Debian's gRPC source, scripts/tsan_grpc_deps.sh)
   dpkg-dev libprotoc-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # the CUDA kernels on the SIMT emulator (tests/cuda/simt: threads as fibers)
+  libboost-context1.74-dev
   # command line
   libcli11-dev
   # golden-file references (Jinja2 renders the chat template as transformers does)

@@ -1,0 +1,136 @@
+// The CUDA device built-ins that Pagoda's kernels use, for compiling a kernel
+// .cu file as host C++ on the SIMT emulator (simt.h). Included first by each
+// emulated kernel translation unit (tests/cuda/simt/CMakeLists.txt), which is
+// compiled with PAGODA_SIMT defined; the kernels' own few emulator branches
+// (dynamic shared memory, PTX wrappers, launches) key on that macro.
+//
+// Numerics: __expf is the library's expf (the GPU's is an approximation), so
+// results agree with a GPU's to rounding, not bit for bit.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "tests/cuda/simt/simt.h"
+
+// The CUDA headers, read by a host compiler, make __shared__ nothing: here a
+// shared variable is one static per kernel (blocks run one at a time), which
+// the link gathers into the range the emulator poisons before every block
+// (simt_shared.ld).
+#undef __shared__
+#define __shared__ static
+
+#undef __launch_bounds__
+#define __launch_bounds__(...)
+
+#define threadIdx (::pagoda::simt::g_thread_context->thread_idx)
+#define blockIdx (::pagoda::simt::g_thread_context->block_idx)
+#define blockDim (::pagoda::simt::g_thread_context->block_dim)
+#define gridDim (::pagoda::simt::g_thread_context->grid_dim)
+
+inline void __syncthreads() {
+  ::pagoda::simt::sync_threads();
+}
+
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  const ::pagoda::simt::LaneWords none = {};
+  ::pagoda::simt::warp_exchange(mask, none);
+}
+
+namespace pagoda::simt {
+
+// A shuffle: every lane posts v, each reads lane `src_of(lane)`'s.
+template <typename T, typename SrcOf>
+T shuffle(unsigned mask, T v, SrcOf src_of) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(std::uint64_t));
+  LaneWords words = {};
+  std::memcpy(&words[0], &v, sizeof(T));
+  const LaneWords* all = warp_exchange(mask, words);
+  const int src = src_of(g_thread_context->lane);
+  if (src < 0 || src >= kWarpSize || !(mask >> src & 1u)) fail("a shuffle reads a lane outside its mask");
+  T out;
+  std::memcpy(&out, &all[src][0], sizeof(T));
+  return out;
+}
+
+}  // namespace pagoda::simt
+
+template <typename T>
+T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
+  return ::pagoda::simt::shuffle(mask, v, [&](int lane) {
+    const int src = lane ^ lane_mask;
+    return src / width == lane / width ? src : lane;
+  });
+}
+
+template <typename T>
+T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+  return ::pagoda::simt::shuffle(mask, v, [&](int lane) {
+    const int src = lane - static_cast<int>(delta);
+    return src >= lane / width * width ? src : lane;
+  });
+}
+
+template <typename T>
+T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
+  return ::pagoda::simt::shuffle(mask, v, [&](int lane) {
+    const int src = lane + static_cast<int>(delta);
+    return src < (lane / width + 1) * width ? src : lane;
+  });
+}
+
+template <typename T>
+T __shfl_sync(unsigned mask, T v, int src_lane, int width = 32) {
+  return ::pagoda::simt::shuffle(mask, v, [&](int lane) { return lane / width * width + src_lane % width; });
+}
+
+// Fibers of one OS thread: an atomic is a plain read-modify-write.
+template <typename T>
+T atomicAdd(T* address, T value) {
+  const T old = *address;
+  *address = old + value;
+  return old;
+}
+
+template <typename T>
+T __ldg(const T* p) {
+  return *p;
+}
+
+inline float __expf(float x) {
+  return std::exp(x);
+}
+inline float rsqrtf(float x) {
+  return 1.0f / std::sqrt(x);
+}
+inline float __uint_as_float(unsigned u) {
+  return std::bit_cast<float>(u);
+}
+inline unsigned __float_as_uint(float f) {
+  return std::bit_cast<unsigned>(f);
+}
+
+#include "tests/cuda/simt/simt_ptx.h"
+#include "tests/cuda/simt/simt_runtime.h"
+
+// CUDA's integer and float min / max overloads, for the types the kernels use.
+template <typename T>
+T min(T a, T b) {
+  return b < a ? b : a;
+}
+template <typename T>
+T max(T a, T b) {
+  return a < b ? b : a;
+}
+
+// cuda_runtime.h's typed form, which a host compiler does not see.
+template <typename T>
+cudaError_t cudaFuncSetAttribute(T* entry, cudaFuncAttribute attr, int value) {
+  return ::cudaFuncSetAttribute(reinterpret_cast<const void*>(entry), attr, value);
+}

@@ -1,0 +1,469 @@
+// The CUDA runtime API for binaries that run Pagoda's kernels on the SIMT
+// emulator instead of a GPU: one emulated device of compute capability 9.0
+// whose memory is host memory. Allocations end at a guard page (reads past
+// them fault) and start as 0xFF bytes; every stream runs its work at once in
+// call order, except while it captures a graph, whose launch replays it.
+// Calls a real device forbids during a capture (synchronous copies, memsets,
+// allocation, synchronisation) fail it, as on a device. Thread-safe: one
+// mutex, and launches run one at a time.
+#include "tests/cuda/simt/simt_runtime.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/cuda/simt/simt.h"
+
+using Op = std::function<void()>;
+
+struct CUgraph_st {
+  std::vector<Op> ops;
+};
+struct CUgraphExec_st {
+  std::vector<Op> ops;
+};
+struct CUstream_st {
+  bool capturing = false;
+  bool capture_invalid = false;
+  std::unique_ptr<CUgraph_st> capture;
+};
+struct CUevent_st {
+  std::chrono::steady_clock::time_point at;
+  bool recorded = false;
+};
+
+namespace pagoda::simt {
+namespace {
+
+constexpr std::size_t kTotalMemoryBytes = std::size_t{16} << 30;
+constexpr std::size_t kPoisonLimitBytes = std::size_t{256} << 20;  // larger allocations start zeroed
+constexpr int kDefaultSms = 16;
+constexpr int kStaticSmemBytes = 48 * 1024;
+constexpr int kMaxSmemBytes = 227 * 1024;
+
+struct Mapping {
+  void* base;
+  std::size_t bytes;
+  std::size_t size;
+};
+
+struct Runtime {
+  std::mutex mutex;
+  std::map<void*, Mapping> allocations;  // by the pointer handed out
+  std::size_t allocated_bytes = 0;
+  std::map<const void*, int> smem_opt_in;
+  CUstream_st default_stream;
+};
+
+Runtime& runtime() {
+  static Runtime* r = new Runtime;  // never destroyed: used until exit
+  return *r;
+}
+
+thread_local cudaError_t t_last_error = cudaSuccess;
+thread_local CUstream_st* t_capturing = nullptr;  // the stream this thread captures on
+
+cudaError_t record(cudaError_t e) {
+  if (e != cudaSuccess) t_last_error = e;
+  return e;
+}
+
+int num_sms() {
+  const char* s = std::getenv("PAGODA_SIMT_SMS");
+  const int n = s != nullptr ? std::atoi(s) : kDefaultSms;
+  return n > 0 ? n : kDefaultSms;
+}
+
+CUstream_st* resolve(cudaStream_t s) {
+  if (s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread) return &runtime().default_stream;
+  return s;
+}
+
+// A call a device refuses while this thread captures: fails the capture.
+bool refused_in_capture() {
+  if (t_capturing == nullptr) return false;
+  t_capturing->capture_invalid = true;
+  t_last_error = cudaErrorStreamCaptureUnsupported;
+  return true;
+}
+
+std::size_t page_bytes() {
+  return static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+cudaError_t enqueue(cudaStream_t stream, Op op) {
+  CUstream_st* s = resolve(stream);
+  if (s->capturing) {
+    s->capture->ops.push_back(std::move(op));
+  } else {
+    op();
+  }
+  return cudaSuccess;
+}
+
+cudaError_t launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_smem_bytes,
+                   cudaStream_t stream, std::function<void()> body) {
+  const unsigned long long threads = static_cast<unsigned long long>(block.x) * block.y * block.z;
+  if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+      grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535)
+    return record(cudaErrorInvalidConfiguration);
+  if (dynamic_smem_bytes > static_cast<std::size_t>(kStaticSmemBytes)) {
+    std::lock_guard<std::mutex> lock(runtime().mutex);
+    const auto it = runtime().smem_opt_in.find(kernel);
+    if (it == runtime().smem_opt_in.end() || dynamic_smem_bytes > static_cast<std::size_t>(it->second))
+      return record(cudaErrorInvalidValue);
+  }
+  return enqueue(stream, [grid, block, dynamic_smem_bytes, body = std::move(body)] {
+    const std::string error = run_grid(grid, block, dynamic_smem_bytes, body);
+    if (!error.empty()) {
+      std::fprintf(stderr, "simt: kernel failed: %s\n", error.c_str());
+      t_last_error = cudaErrorLaunchFailure;
+    }
+  });
+}
+
+}  // namespace pagoda::simt
+
+using pagoda::simt::record;
+using pagoda::simt::refused_in_capture;
+using pagoda::simt::runtime;
+
+// --- errors ----------------------------------------------------------------
+
+cudaError_t cudaGetLastError() {
+  const cudaError_t e = pagoda::simt::t_last_error;
+  pagoda::simt::t_last_error = cudaSuccess;
+  return e;
+}
+
+cudaError_t cudaPeekAtLastError() {
+  return pagoda::simt::t_last_error;
+}
+
+const char* cudaGetErrorName(cudaError_t error) {
+  switch (error) {
+    case cudaSuccess:
+      return "cudaSuccess";
+    case cudaErrorInvalidValue:
+      return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation:
+      return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration:
+      return "cudaErrorInvalidConfiguration";
+    case cudaErrorLaunchFailure:
+      return "cudaErrorLaunchFailure";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+      return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorIllegalState:
+      return "cudaErrorIllegalState";
+    default:
+      return "cudaErrorUnknown";
+  }
+}
+
+const char* cudaGetErrorString(cudaError_t error) {
+  return error == cudaErrorLaunchFailure ? "a kernel failed on the SIMT emulator (its message is on stderr)"
+                                         : cudaGetErrorName(error);
+}
+
+// --- device ----------------------------------------------------------------
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) {
+  return device == 0 ? cudaSuccess : record(cudaErrorInvalidDevice);
+}
+
+cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (device != 0) return record(cudaErrorInvalidDevice);
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof prop->name, "Pagoda SIMT emulator");
+  prop->major = 9;
+  prop->minor = 0;
+  prop->multiProcessorCount = pagoda::simt::num_sms();
+  prop->totalGlobalMem = pagoda::simt::kTotalMemoryBytes;
+  prop->sharedMemPerBlock = pagoda::simt::kStaticSmemBytes;
+  prop->sharedMemPerBlockOptin = pagoda::simt::kMaxSmemBytes;
+  prop->maxThreadsPerBlock = 1024;
+  prop->warpSize = 32;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (device != 0) return record(cudaErrorInvalidDevice);
+  switch (attr) {
+    case cudaDevAttrMultiProcessorCount:
+      *value = pagoda::simt::num_sms();
+      return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor:
+      *value = 9;
+      return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMinor:
+      *value = 0;
+      return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin:
+      *value = pagoda::simt::kMaxSmemBytes;
+      return cudaSuccess;
+    case cudaDevAttrMaxThreadsPerBlock:
+      *value = 1024;
+      return cudaSuccess;
+    default:
+      return record(cudaErrorInvalidValue);
+  }
+}
+
+cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value) {
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
+  if (value < 0 || value > pagoda::simt::kMaxSmemBytes) return record(cudaErrorInvalidValue);
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  runtime().smem_opt_in[func] = value;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceSynchronize() {
+  if (refused_in_capture()) return cudaErrorStreamCaptureUnsupported;
+  return cudaGetLastError();
+}
+
+// --- memory ----------------------------------------------------------------
+
+cudaError_t cudaMalloc(void** ptr, size_t size) {
+  if (refused_in_capture()) return cudaErrorStreamCaptureUnsupported;
+  const std::size_t page = pagoda::simt::page_bytes();
+  const std::size_t used = (size + 255) / 256 * 256;
+  const std::size_t bytes = (used + page - 1) / page * page + page;  // + a guard page
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  if (runtime().allocated_bytes + used > pagoda::simt::kTotalMemoryBytes)
+    return record(cudaErrorMemoryAllocation);
+  void* base =
+      mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return record(cudaErrorMemoryAllocation);
+  auto* guard = static_cast<unsigned char*>(base) + bytes - page;
+  mprotect(guard, page, PROT_NONE);
+  unsigned char* p = guard - used;  // 256-byte aligned: the guard is page aligned
+  if (used <= pagoda::simt::kPoisonLimitBytes) std::memset(p, 0xFF, used);
+  runtime().allocations[p] = pagoda::simt::Mapping{base, bytes, used};
+  runtime().allocated_bytes += used;
+  *ptr = p;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* ptr) {
+  if (ptr == nullptr) return cudaSuccess;
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  const auto it = runtime().allocations.find(ptr);
+  if (it == runtime().allocations.end()) return record(cudaErrorInvalidValue);
+  munmap(it->second.base, it->second.bytes);
+  runtime().allocated_bytes -= it->second.size;
+  runtime().allocations.erase(it);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMallocAsync(void** ptr, size_t size, cudaStream_t /*stream*/) {
+  return cudaMalloc(ptr, size);
+}
+
+cudaError_t cudaFreeAsync(void* ptr, cudaStream_t /*stream*/) {
+  return cudaFree(ptr);
+}
+
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  *total_bytes = pagoda::simt::kTotalMemoryBytes;
+  *free_bytes = pagoda::simt::kTotalMemoryBytes - runtime().allocated_bytes;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void** ptr, size_t size) {
+  *ptr = std::aligned_alloc(256, (size + 255) / 256 * 256);
+  return *ptr != nullptr ? cudaSuccess : record(cudaErrorMemoryAllocation);
+}
+
+cudaError_t cudaHostAlloc(void** ptr, size_t size, unsigned int /*flags*/) {
+  return cudaMallocHost(ptr, size);
+}
+
+cudaError_t cudaFreeHost(void* ptr) {
+  std::free(ptr);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind /*kind*/) {
+  if (refused_in_capture()) return cudaErrorStreamCaptureUnsupported;
+  std::memmove(dst, src, count);
+  return cudaGetLastError();  // synchronous: reports an earlier kernel's failure
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind /*kind*/,
+                            cudaStream_t stream) {
+  return pagoda::simt::enqueue(stream, [=] { std::memmove(dst, src, count); });
+}
+
+cudaError_t cudaMemcpy2D(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+                         size_t height, cudaMemcpyKind /*kind*/) {
+  if (refused_in_capture()) return cudaErrorStreamCaptureUnsupported;
+  if (width > dpitch || width > spitch) return record(cudaErrorInvalidPitchValue);
+  for (size_t r = 0; r < height; ++r)
+    std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+  return cudaGetLastError();
+}
+
+cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+                              size_t height, cudaMemcpyKind /*kind*/, cudaStream_t stream) {
+  if (width > dpitch || width > spitch) return record(cudaErrorInvalidPitchValue);
+  return pagoda::simt::enqueue(stream, [=] {
+    for (size_t r = 0; r < height; ++r)
+      std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+  });
+}
+
+cudaError_t cudaMemset(void* ptr, int value, size_t count) {
+  if (refused_in_capture()) return cudaErrorStreamCaptureUnsupported;
+  std::memset(ptr, value, count);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t stream) {
+  return pagoda::simt::enqueue(stream, [=] { std::memset(ptr, value, count); });
+}
+
+// --- streams and graphs ----------------------------------------------------
+
+cudaError_t cudaStreamCreate(cudaStream_t* stream) {
+  *stream = new CUstream_st;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int /*flags*/) {
+  return cudaStreamCreate(stream);
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  delete stream;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  if (pagoda::simt::resolve(stream)->capturing || refused_in_capture())
+    return record(cudaErrorStreamCaptureUnsupported);
+  return cudaGetLastError();
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode /*mode*/) {
+  CUstream_st* s = pagoda::simt::resolve(stream);
+  if (s == &runtime().default_stream || s->capturing || pagoda::simt::t_capturing != nullptr)
+    return record(cudaErrorIllegalState);
+  s->capturing = true;
+  s->capture_invalid = false;
+  s->capture = std::make_unique<CUgraph_st>();
+  pagoda::simt::t_capturing = s;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  CUstream_st* s = pagoda::simt::resolve(stream);
+  if (!s->capturing) return record(cudaErrorIllegalState);
+  s->capturing = false;
+  if (pagoda::simt::t_capturing == s) pagoda::simt::t_capturing = nullptr;
+  if (s->capture_invalid) {
+    s->capture.reset();
+    *graph = nullptr;
+    return record(cudaErrorStreamCaptureInvalidated);
+  }
+  *graph = s->capture.release();
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  const CUstream_st* s = pagoda::simt::resolve(stream);
+  *status = !s->capturing        ? cudaStreamCaptureStatusNone
+            : s->capture_invalid ? cudaStreamCaptureStatusInvalidated
+                                 : cudaStreamCaptureStatusActive;
+  return cudaSuccess;
+}
+
+cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* /*mode*/) {
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long /*flags*/) {
+  if (graph == nullptr) return record(cudaErrorInvalidValue);
+  *exec = new CUgraphExec_st{graph->ops};
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  if (exec == nullptr) return record(cudaErrorInvalidValue);
+  for (const Op& op : exec->ops)
+    pagoda::simt::enqueue(stream, op);
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
+}
+
+// --- events ----------------------------------------------------------------
+
+cudaError_t cudaEventCreate(cudaEvent_t* event) {
+  *event = new CUevent_st;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int /*flags*/) {
+  return cudaEventCreate(event);
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  return pagoda::simt::enqueue(stream, [event] {
+    event->at = std::chrono::steady_clock::now();
+    event->recorded = true;
+  });
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t /*event*/) {
+  return cudaGetLastError();
+}
+
+cudaError_t cudaStreamWaitEvent(cudaStream_t /*stream*/, cudaEvent_t /*event*/, unsigned int /*flags*/) {
+  return cudaSuccess;  // every stream's work is done when it is enqueued
+}
+
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  if (!start->recorded || !end->recorded) return record(cudaErrorInvalidResourceHandle);
+  *ms = std::chrono::duration<float, std::milli>(end->at - start->at).count();
+  return cudaSuccess;
+}

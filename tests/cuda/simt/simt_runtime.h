@@ -1,0 +1,25 @@
+// The emulated CUDA runtime's launch entry (the rest of it is the CUDA runtime
+// API itself, defined in simt_runtime.cc for binaries linked without cudart).
+// launch_kernel (cuda/kernel_launch.cuh) calls it when built for the emulator.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <functional>
+
+namespace pagoda::simt {
+
+// Checks the configuration as a device would (threads per block, grid limits,
+// dynamic shared memory against the kernel's cudaFuncSetAttribute opt-in),
+// then runs the grid in stream order: at once, or when a graph captured on
+// `stream` is launched. An emulator failure inside the grid is reported by the
+// next synchronising call and cudaGetLastError, as a device fault would be.
+cudaError_t launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_smem_bytes,
+                   cudaStream_t stream, std::function<void()> body);
+
+// Runs `op` in `stream`'s order: at once, or recorded into the graph the
+// stream is capturing.
+cudaError_t enqueue(cudaStream_t stream, std::function<void()> op);
+
+}  // namespace pagoda::simt
