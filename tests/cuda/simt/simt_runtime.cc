@@ -1,6 +1,7 @@
 // The CUDA runtime API for binaries that run Pagoda's kernels on the SIMT
-// emulator instead of a GPU: one emulated device of compute capability 9.0
-// whose memory is host memory. Allocations end at a guard page (reads past
+// emulator instead of a GPU: emulated devices of compute capability 9.0
+// (PAGODA_SIMT_DEVICES, default 2, so tensor-parallel ranks run too; each
+// thread has a current device) whose memory is host memory. Allocations end at a guard page (reads past
 // them fault) and start as 0xFF bytes; every stream runs its work at once in
 // call order, except while it captures a graph, whose launch replays it.
 // Calls a real device forbids during a capture (synchronous copies, memsets,
@@ -48,6 +49,7 @@ namespace {
 constexpr std::size_t kTotalMemoryBytes = std::size_t{16} << 30;
 constexpr std::size_t kPoisonLimitBytes = std::size_t{256} << 20;  // larger allocations start zeroed
 constexpr int kDefaultSms = 16;
+constexpr int kDefaultDevices = 2;
 constexpr int kStaticSmemBytes = 48 * 1024;
 constexpr int kMaxSmemBytes = 227 * 1024;
 
@@ -55,12 +57,13 @@ struct Mapping {
   void* base;
   std::size_t bytes;
   std::size_t size;
+  int device;
 };
 
 struct Runtime {
   std::mutex mutex;
-  std::map<void*, Mapping> allocations;  // by the pointer handed out
-  std::size_t allocated_bytes = 0;
+  std::map<void*, Mapping> allocations;        // by the pointer handed out
+  std::map<int, std::size_t> allocated_bytes;  // by device
   std::map<const void*, int> smem_opt_in;
   CUstream_st default_stream;
 };
@@ -71,6 +74,7 @@ Runtime& runtime() {
 }
 
 thread_local cudaError_t t_last_error = cudaSuccess;
+thread_local int t_device = 0;
 thread_local CUstream_st* t_capturing = nullptr;  // the stream this thread captures on
 
 cudaError_t record(cudaError_t e) {
@@ -78,10 +82,20 @@ cudaError_t record(cudaError_t e) {
   return e;
 }
 
+int env_count(const char* name, int fallback) {
+  const char* s = std::getenv(name);
+  const int n = s != nullptr ? std::atoi(s) : fallback;
+  return n > 0 ? n : fallback;
+}
+
 int num_sms() {
-  const char* s = std::getenv("PAGODA_SIMT_SMS");
-  const int n = s != nullptr ? std::atoi(s) : kDefaultSms;
-  return n > 0 ? n : kDefaultSms;
+  return env_count("PAGODA_SIMT_SMS", kDefaultSms);
+}
+int num_devices() {
+  return env_count("PAGODA_SIMT_DEVICES", kDefaultDevices);
+}
+bool valid_device(int d) {
+  return d >= 0 && d < num_devices();
 }
 
 CUstream_st* resolve(cudaStream_t s) {
@@ -183,21 +197,23 @@ const char* cudaGetErrorString(cudaError_t error) {
 // --- device ----------------------------------------------------------------
 
 cudaError_t cudaGetDeviceCount(int* count) {
-  *count = 1;
+  *count = pagoda::simt::num_devices();
   return cudaSuccess;
 }
 
 cudaError_t cudaSetDevice(int device) {
-  return device == 0 ? cudaSuccess : record(cudaErrorInvalidDevice);
+  if (!pagoda::simt::valid_device(device)) return record(cudaErrorInvalidDevice);
+  pagoda::simt::t_device = device;
+  return cudaSuccess;
 }
 
 cudaError_t cudaGetDevice(int* device) {
-  *device = 0;
+  *device = pagoda::simt::t_device;
   return cudaSuccess;
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
-  if (device != 0) return record(cudaErrorInvalidDevice);
+  if (!pagoda::simt::valid_device(device)) return record(cudaErrorInvalidDevice);
   *prop = cudaDeviceProp{};
   std::snprintf(prop->name, sizeof prop->name, "Pagoda SIMT emulator");
   prop->major = 9;
@@ -212,7 +228,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
 }
 
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
-  if (device != 0) return record(cudaErrorInvalidDevice);
+  if (!pagoda::simt::valid_device(device)) return record(cudaErrorInvalidDevice);
   switch (attr) {
     case cudaDevAttrMultiProcessorCount:
       *value = pagoda::simt::num_sms();
@@ -254,9 +270,10 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   const std::size_t page = pagoda::simt::page_bytes();
   const std::size_t used = (size + 255) / 256 * 256;
   const std::size_t bytes = (used + page - 1) / page * page + page;  // + a guard page
+  const int device = pagoda::simt::t_device;
   std::lock_guard<std::mutex> lock(runtime().mutex);
-  if (runtime().allocated_bytes + used > pagoda::simt::kTotalMemoryBytes)
-    return record(cudaErrorMemoryAllocation);
+  std::size_t& allocated = runtime().allocated_bytes[device];
+  if (allocated + used > pagoda::simt::kTotalMemoryBytes) return record(cudaErrorMemoryAllocation);
   void* base =
       mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) return record(cudaErrorMemoryAllocation);
@@ -264,8 +281,8 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   mprotect(guard, page, PROT_NONE);
   unsigned char* p = guard - used;  // 256-byte aligned: the guard is page aligned
   if (used <= pagoda::simt::kPoisonLimitBytes) std::memset(p, 0xFF, used);
-  runtime().allocations[p] = pagoda::simt::Mapping{base, bytes, used};
-  runtime().allocated_bytes += used;
+  runtime().allocations[p] = pagoda::simt::Mapping{base, bytes, used, device};
+  allocated += used;
   *ptr = p;
   return cudaSuccess;
 }
@@ -276,7 +293,7 @@ cudaError_t cudaFree(void* ptr) {
   const auto it = runtime().allocations.find(ptr);
   if (it == runtime().allocations.end()) return record(cudaErrorInvalidValue);
   munmap(it->second.base, it->second.bytes);
-  runtime().allocated_bytes -= it->second.size;
+  runtime().allocated_bytes[it->second.device] -= it->second.size;
   runtime().allocations.erase(it);
   return cudaSuccess;
 }
@@ -292,7 +309,7 @@ cudaError_t cudaFreeAsync(void* ptr, cudaStream_t /*stream*/) {
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   std::lock_guard<std::mutex> lock(runtime().mutex);
   *total_bytes = pagoda::simt::kTotalMemoryBytes;
-  *free_bytes = pagoda::simt::kTotalMemoryBytes - runtime().allocated_bytes;
+  *free_bytes = pagoda::simt::kTotalMemoryBytes - runtime().allocated_bytes[pagoda::simt::t_device];
   return cudaSuccess;
 }
 

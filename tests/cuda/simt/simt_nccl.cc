@@ -1,0 +1,167 @@
+// NCCL for the SIMT emulator: the calls NcclCommunicator makes, between the
+// ranks of one process (threads, one emulated device each). A collective runs
+// in stream order on each rank (at once, or when a captured graph replays it)
+// and meets the other ranks there: every rank posts its buffers, each computes
+// its result from all of them into scratch (sums in rank order), and only once
+// every rank has read does each write its output, so in-place calls are safe.
+// Ranks joined by ncclCommInitRank meet through the unique id, as NCCL's do.
+#include <nccl.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/cuda/simt/simt_runtime.h"
+
+namespace {
+
+// The ranks of one communicator; what each posts for the collective in flight.
+struct Clique {
+  explicit Clique(int n) : size(n), sends(static_cast<std::size_t>(n)) {}
+
+  // Waits until every rank has arrived at the same point (generation counting).
+  void barrier() {
+    std::unique_lock<std::mutex> lock(mutex);
+    const std::uint64_t gen = generation;
+    if (++arrived == size) {
+      arrived = 0;
+      ++generation;
+      cv.notify_all();
+    } else {
+      cv.wait(lock, [&] { return generation != gen; });
+    }
+  }
+
+  const int size;
+  std::mutex mutex;
+  std::condition_variable cv;
+  int arrived = 0;
+  std::uint64_t generation = 0;
+  std::vector<const void*> sends;
+};
+
+std::mutex g_cliques_mutex;
+std::map<std::string, std::shared_ptr<Clique>> g_cliques;  // by unique id, for ncclCommInitRank
+
+}  // namespace
+
+struct ncclComm {
+  std::shared_ptr<Clique> clique;
+  int rank;
+};
+
+namespace {
+
+// Posts `send`; once every rank has, `compute(sends)` fills scratch; once
+// every rank has computed, scratch goes to `recv`.
+template <typename Compute>
+ncclResult_t collective(ncclComm_t comm, const void* send, void* recv, std::size_t recv_bytes,
+                        cudaStream_t stream, Compute compute) {
+  if (comm == nullptr) return ncclInvalidArgument;
+  const cudaError_t e = pagoda::simt::enqueue(stream, [=] {
+    Clique& c = *comm->clique;
+    c.sends[static_cast<std::size_t>(comm->rank)] = send;
+    c.barrier();
+    std::vector<unsigned char> scratch(recv_bytes);
+    compute(c.sends, scratch.data());
+    c.barrier();
+    std::memcpy(recv, scratch.data(), recv_bytes);
+    c.barrier();  // nobody posts the next collective's buffers while another still reads these
+  });
+  return e == cudaSuccess ? ncclSuccess : ncclUnhandledCudaError;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* ncclGetErrorString(ncclResult_t result) {
+  return result == ncclSuccess ? "no error" : "NCCL call refused by the SIMT emulator's NCCL";
+}
+
+ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
+  static std::mutex m;
+  static std::mt19937_64 rng(std::random_device{}());
+  std::lock_guard<std::mutex> lock(m);
+  std::memset(id->internal, 0, sizeof id->internal);
+  for (std::size_t i = 0; i < 32; i += 8) {  // 256 random bits name the clique
+    const std::uint64_t v = rng();
+    std::memcpy(id->internal + i, &v, 8);
+  }
+  return ncclSuccess;
+}
+
+ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* /*devlist*/) {
+  if (ndev < 1) return ncclInvalidArgument;
+  auto clique = std::make_shared<Clique>(ndev);
+  for (int i = 0; i < ndev; ++i)
+    comms[i] = new ncclComm{clique, i};
+  return ncclSuccess;
+}
+
+ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId id, int rank) {
+  if (nranks < 1 || rank < 0 || rank >= nranks) return ncclInvalidArgument;
+  const std::string key(id.internal, sizeof id.internal);
+  std::lock_guard<std::mutex> lock(g_cliques_mutex);
+  std::shared_ptr<Clique>& clique = g_cliques[key];
+  if (clique == nullptr) clique = std::make_shared<Clique>(nranks);
+  if (clique->size != nranks) return ncclInvalidArgument;
+  *comm = new ncclComm{clique, rank};
+  return ncclSuccess;
+}
+
+ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+  delete comm;
+  return ncclSuccess;
+}
+
+ncclResult_t ncclGroupStart() {
+  return ncclSuccess;
+}
+ncclResult_t ncclGroupEnd() {
+  return ncclSuccess;
+}
+
+ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t type, ncclRedOp_t op,
+                           ncclComm_t comm, cudaStream_t stream) {
+  if (type != ncclFloat32 || op != ncclSum) return ncclInvalidArgument;
+  return collective(comm, send, recv, count * sizeof(float), stream,
+                    [count](const std::vector<const void*>& sends, unsigned char* out) {
+                      auto* sum = reinterpret_cast<float*>(out);
+                      for (std::size_t i = 0; i < count; ++i) {
+                        float s = 0.0f;
+                        for (const void* p : sends)
+                          s += static_cast<const float*>(p)[i];
+                        sum[i] = s;
+                      }
+                    });
+}
+
+ncclResult_t ncclAllGather(const void* send, void* recv, size_t count, ncclDataType_t type, ncclComm_t comm,
+                           cudaStream_t stream) {
+  if (type != ncclFloat32 || comm == nullptr) return ncclInvalidArgument;
+  const std::size_t bytes = count * sizeof(float);
+  return collective(comm, send, recv, bytes * static_cast<std::size_t>(comm->clique->size), stream,
+                    [bytes](const std::vector<const void*>& sends, unsigned char* out) {
+                      for (std::size_t r = 0; r < sends.size(); ++r)
+                        std::memcpy(out + r * bytes, sends[r], bytes);
+                    });
+}
+
+ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t type, int root,
+                           ncclComm_t comm, cudaStream_t stream) {
+  if (type != ncclUint8 || comm == nullptr || root < 0 || root >= comm->clique->size)
+    return ncclInvalidArgument;
+  return collective(comm, send, recv, count, stream,
+                    [count, root](const std::vector<const void*>& sends, unsigned char* out) {
+                      std::memcpy(out, sends[static_cast<std::size_t>(root)], count);
+                    });
+}
+
+}  // extern "C"
