@@ -20,6 +20,12 @@ __device__ __forceinline__ std::uint16_t f32_to_bf16_bits(float f) {
   return __bfloat16_as_ushort(__float2bfloat16_rn(f));
 }
 
+// SwiGLU of one gate/up pair, rounded to bf16 for the down projection:
+// silu(g) * u. The one definition silu_mul and the skinny GEMM's epilogue share.
+__device__ __forceinline__ std::uint16_t silu_mul_bf16(float g, float u) {
+  return f32_to_bf16_bits(g / (1.0f + expf(-g)) * u);
+}
+
 // Eight bf16 packed in a 16-byte word (lowest element in the lowest bits), as f32.
 __device__ __forceinline__ void bf16x8_to_f32(const uint4& v, float (&out)[8]) {
   const unsigned words[4] = {v.x, v.y, v.z, v.w};

@@ -13,7 +13,7 @@ __global__ void silu_mul_kernel(SiluMulParams p) {
   const std::int64_t i = idx % p.inter;
   const float g = p.gate_up[t * 2 * p.inter + i];
   const float u = p.gate_up[t * 2 * p.inter + p.inter + i];
-  p.out[idx] = f32_to_bf16_bits(g / (1.0f + expf(-g)) * u);
+  p.out[idx] = silu_mul_bf16(g, u);
 }
 
 }  // namespace

@@ -11,55 +11,81 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / kWarpSize;
 constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane
 
-// One warp per weight row (grid-stride over rows); lane l takes the 16-byte
-// chunks l, l + 32, ... of the row and of each x row, then the warp sums.
+// acc[r] = x[r] · w[row] for one weight row, summed over the warp (every lane
+// gets the sums): lane l takes the 16-byte chunks l, l + 32, ... of the row
+// and of each x row.
 template <int kRows>
+__device__ __forceinline__ void dot_row(const SkinnyGemmParams& p, std::int64_t row, int lane,
+                                        float (&acc)[kRows]) {
+  const std::int64_t chunks = p.k / 8;
+  const uint4* w = reinterpret_cast<const uint4*>(p.w + row * p.ldw);
+#pragma unroll
+  for (int r = 0; r < kRows; ++r)
+    acc[r] = 0.0f;
+  for (std::int64_t c0 = lane; c0 < chunks; c0 += kWarpSize * kUnroll) {
+    uint4 wv[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t c = c0 + u * kWarpSize;
+      wv[u] = c < chunks ? __ldg(w + c) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t c = c0 + u * kWarpSize;
+      if (c >= chunks) break;
+      float wf[8];
+      bf16x8_to_f32(wv[u], wf);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        float xf[8];
+        bf16x8_to_f32(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+          acc[r] += wf[e] * xf[e];
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kRows; ++r)
+    acc[r] = warp_sum(acc[r]);
+}
+
+// Weights are never written during a step: while the previous kernel
+// finishes (programmatic launch), have L2 fetch a warp's first row.
+__device__ __forceinline__ void prefetch_row(const SkinnyGemmParams& p, std::int64_t row, int lane) {
+  const uint4* w = reinterpret_cast<const uint4*>(p.w + row * p.ldw);
+  for (std::int64_t c = lane; c < p.k / 8; c += kWarpSize)
+    prefetch_l2(w + c);
+}
+
+// One warp per output (grid-stride): y[r][row], or with kSwiGlu the pair of
+// gate row i and up row i + n/2 into act[r][i].
+template <int kRows, bool kSwiGlu>
 __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams p) {
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
   const std::int64_t warp = static_cast<std::int64_t>(blockIdx.x) * kWarps + threadIdx.x / kWarpSize;
   const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * kWarps;
-  const std::int64_t chunks = p.k / 8;
-  // Weights are never written during a step: while the previous kernel
-  // finishes (programmatic launch), have L2 fetch this warp's first row.
-  if (warp < p.n) {
-    const uint4* w0 = reinterpret_cast<const uint4*>(p.w + warp * p.ldw);
-    for (std::int64_t c = lane; c < chunks; c += kWarpSize)
-      prefetch_l2(w0 + c);
+  const std::int64_t outputs = kSwiGlu ? p.n / 2 : p.n;
+  if (warp < outputs) {
+    prefetch_row(p, warp, lane);
+    if (kSwiGlu) prefetch_row(p, warp + outputs, lane);
   }
   await_previous_grid();
-  for (std::int64_t row = warp; row < p.n; row += num_warps) {
-    const uint4* w = reinterpret_cast<const uint4*>(p.w + row * p.ldw);
+  for (std::int64_t row = warp; row < outputs; row += num_warps) {
     float acc[kRows];
+    dot_row<kRows>(p, row, lane, acc);
+    if constexpr (kSwiGlu) {
+      float up[kRows];
+      dot_row<kRows>(p, row + outputs, lane, up);
+      if (lane == 0) {
 #pragma unroll
-    for (int r = 0; r < kRows; ++r)
-      acc[r] = 0.0f;
-    for (std::int64_t c0 = lane; c0 < chunks; c0 += kWarpSize * kUnroll) {
-      uint4 wv[kUnroll];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const std::int64_t c = c0 + u * kWarpSize;
-        wv[u] = c < chunks ? __ldg(w + c) : make_uint4(0, 0, 0, 0);
+        for (int r = 0; r < kRows; ++r)
+          p.act[r * p.ldact + row] = silu_mul_bf16(acc[r], up[r]);
       }
+    } else if (lane == 0) {
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const std::int64_t c = c0 + u * kWarpSize;
-        if (c >= chunks) break;
-        float wf[8];
-        bf16x8_to_f32(wv[u], wf);
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-          float xf[8];
-          bf16x8_to_f32(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
-#pragma unroll
-          for (int e = 0; e < 8; ++e)
-            acc[r] += wf[e] * xf[e];
-        }
-      }
-    }
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-      const float sum = warp_sum(acc[r]);
-      if (lane == 0) p.y[r * p.ldy + row] = sum;
+      for (int r = 0; r < kRows; ++r)
+        p.y[r * p.ldy + row] = acc[r];
     }
   }
 }
@@ -72,9 +98,12 @@ cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOr
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   }
-  const std::int64_t blocks_needed = (p.n + kWarps - 1) / kWarps;
+  const std::int64_t outputs = p.act != nullptr ? p.n / 2 : p.n;
+  const std::int64_t blocks_needed = (outputs + kWarps - 1) / kWarps;
   const auto blocks = static_cast<unsigned>(blocks_needed < 8LL * sms ? blocks_needed : 8LL * sms);
-  return launch_kernel(skinny_gemm_kernel<kRows>, blocks, kThreads, 0, stream, order, p);
+  if (p.act != nullptr)
+    return launch_kernel(skinny_gemm_kernel<kRows, true>, blocks, kThreads, 0, stream, order, p);
+  return launch_kernel(skinny_gemm_kernel<kRows, false>, blocks, kThreads, 0, stream, order, p);
 }
 
 }  // namespace
@@ -82,7 +111,8 @@ cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOr
 bool skinny_gemm_supports(const SkinnyGemmParams& p) {
   return p.m >= 1 && p.m <= kSkinnyGemmMaxRows && p.k > 0 && p.k % 8 == 0 && p.ldx % 8 == 0 &&
          p.ldw % 8 == 0 && reinterpret_cast<std::uintptr_t>(p.x) % 16 == 0 &&
-         reinterpret_cast<std::uintptr_t>(p.w) % 16 == 0;
+         reinterpret_cast<std::uintptr_t>(p.w) % 16 == 0 &&
+         (p.act == nullptr || (p.n % 2 == 0 && p.ldact >= p.n / 2));
 }
 
 cudaError_t launch_skinny_gemm(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOrder order) {

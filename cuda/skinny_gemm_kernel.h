@@ -22,10 +22,16 @@ struct SkinnyGemmParams {
   std::int64_t m = 0, n = 0, k = 0;
   std::int64_t ldx = 0, ldw = 0, ldy = 0;
   int num_sms = 0;  // the device's multiprocessors, which size the grid (0: asked at each launch)
+  // SwiGLU epilogue, when set: w holds gate rows [0, n/2) then up rows
+  // [n/2, n), and act[r][i] = bf16(silu(gate_i) * up_i) for i < n/2 — bit for
+  // bit what launch_silu_mul would make of y — while y is not written.
+  std::uint16_t* act = nullptr;  // [m, n / 2] bf16, row stride ldact
+  std::int64_t ldact = 0;
 };
 
 // True when the kernel takes these arguments: 1 <= m <= kSkinnyGemmMaxRows,
-// k, ldx and ldw multiples of 8 and x, w 16-byte aligned.
+// k, ldx and ldw multiples of 8 and x, w 16-byte aligned; with act, n even
+// and ldact >= n / 2.
 bool skinny_gemm_supports(const SkinnyGemmParams& p);
 
 // cudaErrorInvalidValue when !skinny_gemm_supports(p).

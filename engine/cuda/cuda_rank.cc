@@ -265,6 +265,25 @@ Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, s
   return gemm_->run(a, stream_);
 }
 
+Status CudaRank::gate_up_act(const std::uint16_t* x, const DeviceMatrix& gate_up_w, float* gate_up,
+                             std::uint16_t* act, std::int64_t m) {
+  const std::int64_t inter = gate_up_w.rows / 2;
+  SkinnyGemmParams sp{
+      x, gate_up_w.data, nullptr, m, gate_up_w.rows, gate_up_w.cols, gate_up_w.cols, gate_up_w.cols,
+      0, num_sms_};
+  sp.act = act;
+  sp.ldact = inter;
+  if (m <= kSkinnyRows && skinny_gemm_supports(sp))
+    return cuda_status(launch_skinny_gemm(sp, stream_, launch_order_), "launch_skinny_gemm (SwiGLU)");
+  PAGODA_RETURN_IF_ERROR(gemm(x, gate_up_w, gate_up, m));
+  SiluMulParams sm;
+  sm.gate_up = gate_up;
+  sm.out = act;
+  sm.num_tokens = m;
+  sm.inter = inter;
+  return cuda_status(launch_silu_mul(sm, stream_, launch_order_), "launch_silu_mul");
+}
+
 // Split the context of decode rows so that small batches still fill the GPU
 // (flash-decoding): about two blocks per SM, at least kMinSplitSize positions each.
 std::int64_t CudaRank::splits_for(std::int64_t num_decode, std::int64_t max_context) const {
@@ -391,13 +410,7 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
   norm.write_residual = true;
   norm.weight = lw.post_attention_norm.data;
   PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_, launch_order_));
-  PAGODA_RETURN_IF_ERROR(gemm(w.xb, lw.gate_up, w.gate_up, n));
-  SiluMulParams sm;
-  sm.gate_up = w.gate_up;
-  sm.out = w.act;
-  sm.num_tokens = n;
-  sm.inter = shard_.inter_size;
-  PAGODA_CUDA_RETURN_IF_ERROR(launch_silu_mul(sm, stream_, launch_order_));
+  PAGODA_RETURN_IF_ERROR(gate_up_act(w.xb, lw.gate_up, w.gate_up, w.act, n));
   PAGODA_RETURN_IF_ERROR(gemm(w.act, lw.down, w.proj, n));
   return all_reduce(w.proj, n * h);
 }

@@ -107,6 +107,11 @@ class CudaRank {
                        std::int64_t num_splits);
   Status all_reduce(float* data, std::int64_t count);
   Status gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m, std::int64_t ldy = 0);
+  // act = SwiGLU(x · gate_upᵀ) [m, inter] bf16: decode batches in one skinny
+  // GEMM with the activation in its epilogue, larger m through gate_up [m,
+  // 2 inter] f32 and silu_mul. Equal bit for bit either way.
+  Status gate_up_act(const std::uint16_t* x, const DeviceMatrix& gate_up_w, float* gate_up,
+                     std::uint16_t* act, std::int64_t m);
   std::int64_t splits_for(std::int64_t num_decode, std::int64_t max_context) const;
   // A decode-only step padded to `batch_size` rows (padding writes the scratch block).
   void pad_decode_step(const FlatStep& step, std::int64_t batch_size, FlatStep* out) const;
