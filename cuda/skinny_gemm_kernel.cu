@@ -14,9 +14,9 @@ constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane
 // acc[r] = x[r] · w[row] for one weight row, summed over the warp (every lane
 // gets the sums): lane l takes the 16-byte chunks l, l + 32, ... of the row
 // and of each x row.
-template <int kRows>
-__device__ __forceinline__ void dot_row(const SkinnyGemmParams& p, std::int64_t row, int lane,
-                                        float (&acc)[kRows]) {
+template <int kRows, bool kSharedX>
+__device__ __forceinline__ void dot_row(const SkinnyGemmParams& p, const std::uint16_t* xs, std::int64_t row,
+                                        int lane, float (&acc)[kRows]) {
   const std::int64_t chunks = p.k / 8;
   const uint4* w = reinterpret_cast<const uint4*>(p.w + row * p.ldw);
 #pragma unroll
@@ -38,7 +38,11 @@ __device__ __forceinline__ void dot_row(const SkinnyGemmParams& p, std::int64_t 
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         float xf[8];
-        bf16x8_to_f32(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
+        if constexpr (kSharedX) {
+          bf16x8_to_f32(reinterpret_cast<const uint4*>(xs + r * p.k)[c], xf);
+        } else {
+          bf16x8_to_f32(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
+        }
 #pragma unroll
         for (int e = 0; e < 8; ++e)
           acc[r] += wf[e] * xf[e];
@@ -58,9 +62,33 @@ __device__ __forceinline__ void prefetch_row(const SkinnyGemmParams& p, std::int
     prefetch_l2(w + c);
 }
 
+// The RMSNorm prologue: x rows into shared memory [m][k], each value as
+// add_rms_norm computes it (thread t sums elements t, t + kThreads, ... in
+// that order; block_sum; x * inv * weight), so the bits are the same.
+template <int kRows>
+__device__ __forceinline__ void norm_rows(const SkinnyGemmParams& p, std::uint16_t* xs) {
+  __shared__ float scratch[kWarps];
+  const auto tid = static_cast<std::int64_t>(threadIdx.x);
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    const float* res = p.residual + r * p.ldx;
+    float sq = 0.0f;
+    for (std::int64_t j = tid; j < p.k; j += kThreads) {
+      const float x = res[j];
+      sq += x * x;
+    }
+    const float total = block_sum(sq, scratch);
+    const float inv = rsqrtf(total / static_cast<float>(p.k) + p.norm_eps);
+    for (std::int64_t j = tid; j < p.k; j += kThreads)
+      xs[r * p.k + j] = f32_to_bf16_bits(res[j] * inv * bf16_bits_to_f32(p.norm_weight[j]));
+  }
+  __syncthreads();
+}
+
 // One warp per output (grid-stride): y[r][row], or with kSwiGlu the pair of
-// gate row i and up row i + n/2 into act[r][i].
-template <int kRows, bool kSwiGlu>
+// gate row i and up row i + n/2 into act[r][i]; with kNorm, x made by
+// norm_rows.
+template <int kRows, bool kSwiGlu, bool kNorm>
 __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams p) {
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
   const std::int64_t warp = static_cast<std::int64_t>(blockIdx.x) * kWarps + threadIdx.x / kWarpSize;
@@ -71,12 +99,17 @@ __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams 
     if (kSwiGlu) prefetch_row(p, warp + outputs, lane);
   }
   await_previous_grid();
+  std::uint16_t* xs = nullptr;
+  if constexpr (kNorm) {
+    xs = dynamic_shared_memory<std::uint16_t>();
+    norm_rows<kRows>(p, xs);
+  }
   for (std::int64_t row = warp; row < outputs; row += num_warps) {
     float acc[kRows];
-    dot_row<kRows>(p, row, lane, acc);
+    dot_row<kRows, kNorm>(p, xs, row, lane, acc);
     if constexpr (kSwiGlu) {
       float up[kRows];
-      dot_row<kRows>(p, row + outputs, lane, up);
+      dot_row<kRows, kNorm>(p, xs, row + outputs, lane, up);
       if (lane == 0) {
 #pragma unroll
         for (int r = 0; r < kRows; ++r)
@@ -84,8 +117,10 @@ __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams 
       }
     } else if (lane == 0) {
 #pragma unroll
-      for (int r = 0; r < kRows; ++r)
-        p.y[r * p.ldy + row] = acc[r];
+      for (int r = 0; r < kRows; ++r) {
+        float* y = p.y + r * p.ldy + row;
+        *y = p.accumulate ? *y + acc[r] : acc[r];
+      }
     }
   }
 }
@@ -101,9 +136,15 @@ cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOr
   const std::int64_t outputs = p.act != nullptr ? p.n / 2 : p.n;
   const std::int64_t blocks_needed = (outputs + kWarps - 1) / kWarps;
   const auto blocks = static_cast<unsigned>(blocks_needed < 8LL * sms ? blocks_needed : 8LL * sms);
-  if (p.act != nullptr)
-    return launch_kernel(skinny_gemm_kernel<kRows, true>, blocks, kThreads, 0, stream, order, p);
-  return launch_kernel(skinny_gemm_kernel<kRows, false>, blocks, kThreads, 0, stream, order, p);
+  const bool swiglu = p.act != nullptr, norm = p.norm_weight != nullptr;
+  const auto smem = static_cast<std::size_t>(norm ? skinny_gemm_norm_bytes(kRows, p.k) : 0);
+  if (swiglu && norm)
+    return launch_kernel(skinny_gemm_kernel<kRows, true, true>, blocks, kThreads, smem, stream, order, p);
+  if (swiglu)
+    return launch_kernel(skinny_gemm_kernel<kRows, true, false>, blocks, kThreads, smem, stream, order, p);
+  if (norm)
+    return launch_kernel(skinny_gemm_kernel<kRows, false, true>, blocks, kThreads, smem, stream, order, p);
+  return launch_kernel(skinny_gemm_kernel<kRows, false, false>, blocks, kThreads, smem, stream, order, p);
 }
 
 }  // namespace
@@ -112,7 +153,9 @@ bool skinny_gemm_supports(const SkinnyGemmParams& p) {
   return p.m >= 1 && p.m <= kSkinnyGemmMaxRows && p.k > 0 && p.k % 8 == 0 && p.ldx % 8 == 0 &&
          p.ldw % 8 == 0 && reinterpret_cast<std::uintptr_t>(p.x) % 16 == 0 &&
          reinterpret_cast<std::uintptr_t>(p.w) % 16 == 0 &&
-         (p.act == nullptr || (p.n % 2 == 0 && p.ldact >= p.n / 2));
+         (p.act == nullptr || (p.n % 2 == 0 && p.ldact >= p.n / 2)) &&
+         (p.norm_weight == nullptr ||
+          (p.residual != nullptr && skinny_gemm_norm_bytes(p.m, p.k) <= kSkinnyGemmMaxNormBytes));
 }
 
 cudaError_t launch_skinny_gemm(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOrder order) {

@@ -117,7 +117,8 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     PAGODA_ASSIGN_OR_RETURN(
         std::unique_ptr<CudaRank> rank,
         CudaRank::create(r.config_, s, std::move(weights), std::move(gemms[static_cast<std::size_t>(i)]),
-                         std::move(comm), lim, num_blocks, o.programmatic_launch));
+                         std::move(comm), lim, num_blocks,
+                         CudaKernelChoices{o.programmatic_launch, o.fused_decode}));
     r.ranks_.push_back(std::move(rank));
   }
   r.rank_status_.resize(static_cast<std::size_t>(num_local));

@@ -41,6 +41,8 @@ struct CudaRunnerOptions {
   bool device_sampling = true;          // sample non-greedy rows on the device (false: on the host)
   bool programmatic_launch = false;     // compute capability 9.0+: kernels launch while the previous
                                         // one finishes (cuda/launch_order.h); off until timed on a GPU
+  bool fused_decode = true;             // decode steps of up to 4 rows on one GPU: residual adds and
+                                        // RMSNorms inside the skinny GEMMs (CudaKernelChoices)
   bool nccl_at_tp1 = false;             // tp 1 through a one-rank NCCL group: the collective path
                                         // (captured in graphs, logits gathered) on one GPU; tests
   // Multi-node: this process runs ranks [first_rank, first_rank + num_local_ranks)

@@ -183,7 +183,7 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                                                      std::unique_ptr<CublasLtGemm> gemm,
                                                      std::unique_ptr<NcclCommunicator> comm,
                                                      const CudaStepLimits& limits, std::int32_t num_kv_blocks,
-                                                     bool programmatic_launch) {
+                                                     CudaKernelChoices choices) {
   auto r = std::unique_ptr<CudaRank>(new CudaRank(config, shard, limits));
   r->weights_ = std::move(weights);
   r->gemm_ = std::move(gemm);
@@ -194,7 +194,9 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   PAGODA_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&r->num_sms_, cudaDevAttrMultiProcessorCount, device));
   int major = 0;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  r->launch_order_ = programmatic_launch && major >= 9 ? LaunchOrder::kProgrammatic : LaunchOrder::kSerial;
+  r->launch_order_ =
+      choices.programmatic_launch && major >= 9 ? LaunchOrder::kProgrammatic : LaunchOrder::kSerial;
+  r->fused_decode_ = choices.fused_decode;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_start_));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_end_));
@@ -323,13 +325,9 @@ Status CudaRank::stage(const FlatStep& step, const Layout& l, std::int32_t split
 
 Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& l,
                                std::int64_t num_splits) {
+  if (fused_decode(l.n)) return enqueue_fused_layer(lw, layer, l, num_splits);
   Workspace& w = *ws_;
-  const std::int64_t n = l.n, h = config_.hidden_size, hd = config_.head_dim;
-  const std::int64_t nq = shard_.num_q_heads, nkv = shard_.num_kv_heads;
-  const auto eps = static_cast<float>(config_.rms_norm_eps);
-  const auto i32 = [&](std::int64_t offset) {
-    return reinterpret_cast<const std::int32_t*>(w.inputs + offset);
-  };
+  const std::int64_t n = l.n, h = config_.hidden_size;
   // The residual stream still lacks the previous layer's MLP output (in proj).
   AddRmsNormParams norm;
   norm.residual = w.hidden;
@@ -339,10 +337,80 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
   norm.out = w.xb;
   norm.rows = n;
   norm.hidden = h;
-  norm.eps = eps;
+  norm.eps = static_cast<float>(config_.rms_norm_eps);
   PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_, launch_order_));
   PAGODA_RETURN_IF_ERROR(gemm(w.xb, lw.qkv, w.qkv, n));
+  PAGODA_RETURN_IF_ERROR(enqueue_attention(lw, layer, l, num_splits));
+  PAGODA_RETURN_IF_ERROR(gemm(w.attn_b, lw.o_proj, w.proj, n));
+  PAGODA_RETURN_IF_ERROR(all_reduce(w.proj, n * h));
+  norm.add = w.proj;
+  norm.write_residual = true;
+  norm.weight = lw.post_attention_norm.data;
+  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_, launch_order_));
+  PAGODA_RETURN_IF_ERROR(gate_up_act(w.xb, lw.gate_up, w.gate_up, w.act, n));
+  PAGODA_RETURN_IF_ERROR(gemm(w.act, lw.down, w.proj, n));
+  return all_reduce(w.proj, n * h);
+}
 
+bool CudaRank::fused_decode(std::int64_t n) const {
+  const std::int64_t h = config_.hidden_size;
+  return fused_decode_ && comm_ == nullptr && n >= 1 && n <= kSkinnyRows && h % 8 == 0 &&
+         shard_.inter_size % 8 == 0 && (shard_.num_q_heads * config_.head_dim) % 8 == 0 &&
+         skinny_gemm_norm_bytes(n, h) <= kSkinnyGemmMaxNormBytes;
+}
+
+// The unfused layer's kernels with its add_rms_norm kernels folded into the
+// skinny GEMMs: o_proj and down add into the residual stream (w.hidden)
+// themselves, QKV and gate/up normalise it on the way in. Same bits.
+Status CudaRank::enqueue_fused_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& l,
+                                     std::int64_t num_splits) {
+  Workspace& w = *ws_;
+  const std::int64_t n = l.n, h = config_.hidden_size;
+  const auto skinny = [&](const std::uint16_t* x, const DeviceMatrix& m) {
+    return SkinnyGemmParams{x, m.data, nullptr, n, m.rows, m.cols, m.cols, m.cols, m.rows, num_sms_};
+  };
+  const auto launch = [&](const SkinnyGemmParams& p) {
+    return cuda_status(launch_skinny_gemm(p, stream_, launch_order_), "launch_skinny_gemm (fused decode)");
+  };
+  SkinnyGemmParams qkv = skinny(nullptr, lw.qkv);
+  qkv.y = w.qkv;
+  qkv.residual = w.hidden;
+  qkv.ldx = h;
+  qkv.norm_weight = lw.input_norm.data;
+  qkv.norm_eps = static_cast<float>(config_.rms_norm_eps);
+  PAGODA_RETURN_IF_ERROR(launch(qkv));
+  PAGODA_RETURN_IF_ERROR(enqueue_attention(lw, layer, l, num_splits));
+  SkinnyGemmParams o = skinny(w.attn_b, lw.o_proj);
+  o.y = w.hidden;
+  o.ldy = h;
+  o.accumulate = true;
+  PAGODA_RETURN_IF_ERROR(launch(o));
+  SkinnyGemmParams gate_up = qkv;
+  gate_up.w = lw.gate_up.data;
+  gate_up.n = lw.gate_up.rows;
+  gate_up.ldw = lw.gate_up.cols;
+  gate_up.y = nullptr;
+  gate_up.ldy = 0;
+  gate_up.act = w.act;
+  gate_up.ldact = lw.gate_up.rows / 2;
+  gate_up.norm_weight = lw.post_attention_norm.data;
+  PAGODA_RETURN_IF_ERROR(launch(gate_up));
+  SkinnyGemmParams down = skinny(w.act, lw.down);
+  down.y = w.hidden;
+  down.ldy = h;
+  down.accumulate = true;
+  return launch(down);
+}
+
+Status CudaRank::enqueue_attention(const CudaLayerWeights& lw, std::int64_t layer, const Layout& l,
+                                   std::int64_t num_splits) {
+  Workspace& w = *ws_;
+  const std::int64_t n = l.n, hd = config_.head_dim;
+  const std::int64_t nq = shard_.num_q_heads, nkv = shard_.num_kv_heads;
+  const auto eps = static_cast<float>(config_.rms_norm_eps);
+  const auto i32 = [&](std::int64_t offset) {
+    return reinterpret_cast<const std::int32_t*>(w.inputs + offset);
+  };
   std::uint16_t* kc = k_cache_.as<std::uint16_t>() + layer * kv_elems_per_layer_;
   std::uint16_t* vc = v_cache_.as<std::uint16_t>() + layer * kv_elems_per_layer_;
   QkNormRopeParams qk;
@@ -403,16 +471,7 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
     pp.scale = scale;
     PAGODA_CUDA_RETURN_IF_ERROR(launch_prefill_attention(pp, stream_, launch_order_));
   }
-
-  PAGODA_RETURN_IF_ERROR(gemm(w.attn_b, lw.o_proj, w.proj, n));
-  PAGODA_RETURN_IF_ERROR(all_reduce(w.proj, n * h));
-  norm.add = w.proj;
-  norm.write_residual = true;
-  norm.weight = lw.post_attention_norm.data;
-  PAGODA_CUDA_RETURN_IF_ERROR(launch_add_rms_norm(norm, stream_, launch_order_));
-  PAGODA_RETURN_IF_ERROR(gate_up_act(w.xb, lw.gate_up, w.gate_up, w.act, n));
-  PAGODA_RETURN_IF_ERROR(gemm(w.act, lw.down, w.proj, n));
-  return all_reduce(w.proj, n * h);
+  return ok_status();
 }
 
 Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
@@ -450,7 +509,7 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   if (s == 0) return ok_status();
   AddRmsNormParams fn;
   fn.residual = w.hidden;
-  fn.add = w.proj;
+  fn.add = fused_decode(n) ? nullptr : w.proj;  // fused: the last down GEMM added it
   fn.row_index = i32(l.sample_rows);
   fn.weight = weights_->final_norm.data;
   fn.out = w.final_xb;

@@ -34,6 +34,15 @@ struct CudaStepLimits {
   std::int32_t block_size = 16;
 };
 
+// How a rank runs its kernels (from CudaRunnerOptions).
+struct CudaKernelChoices {
+  bool programmatic_launch = false;  // LaunchOrder::kProgrammatic on compute capability 9.0+
+  // Decode steps of up to 4 rows without a communicator: the residual adds
+  // and RMSNorms inside the skinny GEMMs (their prologue and epilogue), two
+  // kernels fewer per layer, the same bits.
+  bool fused_decode = true;
+};
+
 class CudaRank {
  public:
   static std::int64_t kv_bytes_per_block(const ModelConfig& config, const cpu::RankShard& shard,
@@ -47,12 +56,11 @@ class CudaRank {
   // only at tp 1; with one, collectives run through NCCL even at tp 1. `gemm` was created on this
   // device (its workspace counts as memory in use before planning). One KV
   // block beyond num_kv_blocks is allocated: the scratch block padding rows of
-  // a CUDA-graph batch write to. `programmatic_launch`: our kernels launch in
-  // LaunchOrder::kProgrammatic on devices of compute capability 9.0+.
+  // a CUDA-graph batch write to.
   [[nodiscard]] static StatusOr<std::unique_ptr<CudaRank>> create(
       const ModelConfig& config, const cpu::RankShard& shard, std::unique_ptr<CudaWeights> weights,
       std::unique_ptr<CublasLtGemm> gemm, std::unique_ptr<NcclCommunicator> comm,
-      const CudaStepLimits& limits, std::int32_t num_kv_blocks, bool programmatic_launch);
+      const CudaStepLimits& limits, std::int32_t num_kv_blocks, CudaKernelChoices choices);
   ~CudaRank();
 
   // The decode batch sizes worth a CUDA graph, ascending: 1, 2, 4, 8, then
@@ -112,6 +120,14 @@ class CudaRank {
   // 2 inter] f32 and silu_mul. Equal bit for bit either way.
   Status gate_up_act(const std::uint16_t* x, const DeviceMatrix& gate_up_w, float* gate_up,
                      std::uint16_t* act, std::int64_t m);
+  // Whether a step of n rows runs the fused decode layer (CudaKernelChoices).
+  bool fused_decode(std::int64_t n) const;
+  Status enqueue_fused_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& layout,
+                             std::int64_t num_splits);
+  // The layer's attention: qk_norm_rope (K/V into the cache), then the decode
+  // and prefill attention kernels, q/k/v from w.qkv into w.attn_b.
+  Status enqueue_attention(const CudaLayerWeights& lw, std::int64_t layer, const Layout& layout,
+                           std::int64_t num_splits);
   std::int64_t splits_for(std::int64_t num_decode, std::int64_t max_context) const;
   // A decode-only step padded to `batch_size` rows (padding writes the scratch block).
   void pad_decode_step(const FlatStep& step, std::int64_t batch_size, FlatStep* out) const;
@@ -124,7 +140,8 @@ class CudaRank {
   CudaStepLimits limits_;
   int num_sms_ = 0;
   LaunchOrder launch_order_ = LaunchOrder::kSerial;  // of every kernel of ours
-  double rope_attention_scaling_ = 1.0;              // YaRN's cos/sin factor (inv_freq lives on the device)
+  bool fused_decode_ = true;
+  double rope_attention_scaling_ = 1.0;  // YaRN's cos/sin factor (inv_freq lives on the device)
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<CudaWeights> weights_;
   std::unique_ptr<CublasLtGemm> gemm_;

@@ -49,6 +49,7 @@ struct Gpu {
   bool nccl = false;  // tp 1 through a one-rank NCCL group
   int tp = 1;
   double graph_budget_s = 60;
+  bool fused = true;         // decode steps of up to 4 rows: norms and adds in the skinny GEMMs
   bool programmatic = true;  // kernels in LaunchOrder::kProgrammatic (compute capability 9.0+; the
                              // runner's default is off until timed, the tests check both)
 };
@@ -59,6 +60,7 @@ std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_siz
   o.nccl_at_tp1 = g.nccl;
   o.tensor_parallel_size = g.tp;
   o.programmatic_launch = g.programmatic;
+  o.fused_decode = g.fused;
   o.graph_capture_budget_s = g.graph_budget_s;
   o.num_kv_blocks = kNumBlocks;
   o.keep_logits = true;
@@ -242,6 +244,40 @@ TEST(CudaModelRunnerTest, SerialLaunchesMatchCpu) {
   LockstepStats st =
       run_lockstep(m, 16, {prompt_of(70, v, 11), prompt_of(5, v, 12)}, 33, 8, Gpu{.programmatic = false});
   EXPECT_GE(st.tokens_compared, 8);
+}
+
+// Decode steps of up to 4 rows with the residual adds and RMSNorms inside the
+// skinny GEMMs (CudaKernelChoices::fused_decode) against the separate
+// kernels: the same logits, bit for bit, eagerly and from graphs; the prefill
+// step (more rows) runs unfused in both.
+TEST(CudaModelRunnerTest, FusedDecodeEqualsUnfusedBitForBit) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[2], "cuda");
+  const int v = m.config.vocab_size;
+  for (const bool graphs : {true, false}) {
+    auto fused = cuda_runner(m, 16, Gpu{.graphs = graphs});
+    auto plain = cuda_runner(m, 16, Gpu{.graphs = graphs, .fused = false});
+    ASSERT_NE(fused, nullptr);
+    ASSERT_NE(plain, nullptr);
+    ModelDriver df(*fused, 5), dp(*plain, 5);
+    std::vector<DriverSeq*> sf, sp;
+    for (int i = 0; i < 3; ++i) {
+      sf.push_back(&df.add(prompt_of(5 + 9 * i, v, 60 + i)));
+      sp.push_back(&dp.add(prompt_of(5 + 9 * i, v, 60 + i)));
+    }
+    for (int step = 0; step < 6; ++step) {
+      std::vector<std::pair<DriverSeq*, std::int32_t>> wf, wp;
+      for (int i = 0; i < (step < 3 ? 3 : 1); ++i) {  // batches of 3, then of 1
+        wf.emplace_back(sf[static_cast<std::size_t>(i)], 0);
+        wp.emplace_back(sp[static_cast<std::size_t>(i)], 0);
+      }
+      auto rf = df.step(wf);
+      auto rp = dp.step(wp);
+      ASSERT_TRUE(rf.ok()) << rf.status().to_string();
+      ASSERT_TRUE(rp.ok()) << rp.status().to_string();
+      ASSERT_EQ(fused->last_logits(), plain->last_logits()) << "graphs " << graphs << ", step " << step;
+    }
+  }
 }
 
 // tp 1 through a one-rank NCCL group: the all-reduces captured in the decode
