@@ -137,14 +137,18 @@ cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOr
   const std::int64_t blocks_needed = (outputs + kWarps - 1) / kWarps;
   const auto blocks = static_cast<unsigned>(blocks_needed < 8LL * sms ? blocks_needed : 8LL * sms);
   const bool swiglu = p.act != nullptr, norm = p.norm_weight != nullptr;
-  const auto smem = static_cast<std::size_t>(norm ? skinny_gemm_norm_bytes(kRows, p.k) : 0);
-  if (swiglu && norm)
-    return launch_kernel(skinny_gemm_kernel<kRows, true, true>, blocks, kThreads, smem, stream, order, p);
-  if (swiglu)
-    return launch_kernel(skinny_gemm_kernel<kRows, true, false>, blocks, kThreads, smem, stream, order, p);
-  if (norm)
-    return launch_kernel(skinny_gemm_kernel<kRows, false, true>, blocks, kThreads, smem, stream, order, p);
-  return launch_kernel(skinny_gemm_kernel<kRows, false, false>, blocks, kThreads, smem, stream, order, p);
+  if constexpr (kRows <= kSkinnyGemmMaxFusedRows) {  // fewer instantiations: smaller binaries
+    const auto smem = static_cast<std::size_t>(norm ? skinny_gemm_norm_bytes(kRows, p.k) : 0);
+    if (swiglu && norm)
+      return launch_kernel(skinny_gemm_kernel<kRows, true, true>, blocks, kThreads, smem, stream, order, p);
+    if (swiglu)
+      return launch_kernel(skinny_gemm_kernel<kRows, true, false>, blocks, kThreads, 0, stream, order, p);
+    if (norm)
+      return launch_kernel(skinny_gemm_kernel<kRows, false, true>, blocks, kThreads, smem, stream, order, p);
+  } else if (swiglu || norm) {
+    return cudaErrorInvalidValue;  // skinny_gemm_supports refused it
+  }
+  return launch_kernel(skinny_gemm_kernel<kRows, false, false>, blocks, kThreads, 0, stream, order, p);
 }
 
 }  // namespace
@@ -153,6 +157,7 @@ bool skinny_gemm_supports(const SkinnyGemmParams& p) {
   return p.m >= 1 && p.m <= kSkinnyGemmMaxRows && p.k > 0 && p.k % 8 == 0 && p.ldx % 8 == 0 &&
          p.ldw % 8 == 0 && reinterpret_cast<std::uintptr_t>(p.x) % 16 == 0 &&
          reinterpret_cast<std::uintptr_t>(p.w) % 16 == 0 &&
+         ((p.act == nullptr && p.norm_weight == nullptr) || p.m <= kSkinnyGemmMaxFusedRows) &&
          (p.act == nullptr || (p.n % 2 == 0 && p.ldact >= p.n / 2)) &&
          (p.norm_weight == nullptr ||
           (p.residual != nullptr && skinny_gemm_norm_bytes(p.m, p.k) <= kSkinnyGemmMaxNormBytes));

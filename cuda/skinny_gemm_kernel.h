@@ -19,6 +19,7 @@
 namespace pagoda::cuda {
 
 constexpr int kSkinnyGemmMaxRows = 8;
+constexpr int kSkinnyGemmMaxFusedRows = 4;  // the fused forms (below) take up to this many rows
 
 struct SkinnyGemmParams {
   const std::uint16_t* x = nullptr;  // [m, k] bf16, row stride ldx
@@ -49,9 +50,10 @@ constexpr std::int64_t skinny_gemm_norm_bytes(std::int64_t m, std::int64_t k) {
 constexpr std::int64_t kSkinnyGemmMaxNormBytes = 48 * 1024;
 
 // True when the kernel takes these arguments: 1 <= m <= kSkinnyGemmMaxRows,
-// k, ldx and ldw multiples of 8 and x, w 16-byte aligned; with act, n even
-// and ldact >= n / 2; with the norm prologue, the rows within
-// kSkinnyGemmMaxNormBytes of shared memory.
+// k, ldx and ldw multiples of 8 and x, w 16-byte aligned; with act or the
+// norm prologue, m <= kSkinnyGemmMaxFusedRows; with act, n even and ldact >=
+// n / 2; with the norm prologue, the rows within kSkinnyGemmMaxNormBytes of
+// shared memory.
 bool skinny_gemm_supports(const SkinnyGemmParams& p);
 
 // cudaErrorInvalidValue when !skinny_gemm_supports(p).

@@ -71,7 +71,7 @@ TEST_F(CudaSkinnyGemmTest, SwiGluEpilogueEqualsGemmThenSiluMul) {
   };
   const Case cases[] = {{1000, 1024, 0}, {37, 136, 5}, {1536, 512, 8}};
   for (const Case& c : cases) {
-    for (std::int64_t m = 1; m <= kSkinnyGemmMaxRows; ++m) {
+    for (std::int64_t m = 1; m <= kSkinnyGemmMaxFusedRows; ++m) {
       const std::int64_t n = 2 * c.inter, ldact = c.inter + c.ldact_pad;
       DeviceBuffer dx, dw, dy, ref, act;
       ASSERT_NO_FATAL_FAILURE(upload(random_bf16(rng, static_cast<std::size_t>(m * c.k), -1.0f, 1.0f), &dx));
@@ -119,7 +119,7 @@ TEST_F(CudaSkinnyGemmTest, NormPrologueAndResidualEpilogueEqualTheSeparateKernel
   };
   const Case cases[] = {{74, 1032}, {300, 136}, {64, 4096}};
   for (const Case& c : cases) {
-    for (std::int64_t m = 1; m <= kSkinnyGemmMaxRows; ++m) {
+    for (std::int64_t m = 1; m <= kSkinnyGemmMaxFusedRows; ++m) {
       if (skinny_gemm_norm_bytes(m, c.k) > kSkinnyGemmMaxNormBytes) continue;
       const std::string where =
           "m " + std::to_string(m) + " n " + std::to_string(c.n) + " k " + std::to_string(c.k);
@@ -205,6 +205,9 @@ TEST(CudaSkinnyGemmLimitsTest, RefusesWhatItCannotTake) {
   p.act = buf;
   p.ldact = 2;
   EXPECT_TRUE(skinny_gemm_supports(p));  // n = 4: two gate/up pairs
+  p.m = 5;
+  EXPECT_FALSE(skinny_gemm_supports(p));  // more rows than the fused forms take
+  p.m = 2;
   p.ldact = 1;
   EXPECT_FALSE(skinny_gemm_supports(p));  // an act row shorter than n / 2
   p.ldact = 2;
