@@ -23,7 +23,9 @@ namespace pagoda::cuda {
 // be scheduled: its blocks may occupy free multiprocessors while this grid
 // runs, and they wait in their own await_previous_grid().
 __device__ __forceinline__ void await_previous_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(PAGODA_SIMT)
+  simt::await_previous_grid();
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
@@ -46,9 +48,8 @@ template <typename... Params, typename... Args>
 cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem_bytes,
                           cudaStream_t stream, LaunchOrder order, Args... args) {
 #if defined(PAGODA_SIMT)
-  (void)order;  // the emulator runs each launch to completion: both orders are serial
   return simt::launch(reinterpret_cast<const void*>(kernel), grid, block, smem_bytes, stream,
-                      [=] { kernel(args...); });
+                      order == LaunchOrder::kProgrammatic, [=] { kernel(args...); });
 #else
   cudaLaunchConfig_t config = {};
   config.gridDim = grid;

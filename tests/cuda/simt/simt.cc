@@ -37,6 +37,9 @@ struct Failure {
   std::string what;
 };
 
+// Thrown by await_previous_grid() in a run until the wait: the thread is done.
+struct ReachedWait {};
+
 // Fiber stacks with a guard page below each, kept for the next block.
 class StackPool {
  public:
@@ -106,6 +109,7 @@ std::mutex g_launch_mutex;  // one launch at a time: the state below is the laun
 Block* g_block = nullptr;
 Thread* g_thread = nullptr;
 unsigned char* g_dynamic_smem = nullptr;
+bool g_until_wait = false;
 StackPool g_stacks;
 
 void yield_to_scheduler() {
@@ -183,6 +187,7 @@ std::string run_block(Block& b, std::uint64_t block_linear, std::uint64_t seed,
         body();
       } catch (const Failure& f) {
         if (b.error.empty()) b.error = f.what;
+      } catch (const ReachedWait&) {
       }
       t.state = State::kDone;
       return std::move(t.back);
@@ -219,8 +224,9 @@ std::string run_block(Block& b, std::uint64_t block_linear, std::uint64_t seed,
 }  // namespace
 
 std::string run_grid(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes,
-                     const std::function<void()>& kernel_body) {
+                     const std::function<void()>& kernel_body, bool until_wait) {
   std::lock_guard<std::mutex> lock(g_launch_mutex);
+  g_until_wait = until_wait;
   const std::uint64_t seed = schedule_seed();
   const std::size_t num_threads = static_cast<std::size_t>(block.x) * block.y * block.z;
   std::unique_ptr<unsigned char[]> smem(new (std::align_val_t{128}) unsigned char[dynamic_smem_bytes + 1]);
@@ -229,9 +235,11 @@ std::string run_grid(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes,
   b.warps.resize((num_threads + kWarpSize - 1) / kWarpSize);
   std::string error;
   std::uint64_t block_linear = 0;
+  const std::uint64_t num_blocks = static_cast<std::uint64_t>(grid.x) * grid.y * grid.z;
   for (unsigned bz = 0; bz < grid.z && error.empty(); ++bz) {
     for (unsigned by = 0; by < grid.y && error.empty(); ++by) {
       for (unsigned bx = 0; bx < grid.x && error.empty(); ++bx, ++block_linear) {
+        if (until_wait && block_linear != 0 && block_linear + 1 != num_blocks) continue;
         std::memset(smem.get(), kPoison, dynamic_smem_bytes);
         if (__start_pagoda_simt_shared != nullptr)
           std::memset(__start_pagoda_simt_shared, kPoison,
@@ -261,6 +269,10 @@ std::string run_grid(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes,
   }
   g_dynamic_smem = nullptr;
   return error;
+}
+
+void await_previous_grid() {
+  if (g_until_wait) throw ReachedWait{};
 }
 
 void sync_threads() {

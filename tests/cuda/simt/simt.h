@@ -54,9 +54,16 @@ extern ThreadContext* g_thread_context;
 
 // Runs `kernel_body` as every thread of the grid; returns an empty string on
 // success, else what went wrong. `dynamic_smem_bytes` of shared memory is
-// what dynamic_shared() returns inside the kernel.
+// what dynamic_shared() returns inside the kernel. With `until_wait`, the
+// first and last blocks only, each thread ending where it calls
+// await_previous_grid() (a programmatic launch's part that may overlap the
+// kernel before it).
 std::string run_grid(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes,
-                     const std::function<void()>& kernel_body);
+                     const std::function<void()>& kernel_body, bool until_wait = false);
+
+// The device side of programmatic dependent launch (cuda/kernel_launch.cuh):
+// ends the thread in a run_grid(..., until_wait = true), else nothing.
+void await_previous_grid();
 
 // __syncthreads(): waits until every live thread of the block arrives.
 void sync_threads();

@@ -5,10 +5,13 @@
 // them fault) and start as 0xFF bytes; every stream runs its work at once in
 // call order, except while it captures a graph, whose launch replays it.
 // Calls a real device forbids during a capture (synchronous copies, memsets,
-// allocation, synchronisation) fail it, as on a device. Thread-safe: one
+// allocation, synchronisation) fail it, as on a device. A programmatic
+// launch's part before its wait runs first with the device's memory fenced
+// off (DeviceMemoryFence). Thread-safe: one
 // mutex, and launches run one at a time.
 #include "tests/cuda/simt/simt_runtime.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -65,6 +68,7 @@ struct Runtime {
   std::map<void*, Mapping> allocations;        // by the pointer handed out
   std::map<int, std::size_t> allocated_bytes;  // by device
   std::map<const void*, int> smem_opt_in;
+  std::map<const void*, int> fenced_launches;  // programmatic launches checked, by kernel
   CUstream_st default_stream;
 };
 
@@ -127,8 +131,66 @@ cudaError_t enqueue(cudaStream_t stream, Op op) {
   return cudaSuccess;
 }
 
+// While a programmatic launch runs up to its waits: every allocation of its
+// device inaccessible (other threads touch only their own device's memory
+// while a kernel runs, or a peer's inside a collective, which this device's
+// thread is then in too), and a fault there reported as what it means.
+class DeviceMemoryFence {
+ public:
+  explicit DeviceMemoryFence(int device) {
+    std::lock_guard<std::mutex> lock(runtime().mutex);
+    for (const auto& [ptr, m] : runtime().allocations)
+      if (m.device == device) fenced_.push_back(m);
+    for (const Mapping& m : fenced_)
+      mprotect(m.base, m.bytes - page_bytes(), PROT_NONE);
+    g_fenced = &fenced_;
+    struct sigaction sa = {};
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, &previous_);
+  }
+  ~DeviceMemoryFence() {
+    sigaction(SIGSEGV, &previous_, nullptr);
+    g_fenced = nullptr;
+    for (const Mapping& m : fenced_)
+      mprotect(m.base, m.bytes - page_bytes(), PROT_READ | PROT_WRITE);
+  }
+  DeviceMemoryFence(const DeviceMemoryFence&) = delete;
+  DeviceMemoryFence& operator=(const DeviceMemoryFence&) = delete;
+
+ private:
+  static void on_fault(int, siginfo_t* info, void*) {
+    const auto* at = static_cast<const unsigned char*>(info->si_addr);
+    for (const Mapping& m : *g_fenced) {
+      const auto* base = static_cast<const unsigned char*>(m.base);
+      if (at >= base && at < base + m.bytes) {
+        static const char kMessage[] =
+            "simt: a kernel launched in LaunchOrder::kProgrammatic touched device memory before "
+            "await_previous_grid() (cuda/kernel_launch.cuh): on a GPU that races with the kernel "
+            "before it\n";
+        (void)!write(2, kMessage, sizeof kMessage - 1);
+        std::abort();
+      }
+    }
+    signal(SIGSEGV, SIG_DFL);  // not ours: fault again, as without the fence
+  }
+
+  static inline const std::vector<Mapping>* g_fenced = nullptr;
+  std::vector<Mapping> fenced_;
+  struct sigaction previous_ = {};
+};
+
+// Whether to check this programmatic launch's part before its wait: the first
+// kFencedLaunches launches of each kernel (fencing costs two mprotect calls
+// per allocation, and the part before the wait rarely depends on arguments).
+bool fence_this_launch(const void* kernel) {
+  constexpr int kFencedLaunches = 8;
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  return runtime().fenced_launches[kernel]++ < kFencedLaunches;
+}
+
 cudaError_t launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_smem_bytes,
-                   cudaStream_t stream, std::function<void()> body) {
+                   cudaStream_t stream, bool programmatic, std::function<void()> body) {
   const unsigned long long threads = static_cast<unsigned long long>(block.x) * block.y * block.z;
   if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
       grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535)
@@ -139,13 +201,20 @@ cudaError_t launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynami
     if (it == runtime().smem_opt_in.end() || dynamic_smem_bytes > static_cast<std::size_t>(it->second))
       return record(cudaErrorInvalidValue);
   }
-  return enqueue(stream, [grid, block, dynamic_smem_bytes, body = std::move(body)] {
-    const std::string error = run_grid(grid, block, dynamic_smem_bytes, body);
-    if (!error.empty()) {
-      std::fprintf(stderr, "simt: kernel failed: %s\n", error.c_str());
-      t_last_error = cudaErrorLaunchFailure;
-    }
-  });
+  const int device = t_device;
+  return enqueue(stream,
+                 [kernel, grid, block, dynamic_smem_bytes, programmatic, device, body = std::move(body)] {
+                   std::string error;
+                   if (programmatic && fence_this_launch(kernel)) {
+                     const DeviceMemoryFence fence(device);
+                     error = run_grid(grid, block, dynamic_smem_bytes, body, /*until_wait=*/true);
+                   }
+                   if (error.empty()) error = run_grid(grid, block, dynamic_smem_bytes, body);
+                   if (!error.empty()) {
+                     std::fprintf(stderr, "simt: kernel failed: %s\n", error.c_str());
+                     t_last_error = cudaErrorLaunchFailure;
+                   }
+                 });
 }
 
 }  // namespace pagoda::simt

@@ -15,8 +15,13 @@ namespace pagoda::simt {
 // then runs the grid in stream order: at once, or when a graph captured on
 // `stream` is launched. An emulator failure inside the grid is reported by the
 // next synchronising call and cudaGetLastError, as a device fault would be.
+// A `programmatic` launch (LaunchOrder::kProgrammatic) first runs its first
+// and last blocks' threads up to their await_previous_grid() with the
+// device's memory inaccessible (the first 8 launches of each kernel): that
+// part may overlap the kernel before it on a GPU, so a thread touching device
+// memory there aborts the process, naming the rule.
 cudaError_t launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_smem_bytes,
-                   cudaStream_t stream, std::function<void()> body);
+                   cudaStream_t stream, bool programmatic, std::function<void()> body);
 
 // Runs `op` in `stream`'s order: at once, or recorded into the graph the
 // stream is capturing.

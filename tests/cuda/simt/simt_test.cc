@@ -33,11 +33,18 @@ struct Buffer {
   std::size_t count;
 };
 
+// Launches in the given order and waits for the kernel.
+template <typename... Params, typename... Args>
+cudaError_t run_in_order(bool programmatic, void (*kernel)(Params...), dim3 grid, dim3 block,
+                         std::size_t smem, Args... args) {
+  const cudaError_t e = launch(reinterpret_cast<const void*>(kernel), grid, block, smem, nullptr,
+                               programmatic, [=] { kernel(args...); });
+  return e != cudaSuccess ? e : cudaDeviceSynchronize();
+}
+
 template <typename... Params, typename... Args>
 cudaError_t run(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem, Args... args) {
-  const cudaError_t e =
-      launch(reinterpret_cast<const void*>(kernel), grid, block, smem, nullptr, [=] { kernel(args...); });
-  return e != cudaSuccess ? e : cudaDeviceSynchronize();
+  return run_in_order(false, kernel, grid, block, smem, args...);
 }
 
 // Each thread writes its id, then reads its neighbour's, with or without the
@@ -209,6 +216,26 @@ TEST(SimtDeathTest, AReadPastAnAllocationFaults) {
   EXPECT_DEATH(run(read_past_end_kernel, 1, 1, 0, in.ptr, out.ptr), "");
 }
 
+// A programmatic launch's threads may run up to their wait while the kernel
+// before still writes: reading device memory there is the race.
+template <bool kWaitFirst>
+__global__ void copy_kernel(const float* in, float* out) {
+  if (kWaitFirst) await_previous_grid();
+  const float v = in[threadIdx.x];
+  if (!kWaitFirst) await_previous_grid();
+  out[threadIdx.x] = v;
+}
+
+TEST(SimtDeathTest, AProgrammaticLaunchTouchingMemoryBeforeItsWaitAborts) {
+  Buffer<float> in(32), out(32);
+  ASSERT_EQ(cudaMemset(in.ptr, 0, 32 * sizeof(float)), cudaSuccess);
+  EXPECT_EQ(run_in_order(true, copy_kernel<true>, 1, 32, 0, in.ptr, out.ptr), cudaSuccess);
+  EXPECT_EQ(out.host()[31], 0.0f);
+  EXPECT_EQ(run_in_order(false, copy_kernel<false>, 1, 32, 0, in.ptr, out.ptr), cudaSuccess);  // serial: fine
+  EXPECT_DEATH(run_in_order(true, copy_kernel<false>, 1, 32, 0, in.ptr, out.ptr),
+               "touched device memory before await_previous_grid");
+}
+
 __global__ void noop_kernel() {}
 
 TEST(SimtTest, LaunchLimitsAreTheDevices) {
@@ -232,9 +259,9 @@ TEST(SimtTest, GraphsReplayWhatWasCapturedAndCaptureRefusesSynchronousCalls) {
   cudaStream_t s = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
   ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  ASSERT_EQ(
-      launch(reinterpret_cast<const void*>(add_one_kernel), 1, 32, 0, s, [p = x.ptr] { add_one_kernel(p); }),
-      cudaSuccess);
+  ASSERT_EQ(launch(reinterpret_cast<const void*>(add_one_kernel), 1, 32, 0, s, false,
+                   [p = x.ptr] { add_one_kernel(p); }),
+            cudaSuccess);
   cudaGraph_t graph = nullptr;
   ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
   EXPECT_EQ(x.host()[0], 0);  // captured, not run
