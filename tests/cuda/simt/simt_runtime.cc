@@ -137,13 +137,14 @@ cudaError_t enqueue(cudaStream_t stream, Op op) {
 // thread is then in too), and a fault there reported as what it means.
 class DeviceMemoryFence {
  public:
-  explicit DeviceMemoryFence(int device) {
+  // One fence at a time in the process (the SIGSEGV handler is the process's).
+  explicit DeviceMemoryFence(int device) : one_at_a_time_(mutex_) {
     std::lock_guard<std::mutex> lock(runtime().mutex);
     for (const auto& [ptr, m] : runtime().allocations)
       if (m.device == device) fenced_.push_back(m);
     for (const Mapping& m : fenced_)
       mprotect(m.base, m.bytes - page_bytes(), PROT_NONE);
-    g_fenced = &fenced_;
+    active_ = &fenced_;
     struct sigaction sa = {};
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO;
@@ -151,7 +152,7 @@ class DeviceMemoryFence {
   }
   ~DeviceMemoryFence() {
     sigaction(SIGSEGV, &previous_, nullptr);
-    g_fenced = nullptr;
+    active_ = nullptr;
     for (const Mapping& m : fenced_)
       mprotect(m.base, m.bytes - page_bytes(), PROT_READ | PROT_WRITE);
   }
@@ -161,7 +162,7 @@ class DeviceMemoryFence {
  private:
   static void on_fault(int, siginfo_t* info, void*) {
     const auto* at = static_cast<const unsigned char*>(info->si_addr);
-    for (const Mapping& m : *g_fenced) {
+    for (const Mapping& m : *active_) {
       const auto* base = static_cast<const unsigned char*>(m.base);
       if (at >= base && at < base + m.bytes) {
         static const char kMessage[] =
@@ -175,7 +176,9 @@ class DeviceMemoryFence {
     signal(SIGSEGV, SIG_DFL);  // not ours: fault again, as without the fence
   }
 
-  static inline const std::vector<Mapping>* g_fenced = nullptr;
+  static inline std::mutex mutex_;
+  static inline const std::vector<Mapping>* active_ = nullptr;
+  std::lock_guard<std::mutex> one_at_a_time_;
   std::vector<Mapping> fenced_;
   struct sigaction previous_ = {};
 };
