@@ -246,12 +246,16 @@ Status CudaRank::all_reduce(float* data, std::int64_t count) {
   return comm_->enqueue_all_reduce_sum(data, count, stream_);
 }
 
+SkinnyGemmParams CudaRank::skinny_params(const std::uint16_t* x, const DeviceMatrix& w, float* y,
+                                         std::int64_t m, std::int64_t ldy) const {
+  return SkinnyGemmParams{x, w.data, y, m, w.rows, w.cols, w.cols, w.cols, ldy > 0 ? ldy : w.rows, num_sms_};
+}
+
 Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
                       std::int64_t ldy) {
   // Decode batches: our memory-bound kernel; larger m: cuBLASLt's tensor cores.
   // (Measured on an H200: ours is faster up to about m = 4, cuBLASLt from 8.)
-  const SkinnyGemmParams sp{x,       w.data, y, m, w.rows, w.cols, w.cols, w.cols, ldy > 0 ? ldy : w.rows,
-                            num_sms_};
+  const SkinnyGemmParams sp = skinny_params(x, w, y, m, ldy);
   if (m <= kSkinnyRows && skinny_gemm_supports(sp))
     return cuda_status(launch_skinny_gemm(sp, stream_, launch_order_), "launch_skinny_gemm");
   GemmArgs a;
@@ -270,9 +274,7 @@ Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, s
 Status CudaRank::gate_up_act(const std::uint16_t* x, const DeviceMatrix& gate_up_w, float* gate_up,
                              std::uint16_t* act, std::int64_t m) {
   const std::int64_t inter = gate_up_w.rows / 2;
-  SkinnyGemmParams sp{
-      x, gate_up_w.data, nullptr, m, gate_up_w.rows, gate_up_w.cols, gate_up_w.cols, gate_up_w.cols,
-      0, num_sms_};
+  SkinnyGemmParams sp = skinny_params(x, gate_up_w, nullptr, m);
   sp.act = act;
   sp.ldact = inter;
   if (m <= kSkinnyRows && skinny_gemm_supports(sp))
@@ -366,40 +368,34 @@ Status CudaRank::enqueue_fused_layer(const CudaLayerWeights& lw, std::int64_t la
                                      std::int64_t num_splits) {
   Workspace& w = *ws_;
   const std::int64_t n = l.n, h = config_.hidden_size;
-  const auto skinny = [&](const std::uint16_t* x, const DeviceMatrix& m) {
-    return SkinnyGemmParams{x, m.data, nullptr, n, m.rows, m.cols, m.cols, m.cols, m.rows, num_sms_};
-  };
   const auto launch = [&](const SkinnyGemmParams& p) {
     return cuda_status(launch_skinny_gemm(p, stream_, launch_order_), "launch_skinny_gemm (fused decode)");
   };
-  SkinnyGemmParams qkv = skinny(nullptr, lw.qkv);
+  // x = RMSNorm(residual stream) · weight, made in the GEMM's prologue.
+  const auto normed = [&](const DeviceMatrix& m, const DeviceMatrix& norm_weight) {
+    SkinnyGemmParams p = skinny_params(nullptr, m, nullptr, n);
+    p.residual = w.hidden;
+    p.ldx = h;
+    p.norm_weight = norm_weight.data;
+    p.norm_eps = static_cast<float>(config_.rms_norm_eps);
+    return p;
+  };
+  // residual stream += x · mᵀ, in the GEMM's epilogue.
+  const auto added = [&](const std::uint16_t* x, const DeviceMatrix& m) {
+    SkinnyGemmParams p = skinny_params(x, m, w.hidden, n, h);
+    p.accumulate = true;
+    return p;
+  };
+  SkinnyGemmParams qkv = normed(lw.qkv, lw.input_norm);
   qkv.y = w.qkv;
-  qkv.residual = w.hidden;
-  qkv.ldx = h;
-  qkv.norm_weight = lw.input_norm.data;
-  qkv.norm_eps = static_cast<float>(config_.rms_norm_eps);
   PAGODA_RETURN_IF_ERROR(launch(qkv));
   PAGODA_RETURN_IF_ERROR(enqueue_attention(lw, layer, l, num_splits));
-  SkinnyGemmParams o = skinny(w.attn_b, lw.o_proj);
-  o.y = w.hidden;
-  o.ldy = h;
-  o.accumulate = true;
-  PAGODA_RETURN_IF_ERROR(launch(o));
-  SkinnyGemmParams gate_up = qkv;
-  gate_up.w = lw.gate_up.data;
-  gate_up.n = lw.gate_up.rows;
-  gate_up.ldw = lw.gate_up.cols;
-  gate_up.y = nullptr;
-  gate_up.ldy = 0;
+  PAGODA_RETURN_IF_ERROR(launch(added(w.attn_b, lw.o_proj)));
+  SkinnyGemmParams gate_up = normed(lw.gate_up, lw.post_attention_norm);
   gate_up.act = w.act;
   gate_up.ldact = lw.gate_up.rows / 2;
-  gate_up.norm_weight = lw.post_attention_norm.data;
   PAGODA_RETURN_IF_ERROR(launch(gate_up));
-  SkinnyGemmParams down = skinny(w.act, lw.down);
-  down.y = w.hidden;
-  down.ldy = h;
-  down.accumulate = true;
-  return launch(down);
+  return launch(added(w.act, lw.down));
 }
 
 Status CudaRank::enqueue_attention(const CudaLayerWeights& lw, std::int64_t layer, const Layout& l,

@@ -17,6 +17,7 @@
 #include "cuda/cublaslt_gemm.h"
 #include "cuda/device_buffer.h"
 #include "cuda/launch_order.h"
+#include "cuda/skinny_gemm_kernel.h"
 #include "engine/cpu/cpu_weights.h"
 #include "engine/cuda/cuda_weights.h"
 #include "engine/cuda/device_sample_batch.h"
@@ -114,6 +115,9 @@ class CudaRank {
   Status enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, const Layout& layout,
                        std::int64_t num_splits);
   Status all_reduce(float* data, std::int64_t count);
+  // y = x · wᵀ as skinny GEMM arguments (ldy 0: w.rows).
+  SkinnyGemmParams skinny_params(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
+                                 std::int64_t ldy = 0) const;
   Status gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m, std::int64_t ldy = 0);
   // act = SwiGLU(x · gate_upᵀ) [m, inter] bf16: decode batches in one skinny
   // GEMM with the activation in its epilogue, larger m through gate_up [m,
