@@ -119,6 +119,13 @@ std::size_t page_bytes() {
   return static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
+// cudaMemcpy2D's copy: `height` rows of `width` bytes, each at its pitch.
+void copy_rows(void* dst, std::size_t dpitch, const void* src, std::size_t spitch, std::size_t width,
+               std::size_t height) {
+  for (std::size_t r = 0; r < height; ++r)
+    std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+}
+
 }  // namespace
 
 cudaError_t enqueue(cudaStream_t stream, Op op) {
@@ -414,18 +421,15 @@ cudaError_t cudaMemcpy2D(void* dst, size_t dpitch, const void* src, size_t spitc
                          size_t height, cudaMemcpyKind /*kind*/) {
   if (refused_in_capture()) return cudaErrorStreamCaptureUnsupported;
   if (width > dpitch || width > spitch) return record(cudaErrorInvalidPitchValue);
-  for (size_t r = 0; r < height; ++r)
-    std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+  pagoda::simt::copy_rows(dst, dpitch, src, spitch, width, height);
   return cudaGetLastError();
 }
 
 cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
                               size_t height, cudaMemcpyKind /*kind*/, cudaStream_t stream) {
   if (width > dpitch || width > spitch) return record(cudaErrorInvalidPitchValue);
-  return pagoda::simt::enqueue(stream, [=] {
-    for (size_t r = 0; r < height; ++r)
-      std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
-  });
+  return pagoda::simt::enqueue(stream,
+                               [=] { pagoda::simt::copy_rows(dst, dpitch, src, spitch, width, height); });
 }
 
 cudaError_t cudaMemset(void* ptr, int value, size_t count) {
