@@ -241,10 +241,6 @@ cudaError_t cudaGetLastError() {
   return e;
 }
 
-cudaError_t cudaPeekAtLastError() {
-  return pagoda::simt::t_last_error;
-}
-
 const char* cudaGetErrorName(cudaError_t error) {
   switch (error) {
     case cudaSuccess:
@@ -397,10 +393,6 @@ cudaError_t cudaMallocHost(void** ptr, size_t size) {
   return *ptr != nullptr ? cudaSuccess : record(cudaErrorMemoryAllocation);
 }
 
-cudaError_t cudaHostAlloc(void** ptr, size_t size, unsigned int /*flags*/) {
-  return cudaMallocHost(ptr, size);
-}
-
 cudaError_t cudaFreeHost(void* ptr) {
   std::free(ptr);
   return cudaSuccess;
@@ -436,10 +428,6 @@ cudaError_t cudaMemset(void* ptr, int value, size_t count) {
   if (refused_in_capture()) return cudaErrorStreamCaptureUnsupported;
   std::memset(ptr, value, count);
   return cudaSuccess;
-}
-
-cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t stream) {
-  return pagoda::simt::enqueue(stream, [=] { std::memset(ptr, value, count); });
 }
 
 // --- streams and graphs ----------------------------------------------------
@@ -497,10 +485,6 @@ cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* 
   return cudaSuccess;
 }
 
-cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* /*mode*/) {
-  return cudaSuccess;
-}
-
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long /*flags*/) {
   if (graph == nullptr) return record(cudaErrorInvalidValue);
   *exec = new CUgraphExec_st{graph->ops};
@@ -531,10 +515,6 @@ cudaError_t cudaEventCreate(cudaEvent_t* event) {
   return cudaSuccess;
 }
 
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned int /*flags*/) {
-  return cudaEventCreate(event);
-}
-
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
   delete event;
   return cudaSuccess;
@@ -549,10 +529,6 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
 
 cudaError_t cudaEventSynchronize(cudaEvent_t /*event*/) {
   return cudaGetLastError();
-}
-
-cudaError_t cudaStreamWaitEvent(cudaStream_t /*stream*/, cudaEvent_t /*event*/, unsigned int /*flags*/) {
-  return cudaSuccess;  // every stream's work is done when it is enqueued
 }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
