@@ -44,4 +44,10 @@ struct FlatStep {
 // request whose block table is too short.
 StatusOr<FlatStep> flatten_step(const StepPlan& plan, std::int32_t block_size, std::int32_t tile_rows = 64);
 
+// Moves every decode row into a prefill tile of its own (decode_rows becomes
+// empty), so that one attention kernel computes every token of the step: a
+// token's attention then never depends on whether it came as a decode or
+// inside a prefill chunk (the CUDA backend's batch-invariant mode).
+void decode_rows_as_tiles(FlatStep* step);
+
 }  // namespace pagoda

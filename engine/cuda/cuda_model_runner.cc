@@ -31,6 +31,11 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     const ModelConfig& config, std::shared_ptr<const Checkpoint> checkpoint, const CudaRunnerOptions& o) {
   const int tp = o.tensor_parallel_size;
   if (tp < 1 || tp > 64) return invalid_argument("--tp must be between 1 and 64, got " + std::to_string(tp));
+  if (o.batch_invariant && tp > 2) {
+    return invalid_argument("--batch-invariant takes --tp 1 or 2 on CUDA, not " + std::to_string(tp) +
+                            ": NCCL may sum more than two ranks' values in an order that changes with the "
+                            "batch size");
+  }
   const CudaStepLimits& lim = o.limits;
   if (lim.block_size < 1 || lim.block_size > 1024)
     return invalid_argument("--block-size must be in [1, 1024]");
@@ -118,7 +123,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
         std::unique_ptr<CudaRank> rank,
         CudaRank::create(r.config_, s, std::move(weights), std::move(gemms[static_cast<std::size_t>(i)]),
                          std::move(comm), lim, num_blocks,
-                         CudaKernelChoices{o.programmatic_launch, o.fused_decode}));
+                         CudaKernelChoices{o.programmatic_launch, o.fused_decode, o.batch_invariant}));
     r.ranks_.push_back(std::move(rank));
   }
   r.rank_status_.resize(static_cast<std::size_t>(num_local));

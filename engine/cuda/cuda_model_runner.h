@@ -43,6 +43,8 @@ struct CudaRunnerOptions {
                                         // one finishes (cuda/launch_order.h); off until timed on a GPU
   bool fused_decode = true;             // decode steps of up to 4 rows on one GPU: residual adds and
                                         // RMSNorms inside the skinny GEMMs (CudaKernelChoices)
+  bool batch_invariant = false;         // a request's tokens and logits bit for bit the same whatever
+                                        // else is in the batch (CudaKernelChoices); tp <= 2
   bool nccl_at_tp1 = false;             // tp 1 through a one-rank NCCL group: the collective path
                                         // (captured in graphs, logits gathered) on one GPU; tests
   // Multi-node: this process runs ranks [first_rank, first_rank + num_local_ranks)

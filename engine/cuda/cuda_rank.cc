@@ -11,6 +11,7 @@
 #include "cuda/argmax_kernel.h"
 #include "cuda/cuda_status.h"
 #include "cuda/embedding_kernel.h"
+#include "cuda/invariant_gemm_kernel.h"
 #include "cuda/paged_attention_kernel.h"
 #include "cuda/prefill_attention_kernel.h"
 #include "cuda/qk_norm_rope_kernel.h"
@@ -184,6 +185,8 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                                                      std::unique_ptr<NcclCommunicator> comm,
                                                      const CudaStepLimits& limits, std::int32_t num_kv_blocks,
                                                      CudaKernelChoices choices) {
+  if (choices.batch_invariant && shard.world_size > 2)
+    return internal_error("the batch-invariant mode takes tp 1 or 2 (CudaModelRunner checks)");
   auto r = std::unique_ptr<CudaRank>(new CudaRank(config, shard, limits));
   r->weights_ = std::move(weights);
   r->gemm_ = std::move(gemm);
@@ -197,6 +200,7 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   r->launch_order_ =
       choices.programmatic_launch && major >= 9 ? LaunchOrder::kProgrammatic : LaunchOrder::kSerial;
   r->fused_decode_ = choices.fused_decode;
+  r->batch_invariant_ = choices.batch_invariant;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_start_));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_end_));
@@ -253,6 +257,20 @@ SkinnyGemmParams CudaRank::skinny_params(const std::uint16_t* x, const DeviceMat
 
 Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
                       std::int64_t ldy) {
+  if (batch_invariant_) {
+    InvariantGemmParams ip;
+    ip.x = x;
+    ip.w = w.data;
+    ip.y = y;
+    ip.m = m;
+    ip.n = w.rows;
+    ip.k = w.cols;
+    ip.ldx = w.cols;
+    ip.ldw = w.cols;
+    ip.ldy = ldy > 0 ? ldy : w.rows;
+    ip.block_rows = invariant_gemm_block_rows(m);
+    return cuda_status(launch_invariant_gemm(ip, stream_, launch_order_), "launch_invariant_gemm");
+  }
   // Decode batches: our memory-bound kernel; larger m: cuBLASLt's tensor cores.
   // (Measured on an H200: ours is faster up to about m = 4, cuBLASLt from 8.)
   const SkinnyGemmParams sp = skinny_params(x, w, y, m, ldy);
@@ -277,7 +295,7 @@ Status CudaRank::gate_up_act(const std::uint16_t* x, const DeviceMatrix& gate_up
   SkinnyGemmParams sp = skinny_params(x, gate_up_w, nullptr, m);
   sp.act = act;
   sp.ldact = inter;
-  if (m <= kSkinnyRows && skinny_gemm_supports(sp))
+  if (!batch_invariant_ && m <= kSkinnyRows && skinny_gemm_supports(sp))
     return cuda_status(launch_skinny_gemm(sp, stream_, launch_order_), "launch_skinny_gemm (SwiGLU)");
   PAGODA_RETURN_IF_ERROR(gemm(x, gate_up_w, gate_up, m));
   SiluMulParams sm;
@@ -356,7 +374,7 @@ Status CudaRank::enqueue_layer(const CudaLayerWeights& lw, std::int64_t layer, c
 
 bool CudaRank::fused_decode(std::int64_t n) const {
   const std::int64_t h = config_.hidden_size;
-  return fused_decode_ && comm_ == nullptr && n >= 1 && n <= kSkinnyRows && h % 8 == 0 &&
+  return fused_decode_ && !batch_invariant_ && comm_ == nullptr && n >= 1 && n <= kSkinnyRows && h % 8 == 0 &&
          shard_.inter_size % 8 == 0 && (shard_.num_q_heads * config_.head_dim) % 8 == 0 &&
          skinny_gemm_norm_bytes(n, h) <= kSkinnyGemmMaxNormBytes;
 }
@@ -612,6 +630,11 @@ void CudaRank::pad_decode_step(const FlatStep& step, std::int64_t bs, FlatStep* 
     out->decode_rows.push_back(static_cast<std::int32_t>(i));
   while (static_cast<std::int64_t>(out->sample_rows.size()) < bs)
     out->sample_rows.push_back(0);  // outputs past the real sampled rows are ignored
+  if (batch_invariant_) decode_rows_as_tiles(out);
+}
+
+CudaRank::Layout CudaRank::decode_layout(std::int64_t bs) const {
+  return batch_invariant_ ? Layout::of(bs, bs, 0, bs) : Layout::of(bs, bs, bs, 0);
 }
 
 std::vector<std::int64_t> CudaRank::decode_graph_sizes() const {
@@ -631,10 +654,10 @@ Status CudaRank::capture_decode_graph(std::int64_t bs) {
     return internal_error("decode graphs are captured in ascending batch size");
   FlatStep empty, dummy;
   pad_decode_step(empty, bs, &dummy);
-  const Layout l = Layout::of(bs, bs, bs, 0);
+  const Layout l = decode_layout(bs);
   // The grid holds the splits a full-length context would want; each replay
   // sets the split size from its own longest context (split_size_for).
-  const std::int64_t splits = splits_for(bs, limits_.max_model_len);
+  const std::int64_t splits = splits_for(l.nd, limits_.max_model_len);
   // An eager run first: cuBLASLt picks and caches each GEMM's algorithm
   // outside the capture, and errors surface here rather than at replay.
   PAGODA_RETURN_IF_ERROR(stage(dummy, l, split_size_for(1, splits)));
@@ -662,7 +685,7 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSam
   const auto nb = static_cast<std::int64_t>(step.block_tables.size());
   if (n == 0) return ok_status();
   if (n > limits_.max_tokens || s > limits_.max_seqs || nb >= block_table_capacity(limits_) ||
-      static_cast<std::int64_t>(step.prefill_tiles.size()) > max_tiles(limits_)) {
+      static_cast<std::int64_t>(step.prefill_tiles.size() + step.decode_rows.size()) > max_tiles(limits_)) {
     return internal_error("step of " + std::to_string(n) + " tokens, " + std::to_string(s) +
                           " sampled rows and " + std::to_string(nb) +
                           " blocks exceeds the CUDA runner's limits (" + std::to_string(limits_.max_tokens) +
@@ -676,17 +699,23 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSam
     while (g->batch_size < n)
       ++g;
     pad_decode_step(step, g->batch_size, &padded_);
-    PAGODA_RETURN_IF_ERROR(stage(padded_, Layout::of(g->batch_size, g->batch_size, g->batch_size, 0),
-                                 split_size_for(step.max_context, g->num_splits)));
+    PAGODA_RETURN_IF_ERROR(
+        stage(padded_, decode_layout(g->batch_size), split_size_for(step.max_context, g->num_splits)));
     PAGODA_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(g->exec, stream_));
     if (sampling != nullptr) PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling));
     return copy_outputs(s, copy_logits,
                         sampling != nullptr ? static_cast<std::int64_t>(sampling->rows.size()) : 0);
   }
-  const Layout l = Layout::of(n, s, static_cast<std::int64_t>(step.decode_rows.size()),
-                              static_cast<std::int64_t>(step.prefill_tiles.size()));
+  const FlatStep* run = &step;
+  if (batch_invariant_ && !step.decode_rows.empty()) {
+    tiled_ = step;
+    decode_rows_as_tiles(&tiled_);
+    run = &tiled_;
+  }
+  const Layout l = Layout::of(n, s, static_cast<std::int64_t>(run->decode_rows.size()),
+                              static_cast<std::int64_t>(run->prefill_tiles.size()));
   const std::int64_t splits = splits_for(l.nd, step.max_context);
-  PAGODA_RETURN_IF_ERROR(stage(step, l, split_size_for(step.max_context, splits)));
+  PAGODA_RETURN_IF_ERROR(stage(*run, l, split_size_for(step.max_context, splits)));
   PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
   if (sampling != nullptr) PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling));
   return copy_outputs(s, copy_logits,

@@ -42,6 +42,14 @@ struct CudaKernelChoices {
   // and RMSNorms inside the skinny GEMMs (their prologue and epilogue), two
   // kernels fewer per layer, the same bits.
   bool fused_decode = true;
+  // Every token's results independent of the rest of the batch, bit for bit:
+  // every GEMM through launch_invariant_gemm (one k order per element, any
+  // m), every token's attention through the prefill kernel (decode rows as
+  // one-row tiles: no split chosen by batch size, and a token attends alike
+  // as a decode, inside a prefill chunk or recomputed after preemption), no
+  // fused decode. The one sum across ranks is NCCL's of two values (a + b ==
+  // b + a), so tp is at most 2.
+  bool batch_invariant = false;
 };
 
 class CudaRank {
@@ -133,8 +141,11 @@ class CudaRank {
   Status enqueue_attention(const CudaLayerWeights& lw, std::int64_t layer, const Layout& layout,
                            std::int64_t num_splits);
   std::int64_t splits_for(std::int64_t num_decode, std::int64_t max_context) const;
-  // A decode-only step padded to `batch_size` rows (padding writes the scratch block).
+  // A decode-only step padded to `batch_size` rows (padding writes the
+  // scratch block); in the batch-invariant mode its rows are one-row tiles.
   void pad_decode_step(const FlatStep& step, std::int64_t batch_size, FlatStep* out) const;
+  // The layout of a padded decode step of `batch_size` rows (pad_decode_step).
+  Layout decode_layout(std::int64_t batch_size) const;
   // Uploads the rows and edits and launches the device sampler on the logits.
   Status enqueue_sampling(const DeviceSampleBatch& sampling);
   Status copy_outputs(std::int64_t num_sampled, bool copy_logits, std::int64_t num_device_sampled);
@@ -145,6 +156,7 @@ class CudaRank {
   int num_sms_ = 0;
   LaunchOrder launch_order_ = LaunchOrder::kSerial;  // of every kernel of ours
   bool fused_decode_ = true;
+  bool batch_invariant_ = false;
   double rope_attention_scaling_ = 1.0;  // YaRN's cos/sin factor (inv_freq lives on the device)
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<CudaWeights> weights_;
@@ -159,6 +171,7 @@ class CudaRank {
   cudaEvent_t step_start_ = nullptr, step_end_ = nullptr;
   double last_device_ms_ = 0.0;
   FlatStep padded_;  // reused for graph replays
+  FlatStep tiled_;   // reused for eager steps' decode rows as tiles (batch-invariant mode)
   // Pinned host memory: the step's packed index arrays; on rank 0 also the
   // greedy ids, logits and the device sampler's rows and choices.
   void* staging_host_ = nullptr;

@@ -48,6 +48,30 @@ TEST(FlatStepTest, FlattensMixedDecodeAndPrefillChunks) {
   EXPECT_EQ(f->prefill_tiles[0].block_table_offset, 2);
 }
 
+TEST(FlatStepTest, DecodeRowsBecomeOneRowTiles) {
+  SamplingParams sp;
+  const std::vector<std::int32_t> a = {10, 11, 12, 13, 14};
+  const std::vector<std::int32_t> b = {20, 21, 22, 23, 24, 25, 26};
+  const std::vector<std::int32_t> c = {30, 31, 32};
+  StepPlan plan;
+  plan.sequences.push_back(seq(1, a, 4, 1, {7, 3}, true, sp));   // decode at position 4
+  plan.sequences.push_back(seq(2, b, 2, 3, {5, 1}, false, sp));  // chunk of positions 2..4
+  plan.sequences.push_back(seq(3, c, 2, 1, {6}, true, sp));      // decode at position 2
+  plan.num_batched_tokens = 5;
+  StatusOr<FlatStep> f = flatten_step(plan, 3);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  decode_rows_as_tiles(&*f);
+  EXPECT_TRUE(f->decode_rows.empty());
+  ASSERT_EQ(f->prefill_tiles.size(), 3u);
+  const FlatTile want[] = {{1, 3, 2, 2}, {0, 1, 4, 0}, {4, 1, 2, 4}};  // the chunk's tile stays first
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(f->prefill_tiles[i].first_row, want[i].first_row) << i;
+    EXPECT_EQ(f->prefill_tiles[i].num_rows, want[i].num_rows) << i;
+    EXPECT_EQ(f->prefill_tiles[i].first_position, want[i].first_position) << i;
+    EXPECT_EQ(f->prefill_tiles[i].block_table_offset, want[i].block_table_offset) << i;
+  }
+}
+
 TEST(FlatStepTest, LongChunksSplitIntoTiles) {
   SamplingParams sp;
   std::vector<std::int32_t> tokens(150, 7);

@@ -52,6 +52,7 @@ struct Gpu {
   bool fused = true;         // decode steps of up to 4 rows: norms and adds in the skinny GEMMs
   bool programmatic = true;  // kernels in LaunchOrder::kProgrammatic (compute capability 9.0+; the
                              // runner's default is off until timed, the tests check both)
+  bool invariant = false;    // the batch-invariant mode
 };
 
 std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_size, Gpu g = {}) {
@@ -61,6 +62,7 @@ std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_siz
   o.tensor_parallel_size = g.tp;
   o.programmatic_launch = g.programmatic;
   o.fused_decode = g.fused;
+  o.batch_invariant = g.invariant;
   o.graph_capture_budget_s = g.graph_budget_s;
   o.num_kv_blocks = kNumBlocks;
   o.keep_logits = true;
@@ -277,6 +279,103 @@ TEST(CudaModelRunnerTest, FusedDecodeEqualsUnfusedBitForBit) {
       ASSERT_TRUE(rp.ok()) << rp.status().to_string();
       ASSERT_EQ(fused->last_logits(), plain->last_logits()) << "graphs " << graphs << ", step " << step;
     }
+  }
+}
+
+TEST(CudaModelRunnerTest, BatchInvariantModeMatchesCpu) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[1], "cuda");
+  const int v = m.config.vocab_size;
+  const std::vector<std::vector<std::int32_t>> prompts = {prompt_of(40, v, 1), prompt_of(1, v, 2),
+                                                          prompt_of(17, v, 3)};
+  LockstepStats st = run_lockstep(m, 16, prompts, 7, 10, Gpu{.invariant = true});
+  EXPECT_GE(st.tokens_compared, 10);
+  st = run_lockstep(m, 16, prompts, 0, 4, Gpu{.graphs = false, .invariant = true}, 2);
+  EXPECT_GE(st.tokens_compared, 3);
+}
+
+// Each logits row a request gets in the batch-invariant mode while it runs
+// alone: its whole prompt in one step, then decodes of batch 1 from graphs.
+std::vector<std::vector<float>> logits_alone(const LoadedModel& m, const std::vector<std::int32_t>& prompt,
+                                             std::size_t num_new) {
+  std::vector<std::vector<float>> rows;
+  auto gpu = cuda_runner(m, 16, Gpu{.invariant = true});
+  if (gpu == nullptr) return rows;
+  ModelDriver d(*gpu, 5);
+  DriverSeq& t = d.add(prompt);
+  while (t.outputs.size() < num_new) {
+    auto r = d.step({{&t, 0}});
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    if (!r.ok()) break;
+    rows.push_back(gpu->last_logits().at(0));
+  }
+  return rows;
+}
+
+// The batch-invariant mode's promise: a request's logits are bit for bit
+// those it gets alone when it shares its steps with 16 others — its prompt
+// in chunks of 13 beside other prompts' chunks and decodes, its decodes in
+// batches of 17 (from graphs and eagerly), its KV in other blocks.
+TEST(CudaModelRunnerTest, BatchInvariantRequestEqualsItselfAloneInABatch) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[1], "cuda");
+  const int v = m.config.vocab_size;
+  const std::vector<std::int32_t> prompt = prompt_of(45, v, 90);
+  constexpr std::size_t kNew = 8;
+  const std::vector<std::vector<float>> alone = logits_alone(m, prompt, kNew);
+  ASSERT_EQ(alone.size(), kNew);
+  for (const bool graphs : {true, false}) {
+    auto gpu = cuda_runner(m, 16, Gpu{.graphs = graphs, .invariant = true});
+    ASSERT_NE(gpu, nullptr);
+    ModelDriver d(*gpu, 11);
+    DriverSeq& t = d.add(prompt);
+    std::vector<DriverSeq*> others;
+    for (int i = 0; i < 16; ++i)
+      others.push_back(&d.add(prompt_of(1 + (i * 11) % 60, v, 91 + i)));
+    std::size_t compared = 0;
+    for (int step = 0; t.outputs.size() < kNew; ++step) {
+      std::vector<std::pair<DriverSeq*, std::int32_t>> work = {{&t, 13}};  // first: its row is row 0
+      for (std::size_t i = 0; i < others.size(); ++i) {
+        if (i < 8 || step >= 2) work.emplace_back(others[i], 0);  // half join two steps later
+      }
+      const std::size_t before = t.outputs.size();
+      auto r = d.step(work);
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      if (t.outputs.size() == before) continue;
+      ASSERT_EQ(gpu->last_logits().at(0), alone[before]) << "graphs " << graphs << ", output " << before;
+      ++compared;
+    }
+    EXPECT_EQ(compared, kNew);
+  }
+}
+
+// Preemption by recompute in the batch-invariant mode: the prompt and the
+// first outputs prefilled again as one sequence (in chunks, beside another
+// request) continue with the logits the request got alone.
+TEST(CudaModelRunnerTest, BatchInvariantRecomputeEqualsTheFirstRun) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[1], "cuda");
+  const int v = m.config.vocab_size;
+  const std::vector<std::int32_t> prompt = prompt_of(30, v, 70);
+  constexpr std::size_t kNew = 8, kBeforePreemption = 4;
+  const std::vector<std::vector<float>> alone = logits_alone(m, prompt, kNew);
+  ASSERT_EQ(alone.size(), kNew);
+  auto gpu = cuda_runner(m, 16, Gpu{.invariant = true});
+  ASSERT_NE(gpu, nullptr);
+  ModelDriver d(*gpu, 23);
+  DriverSeq& first = d.add(prompt);
+  while (first.outputs.size() < kBeforePreemption)
+    ASSERT_TRUE(d.step({{&first, 0}}).ok());
+  // Preempted: its blocks are dropped and it starts over from every token it has.
+  DriverSeq& again = d.add(first.tokens);
+  DriverSeq& other = d.add(prompt_of(21, v, 71));
+  for (std::size_t k = kBeforePreemption; k < kNew;) {
+    const std::size_t before = again.outputs.size();
+    auto r = d.step({{&again, 9}, {&other, 5}});
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    if (again.outputs.size() == before) continue;
+    ASSERT_EQ(gpu->last_logits().at(0), alone[k]) << "output " << k;
+    ++k;
   }
 }
 
