@@ -7,6 +7,7 @@
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
 //                            [--context 512] [--steps 20] [--batches 1,8,64,256]
 //                            [--sampled-batches 1,64] [--nccl 0] [--pdl 0] [--fused 1]
+//                            [--invariant 0]
 // --sampled-batches: decode again at these batch sizes with temperature 0.8
 // and top_p 0.95 (the device sampler instead of the argmax).
 // --nccl 1: tp 1 through a one-rank NCCL group (collectives and the logits
@@ -16,6 +17,8 @@
 // --fused 0: decode batches of up to 4 with separate add_rms_norm kernels
 // instead of the norms and residual adds inside the skinny GEMMs, to measure
 // what the fusion gains.
+// --invariant 1: the batch-invariant mode (--batch-invariant), to measure
+// what it costs.
 // Ends with the results as one markdown table (rows start with "| "), which
 // scripts/device_check.sh gathers from every run into its summary.
 #include <cuda_runtime.h>
@@ -200,7 +203,7 @@ std::string summary_row(const std::string& shape, const std::string& step, doubl
 int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
   int prompt_len = 2048, context = 512, steps = 20;
-  bool nccl = false, programmatic = false, fused = true;
+  bool nccl = false, programmatic = false, fused = true, invariant = false;
   std::vector<std::int32_t> batches = {1, 8, 64, 256};
   std::vector<std::int32_t> sampled_batches = {1, 64};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -221,6 +224,8 @@ int main(int argc, char** argv) {
       programmatic = v == "1";
     } else if (a == "--fused") {
       fused = v == "1";
+    } else if (a == "--invariant") {
+      invariant = v == "1";
     } else if (a == "--nccl") {
       nccl = v == "1";
     } else if (a == "--sampled-batches") {
@@ -267,6 +272,7 @@ int main(int argc, char** argv) {
   ro.nccl_at_tp1 = nccl;
   ro.programmatic_launch = programmatic;
   ro.fused_decode = fused;
+  ro.batch_invariant = invariant;
   ro.limits.max_tokens = std::max(prompt_len, max_batch);
   ro.limits.max_seqs = max_batch;
   ro.limits.max_model_len = std::max(prompt_len, context + steps + 8);
@@ -283,12 +289,13 @@ int main(int argc, char** argv) {
   if (nccl) std::printf("tp 1 through a one-rank NCCL group (--nccl 1)\n");
   if (programmatic) std::printf("programmatic kernel launches (--pdl 1)\n");
   if (!fused) std::printf("decode norms and residual adds in their own kernels (--fused 0)\n");
+  if (invariant) std::printf("batch-invariant mode (--invariant 1)\n");
   std::printf("%s", (*runner)->memory_plan().describe().c_str());
   std::printf("%s\n", (*runner)->describe_graphs().c_str());
 
   gemm_shape_table(c, bandwidth);
-  const std::string shape =
-      shape_name(c) + (nccl ? " (nccl)" : "") + (programmatic ? " (pdl)" : "") + (fused ? "" : " (unfused)");
+  const std::string shape = shape_name(c) + (nccl ? " (nccl)" : "") + (programmatic ? " (pdl)" : "") +
+                            (fused ? "" : " (unfused)") + (invariant ? " (invariant)" : "");
   std::vector<std::string> summary;
 
   Driver driver(**runner);

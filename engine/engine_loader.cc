@@ -57,6 +57,7 @@ std::vector<std::pair<std::string, std::string>> group_settings(const EngineLoad
           {"--tp", std::to_string(o.tensor_parallel_size)},
           {"--block-size", std::to_string(o.block_size)},
           {"--enforce-eager", o.enforce_eager ? "on" : "off"},
+          {"--batch-invariant", o.batch_invariant ? "on" : "off"},
           {"--kv-cache-bytes", std::to_string(o.kv_cache_bytes)},
           {"--num-kv-blocks", std::to_string(o.num_kv_blocks)},
           {"--max-num-seqs", std::to_string(ec.scheduler.max_num_seqs)},
@@ -99,6 +100,7 @@ StatusOr<NodeRunner> make_runner(const EngineLoadOptions& o, const ModelConfig& 
     co.tensor_parallel_size = o.tensor_parallel_size;
     co.gpu_memory_utilization = o.gpu_memory_utilization;
     co.cuda_graphs = !o.enforce_eager;
+    co.batch_invariant = o.batch_invariant;
     co.graph_capture_budget_s = o.cuda_graph_budget_s;
     co.kv_cache_bytes = o.kv_cache_bytes;
     co.num_kv_blocks = o.num_kv_blocks;
@@ -126,8 +128,9 @@ StatusOr<NodeRunner> make_runner(const EngineLoadOptions& o, const ModelConfig& 
     }
     PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<cuda::CudaModelRunner> cr,
                             cuda::CudaModelRunner::create(config, checkpoint, co));
-    out.report = where + ", steps of up to " + std::to_string(ec.scheduler.max_num_batched_tokens) +
-                 " tokens, " + cr->describe_graphs() + "\n" + cr->memory_plan().describe();
+    out.report = where + (o.batch_invariant ? ", batch-invariant" : "") + ", steps of up to " +
+                 std::to_string(ec.scheduler.max_num_batched_tokens) + " tokens, " + cr->describe_graphs() +
+                 "\n" + cr->memory_plan().describe();
     out.runner = std::move(cr);
 #else
     (void)ranks_per_node;

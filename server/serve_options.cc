@@ -62,6 +62,7 @@ std::map<std::string, Setter, std::less<>> setters(ServeOptions& o) {
       {"num_kv_blocks", set_int(&o.num_kv_blocks)},
       {"gpu_memory_utilization", set_double(&o.gpu_memory_utilization)},
       {"enforce_eager", set_bool(&o.enforce_eager)},
+      {"batch_invariant", set_bool(&o.batch_invariant)},
       {"cuda_graph_budget", set_double(&o.cuda_graph_budget_s)},
       {"nnodes", set_int(&o.nnodes)},
       {"node_rank", set_int(&o.node_rank)},
@@ -181,6 +182,7 @@ EngineLoadOptions ServeOptions::engine_load_options() const {
   lo.gpu_memory_utilization = gpu_memory_utilization;
   lo.num_kv_blocks = num_kv_blocks;
   lo.enforce_eager = enforce_eager;
+  lo.batch_invariant = batch_invariant;
   lo.cuda_graph_budget_s = cuda_graph_budget_s;
   SchedulerConfig& sc = lo.engine.scheduler;
   sc.max_num_seqs = max_num_seqs;

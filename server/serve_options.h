@@ -58,6 +58,7 @@ struct ServeOptions {
   double gpu_memory_utilization = 0.9;  // CUDA: fraction of each GPU this process may use
   int num_kv_blocks = 0;                // overrides kv_cache_bytes when > 0
   bool enforce_eager = false;           // CUDA: no decode graphs, every step eager
+  bool batch_invariant = false;         // CUDA: the batch-invariant mode (the CPU backend always is)
   double cuda_graph_budget_s = 60;      // CUDA: start-up seconds for capturing graphs (0: no limit)
 
   // Multi-node tensor parallelism: one process per node, --tp counts the ranks of

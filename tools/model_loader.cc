@@ -34,6 +34,10 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
       ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
   cmd.add_flag("--enforce-eager", f.enforce_eager, "CUDA: run every step eagerly (no decode CUDA graphs)");
+  cmd.add_flag(
+      "--batch-invariant", f.batch_invariant,
+      "CUDA: each request's tokens bit for bit the same whatever else is in the batch (slower; the CPU "
+      "backend always is)");
   cmd.add_option("--cuda-graph-budget", f.cuda_graph_budget_s,
                  "CUDA: seconds of start-up for capturing decode graphs, smallest batches first; larger "
                  "batches run eagerly once it is spent (0: no limit)")
@@ -93,6 +97,7 @@ StatusOr<LoadedEngine> load_engine_from_flags(const EngineFlags& f) {
   o.kv_cache_bytes = f.kv_cache_bytes;
   o.gpu_memory_utilization = f.gpu_memory_utilization;
   o.enforce_eager = f.enforce_eager;
+  o.batch_invariant = f.batch_invariant;
   o.cuda_graph_budget_s = f.cuda_graph_budget_s;
   o.num_kv_blocks = f.num_kv_blocks;
   SchedulerConfig& sc = o.engine.scheduler;

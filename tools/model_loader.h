@@ -30,6 +30,7 @@ struct EngineFlags {
   std::int64_t kv_cache_bytes = 0;  // 0: the backend's default
   double gpu_memory_utilization = 0.9;
   bool enforce_eager = false;
+  bool batch_invariant = false;
   double cuda_graph_budget_s = 60;
   int num_kv_blocks = 0;
   int max_num_seqs = 256;

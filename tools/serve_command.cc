@@ -65,6 +65,7 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
     pick(o.num_kv_blocks, from_file.num_kv_blocks, "--num-kv-blocks");
     pick(o.gpu_memory_utilization, from_file.gpu_memory_utilization, "--gpu-memory-utilization");
     pick(o.enforce_eager, from_file.enforce_eager, "--enforce-eager");
+    pick(o.batch_invariant, from_file.batch_invariant, "--batch-invariant");
     pick(o.cuda_graph_budget_s, from_file.cuda_graph_budget_s, "--cuda-graph-budget");
     pick(o.nnodes, from_file.nnodes, "--nnodes");
     pick(o.node_rank, from_file.node_rank, "--node-rank");
@@ -188,6 +189,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--num-kv-blocks", o.num_kv_blocks,
                   "Exact number of KV blocks (overrides --kv-cache-bytes)");
   cmd->add_flag("--enforce-eager", o.enforce_eager, "CUDA: run every step eagerly (no decode CUDA graphs)");
+  cmd->add_flag(
+      "--batch-invariant", o.batch_invariant,
+      "CUDA: each request's tokens bit for bit the same whatever else is in the batch (slower; the CPU "
+      "backend always is)");
   cmd->add_option("--cuda-graph-budget", o.cuda_graph_budget_s,
                   "CUDA: seconds of start-up for capturing decode graphs, smallest batches first; larger "
                   "batches run eagerly once it is spent (0: no limit)")

@@ -31,11 +31,6 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     const ModelConfig& config, std::shared_ptr<const Checkpoint> checkpoint, const CudaRunnerOptions& o) {
   const int tp = o.tensor_parallel_size;
   if (tp < 1 || tp > 64) return invalid_argument("--tp must be between 1 and 64, got " + std::to_string(tp));
-  if (o.batch_invariant && tp > 2) {
-    return invalid_argument("--batch-invariant takes --tp 1 or 2 on CUDA, not " + std::to_string(tp) +
-                            ": NCCL may sum more than two ranks' values in an order that changes with the "
-                            "batch size");
-  }
   const CudaStepLimits& lim = o.limits;
   if (lim.block_size < 1 || lim.block_size > 1024)
     return invalid_argument("--block-size must be in [1, 1024]");
@@ -65,6 +60,19 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     shards.push_back(s);
     r.devices_.push_back(o.first_device + i);
   }
+  // launch_invariant_gemm reads x and w in 16-byte chunks along k.
+  for (const cpu::RankShard& s : shards) {
+    if (!o.batch_invariant) break;
+    const std::int64_t attention_width = s.num_q_heads * config.head_dim;
+    if (config.hidden_size % 8 != 0 || attention_width % 8 != 0 || s.inter_size % 8 != 0) {
+      return invalid_argument(
+          "--batch-invariant needs each rank's projection inputs in multiples of 8; at "
+          "--tp " +
+          std::to_string(tp) + " this model has hidden " + std::to_string(config.hidden_size) +
+          ", attention " + std::to_string(attention_width) + " and intermediate " +
+          std::to_string(s.inter_size) + " per rank");
+    }
+  }
   std::vector<std::unique_ptr<NcclCommunicator>> comms;
   if ((tp > 1 || o.nccl_at_tp1) && o.nccl_unique_id.empty()) {
     PAGODA_ASSIGN_OR_RETURN(comms, NcclCommunicator::create_group(r.devices_));
@@ -88,7 +96,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     in.free_bytes = static_cast<std::int64_t>(free_bytes);
     in.utilization = o.gpu_memory_utilization;
     in.weight_bytes = CudaWeights::bytes_needed(r.config_, s);
-    in.workspace_bytes = CudaRank::workspace_bytes(r.config_, s, lim, !comms.empty());
+    in.workspace_bytes = CudaRank::workspace_bytes(r.config_, s, lim, !comms.empty(), r.kernel_choices());
     in.kv_bytes_per_block = CudaRank::kv_bytes_per_block(r.config_, s, lim.block_size);
     in.kv_cache_bytes_limit = o.kv_cache_bytes;
     in.exact_num_blocks = o.num_kv_blocks;
@@ -122,8 +130,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     PAGODA_ASSIGN_OR_RETURN(
         std::unique_ptr<CudaRank> rank,
         CudaRank::create(r.config_, s, std::move(weights), std::move(gemms[static_cast<std::size_t>(i)]),
-                         std::move(comm), lim, num_blocks,
-                         CudaKernelChoices{o.programmatic_launch, o.fused_decode, o.batch_invariant}));
+                         std::move(comm), lim, num_blocks, r.kernel_choices()));
     r.ranks_.push_back(std::move(rank));
   }
   r.rank_status_.resize(static_cast<std::size_t>(num_local));

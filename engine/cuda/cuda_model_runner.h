@@ -44,7 +44,7 @@ struct CudaRunnerOptions {
   bool fused_decode = true;             // decode steps of up to 4 rows on one GPU: residual adds and
                                         // RMSNorms inside the skinny GEMMs (CudaKernelChoices)
   bool batch_invariant = false;         // a request's tokens and logits bit for bit the same whatever
-                                        // else is in the batch (CudaKernelChoices); tp <= 2
+                                        // else is in the batch (CudaKernelChoices)
   bool nccl_at_tp1 = false;             // tp 1 through a one-rank NCCL group: the collective path
                                         // (captured in graphs, logits gathered) on one GPU; tests
   // Multi-node: this process runs ranks [first_rank, first_rank + num_local_ranks)
@@ -90,6 +90,9 @@ class CudaModelRunner final : public ModelRunner {
   // returns the first rank's error.
   Status run_on_ranks(const std::function<Status(int)>& job);
   Status capture_graphs();
+  CudaKernelChoices kernel_choices() const {
+    return {options_.programmatic_launch, options_.fused_decode, options_.batch_invariant};
+  }
   Status forward_on_rank(int rank);
 
   ModelConfig config_;

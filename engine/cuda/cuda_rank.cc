@@ -15,6 +15,7 @@
 #include "cuda/paged_attention_kernel.h"
 #include "cuda/prefill_attention_kernel.h"
 #include "cuda/qk_norm_rope_kernel.h"
+#include "cuda/rank_sum_kernel.h"
 #include "cuda/rope_table_kernel.h"
 #include "cuda/sample_kernel.h"
 #include "cuda/silu_mul_kernel.h"
@@ -92,7 +93,9 @@ struct CudaRank::Workspace {
   double* inv_freq = nullptr;
   float *hidden = nullptr, *proj = nullptr, *qkv = nullptr, *q = nullptr, *gate_up = nullptr;
   float *attn_partial = nullptr, *logits = nullptr;  // logits: [max_seqs, vocab_padded] of this shard
-  float* gathered = nullptr;  // with a communicator: [world, max_seqs, vocab_padded], every shard's logits
+  float* gathered = nullptr;    // with a communicator: [world, max_seqs, vocab_padded], every shard's logits
+  float* rank_parts = nullptr;  // batch-invariant at tp > 2: [world, max_tokens * hidden], each rank's
+                                // part of an all-reduce, gathered
   float* vocab_logits = nullptr;  // rank 0: [max_seqs, logits_stride()] the whole vocabulary's
                                   // (== logits without a communicator); the argmax and sampler read it
   std::uint16_t *xb = nullptr, *attn_b = nullptr, *act = nullptr, *final_xb = nullptr;
@@ -111,8 +114,13 @@ struct CudaRank::Workspace {
     return most.bytes_before_tables + block_table_capacity(l) * 4;
   }
 
+  // Sums across more than two ranks in rank order: the batch-invariant mode's all-reduce.
+  static bool sums_in_rank_order(const cpu::RankShard& s, bool gathers, const CudaKernelChoices& k) {
+    return k.batch_invariant && gathers && s.world_size > 2;
+  }
+
   static Workspace lay_out(const ModelConfig& c, const cpu::RankShard& s, const CudaStepLimits& l,
-                           bool gathers, std::uint8_t* base) {
+                           bool gathers, const CudaKernelChoices& k, std::uint8_t* base) {
     Workspace w;
     BumpLayout b(base);
     const std::int64_t t = l.max_tokens, seqs = l.max_seqs, h = c.hidden_size, hd = c.head_dim;
@@ -131,6 +139,7 @@ struct CudaRank::Workspace {
     const bool samples = s.rank == 0;
     w.logits = b.take<float>(seqs * vp);
     if (gathers) w.gathered = b.take<float>(seqs * vp * s.world_size);
+    if (sums_in_rank_order(s, gathers, k)) w.rank_parts = b.take<float>(s.world_size * t * h);
     if (samples) w.vocab_logits = gathers ? b.take<float>(seqs * vp * s.world_size) : w.logits;
     w.xb = b.take<std::uint16_t>(t * h);
     w.attn_b = b.take<std::uint16_t>(t * nq * hd);
@@ -154,8 +163,8 @@ std::int64_t CudaRank::kv_bytes_per_block(const ModelConfig& c, const cpu::RankS
 }
 
 std::int64_t CudaRank::workspace_bytes(const ModelConfig& c, const cpu::RankShard& s, const CudaStepLimits& l,
-                                       bool has_communicator) {
-  return Workspace::lay_out(c, s, l, has_communicator, nullptr).bytes;
+                                       bool has_communicator, CudaKernelChoices choices) {
+  return Workspace::lay_out(c, s, l, has_communicator, choices, nullptr).bytes;
 }
 
 CudaRank::CudaRank(const ModelConfig& config, const cpu::RankShard& shard, const CudaStepLimits& limits)
@@ -185,8 +194,6 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                                                      std::unique_ptr<NcclCommunicator> comm,
                                                      const CudaStepLimits& limits, std::int32_t num_kv_blocks,
                                                      CudaKernelChoices choices) {
-  if (choices.batch_invariant && shard.world_size > 2)
-    return internal_error("the batch-invariant mode takes tp 1 or 2 (CudaModelRunner checks)");
   auto r = std::unique_ptr<CudaRank>(new CudaRank(config, shard, limits));
   r->weights_ = std::move(weights);
   r->gemm_ = std::move(gemm);
@@ -217,11 +224,11 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                           std::to_string(r->comm_->world_size()));
   }
   const bool gathers = r->comm_ != nullptr;
-  const Workspace sizes = Workspace::lay_out(config, shard, limits, gathers, nullptr);
+  const Workspace sizes = Workspace::lay_out(config, shard, limits, gathers, choices, nullptr);
   PAGODA_ASSIGN_OR_RETURN(r->workspace_buffer_, DeviceBuffer::allocate(static_cast<std::size_t>(sizes.bytes),
                                                                        "the step workspaces"));
   r->ws_ = std::make_unique<Workspace>(
-      Workspace::lay_out(config, shard, limits, gathers, r->workspace_buffer_.as<std::uint8_t>()));
+      Workspace::lay_out(config, shard, limits, gathers, choices, r->workspace_buffer_.as<std::uint8_t>()));
 
   PAGODA_CUDA_RETURN_IF_ERROR(
       cudaMallocHost(&r->staging_host_, static_cast<std::size_t>(Workspace::inputs_bytes(limits))));
@@ -247,7 +254,14 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
 
 Status CudaRank::all_reduce(float* data, std::int64_t count) {
   if (comm_ == nullptr) return ok_status();
-  return comm_->enqueue_all_reduce_sum(data, count, stream_);
+  if (ws_->rank_parts == nullptr) return comm_->enqueue_all_reduce_sum(data, count, stream_);
+  PAGODA_RETURN_IF_ERROR(comm_->enqueue_all_gather(data, count, ws_->rank_parts, stream_));
+  RankSumParams rs;
+  rs.parts = ws_->rank_parts;
+  rs.out = data;
+  rs.count = count;
+  rs.num_ranks = shard_.world_size;
+  return cuda_status(launch_rank_sum(rs, stream_, launch_order_), "launch_rank_sum");
 }
 
 SkinnyGemmParams CudaRank::skinny_params(const std::uint16_t* x, const DeviceMatrix& w, float* y,

@@ -47,8 +47,8 @@ struct CudaKernelChoices {
   // m), every token's attention through the prefill kernel (decode rows as
   // one-row tiles: no split chosen by batch size, and a token attends alike
   // as a decode, inside a prefill chunk or recomputed after preemption), no
-  // fused decode. The one sum across ranks is NCCL's of two values (a + b ==
-  // b + a), so tp is at most 2.
+  // fused decode. Sums across ranks: NCCL's all-reduce at tp 2 (a + b ==
+  // b + a); with more ranks an all-gather and launch_rank_sum (rank order).
   bool batch_invariant = false;
 };
 
@@ -59,7 +59,8 @@ class CudaRank {
   // Bytes of device workspace create() allocates besides weights and KV
   // (rank 0's hold the whole vocabulary's logits and the sampler's buffers).
   static std::int64_t workspace_bytes(const ModelConfig& config, const cpu::RankShard& shard,
-                                      const CudaStepLimits& limits, bool has_communicator);
+                                      const CudaStepLimits& limits, bool has_communicator,
+                                      CudaKernelChoices choices);
 
   // `comm` (this shard's rank of a group of shard.world_size) may be null
   // only at tp 1; with one, collectives run through NCCL even at tp 1. `gemm` was created on this

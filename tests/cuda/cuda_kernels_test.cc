@@ -19,6 +19,7 @@
 #include "cuda/cublaslt_gemm.h"
 #include "cuda/embedding_kernel.h"
 #include "cuda/qk_norm_rope_kernel.h"
+#include "cuda/rank_sum_kernel.h"
 #include "cuda/rope_table_kernel.h"
 #include "cuda/silu_mul_kernel.h"
 #include "engine/cpu/cpu_ops.h"
@@ -424,6 +425,51 @@ TEST_F(CudaKernelsTest, QkNormRopeMatchesCpuAndWritesTheCache) {
     // The whole K cache against the reference's: within one bf16 ulp where written,
     // still poisoned where no token wrote.
     EXPECT_EQ(count_bf16_mismatches(k_cache, k_cache_ref, 1e-5 * max_abs(k_ref)), 0);
+  }
+}
+
+// Parts of mixed magnitudes, so that the order of the adds shows in the bits
+// (checked: another order differs somewhere); the sum must be rank order's
+// exactly, also written over rank 0's part.
+TEST_F(CudaKernelsTest, RankSumAddsInRankOrder) {
+  std::mt19937 rng(606);
+  std::uniform_real_distribution<float> mantissa(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> exponent(-12, 12);
+  for (const int ranks : {1, 3, 4, 8}) {
+    for (const bool in_place : {false, true}) {
+      const std::int64_t count = 1003;
+      SCOPED_TRACE(std::to_string(ranks) + " ranks" + (in_place ? ", in place" : ""));
+      std::vector<float> parts(static_cast<std::size_t>(ranks * count));
+      for (float& x : parts)
+        x = std::ldexp(mantissa(rng), exponent(rng));
+      std::vector<float> want(static_cast<std::size_t>(count)), reversed(want.size());
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        float sum = parts[i], back = parts[static_cast<std::size_t>(ranks - 1) * want.size() + i];
+        for (int r = 1; r < ranks; ++r) {
+          sum += parts[static_cast<std::size_t>(r) * want.size() + i];
+          back += parts[static_cast<std::size_t>(ranks - 1 - r) * want.size() + i];
+        }
+        want[i] = sum;
+        reversed[i] = back;
+      }
+      if (ranks > 2) {
+        ASSERT_NE(std::memcmp(want.data(), reversed.data(), want.size() * sizeof(float)), 0);
+      }
+      DeviceBuffer d_parts, d_out;
+      ASSERT_NO_FATAL_FAILURE(upload(parts, &d_parts));
+      ASSERT_NO_FATAL_FAILURE(alloc_poisoned<float>(static_cast<std::size_t>(count), &d_out));
+      RankSumParams p;
+      p.parts = d_parts.as<float>();
+      p.out = in_place ? d_parts.as<float>() : d_out.as<float>();
+      p.count = count;
+      p.num_ranks = ranks;
+      PAGODA_ASSERT_CUDA(launch_rank_sum(p, nullptr));
+      ASSERT_NO_FATAL_FAILURE(sync_device());
+      std::vector<float> out;
+      ASSERT_NO_FATAL_FAILURE(download(in_place ? d_parts : d_out, &out));
+      out.resize(want.size());
+      EXPECT_EQ(std::memcmp(out.data(), want.data(), want.size() * sizeof(float)), 0);
+    }
   }
 }
 

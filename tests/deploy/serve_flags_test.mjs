@@ -135,4 +135,20 @@ check('CUDA graph flags: parsed and validated', () => {
   return problems;
 });
 
+check('--batch-invariant: a flag and a --config key', () => {
+  const problems = checkCases([
+    [['--batch-invariant'], 0, 'configuration ok'],
+    [['--batch-invariant', '--tp=4'], 0, 'configuration ok'],  // the CPU backend sums ranks in one order
+  ]);
+  withConfigFile((file) => {
+    writeFileSync(file, JSON.stringify({ batch_invariant: true }));
+    let r = run([`--config=${file}`]);
+    if (r.code !== 0) problems.push(`--config batch_invariant: exit ${r.code} "${r.text}"`);
+    writeFileSync(file, JSON.stringify({ batch_invariant: 1 }));
+    r = run([`--config=${file}`]);
+    if (r.code !== 2 || !r.text.includes('"batch_invariant" must be')) problems.push(`--config batch_invariant type: exit ${r.code} "${r.text}"`);
+  });
+  return problems;
+});
+
 summary();

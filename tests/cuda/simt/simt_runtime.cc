@@ -1,6 +1,6 @@
 // The CUDA runtime API for binaries that run Pagoda's kernels on the SIMT
 // emulator instead of a GPU: emulated devices of compute capability 9.0
-// (PAGODA_SIMT_DEVICES, default 2, so tensor-parallel ranks run too; each
+// (PAGODA_SIMT_DEVICES, default 4, so tensor-parallel ranks run too; each
 // thread has a current device) whose memory is host memory. Allocations end at a guard page (reads past
 // them fault) and start as 0xFF bytes; every stream runs its work at once in
 // call order, except while it captures a graph, whose launch replays it.
@@ -52,7 +52,7 @@ namespace {
 constexpr std::size_t kTotalMemoryBytes = std::size_t{16} << 30;
 constexpr std::size_t kPoisonLimitBytes = std::size_t{256} << 20;  // larger allocations start zeroed
 constexpr int kDefaultSms = 16;
-constexpr int kDefaultDevices = 2;
+constexpr int kDefaultDevices = 4;
 constexpr int kStaticSmemBytes = 48 * 1024;
 constexpr int kMaxSmemBytes = 227 * 1024;
 

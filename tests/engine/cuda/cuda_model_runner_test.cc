@@ -294,6 +294,39 @@ TEST(CudaModelRunnerTest, BatchInvariantModeMatchesCpu) {
   EXPECT_GE(st.tokens_compared, 3);
 }
 
+// The batch-invariant mode at tp 4: each all-reduce an all-gather and a sum
+// in rank order (launch_rank_sum), KV heads replicated (2 over 4 ranks).
+TEST(CudaModelRunnerTest, BatchInvariantAtTpFourMatchesCpu) {
+  if (list_devices().size() < 4) GTEST_SKIP() << "needs four CUDA devices";
+  LoadedModel m = make_model(kShapes[1], "cuda");
+  const int v = m.config.vocab_size;
+  const std::vector<std::vector<std::int32_t>> prompts = {prompt_of(40, v, 1), prompt_of(1, v, 2),
+                                                          prompt_of(17, v, 3)};
+  LockstepStats st = run_lockstep(m, 16, prompts, 7, 10, Gpu{.tp = 4, .invariant = true});
+  EXPECT_GE(st.tokens_compared, 10);
+  st = run_lockstep(m, 16, prompts, 0, 4, Gpu{.graphs = false, .tp = 4, .invariant = true}, 2);
+  EXPECT_GE(st.tokens_compared, 3);
+}
+
+// The invariant GEMM reads along k in 16-byte chunks: a rank's intermediate
+// width of 100 is refused at start-up, naming the widths, not at a step.
+TEST(CudaModelRunnerTest, BatchInvariantRefusesWidthsOffEight) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(Shape{"inter100", 64, 1, 4, 4, 32, 100, 512, true}, "cuda");
+  CudaRunnerOptions o;
+  o.batch_invariant = true;
+  o.cuda_graphs = false;
+  o.num_kv_blocks = 64;
+  o.limits.max_model_len = 256;
+  auto r = CudaModelRunner::create(m.config, m.checkpoint, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("intermediate 100 per rank"), std::string::npos)
+      << r.status().message();
+  o.batch_invariant = false;
+  EXPECT_TRUE(CudaModelRunner::create(m.config, m.checkpoint, o).ok());  // the default mode takes it
+}
+
 // Each logits row a request gets in the batch-invariant mode while it runs
 // alone: its whole prompt in one step, then decodes of batch 1 from graphs.
 std::vector<std::vector<float>> logits_alone(const LoadedModel& m, const std::vector<std::int32_t>& prompt,
