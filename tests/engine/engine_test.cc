@@ -15,6 +15,7 @@
 #include "engine/model/model_preset.h"
 #include "engine/model/random_checkpoint.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "tests/engine/stream_sink.h"
 
 namespace pagoda {
 namespace {
@@ -99,32 +100,7 @@ std::unique_ptr<Engine> make_engine(int num_kv_blocks = 256, int max_num_seqs = 
   return std::move(engine).value();
 }
 
-// Collects a request's stream and lets a test wait for its end.
-struct Sink {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::int32_t> tokens;
-  std::string text;
-  std::vector<StreamEvent> events;
-  bool done = false;
-
-  StreamCallback callback() {
-    return [this](StreamEvent e) {
-      std::lock_guard<std::mutex> lock(mu);
-      EXPECT_FALSE(done) << "event after the final event";
-      tokens.insert(tokens.end(), e.token_ids.begin(), e.token_ids.end());
-      text += e.text;
-      done = e.finished;
-      events.push_back(std::move(e));
-      cv.notify_all();
-    };
-  }
-  void wait() {
-    std::unique_lock<std::mutex> lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(120), [&] { return done; }));
-  }
-  const StreamEvent& last() const { return events.back(); }
-};
+using Sink = testing::StreamSink;
 
 EngineRequest request(const std::string& prompt, int max_tokens, std::uint64_t seed,
                       double temperature = 0.8) {
