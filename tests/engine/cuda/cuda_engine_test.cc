@@ -7,6 +7,8 @@
 // SIMT emulator every CI run).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,9 +17,11 @@
 #include "engine/cpu/cpu_model_runner.h"
 #include "engine/cuda/cuda_model_runner.h"
 #include "engine/engine.h"
+#include "engine/engine_loader.h"
 #include "tests/engine/stream_sink.h"
 #include "tests/engine/test_model.h"
 #include "tests/engine/tokenizer/tokenizer_test_util.h"
+#include "tests/test_temp_dir.h"
 
 namespace pagoda::cuda {
 namespace {
@@ -192,6 +196,46 @@ TEST(CudaEngineTest, DefaultModeMatchesTheCpuEngine) {
   EXPECT_GE(compared, 100) << "of 144";
   EXPECT_GT(gpu->stats().num_preemptions, 0);
   EXPECT_GT(gpu->stats().prefix_cache_hit_tokens, 0);
+}
+
+// `pagoda serve --device cuda --batch-invariant` loads through load_engine:
+// from a model directory, with the flags' options. Its report says so, and
+// a request run among others equals the same request alone on an engine
+// built directly in the mode.
+TEST(CudaEngineTest, LoaderBuildsTheBatchInvariantMode) {
+  if (list_devices().empty()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  const LoadedModel m = make_model(kShapes[1], "cuda_loader");  // written to the directory below
+  const int v = m.config.vocab_size;
+  const std::filesystem::path tmp = pagoda_test_temp_dir();
+  const std::filesystem::path tokenizer_dir = tmp / "pagoda_cuda_loader_tokenizer";
+  std::filesystem::create_directories(tokenizer_dir);
+  std::ofstream(tokenizer_dir / "tokenizer.json") << pagoda::testing::synthetic_tokenizer_json({}).dump();
+  EngineLoadOptions o;
+  o.model_dir = (tmp / ("pagoda_runner_cuda_loader_" + std::string(kShapes[1].name))).string();
+  o.tokenizer_dir = tokenizer_dir.string();
+  o.device = "cuda";
+  o.batch_invariant = true;
+  o.num_kv_blocks = 64;
+  o.engine.scheduler.max_num_seqs = kMaxSeqs;
+  o.engine.scheduler.max_num_batched_tokens = kMaxTokensPerStep;
+  o.engine.scheduler.max_model_len = kMaxModelLen;
+  StatusOr<LoadedEngine> loaded = load_engine(o);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  EXPECT_NE(loaded->backend_report.find("backend cuda, tp 1, batch-invariant"), std::string::npos)
+      << loaded->backend_report;
+
+  StreamSink alone;
+  {
+    auto engine = cuda_engine(m, 64, true);
+    ASSERT_NE(engine, nullptr);
+    ASSERT_TRUE(engine->submit(request(5, v), alone.callback()).ok());
+    alone.wait();
+  }
+  std::vector<EngineRequest> requests;
+  for (int i = 0; i < 6; ++i)
+    requests.push_back(request(i, v));
+  const auto together = run_together(*loaded->engine, requests);
+  expect_same_stream(*together[5], alone, 5);
 }
 
 }  // namespace
