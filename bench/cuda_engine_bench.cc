@@ -36,6 +36,7 @@
 #include "bench/bench_driver.h"
 #include "cuda/cublaslt_gemm.h"
 #include "cuda/cuda_device.h"
+#include "cuda/invariant_gemm_kernel.h"
 #include "cuda/skinny_gemm_kernel.h"
 #include "engine/cuda/cuda_model_runner.h"
 #include "engine/model/model_preset.h"
@@ -152,7 +153,8 @@ void gemm_shape_table(const ModelConfig& c, double bandwidth) {
   cudaMemcpy(x->get(), host.data(), std::min<std::size_t>(host.size(), 128 * 8192) * 2,
              cudaMemcpyHostToDevice);
   std::printf(
-      "GEMM (cuBLASLt bf16 -> f32): us per product, heuristic pick / timed pick (%% of copy bandwidth)\n");
+      "GEMM (cuBLASLt bf16 -> f32): us per product, heuristic pick / timed pick (%% of copy bandwidth); "
+      "ours: the skinny GEMM; inv: the batch-invariant one\n");
   for (const Shape& sh : shapes) {
     std::printf("  %-8s %6lld x %5lld:", sh.name, static_cast<long long>(sh.n), static_cast<long long>(sh.k));
     for (std::int64_t m : {1, 8, 32, 128}) {
@@ -166,6 +168,13 @@ void gemm_shape_table(const ModelConfig& c, double bandwidth) {
       if (cuda::skinny_gemm_supports(sp)) {
         const double ts = time_launch([&] { return cuda::launch_skinny_gemm(sp, nullptr) == cudaSuccess; });
         std::printf(" ours %6.1f (%3.0f%%)", ts * 1e3, 100.0 * bytes / (ts * 1e-3) / bandwidth);
+      }
+      cuda::InvariantGemmParams ip{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n};
+      ip.block_rows = cuda::invariant_gemm_block_rows(m);
+      if (cuda::invariant_gemm_supports(ip)) {
+        const double ti =
+            time_launch([&] { return cuda::launch_invariant_gemm(ip, nullptr) == cudaSuccess; });
+        std::printf(" inv %6.1f (%3.0f%%)", ti * 1e3, 100.0 * bytes / (ti * 1e-3) / bandwidth);
       }
     }
     std::printf("\n");
