@@ -53,10 +53,12 @@ TEST(FlatStepTest, DecodeRowsBecomeOneRowTiles) {
   const std::vector<std::int32_t> a = {10, 11, 12, 13, 14};
   const std::vector<std::int32_t> b = {20, 21, 22, 23, 24, 25, 26};
   const std::vector<std::int32_t> c = {30, 31, 32};
+  // Block tables outlive the plan, whose sequences view them.
+  const std::vector<std::int32_t> table_a = {7, 3}, table_b = {5, 1}, table_c = {6};
   StepPlan plan;
-  plan.sequences.push_back(seq(1, a, 4, 1, {7, 3}, true, sp));   // decode at position 4
-  plan.sequences.push_back(seq(2, b, 2, 3, {5, 1}, false, sp));  // chunk of positions 2..4
-  plan.sequences.push_back(seq(3, c, 2, 1, {6}, true, sp));      // decode at position 2
+  plan.sequences.push_back(seq(1, a, 4, 1, table_a, true, sp));   // decode at position 4
+  plan.sequences.push_back(seq(2, b, 2, 3, table_b, false, sp));  // chunk of positions 2..4
+  plan.sequences.push_back(seq(3, c, 2, 1, table_c, true, sp));   // decode at position 2
   plan.num_batched_tokens = 5;
   StatusOr<FlatStep> f = flatten_step(plan, 3);
   ASSERT_TRUE(f.ok()) << f.status().to_string();
