@@ -39,9 +39,9 @@ struct EngineLoadOptions {
   int num_kv_blocks = 0;                // exact count; overrides kv_cache_bytes
   double gpu_memory_utilization = 0.9;  // CUDA: fraction of each GPU this process may use
   bool enforce_eager = false;           // CUDA: no decode graphs, every step eager
-  bool batch_invariant = false;     // CUDA: CudaRunnerOptions::batch_invariant (the CPU backend always is)
-  double cuda_graph_budget_s = 60;  // CUDA: start-up seconds for capturing graphs (0: no limit)
-  NodeOptions nodes;                // tensor_parallel_size counts the ranks of every node
+  bool batch_invariant = false;         // CUDA: the batch-invariant mode (the CPU backend always is)
+  double cuda_graph_budget_s = 60;      // CUDA: start-up seconds for capturing graphs (0: no limit)
+  NodeOptions nodes;                    // tensor_parallel_size counts the ranks of every node
   // Scheduler limits and text limits. max_model_len 0 = the model's
   // max_position_embeddings; max_num_batched_tokens 0 = the backend's default
   // (default_max_num_batched_tokens); num_blocks, block_size and eos ids are
