@@ -167,6 +167,20 @@ LockstepStats run_lockstep(const LoadedModel& m, int block_size,
   return st;
 }
 
+// The configuration tests' common run against the CPU: three prompts of mixed
+// lengths, chunked by 7, for 10 greedy tokens under `chunked`; then the same
+// prompts whole for 4 tokens with two top logprobs (the device sampler) under
+// `logprob_rows`.
+void expect_mixed_steps_match_cpu(const LoadedModel& m, Gpu chunked, Gpu logprob_rows) {
+  const int v = m.config.vocab_size;
+  const std::vector<std::vector<std::int32_t>> prompts = {prompt_of(40, v, 1), prompt_of(1, v, 2),
+                                                          prompt_of(17, v, 3)};
+  LockstepStats st = run_lockstep(m, 16, prompts, 7, 10, chunked);
+  EXPECT_GE(st.tokens_compared, 10);
+  st = run_lockstep(m, 16, prompts, 0, 4, logprob_rows, 2);
+  EXPECT_GE(st.tokens_compared, 3);
+}
+
 class CudaRunnerShapeTest : public ::testing::TestWithParam<Shape> {};
 
 TEST_P(CudaRunnerShapeTest, MixedPrefillAndDecodeMatchCpu) {
@@ -285,13 +299,7 @@ TEST(CudaModelRunnerTest, FusedDecodeEqualsUnfusedBitForBit) {
 TEST(CudaModelRunnerTest, BatchInvariantModeMatchesCpu) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
   LoadedModel m = make_model(kShapes[1], "cuda");
-  const int v = m.config.vocab_size;
-  const std::vector<std::vector<std::int32_t>> prompts = {prompt_of(40, v, 1), prompt_of(1, v, 2),
-                                                          prompt_of(17, v, 3)};
-  LockstepStats st = run_lockstep(m, 16, prompts, 7, 10, Gpu{.invariant = true});
-  EXPECT_GE(st.tokens_compared, 10);
-  st = run_lockstep(m, 16, prompts, 0, 4, Gpu{.graphs = false, .invariant = true}, 2);
-  EXPECT_GE(st.tokens_compared, 3);
+  expect_mixed_steps_match_cpu(m, Gpu{.invariant = true}, Gpu{.graphs = false, .invariant = true});
 }
 
 // The batch-invariant mode at tp 4: each all-reduce an all-gather and a sum
@@ -299,13 +307,8 @@ TEST(CudaModelRunnerTest, BatchInvariantModeMatchesCpu) {
 TEST(CudaModelRunnerTest, BatchInvariantAtTpFourMatchesCpu) {
   if (list_devices().size() < 4) GTEST_SKIP() << "needs four CUDA devices";
   LoadedModel m = make_model(kShapes[1], "cuda");
-  const int v = m.config.vocab_size;
-  const std::vector<std::vector<std::int32_t>> prompts = {prompt_of(40, v, 1), prompt_of(1, v, 2),
-                                                          prompt_of(17, v, 3)};
-  LockstepStats st = run_lockstep(m, 16, prompts, 7, 10, Gpu{.tp = 4, .invariant = true});
-  EXPECT_GE(st.tokens_compared, 10);
-  st = run_lockstep(m, 16, prompts, 0, 4, Gpu{.graphs = false, .tp = 4, .invariant = true}, 2);
-  EXPECT_GE(st.tokens_compared, 3);
+  expect_mixed_steps_match_cpu(m, Gpu{.tp = 4, .invariant = true},
+                               Gpu{.graphs = false, .tp = 4, .invariant = true});
 }
 
 // The invariant GEMM reads along k in 16-byte chunks: a rank's intermediate
@@ -418,13 +421,7 @@ TEST(CudaModelRunnerTest, BatchInvariantRecomputeEqualsTheFirstRun) {
 TEST(CudaModelRunnerTest, NcclAtTpOneMatchesCpu) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
   LoadedModel m = make_model(kShapes[1], "cuda");
-  const int v = m.config.vocab_size;
-  const std::vector<std::vector<std::int32_t>> prompts = {prompt_of(40, v, 1), prompt_of(1, v, 2),
-                                                          prompt_of(17, v, 3)};
-  LockstepStats st = run_lockstep(m, 16, prompts, 7, 10, Gpu{.nccl = true});
-  EXPECT_GE(st.tokens_compared, 10);
-  st = run_lockstep(m, 16, prompts, 0, 4, Gpu{.nccl = true}, 2);
-  EXPECT_GE(st.tokens_compared, 3);
+  expect_mixed_steps_match_cpu(m, Gpu{.nccl = true}, Gpu{.nccl = true});
 }
 
 // Two GPUs: heads, MLP columns and vocabulary split; graphs captured on both
@@ -433,13 +430,7 @@ TEST(CudaModelRunnerTest, NcclAtTpOneMatchesCpu) {
 TEST(CudaModelRunnerTest, TwoRanksMatchCpu) {
   if (list_devices().size() < 2) GTEST_SKIP() << "needs two CUDA devices";
   LoadedModel m = make_model(kShapes[3], "cuda");  // vocab 509: shards of 255 and 254
-  const int v = m.config.vocab_size;
-  const std::vector<std::vector<std::int32_t>> prompts = {prompt_of(40, v, 1), prompt_of(1, v, 2),
-                                                          prompt_of(17, v, 3)};
-  LockstepStats st = run_lockstep(m, 16, prompts, 7, 10, Gpu{.tp = 2});
-  EXPECT_GE(st.tokens_compared, 10);
-  st = run_lockstep(m, 16, prompts, 0, 4, Gpu{.graphs = false, .tp = 2}, 2);
-  EXPECT_GE(st.tokens_compared, 3);
+  expect_mixed_steps_match_cpu(m, Gpu{.tp = 2}, Gpu{.graphs = false, .tp = 2});
 }
 
 // The device sampler inside the runner: every non-greedy row's token (and
