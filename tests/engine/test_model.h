@@ -35,6 +35,7 @@ inline const Shape kShapes[] = {
 struct LoadedModel {
   ModelConfig config;
   std::shared_ptr<const Checkpoint> checkpoint;
+  std::string dir;  // where the checkpoint was written (config.json, safetensors)
 };
 
 // `tag` keeps the directories of tests that may run at the same time apart.
@@ -65,7 +66,7 @@ inline LoadedModel make_model(const Shape& s, const std::string& tag = "cpu") {
   EXPECT_TRUE(write_random_checkpoint(o).ok());
   auto ckpt = Checkpoint::open(o.out_dir);
   EXPECT_TRUE(ckpt.ok()) << ckpt.status().to_string();
-  return {c, std::make_shared<const Checkpoint>(std::move(ckpt).value())};
+  return {c, std::make_shared<const Checkpoint>(std::move(ckpt).value()), o.out_dir};
 }
 
 inline std::vector<std::int32_t> prompt_of(int n, int vocab, int salt) {

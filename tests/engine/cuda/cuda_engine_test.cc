@@ -204,14 +204,14 @@ TEST(CudaEngineTest, DefaultModeMatchesTheCpuEngine) {
 // built directly in the mode.
 TEST(CudaEngineTest, LoaderBuildsTheBatchInvariantMode) {
   if (list_devices().empty()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
-  const LoadedModel m = make_model(kShapes[1], "cuda_loader");  // written to the directory below
+  const LoadedModel m = make_model(kShapes[1], "cuda_loader");
   const int v = m.config.vocab_size;
   const std::filesystem::path tmp = pagoda_test_temp_dir();
   const std::filesystem::path tokenizer_dir = tmp / "pagoda_cuda_loader_tokenizer";
   std::filesystem::create_directories(tokenizer_dir);
   std::ofstream(tokenizer_dir / "tokenizer.json") << pagoda::testing::synthetic_tokenizer_json({}).dump();
   EngineLoadOptions o;
-  o.model_dir = (tmp / ("pagoda_runner_cuda_loader_" + std::string(kShapes[1].name))).string();
+  o.model_dir = m.dir;
   o.tokenizer_dir = tokenizer_dir.string();
   o.device = "cuda";
   o.batch_invariant = true;
