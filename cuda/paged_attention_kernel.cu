@@ -14,32 +14,39 @@ constexpr int kMaxGroup = 16;  // query heads per KV head
 constexpr int kMaxHeadDim = 256;
 constexpr int kMaxPairs = 16;  // (head, dim) accumulators per thread: group * head_dim <= 4096
 constexpr int kMaxKPerLane = kMaxHeadDim / kWarpSize;
+static_assert(kTile <= kThreads, "one thread looks up each position's row");
 
-__device__ __forceinline__ std::int64_t cache_row(const PagedAttentionParams& p, const std::int32_t* table,
-                                                  std::int64_t kvh, std::int64_t pos) {
-  const std::int64_t block = table[pos / p.block_size];
-  return ((block * p.num_kv_heads + kvh) * p.block_size + pos % p.block_size) * p.head_dim;
+// Element offsets of the K/V rows of context positions [first, first + len)
+// into rows[0..len); 32-bit index arithmetic (contexts are int32 positions).
+__device__ __forceinline__ void lookup_rows(const PagedAttentionParams& p, const std::int32_t* table, int kvh,
+                                            std::int64_t first, int len, std::int64_t* rows) {
+  const int tid = static_cast<int>(threadIdx.x);
+  if (tid >= len) return;
+  const int block_size = static_cast<int>(p.block_size);
+  const int pos = static_cast<int>(first) + tid;
+  const std::int64_t block = table[pos / block_size];
+  rows[tid] = ((block * p.num_kv_heads + kvh) * block_size + pos % block_size) * p.head_dim;
 }
 
 // One tile's online-softmax step, one warp per query head: scores[g][0..len)
-// (row stride kTile) become exp(score - new running max), and the running
+// (row stride kStride) become exp(score - new running max), and the running
 // max m_s[g], sum l_s[g] and this tile's rescale factor alpha_s[g] (for the
 // sums accumulated over earlier tiles) are updated. Shared by both split
 // kernels; the arguments are their shared-memory arrays (any indexable type).
-template <typename Scores, typename Stats>
+template <int kStride, typename Scores, typename Stats>
 __device__ __forceinline__ void online_softmax_tile(Scores& scores, Stats& m_s, Stats& l_s, Stats& alpha_s,
                                                     int group, int len, int warp, int lane) {
   for (int g = warp; g < group; g += kWarps) {
     float mx = -FLT_MAX;
     for (int j = lane; j < len; j += kWarpSize)
-      mx = fmaxf(mx, scores[g * kTile + j]);
+      mx = fmaxf(mx, scores[g * kStride + j]);
     mx = warp_max(mx);
     const float m_old = m_s[g];
     const float m_new = fmaxf(m_old, mx);
     float sum = 0.0f;
     for (int j = lane; j < len; j += kWarpSize) {
-      const float e = __expf(scores[g * kTile + j] - m_new);
-      scores[g * kTile + j] = e;
+      const float e = __expf(scores[g * kStride + j] - m_new);
+      scores[g * kStride + j] = e;
       sum += e;
     }
     sum = warp_sum(sum);
@@ -95,8 +102,7 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_kernel(PagedAt
   for (std::int64_t tile = begin; tile < end; tile += kTile) {
     const int len = static_cast<int>(min(static_cast<std::int64_t>(kTile), end - tile));
     // Block-table lookups once per position, not once per thread and phase.
-    for (int j = tid; j < len; j += kThreads)
-      rows[j] = cache_row(p, table, kvh, tile + j);
+    lookup_rows(p, table, static_cast<int>(kvh), tile, len, rows);
     __syncthreads();
     // Scores: one warp per context position.
     for (int j = warp; j < len; j += kWarps) {
@@ -116,7 +122,7 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_kernel(PagedAt
       }
     }
     __syncthreads();
-    online_softmax_tile(scores, m_s, l_s, alpha_s, group, len, warp, lane);
+    online_softmax_tile<kTile>(scores, m_s, l_s, alpha_s, group, len, warp, lane);
     __syncthreads();
     // acc[g][d] = acc * alpha + sum_j p[g][j] * v[j][d]; consecutive threads take consecutive d.
 #pragma unroll
@@ -152,42 +158,61 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_kernel(PagedAt
   }
 }
 
-// The same computation for head_dim 64, 128 or 256 and groups of up to 8
-// query heads, with 16-byte loads: head_dim / 8 lanes share one context
-// position (a warp scores 32 / (head_dim / 8) positions at once), and in the
-// P·V pass each lane accumulates its 8 dimensions of every head over the
-// positions its lane group visits; warps are summed once at the end.
+// The same computation for head_dim 64, 128 or 256 and groups of up to
+// kGroup (2, 4 or 8) query heads, with 16-byte loads: head_dim / 8 lanes share
+// one context position, so a warp covers kPosPerWarp positions and the block
+// kPosPerPass per pass. A tile is kVecPasses passes, and each lane issues all
+// its K loads of a tile before the first use and its V loads before the
+// softmax barriers, so a block keeps kVecPasses 16-byte loads per thread in
+// flight (one per pass waited on its load before). The next tile's cache rows
+// are looked up while this tile's loads are in flight (two row buffers). In
+// the P·V pass each lane accumulates its 8 dimensions of every head over the
+// positions it loaded; warps are summed once at the end.
 constexpr int kVecMaxGroup = 8;
+constexpr int kVecPasses = 8;
 
 template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(PagedAttentionParams p) {
+struct VecShape {
+  static constexpr int kLanesPerPos = kHeadDim / 8;
+  static constexpr int kPosPerWarp = kWarpSize / kLanesPerPos;
+  static constexpr int kPosPerPass = kWarps * kPosPerWarp;
+  static constexpr int kTile = kPosPerPass * kVecPasses;  // 256, 128 or 64 positions
+  static_assert(kTile <= kThreads, "one thread looks up each position's row");
+};
+
+template <int kHeadDim, int kGroup>
+__global__ void __launch_bounds__(kThreads, 2) paged_attention_split_vec_kernel(PagedAttentionParams p) {
   await_previous_grid();
-  constexpr int kLanesPerPos = kHeadDim / 8;
-  constexpr int kPosPerWarp = kWarpSize / kLanesPerPos;
-  __shared__ float q_s[kVecMaxGroup * kHeadDim];
-  __shared__ float o_s[kVecMaxGroup * kHeadDim];
-  __shared__ float scores[kVecMaxGroup * kTile];
-  __shared__ float m_s[kVecMaxGroup], l_s[kVecMaxGroup], alpha_s[kVecMaxGroup];
-  __shared__ std::int64_t rows[kTile];
+  using V = VecShape<kHeadDim>;
+  constexpr int kLanesPerPos = V::kLanesPerPos;
+  constexpr int kVecTile = V::kTile;
+  __shared__ float q_s[kGroup * kHeadDim];
+  __shared__ float o_s[kGroup * kHeadDim];
+  __shared__ float scores[kGroup * kVecTile];
+  __shared__ float m_s[kGroup], l_s[kGroup], alpha_s[kGroup];
+  __shared__ std::int64_t rows[2][kVecTile];  // this tile's and the next one's
 
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % kWarpSize;
   const int warp = tid / kWarpSize;
-  const int sub = lane / kLanesPerPos;  // which of the warp's positions
-  const int sl = lane % kLanesPerPos;   // which 8 dimensions
+  const int sub = lane / kLanesPerPos;              // which of the warp's positions
+  const int sl = lane % kLanesPerPos;               // which 8 dimensions
+  const int first_j = warp * V::kPosPerWarp + sub;  // this lane group's position in pass 0
   const std::int64_t item = blockIdx.x;
   const std::int64_t t = p.token_rows != nullptr ? p.token_rows[item] : item;
-  const std::int64_t kvh = blockIdx.y;
+  const int kvh = static_cast<int>(blockIdx.y);
   const std::int64_t split = blockIdx.z;
   const int group = static_cast<int>(p.num_heads / p.num_kv_heads);
   const std::int64_t ctx = static_cast<std::int64_t>(p.positions[t]) + 1;
   const std::int64_t split_size = p.split_size_on_device != nullptr ? *p.split_size_on_device : p.split_size;
   const std::int64_t begin = split * split_size;
   const std::int64_t end = min(begin + split_size, ctx);
-  const std::int64_t first_head = kvh * group;
+  const std::int64_t first_head = static_cast<std::int64_t>(kvh) * group;
   if (begin >= end) return;  // the combine pass never reads splits past the context
 
   const std::int32_t* table = p.block_tables + p.block_table_offsets[t];
+  lookup_rows(p, table, kvh, begin, static_cast<int>(min(static_cast<std::int64_t>(kVecTile), end - begin)),
+              rows[0]);
   const float* q = p.q + (t * p.num_heads + first_head) * kHeadDim;
   for (int i = tid; i < group * kHeadDim; i += kThreads) {
     q_s[i] = q[i] * p.scale;
@@ -197,30 +222,42 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(Pag
     m_s[tid] = -FLT_MAX;
     l_s[tid] = 0.0f;
   }
-  float acc[kVecMaxGroup][8];
+  float acc[kGroup][8];
 #pragma unroll
-  for (int g = 0; g < kVecMaxGroup; ++g) {
+  for (int g = 0; g < kGroup; ++g) {
 #pragma unroll
     for (int e = 0; e < 8; ++e)
       acc[g][e] = 0.0f;
   }
   __syncthreads();
 
-  for (std::int64_t tile = begin; tile < end; tile += kTile) {
-    const int len = static_cast<int>(min(static_cast<std::int64_t>(kTile), end - tile));
-    for (int j = tid; j < len; j += kThreads)
-      rows[j] = cache_row(p, table, kvh, tile + j);
-    __syncthreads();
-    // Scores: kPosPerWarp positions per warp step; every lane runs every
-    // iteration (the shuffles need the whole warp), loads only when valid.
-    for (int j0 = warp * kPosPerWarp; j0 < len; j0 += kWarps * kPosPerWarp) {
-      const int j = j0 + sub;
-      const bool valid = j < len;
-      float kf[8];
-      bf16x8_to_f32(
-          valid ? *reinterpret_cast<const uint4*>(p.k_cache + rows[j] + sl * 8) : make_uint4(0, 0, 0, 0), kf);
+  int buf = 0;
+  for (std::int64_t tile = begin; tile < end; tile += kVecTile, buf ^= 1) {
+    const int len = static_cast<int>(min(static_cast<std::int64_t>(kVecTile), end - tile));
+    const std::int64_t* tile_rows = rows[buf];
+    // This lane's K rows of every pass, loaded before any is used.
+    uint4 k_raw[kVecPasses];
 #pragma unroll
-      for (int g = 0; g < kVecMaxGroup; ++g) {
+    for (int pass = 0; pass < kVecPasses; ++pass) {
+      const int j = first_j + pass * V::kPosPerPass;
+      k_raw[pass] = j < len ? *reinterpret_cast<const uint4*>(p.k_cache + tile_rows[j] + sl * 8)
+                            : make_uint4(0, 0, 0, 0);
+    }
+    // The next tile's rows: their buffer's last reads (the previous tile's
+    // loads) are behind that tile's barriers, and the barriers below publish them.
+    if (tile + kVecTile < end) {
+      lookup_rows(p, table, kvh, tile + kVecTile,
+                  static_cast<int>(min(static_cast<std::int64_t>(kVecTile), end - tile - kVecTile)),
+                  rows[buf ^ 1]);
+    }
+    // Scores; every lane runs every pass (the shuffles need the whole warp).
+#pragma unroll
+    for (int pass = 0; pass < kVecPasses; ++pass) {
+      const int j = first_j + pass * V::kPosPerPass;
+      float kf[8];
+      bf16x8_to_f32(k_raw[pass], kf);
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g) {
         if (g >= group) break;
         float dot = 0.0f;
 #pragma unroll
@@ -229,41 +266,52 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(Pag
 #pragma unroll
         for (int offset = kLanesPerPos / 2; offset > 0; offset /= 2)
           dot += __shfl_xor_sync(0xffffffffu, dot, offset);
-        if (sl == 0 && valid) scores[g * kTile + j] = dot;
+        if (sl == 0 && j < len) scores[g * kVecTile + j] = dot;
       }
     }
+    // V rows in flight across the softmax.
+    uint4 v_raw[kVecPasses];
+#pragma unroll
+    for (int pass = 0; pass < kVecPasses; ++pass) {
+      const int j = first_j + pass * V::kPosPerPass;
+      v_raw[pass] = j < len ? *reinterpret_cast<const uint4*>(p.v_cache + tile_rows[j] + sl * 8)
+                            : make_uint4(0, 0, 0, 0);
+    }
     __syncthreads();
-    online_softmax_tile(scores, m_s, l_s, alpha_s, group, len, warp, lane);
+    online_softmax_tile<kVecTile>(scores, m_s, l_s, alpha_s, group, len, warp, lane);
     __syncthreads();
     // P·V over this lane group's positions, after rescaling the running sums.
 #pragma unroll
-    for (int g = 0; g < kVecMaxGroup; ++g) {
+    for (int g = 0; g < kGroup; ++g) {
       if (g >= group) break;
       const float alpha = alpha_s[g];
 #pragma unroll
       for (int e = 0; e < 8; ++e)
         acc[g][e] *= alpha;
     }
-    for (int j = warp * kPosPerWarp + sub; j < len; j += kWarps * kPosPerWarp) {
-      float vf[8];
-      bf16x8_to_f32(*reinterpret_cast<const uint4*>(p.v_cache + rows[j] + sl * 8), vf);
 #pragma unroll
-      for (int g = 0; g < kVecMaxGroup; ++g) {
+    for (int pass = 0; pass < kVecPasses; ++pass) {
+      const int j = first_j + pass * V::kPosPerPass;
+      if (j >= len) break;  // passes cover positions in increasing order
+      float vf[8];
+      bf16x8_to_f32(v_raw[pass], vf);
+#pragma unroll
+      for (int g = 0; g < kGroup; ++g) {
         if (g >= group) break;
-        const float pj = scores[g * kTile + j];
+        const float pj = scores[g * kVecTile + j];
 #pragma unroll
         for (int e = 0; e < 8; ++e)
           acc[g][e] += pj * vf[e];
       }
     }
-    __syncthreads();  // scores, alpha and rows are rewritten by the next tile
+    __syncthreads();  // the next tile's scores pass overwrites positions other lanes may still read
   }
 
   // Sum the lane groups of each warp (shuffles), then the warps into o_s one
   // at a time, in warp order: no float atomics, so the result is the same on
   // every run (shared-memory atomicAdd made it differ in the last bf16 bit).
 #pragma unroll
-  for (int g = 0; g < kVecMaxGroup; ++g) {
+  for (int g = 0; g < kGroup; ++g) {
     if (g >= group) break;
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
@@ -275,7 +323,7 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(Pag
   for (int w = 0; w < kWarps; ++w) {
     if (warp == w && sub == 0) {
 #pragma unroll
-      for (int g = 0; g < kVecMaxGroup; ++g) {
+      for (int g = 0; g < kGroup; ++g) {
         if (g >= group) break;
 #pragma unroll
         for (int e = 0; e < 8; ++e)
@@ -294,6 +342,14 @@ __global__ void __launch_bounds__(kThreads) paged_attention_split_vec_kernel(Pag
     p.partial_max[idx] = m_s[tid];
     p.partial_sum[idx] = l_s[tid];
   }
+}
+
+// The vec kernel for a head_dim, with the smallest group bound that holds `group`.
+template <int kHeadDim>
+void (*vec_kernel_for_group(std::int64_t group))(PagedAttentionParams) {
+  if (group <= 2) return paged_attention_split_vec_kernel<kHeadDim, 2>;
+  if (group <= 4) return paged_attention_split_vec_kernel<kHeadDim, 4>;
+  return paged_attention_split_vec_kernel<kHeadDim, kVecMaxGroup>;
 }
 
 // grid: (work items, num_heads); block: head_dim threads. Merges the splits
@@ -344,9 +400,9 @@ cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t s
                        reinterpret_cast<std::uintptr_t>(p.v_cache) % 16 == 0;
   void (*split)(PagedAttentionParams) = paged_attention_split_kernel;
   if (aligned && group <= kVecMaxGroup) {
-    if (p.head_dim == 64) split = paged_attention_split_vec_kernel<64>;
-    if (p.head_dim == 128) split = paged_attention_split_vec_kernel<128>;
-    if (p.head_dim == 256) split = paged_attention_split_vec_kernel<256>;
+    if (p.head_dim == 64) split = vec_kernel_for_group<64>(group);
+    if (p.head_dim == 128) split = vec_kernel_for_group<128>(group);
+    if (p.head_dim == 256) split = vec_kernel_for_group<256>(group);
   }
   const cudaError_t err = launch_kernel(split, split_grid, kThreads, 0, stream, order, p);
   if (err != cudaSuccess) return err;

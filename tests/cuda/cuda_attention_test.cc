@@ -273,8 +273,11 @@ TEST_F(CudaAttentionTest, PagedAttentionMatchesReferenceForEverySplitLayout) {
       {8, 1, 128, 16, {{4000, 2}, {97, 97}, {1, 1}}},                     // group 8, a whole prompt
       {16, 2, 64, 1, {{97, 5}, {1, 1}, {300, 1}}},                        // group 8
       {4, 1, 32, 16, {{97, 3}, {1, 1}, {129, 1}}},                        // head_dim 32
-      {16, 1, 256, 16, {{300, 2}, {1, 1}}},   // group * head_dim = 4096, the limit
-      {32, 8, 128, 1, {{4000, 2}, {97, 1}}},  // Qwen3-8B-like heads
+      {16, 1, 256, 16, {{300, 2}, {1, 1}}},           // group * head_dim = 4096, the limit
+      {32, 8, 128, 1, {{4000, 2}, {97, 1}}},          // Qwen3-8B-like heads
+      {10, 2, 128, 16, {{700, 1}, {97, 2}, {1, 1}}},  // group 5 (Qwen3-14B's 40/8)
+      {8, 2, 256, 16, {{600, 1}, {65, 3}, {1, 1}}},   // head_dim 256, 16-byte loads
+      {6, 3, 64, 1, {{1000, 1}, {257, 1}, {2, 2}}},   // group 2, head_dim 64, past a 256-position tile
   };
   for (const AttentionCase& c : cases) {
     SCOPED_TRACE(describe(c));
