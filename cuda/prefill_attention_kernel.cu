@@ -41,6 +41,24 @@ struct Shape {
   static_assert(kKvTile * kChunks % kThreads == 0, "whole chunks per thread");
 };
 
+// A context position as (index into the block table, offset in that block).
+// Moving it by a step made once with of() takes no division.
+struct BlockCursor {
+  int index = 0;
+  int offset = 0;
+  __device__ static BlockCursor of(int position, int block_size) {
+    return {position / block_size, position % block_size};
+  }
+  __device__ void advance(const BlockCursor& step, int block_size) {
+    index += step.index;
+    offset += step.offset;  // both offsets < block_size: one carry at most
+    if (offset >= block_size) {
+      offset -= block_size;
+      ++index;
+    }
+  }
+};
+
 // Two floats rounded to bf16, `lo` in the low half.
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return static_cast<unsigned>(f32_to_bf16_bits(lo)) | (static_cast<unsigned>(f32_to_bf16_bits(hi)) << 16);
@@ -77,25 +95,35 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
   const int num_kv_tiles = (ctx + kKvTile - 1) / kKvTile;
 
   // Stage one KV tile: kKvTile rows of kChunks 16-byte chunks each for K and V;
-  // consecutive threads take consecutive chunks of a row (coalesced).
+  // consecutive threads take consecutive chunks of a row (coalesced), so each
+  // thread copies one column chunk of rows first_r, first_r + kRowStep, ...
+  // Tiles are staged in order 0, 1, 2, ...: `cursor` is at this thread's
+  // first row of the next one.
+  constexpr int kRowStep = kThreads / kChunks;
+  static_assert(kThreads % kChunks == 0 && kKvTile % kRowStep == 0, "whole rows per pass");
+  const int first_r = tid / kChunks;
+  const int chunk_col = (tid % kChunks) * 8;
+  const BlockCursor row_step = BlockCursor::of(kRowStep, block_size);
+  const BlockCursor tile_step = BlockCursor::of(kKvTile, block_size);
+  BlockCursor cursor = BlockCursor::of(first_r, block_size);
   auto load_kv = [&](int kv_tile, int stage) {
     std::uint16_t* ks = k_s + stage * S::kKvElems;
     std::uint16_t* vs = v_s + stage * S::kKvElems;
+    BlockCursor at = cursor;
 #pragma unroll
-    for (int it = 0; it < kKvTile * kChunks / kThreads; ++it) {
-      const int i = tid + it * kThreads;
-      const int r = i / kChunks;
-      const int c = (i % kChunks) * 8;
-      const int pos = kv_tile * kKvTile + r;
-      const bool valid = pos < ctx;
+    for (int it = 0; it < kKvTile / kRowStep; ++it) {
+      const int r = first_r + it * kRowStep;
+      const bool valid = kv_tile * kKvTile + r < ctx;
       std::int64_t offset = 0;
       if (valid) {
-        const std::int64_t block = table[pos / block_size];
-        offset = ((block * num_kv_heads + kvh) * block_size + pos % block_size) * kHeadDim + c;
+        const std::int64_t block = table[at.index];
+        offset = ((block * num_kv_heads + kvh) * block_size + at.offset) * kHeadDim + chunk_col;
       }
-      cp_async_16(ks + r * kStride + c, p.k_cache + offset, valid);
-      cp_async_16(vs + r * kStride + c, p.v_cache + offset, valid);
+      cp_async_16(ks + r * kStride + chunk_col, p.k_cache + offset, valid);
+      cp_async_16(vs + r * kStride + chunk_col, p.v_cache + offset, valid);
+      at.advance(row_step, block_size);
     }
+    cursor.advance(tile_step, block_size);
   };
 
   load_kv(0, 0);
