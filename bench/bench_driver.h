@@ -4,6 +4,7 @@
 // set_sampling says otherwise). Single thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <numeric>
 #include <vector>
@@ -37,10 +38,12 @@ class Driver {
     free_.resize(static_cast<std::size_t>(runner_.kv_cache_info().num_blocks));
     std::iota(free_.rbegin(), free_.rend(), 0);
   }
+  // A prompt of `len` ids below min(150000, the model's vocabulary), fixed by `salt`.
   Seq make(std::int32_t len, std::int32_t salt) {
+    const std::int64_t ids = std::min(150000, runner_.config().vocab_size);
     Seq s;
     for (std::int32_t i = 0; i < len; ++i)
-      s.tokens.push_back((i * 7919 + salt * 104729) % 150000);
+      s.tokens.push_back(static_cast<std::int32_t>((i * 7919LL + salt * 104729LL) % ids));
     s.num_prompt = len;
     return s;
   }

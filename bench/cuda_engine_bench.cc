@@ -7,7 +7,7 @@
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
 //                            [--context 512] [--steps 20] [--batches 1,8,64,256]
 //                            [--sampled-batches 1,64] [--nccl 0] [--pdl 0] [--fused 1]
-//                            [--invariant 0]
+//                            [--invariant 0] [--quick 0]
 // --sampled-batches: decode again at these batch sizes with temperature 0.8
 // and top_p 0.95 (the device sampler instead of the argmax).
 // --nccl 1: tp 1 through a one-rank NCCL group (collectives and the logits
@@ -19,6 +19,9 @@
 // what the fusion gains.
 // --invariant 1: the batch-invariant mode (--batch-invariant), to measure
 // what it costs.
+// --quick 1: a smoke run of the bench itself, not a measurement: small
+// ceilings, one timed launch per entry, one prefill and m = 1, 8 in the GEMM
+// table (its test runs it so on the SIMT emulator).
 // Ends with the results as one markdown table (rows start with "| "), which
 // scripts/device_check.sh gathers from every run into its summary.
 #include <cuda_runtime.h>
@@ -60,10 +63,31 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// How much the bench measures: sizes of the ceilings and repeats of each timing.
+struct Effort {
+  std::size_t copy_bytes = std::size_t{1} << 31;
+  std::int64_t gemm_n = 8192;
+  int ceiling_warmups = 3, ceiling_runs = 10;
+  int warmups = 1, runs = 20;  // each GEMM table entry
+  int prefill_runs = 5;        // after one warm-up
+  std::vector<std::int64_t> table_m = {1, 8, 32, 128};
+};
+
+// --quick 1.
+Effort quick_effort() {
+  Effort e;
+  e.copy_bytes = std::size_t{16} << 20;
+  e.gemm_n = 256;
+  e.ceiling_warmups = e.warmups = 0;
+  e.ceiling_runs = e.runs = e.prefill_runs = 1;
+  e.table_m = {1, 8};
+  return e;
+}
+
 // Median time of one launch in ms (events), over `runs` after `warmups`;
 // -1 when a launch fails.
 template <typename Launch>
-double time_launch(Launch launch, int warmups = 1, int runs = 20) {
+double time_launch(Launch launch, int warmups, int runs) {
   cudaEvent_t start, stop;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);
@@ -83,22 +107,23 @@ double time_launch(Launch launch, int warmups = 1, int runs = 20) {
   return ok ? median(ms) : -1;
 }
 
-// Device-to-device copy of 2 GiB, bytes read + written per second (median of 10 copies).
-double measure_copy_bandwidth() {
-  const std::size_t bytes = std::size_t{1} << 31;
+// Device-to-device copy (2 GiB), bytes read + written per second (median of 10 copies).
+double measure_copy_bandwidth(const Effort& e) {
+  const std::size_t bytes = e.copy_bytes;
   void *a = nullptr, *b = nullptr;
   if (!check(cudaMalloc(&a, bytes), "cudaMalloc") || !check(cudaMalloc(&b, bytes), "cudaMalloc")) return 0;
   cudaMemset(a, 0x3c, bytes);
-  const double ms = time_launch(
-      [&] { return cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice) == cudaSuccess; }, 3, 10);
+  const double ms =
+      time_launch([&] { return cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice) == cudaSuccess; },
+                  e.ceiling_warmups, e.ceiling_runs);
   cudaFree(a);
   cudaFree(b);
   return ms > 0 ? 2.0 * static_cast<double>(bytes) / (ms * 1e-3) : 0;
 }
 
 // cuBLASLt bf16 GEMM (8192^3, random inputs), FLOP/s (median of 10 products).
-double measure_gemm_rate() {
-  const std::int64_t n = 8192;
+double measure_gemm_rate(const Effort& e) {
+  const std::int64_t n = e.gemm_n;
   std::vector<std::uint16_t> host(static_cast<std::size_t>(n * n));
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -112,17 +137,18 @@ double measure_gemm_rate() {
   cudaMemcpy(x->get(), host.data(), host.size() * 2, cudaMemcpyHostToDevice);
   cudaMemcpy(w->get(), host.data(), host.size() * 2, cudaMemcpyHostToDevice);
   cuda::GemmArgs a{x->as<std::uint16_t>(), w->as<std::uint16_t>(), y->as<float>(), n, n, n, n, n, n};
-  const double ms = time_launch([&] { return (*gemm)->run(a, nullptr).ok(); }, 3, 10);
+  const double ms =
+      time_launch([&] { return (*gemm)->run(a, nullptr).ok(); }, e.ceiling_warmups, e.ceiling_runs);
   return ms > 0 ? 2.0 * n * n * n / (ms * 1e-3) : 0;
 }
 
-double time_gemm(cuda::CublasLtGemm& g, const cuda::GemmArgs& a) {
-  return time_launch([&] { return g.run(a, nullptr).ok(); });
+double time_gemm(cuda::CublasLtGemm& g, const cuda::GemmArgs& a, const Effort& e) {
+  return time_launch([&] { return g.run(a, nullptr).ok(); }, e.warmups, e.runs);
 }
 
 // The model's projections at decode batch sizes: cuBLASLt's first heuristic
 // pick against the fastest timed candidate, as achieved bandwidth.
-void gemm_shape_table(const ModelConfig& c, double bandwidth) {
+void gemm_shape_table(const ModelConfig& c, double bandwidth, const Effort& e) {
   struct Shape {
     const char* name;
     std::int64_t n, k;
@@ -134,46 +160,56 @@ void gemm_shape_table(const ModelConfig& c, double bandwidth) {
                           {"gate_up", 2 * static_cast<std::int64_t>(c.intermediate_size), h},
                           {"down", h, c.intermediate_size},
                           {"lm_head", c.vocab_size, h}};
-  std::int64_t max_elems = 0;
-  for (const Shape& sh : shapes)
-    max_elems = std::max(max_elems, sh.n * sh.k);
-  std::vector<std::uint16_t> host(static_cast<std::size_t>(max_elems));
+  // Every product reads x as [m, k] and writes y as [m, n]: buffers for the largest of each.
+  std::int64_t max_w = 0, max_x = 0, max_y = 0;
+  for (const Shape& sh : shapes) {
+    for (std::int64_t m : e.table_m) {
+      max_w = std::max(max_w, sh.n * sh.k);
+      max_x = std::max(max_x, m * sh.k);
+      max_y = std::max(max_y, m * sh.n);
+    }
+  }
   std::mt19937 rng(2);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  for (auto& v : host)
-    v = f32_to_bf16(dist(rng));
-  auto w = cuda::DeviceBuffer::allocate(host.size() * 2, "w");
-  auto x = cuda::DeviceBuffer::allocate(128 * 8192 * 2, "x");
-  auto y = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(128 * c.vocab_size) * 4, "y");
+  auto random_bf16 = [&](std::int64_t n) {
+    std::vector<std::uint16_t> v(static_cast<std::size_t>(n));
+    for (auto& b : v)
+      b = f32_to_bf16(dist(rng));
+    return v;
+  };
+  const std::vector<std::uint16_t> host_w = random_bf16(max_w), host_x = random_bf16(max_x);
+  auto w = cuda::DeviceBuffer::allocate(host_w.size() * 2, "w");
+  auto x = cuda::DeviceBuffer::allocate(host_x.size() * 2, "x");
+  auto y = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(max_y) * 4, "y");
   auto heuristic = cuda::CublasLtGemm::create(32u << 20);
   auto tuned = cuda::CublasLtGemm::create(32u << 20);
   if (!w.ok() || !x.ok() || !y.ok() || !heuristic.ok() || !tuned.ok()) return;
   (*heuristic)->set_autotune_max_m(0);
-  cudaMemcpy(w->get(), host.data(), host.size() * 2, cudaMemcpyHostToDevice);
-  cudaMemcpy(x->get(), host.data(), std::min<std::size_t>(host.size(), 128 * 8192) * 2,
-             cudaMemcpyHostToDevice);
+  cudaMemcpy(w->get(), host_w.data(), host_w.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(x->get(), host_x.data(), host_x.size() * 2, cudaMemcpyHostToDevice);
   std::printf(
       "GEMM (cuBLASLt bf16 -> f32): us per product, heuristic pick / timed pick (%% of copy bandwidth); "
       "ours: the skinny GEMM; inv: the batch-invariant one\n");
   for (const Shape& sh : shapes) {
     std::printf("  %-8s %6lld x %5lld:", sh.name, static_cast<long long>(sh.n), static_cast<long long>(sh.k));
-    for (std::int64_t m : {1, 8, 32, 128}) {
+    for (std::int64_t m : e.table_m) {
       cuda::GemmArgs a{
           x->as<std::uint16_t>(), w->as<std::uint16_t>(), y->as<float>(), m, sh.n, sh.k, sh.k, sh.k, sh.n};
       const double bytes = 2.0 * sh.n * sh.k + 2.0 * m * sh.k + 4.0 * m * sh.n;
-      const double th = time_gemm(**heuristic, a), tt = time_gemm(**tuned, a);
+      const double th = time_gemm(**heuristic, a, e), tt = time_gemm(**tuned, a, e);
       std::printf("  m=%-3lld %6.1f/%6.1f (%3.0f%%)", static_cast<long long>(m), th * 1e3, tt * 1e3,
                   100.0 * bytes / (tt * 1e-3) / bandwidth);
       const cuda::SkinnyGemmParams sp{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n, 0};
       if (cuda::skinny_gemm_supports(sp)) {
-        const double ts = time_launch([&] { return cuda::launch_skinny_gemm(sp, nullptr) == cudaSuccess; });
+        const double ts = time_launch([&] { return cuda::launch_skinny_gemm(sp, nullptr) == cudaSuccess; },
+                                      e.warmups, e.runs);
         std::printf(" ours %6.1f (%3.0f%%)", ts * 1e3, 100.0 * bytes / (ts * 1e-3) / bandwidth);
       }
       cuda::InvariantGemmParams ip{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n};
       ip.block_rows = cuda::invariant_gemm_block_rows(m);
       if (cuda::invariant_gemm_supports(ip)) {
-        const double ti =
-            time_launch([&] { return cuda::launch_invariant_gemm(ip, nullptr) == cudaSuccess; });
+        const double ti = time_launch([&] { return cuda::launch_invariant_gemm(ip, nullptr) == cudaSuccess; },
+                                      e.warmups, e.runs);
         std::printf(" inv %6.1f (%3.0f%%)", ti * 1e3, 100.0 * bytes / (ti * 1e-3) / bandwidth);
       }
     }
@@ -213,6 +249,7 @@ int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
   int prompt_len = 2048, context = 512, steps = 20;
   bool nccl = false, programmatic = false, fused = true, invariant = false;
+  Effort effort;
   std::vector<std::int32_t> batches = {1, 8, 64, 256};
   std::vector<std::int32_t> sampled_batches = {1, 64};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -237,6 +274,11 @@ int main(int argc, char** argv) {
       invariant = v == "1";
     } else if (a == "--nccl") {
       nccl = v == "1";
+    } else if (a == "--quick") {
+      if (v == "1") {
+        effort = quick_effort();
+        std::printf("--quick 1: a smoke run of the bench, not a measurement\n");
+      }
     } else if (a == "--sampled-batches") {
       sampled_batches = parse_int_list(v, "--sampled-batches").value();
     } else {
@@ -261,10 +303,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const double bandwidth = measure_copy_bandwidth();
-  const double gemm_rate = measure_gemm_rate();
-  std::printf("ceilings (same run): copy %.0f GB/s (read + write), cuBLASLt bf16 GEMM 8192^3 %.0f TFLOP/s\n",
-              bandwidth / 1e9, gemm_rate / 1e12);
+  const double bandwidth = measure_copy_bandwidth(effort);
+  const double gemm_rate = measure_gemm_rate(effort);
+  std::printf("ceilings (same run): copy %.0f GB/s (read + write), cuBLASLt bf16 GEMM %lld^3 %.0f TFLOP/s\n",
+              bandwidth / 1e9, static_cast<long long>(effort.gemm_n), gemm_rate / 1e12);
 
   auto config = load_model_config(model_dir);
   auto ckpt = Checkpoint::open(model_dir);
@@ -302,7 +344,7 @@ int main(int argc, char** argv) {
   std::printf("%s", (*runner)->memory_plan().describe().c_str());
   std::printf("%s\n", (*runner)->describe_graphs().c_str());
 
-  gemm_shape_table(c, bandwidth);
+  gemm_shape_table(c, bandwidth, effort);
   const std::string shape = shape_name(c) + (nccl ? " (nccl)" : "") + (programmatic ? " (pdl)" : "") +
                             (fused ? "" : " (unfused)") + (invariant ? " (invariant)" : "");
   std::vector<std::string> summary;
@@ -313,7 +355,7 @@ int main(int argc, char** argv) {
                                                                             (c.tie_word_embeddings ? 1 : 2);
   // Prefill: one prompt of prompt_len tokens in one step; median of 5 after a warm-up.
   std::vector<double> prefill_s, prefill_dev_ms;
-  for (int rep = 0; rep < 6; ++rep) {
+  for (int rep = 0; rep <= effort.prefill_runs; ++rep) {
     driver.reset();
     std::vector<Seq> seqs = {driver.make(prompt_len, rep)};
     auto t = Clock::now();
