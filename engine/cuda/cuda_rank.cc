@@ -21,6 +21,7 @@
 #include "cuda/silu_mul_kernel.h"
 #include "cuda/skinny_gemm_kernel.h"
 #include "engine/cuda/bump_layout.h"
+#include "engine/cuda/decode_attention_split.h"
 #include "engine/cuda/vocab_shard_copies.h"
 #include "engine/rope.h"
 
@@ -31,7 +32,6 @@ static_assert(sizeof(FlatTile) == sizeof(PrefillTile) && sizeof(FlatTile) == 16,
               "FlatTile and PrefillTile are the same four int32s");
 
 constexpr std::int64_t kMinSplitRows = 1024;  // (row, split) pairs the attention workspace holds at least
-constexpr std::int64_t kMinSplitSize = 64;    // context positions per attention split, at least
 constexpr std::int64_t kSkinnyRows = 4;       // GEMMs of at most this many rows use launch_skinny_gemm
 
 std::int64_t max_blocks_per_seq(const CudaStepLimits& l) {
@@ -311,21 +311,8 @@ Status CudaRank::gate_up_act(const std::uint16_t* x, const DeviceMatrix& gate_up
   return cuda_status(launch_silu_mul(sm, stream_, launch_order_), "launch_silu_mul");
 }
 
-// Split the context of decode rows so that small batches still fill the GPU
-// (flash-decoding): about two blocks per SM, at least kMinSplitSize positions each.
 std::int64_t CudaRank::splits_for(std::int64_t num_decode, std::int64_t max_context) const {
-  if (num_decode == 0) return 1;
-  const std::int64_t work = num_decode * shard_.num_kv_heads;
-  const std::int64_t want = (2LL * num_sms_ + work - 1) / work;
-  const std::int64_t useful = (std::max<std::int64_t>(max_context, 1) + kMinSplitSize - 1) / kMinSplitSize;
-  return std::max<std::int64_t>(1, std::min({want, useful, ws_->split_rows / num_decode}));
-}
-
-// Context positions per split: the longest context spread over the splits,
-// at least kMinSplitSize each (so num_splits * result covers max_context).
-std::int32_t CudaRank::split_size_for(std::int64_t max_context, std::int64_t num_splits) {
-  const std::int64_t even = (std::max<std::int64_t>(max_context, 1) + num_splits - 1) / num_splits;
-  return static_cast<std::int32_t>(std::max(even, kMinSplitSize));
+  return decode_attention_splits(num_decode, shard_.num_kv_heads, max_context, num_sms_, ws_->split_rows);
 }
 
 Status CudaRank::stage(const FlatStep& step, const Layout& l, std::int32_t split_size) {
@@ -661,11 +648,11 @@ Status CudaRank::capture_decode_graph(std::int64_t bs) {
   pad_decode_step(empty, bs, &dummy);
   const Layout l = decode_layout(bs);
   // The grid holds the splits a full-length context would want; each replay
-  // sets the split size from its own longest context (split_size_for).
+  // sets the split size from its own longest context (decode_split_size).
   const std::int64_t splits = splits_for(l.nd, limits_.max_model_len);
   // An eager run first: cuBLASLt picks and caches each GEMM's algorithm
   // outside the capture, and errors surface here rather than at replay.
-  PAGODA_RETURN_IF_ERROR(stage(dummy, l, split_size_for(1, splits)));
+  PAGODA_RETURN_IF_ERROR(stage(dummy, l, decode_split_size(1, splits)));
   PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   Graph g;
@@ -705,7 +692,7 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSam
       ++g;
     pad_decode_step(step, g->batch_size, &padded_);
     PAGODA_RETURN_IF_ERROR(
-        stage(padded_, decode_layout(g->batch_size), split_size_for(step.max_context, g->num_splits)));
+        stage(padded_, decode_layout(g->batch_size), decode_split_size(step.max_context, g->num_splits)));
     PAGODA_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(g->exec, stream_));
     if (sampling != nullptr) PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling));
     return copy_outputs(s, copy_logits,
@@ -720,7 +707,7 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSam
   const Layout l = Layout::of(n, s, static_cast<std::int64_t>(run->decode_rows.size()),
                               static_cast<std::int64_t>(run->prefill_tiles.size()));
   const std::int64_t splits = splits_for(l.nd, step.max_context);
-  PAGODA_RETURN_IF_ERROR(stage(*run, l, split_size_for(step.max_context, splits)));
+  PAGODA_RETURN_IF_ERROR(stage(*run, l, decode_split_size(step.max_context, splits)));
   PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
   if (sampling != nullptr) PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling));
   return copy_outputs(s, copy_logits,

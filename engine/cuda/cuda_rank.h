@@ -114,7 +114,6 @@ class CudaRank {
   // Copies the step's index arrays (and the decode attention split size) into
   // the inputs region at `layout`'s offsets.
   Status stage(const FlatStep& step, const Layout& layout, std::int32_t split_size);
-  static std::int32_t split_size_for(std::int64_t max_context, std::int64_t num_splits);
   // Every kernel of a step whose inputs were staged at `layout`; no host sync,
   // no host-dependent values beyond the arguments (so it can be captured).
   Status enqueue_forward(const Layout& layout, std::int64_t num_splits);
@@ -141,6 +140,7 @@ class CudaRank {
   // and prefill attention kernels, q/k/v from w.qkv into w.attn_b.
   Status enqueue_attention(const CudaLayerWeights& lw, std::int64_t layer, const Layout& layout,
                            std::int64_t num_splits);
+  // decode_attention_splits with this rank's KV heads, SMs and workspace.
   std::int64_t splits_for(std::int64_t num_decode, std::int64_t max_context) const;
   // A decode-only step padded to `batch_size` rows (padding writes the
   // scratch block); in the batch-invariant mode its rows are one-row tiles.
