@@ -2,12 +2,14 @@
 // random-weight checkpoint (default: the Qwen3-0.6B shape) next to the GPU's
 // own ceilings measured in the same run — device-to-device copy bandwidth and
 // the cuBLASLt bf16 GEMM rate — so each result is printed as time over its
-// floor (GUIDE.md §6, device METHOD.md).
+// floor (GUIDE.md §6, device METHOD.md). Before the steps, kernel tables
+// (bench/cuda_kernel_tables.h): the model's GEMMs at decode batch sizes and one
+// layer's decode and prefill attention, each kernel alone.
 //
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
 //                            [--context 512] [--steps 20] [--batches 1,8,64,256]
 //                            [--sampled-batches 1,64] [--nccl 0] [--pdl 0] [--fused 1]
-//                            [--invariant 0] [--quick 0]
+//                            [--invariant 0] [--tables 1] [--quick 0]
 // --sampled-batches: decode again at these batch sizes with temperature 0.8
 // and top_p 0.95 (the device sampler instead of the argmax).
 // --nccl 1: tp 1 through a one-rank NCCL group (collectives and the logits
@@ -19,9 +21,11 @@
 // what the fusion gains.
 // --invariant 1: the batch-invariant mode (--batch-invariant), to measure
 // what it costs.
+// --tables 0: no kernel tables (runs that compare a runner option).
 // --quick 1: a smoke run of the bench itself, not a measurement: small
-// ceilings, one timed launch per entry, one prefill and m = 1, 8 in the GEMM
-// table (its test runs it so on the SIMT emulator).
+// ceilings, one timed launch per entry, one prefill, m = 1, 8 in the GEMM
+// table and short contexts in the attention table (its test runs it so on
+// the SIMT emulator).
 // Ends with the results as one markdown table (rows start with "| "), which
 // scripts/device_check.sh gathers from every run into its summary.
 #include <cuda_runtime.h>
@@ -37,10 +41,10 @@
 #include "base/bf16.h"
 #include "base/strings.h"
 #include "bench/bench_driver.h"
+#include "bench/cuda_bench_timing.h"
+#include "bench/cuda_kernel_tables.h"
 #include "cuda/cublaslt_gemm.h"
 #include "cuda/cuda_device.h"
-#include "cuda/invariant_gemm_kernel.h"
-#include "cuda/skinny_gemm_kernel.h"
 #include "engine/cuda/cuda_model_runner.h"
 #include "engine/model/model_preset.h"
 #include "engine/model/random_checkpoint.h"
@@ -48,64 +52,13 @@
 namespace {
 
 using namespace pagoda;
+using bench::check;
 using bench::Driver;
+using bench::Effort;
+using bench::median;
 using bench::Seq;
+using bench::time_launch;
 using Clock = std::chrono::steady_clock;
-
-bool check(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return true;
-  std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
-  return false;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// How much the bench measures: sizes of the ceilings and repeats of each timing.
-struct Effort {
-  std::size_t copy_bytes = std::size_t{1} << 31;
-  std::int64_t gemm_n = 8192;
-  int ceiling_warmups = 3, ceiling_runs = 10;
-  int warmups = 1, runs = 20;  // each GEMM table entry
-  int prefill_runs = 5;        // after one warm-up
-  std::vector<std::int64_t> table_m = {1, 8, 32, 128};
-};
-
-// --quick 1.
-Effort quick_effort() {
-  Effort e;
-  e.copy_bytes = std::size_t{16} << 20;
-  e.gemm_n = 256;
-  e.ceiling_warmups = e.warmups = 0;
-  e.ceiling_runs = e.runs = e.prefill_runs = 1;
-  e.table_m = {1, 8};
-  return e;
-}
-
-// Median time of one launch in ms (events), over `runs` after `warmups`;
-// -1 when a launch fails.
-template <typename Launch>
-double time_launch(Launch launch, int warmups, int runs) {
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  std::vector<double> ms;
-  bool ok = true;
-  for (int i = 0; i < warmups + runs && ok; ++i) {
-    cudaEventRecord(start);
-    ok = launch();
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float t = 0;
-    cudaEventElapsedTime(&t, start, stop);
-    if (i >= warmups) ms.push_back(t);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return ok ? median(ms) : -1;
-}
 
 // Device-to-device copy (2 GiB), bytes read + written per second (median of 10 copies).
 double measure_copy_bandwidth(const Effort& e) {
@@ -142,81 +95,6 @@ double measure_gemm_rate(const Effort& e) {
   return ms > 0 ? 2.0 * n * n * n / (ms * 1e-3) : 0;
 }
 
-double time_gemm(cuda::CublasLtGemm& g, const cuda::GemmArgs& a, const Effort& e) {
-  return time_launch([&] { return g.run(a, nullptr).ok(); }, e.warmups, e.runs);
-}
-
-// The model's projections at decode batch sizes: cuBLASLt's first heuristic
-// pick against the fastest timed candidate, as achieved bandwidth.
-void gemm_shape_table(const ModelConfig& c, double bandwidth, const Effort& e) {
-  struct Shape {
-    const char* name;
-    std::int64_t n, k;
-  };
-  const std::int64_t h = c.hidden_size, q = static_cast<std::int64_t>(c.num_attention_heads) * c.head_dim,
-                     kv = static_cast<std::int64_t>(c.num_key_value_heads) * c.head_dim;
-  const Shape shapes[] = {{"qkv", q + 2 * kv, h},
-                          {"o_proj", h, q},
-                          {"gate_up", 2 * static_cast<std::int64_t>(c.intermediate_size), h},
-                          {"down", h, c.intermediate_size},
-                          {"lm_head", c.vocab_size, h}};
-  // Every product reads x as [m, k] and writes y as [m, n]: buffers for the largest of each.
-  std::int64_t max_w = 0, max_x = 0, max_y = 0;
-  for (const Shape& sh : shapes) {
-    for (std::int64_t m : e.table_m) {
-      max_w = std::max(max_w, sh.n * sh.k);
-      max_x = std::max(max_x, m * sh.k);
-      max_y = std::max(max_y, m * sh.n);
-    }
-  }
-  std::mt19937 rng(2);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  auto random_bf16 = [&](std::int64_t n) {
-    std::vector<std::uint16_t> v(static_cast<std::size_t>(n));
-    for (auto& b : v)
-      b = f32_to_bf16(dist(rng));
-    return v;
-  };
-  const std::vector<std::uint16_t> host_w = random_bf16(max_w), host_x = random_bf16(max_x);
-  auto w = cuda::DeviceBuffer::allocate(host_w.size() * 2, "w");
-  auto x = cuda::DeviceBuffer::allocate(host_x.size() * 2, "x");
-  auto y = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(max_y) * 4, "y");
-  auto heuristic = cuda::CublasLtGemm::create(32u << 20);
-  auto tuned = cuda::CublasLtGemm::create(32u << 20);
-  if (!w.ok() || !x.ok() || !y.ok() || !heuristic.ok() || !tuned.ok()) return;
-  (*heuristic)->set_autotune_max_m(0);
-  cudaMemcpy(w->get(), host_w.data(), host_w.size() * 2, cudaMemcpyHostToDevice);
-  cudaMemcpy(x->get(), host_x.data(), host_x.size() * 2, cudaMemcpyHostToDevice);
-  std::printf(
-      "GEMM (cuBLASLt bf16 -> f32): us per product, heuristic pick / timed pick (%% of copy bandwidth); "
-      "ours: the skinny GEMM; inv: the batch-invariant one\n");
-  for (const Shape& sh : shapes) {
-    std::printf("  %-8s %6lld x %5lld:", sh.name, static_cast<long long>(sh.n), static_cast<long long>(sh.k));
-    for (std::int64_t m : e.table_m) {
-      cuda::GemmArgs a{
-          x->as<std::uint16_t>(), w->as<std::uint16_t>(), y->as<float>(), m, sh.n, sh.k, sh.k, sh.k, sh.n};
-      const double bytes = 2.0 * sh.n * sh.k + 2.0 * m * sh.k + 4.0 * m * sh.n;
-      const double th = time_gemm(**heuristic, a, e), tt = time_gemm(**tuned, a, e);
-      std::printf("  m=%-3lld %6.1f/%6.1f (%3.0f%%)", static_cast<long long>(m), th * 1e3, tt * 1e3,
-                  100.0 * bytes / (tt * 1e-3) / bandwidth);
-      const cuda::SkinnyGemmParams sp{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n, 0};
-      if (cuda::skinny_gemm_supports(sp)) {
-        const double ts = time_launch([&] { return cuda::launch_skinny_gemm(sp, nullptr) == cudaSuccess; },
-                                      e.warmups, e.runs);
-        std::printf(" ours %6.1f (%3.0f%%)", ts * 1e3, 100.0 * bytes / (ts * 1e-3) / bandwidth);
-      }
-      cuda::InvariantGemmParams ip{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n};
-      ip.block_rows = cuda::invariant_gemm_block_rows(m);
-      if (cuda::invariant_gemm_supports(ip)) {
-        const double ti = time_launch([&] { return cuda::launch_invariant_gemm(ip, nullptr) == cudaSuccess; },
-                                      e.warmups, e.runs);
-        std::printf(" inv %6.1f (%3.0f%%)", ti * 1e3, 100.0 * bytes / (ti * 1e-3) / bandwidth);
-      }
-    }
-    std::printf("\n");
-  }
-}
-
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -248,7 +126,7 @@ std::string summary_row(const std::string& shape, const std::string& step, doubl
 int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
   int prompt_len = 2048, context = 512, steps = 20;
-  bool nccl = false, programmatic = false, fused = true, invariant = false;
+  bool nccl = false, programmatic = false, fused = true, invariant = false, tables = true;
   Effort effort;
   std::vector<std::int32_t> batches = {1, 8, 64, 256};
   std::vector<std::int32_t> sampled_batches = {1, 64};
@@ -274,9 +152,11 @@ int main(int argc, char** argv) {
       invariant = v == "1";
     } else if (a == "--nccl") {
       nccl = v == "1";
+    } else if (a == "--tables") {
+      tables = v == "1";
     } else if (a == "--quick") {
       if (v == "1") {
-        effort = quick_effort();
+        effort = bench::quick_effort();
         std::printf("--quick 1: a smoke run of the bench, not a measurement\n");
       }
     } else if (a == "--sampled-batches") {
@@ -344,7 +224,12 @@ int main(int argc, char** argv) {
   std::printf("%s", (*runner)->memory_plan().describe().c_str());
   std::printf("%s\n", (*runner)->describe_graphs().c_str());
 
-  gemm_shape_table(c, bandwidth, effort);
+  // A failed table entry fails the run, but only after every step is measured.
+  bool tables_ok = true;
+  if (tables) {
+    tables_ok = bench::gemm_shape_table(c, bandwidth, effort);
+    tables_ok = bench::attention_table(c, devices[0].num_sms, bandwidth, gemm_rate, effort) && tables_ok;
+  }
   const std::string shape = shape_name(c) + (nccl ? " (nccl)" : "") + (programmatic ? " (pdl)" : "") +
                             (fused ? "" : " (unfused)") + (invariant ? " (invariant)" : "");
   std::vector<std::string> summary;
@@ -436,5 +321,6 @@ int main(int argc, char** argv) {
   std::printf("|---|---|---|---|---|---|---|\n");
   for (const std::string& row : summary)
     std::printf("%s\n", row.c_str());
-  return 0;
+  if (!tables_ok) std::fprintf(stderr, "a kernel table entry failed (-1 ms above)\n");
+  return tables_ok ? 0 : 1;
 }

@@ -108,7 +108,7 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
 fi
 if [ "$what" = all ]; then
   # The same with programmatic kernel launches: what overlapping launches gains.
-  bench "0.6b, --pdl 1" bench_pdl.log 100 --pdl 1 --batches 1,8,64 --sampled-batches 1
+  bench "0.6b, --pdl 1" bench_pdl.log 100 --pdl 1 --tables 0 --batches 1,8,64 --sampled-batches 1
 fi
 if [ "$what" = bench8b ] || [ "$what" = all ]; then
   if [ -n "$writer" ]; then
@@ -139,9 +139,9 @@ fi
 if [ "$what" = all ]; then
   # Last, with what time is left: without the decode fusion (norms and
   # residual adds inside the skinny GEMMs), to see what it gains.
-  bench "0.6b, --fused 0" bench_unfused.log 60 --fused 0 --batches 1,4 --sampled-batches 1
+  bench "0.6b, --fused 0" bench_unfused.log 60 --fused 0 --tables 0 --batches 1,4 --sampled-batches 1
   # And what the batch-invariant mode (--batch-invariant) costs.
-  bench "0.6b, --invariant 1" bench_invariant.log 60 --invariant 1 --batches 1,64 --sampled-batches 1
+  bench "0.6b, --invariant 1" bench_invariant.log 60 --invariant 1 --tables 0 --batches 1,64 --sampled-batches 1
 fi
 
 echo

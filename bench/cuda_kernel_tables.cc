@@ -1,0 +1,268 @@
+#include "bench/cuda_kernel_tables.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "base/bf16.h"
+#include "cuda/cublaslt_gemm.h"
+#include "cuda/device_buffer.h"
+#include "cuda/invariant_gemm_kernel.h"
+#include "cuda/paged_attention_kernel.h"
+#include "cuda/prefill_attention_kernel.h"
+#include "cuda/skinny_gemm_kernel.h"
+#include "engine/cuda/decode_attention_split.h"
+
+namespace pagoda::bench {
+namespace {
+
+double time_gemm(cuda::CublasLtGemm& g, const cuda::GemmArgs& a, const Effort& e) {
+  return time_launch([&] { return g.run(a, nullptr).ok(); }, e.warmups, e.runs);
+}
+
+// Fills `n` elements at `dst` with a 64 Ki-element block of random values
+// repeated: realistic data without drawing gigabytes on the host.
+template <typename T, typename Make>
+bool fill_repeated(T* dst, std::int64_t n, Make make) {
+  std::vector<T> block(std::size_t{1} << 16);
+  for (T& v : block)
+    v = make();
+  for (std::int64_t at = 0; at < n; at += static_cast<std::int64_t>(block.size())) {
+    const std::int64_t count = std::min<std::int64_t>(static_cast<std::int64_t>(block.size()), n - at);
+    if (!check(cudaMemcpy(dst + at, block.data(), static_cast<std::size_t>(count) * sizeof(T),
+                          cudaMemcpyHostToDevice),
+               "cudaMemcpy"))
+      return false;
+  }
+  return true;
+}
+
+// One layer's K and V caches of `num_blocks` blocks of 16 positions, random
+// bf16, and queries for `num_tokens` tokens; the caller's block tables map them.
+struct AttentionInputs {
+  static constexpr std::int64_t kBlockSize = 16;
+  cuda::DeviceBuffer k, v, q, out;
+  bool make(const ModelConfig& c, std::int64_t num_blocks, std::int64_t num_tokens, std::mt19937& rng) {
+    const std::int64_t cache = num_blocks * c.num_key_value_heads * kBlockSize * c.head_dim;
+    const std::int64_t q_elems = num_tokens * c.num_attention_heads * c.head_dim;
+    auto kb = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(cache) * 2, "K cache");
+    auto vb = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(cache) * 2, "V cache");
+    auto qb = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(q_elems) * 4, "q");
+    auto ob = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(q_elems) * 2, "out");
+    if (!kb.ok() || !vb.ok() || !qb.ok() || !ob.ok()) {
+      std::fprintf(stderr, "attention table: cannot allocate %lld cache elements\n",
+                   static_cast<long long>(cache));
+      return false;
+    }
+    k = std::move(kb).value();
+    v = std::move(vb).value();
+    q = std::move(qb).value();
+    out = std::move(ob).value();
+    std::uniform_real_distribution<float> kv_dist(-1.0f, 1.0f), q_dist(-3.0f, 3.0f);
+    return fill_repeated(k.as<std::uint16_t>(), cache, [&] { return f32_to_bf16(kv_dist(rng)); }) &&
+           fill_repeated(v.as<std::uint16_t>(), cache, [&] { return f32_to_bf16(kv_dist(rng)); }) &&
+           fill_repeated(q.as<float>(), q_elems, [&] { return q_dist(rng); });
+  }
+};
+
+template <typename T>
+bool upload(const std::vector<T>& host, cuda::DeviceBuffer* dst) {
+  auto b = cuda::DeviceBuffer::allocate(std::max<std::size_t>(host.size(), 1) * sizeof(T), "table");
+  if (!b.ok()) return false;
+  *dst = std::move(b).value();
+  return check(cudaMemcpy(dst->get(), host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice),
+               "cudaMemcpy");
+}
+
+// Decode attention for `batch` rows of `context` positions each, their blocks
+// scattered over the cache; ms per launch, -1 on failure.
+double time_decode_attention(const ModelConfig& c, int num_sms, std::int64_t batch, std::int64_t context,
+                             const Effort& e, std::int64_t* num_splits) {
+  constexpr std::int64_t bs = AttentionInputs::kBlockSize;
+  const std::int64_t per_seq = (context + bs - 1) / bs;
+  std::mt19937 rng(3);
+  AttentionInputs in;
+  if (!in.make(c, batch * per_seq, batch, rng)) return -1;
+  std::vector<std::int32_t> tables(static_cast<std::size_t>(batch * per_seq));
+  std::iota(tables.begin(), tables.end(), 0);
+  std::shuffle(tables.begin(), tables.end(), rng);
+  std::vector<std::int32_t> offsets, positions;
+  for (std::int64_t i = 0; i < batch; ++i) {
+    offsets.push_back(static_cast<std::int32_t>(i * per_seq));
+    positions.push_back(static_cast<std::int32_t>(context - 1));
+  }
+  *num_splits = cuda::decode_attention_splits(batch, c.num_key_value_heads, context, num_sms, batch * 4096);
+  cuda::DeviceBuffer d_tables, d_offsets, d_positions;
+  if (!upload(tables, &d_tables) || !upload(offsets, &d_offsets) || !upload(positions, &d_positions)) return -1;
+  const std::int64_t nq = c.num_attention_heads, hd = c.head_dim;
+  auto ws = cuda::DeviceBuffer::allocate(
+      static_cast<std::size_t>(cuda::paged_attention_workspace_floats(batch, nq, *num_splits, hd)) * 4,
+      "attention workspace");
+  if (!ws.ok()) return -1;
+  cuda::PagedAttentionParams p;
+  p.q = in.q.as<float>();
+  p.out = in.out.as<std::uint16_t>();
+  p.k_cache = in.k.as<std::uint16_t>();
+  p.v_cache = in.v.as<std::uint16_t>();
+  p.positions = d_positions.as<std::int32_t>();
+  p.block_tables = d_tables.as<std::int32_t>();
+  p.block_table_offsets = d_offsets.as<std::int32_t>();
+  p.partial_out = ws->as<float>();
+  p.partial_max = p.partial_out + batch * nq * *num_splits * hd;
+  p.partial_sum = p.partial_max + batch * nq * *num_splits;
+  p.num_tokens = batch;
+  p.num_heads = nq;
+  p.num_kv_heads = c.num_key_value_heads;
+  p.head_dim = hd;
+  p.block_size = bs;
+  p.num_splits = *num_splits;
+  p.split_size = cuda::decode_split_size(context, *num_splits);
+  p.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  return time_launch([&] { return check(cuda::launch_paged_attention(p, nullptr), "paged attention"); },
+                     e.warmups, e.runs);
+}
+
+// Prefill attention of one prompt of `len` tokens in tiles of 64 rows, as the
+// runner cuts a chunk; ms per launch, -1 on failure.
+double time_prefill_attention(const ModelConfig& c, std::int64_t len, const Effort& e) {
+  constexpr std::int64_t bs = AttentionInputs::kBlockSize;
+  const std::int64_t blocks = (len + bs - 1) / bs;
+  std::mt19937 rng(4);
+  AttentionInputs in;
+  if (!in.make(c, blocks, len, rng)) return -1;
+  std::vector<std::int32_t> table(static_cast<std::size_t>(blocks));
+  std::iota(table.begin(), table.end(), 0);
+  std::shuffle(table.begin(), table.end(), rng);
+  std::vector<cuda::PrefillTile> tiles;
+  for (std::int64_t r = 0; r < len; r += cuda::kPrefillTileRows) {
+    const auto rows = static_cast<std::int32_t>(std::min<std::int64_t>(cuda::kPrefillTileRows, len - r));
+    tiles.push_back({static_cast<std::int32_t>(r), rows, static_cast<std::int32_t>(r), 0});
+  }
+  cuda::DeviceBuffer d_table, d_tiles;
+  if (!upload(table, &d_table) || !upload(tiles, &d_tiles)) return -1;
+  cuda::PrefillAttentionParams p;
+  p.q = in.q.as<float>();
+  p.out = in.out.as<std::uint16_t>();
+  p.k_cache = in.k.as<std::uint16_t>();
+  p.v_cache = in.v.as<std::uint16_t>();
+  p.block_tables = d_table.as<std::int32_t>();
+  p.tiles = d_tiles.as<cuda::PrefillTile>();
+  p.num_tiles = static_cast<std::int64_t>(tiles.size());
+  p.num_heads = c.num_attention_heads;
+  p.num_kv_heads = c.num_key_value_heads;
+  p.head_dim = c.head_dim;
+  p.block_size = bs;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  return time_launch([&] { return check(cuda::launch_prefill_attention(p, nullptr), "prefill attention"); },
+                     e.warmups, e.runs);
+}
+
+}  // namespace
+
+bool gemm_shape_table(const ModelConfig& c, double bandwidth, const Effort& e) {
+  bool ok = true;
+  struct Shape {
+    const char* name;
+    std::int64_t n, k;
+  };
+  const std::int64_t h = c.hidden_size, q = static_cast<std::int64_t>(c.num_attention_heads) * c.head_dim,
+                     kv = static_cast<std::int64_t>(c.num_key_value_heads) * c.head_dim;
+  const Shape shapes[] = {{"qkv", q + 2 * kv, h},
+                          {"o_proj", h, q},
+                          {"gate_up", 2 * static_cast<std::int64_t>(c.intermediate_size), h},
+                          {"down", h, c.intermediate_size},
+                          {"lm_head", c.vocab_size, h}};
+  // Every product reads x as [m, k] and writes y as [m, n]: buffers for the largest of each.
+  std::int64_t max_w = 0, max_x = 0, max_y = 0;
+  for (const Shape& sh : shapes) {
+    for (std::int64_t m : e.table_m) {
+      max_w = std::max(max_w, sh.n * sh.k);
+      max_x = std::max(max_x, m * sh.k);
+      max_y = std::max(max_y, m * sh.n);
+    }
+  }
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  auto random_bf16 = [&](std::int64_t n) {
+    std::vector<std::uint16_t> v(static_cast<std::size_t>(n));
+    for (auto& b : v)
+      b = f32_to_bf16(dist(rng));
+    return v;
+  };
+  const std::vector<std::uint16_t> host_w = random_bf16(max_w), host_x = random_bf16(max_x);
+  auto w = cuda::DeviceBuffer::allocate(host_w.size() * 2, "w");
+  auto x = cuda::DeviceBuffer::allocate(host_x.size() * 2, "x");
+  auto y = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(max_y) * 4, "y");
+  auto heuristic = cuda::CublasLtGemm::create(32u << 20);
+  auto tuned = cuda::CublasLtGemm::create(32u << 20);
+  if (!w.ok() || !x.ok() || !y.ok() || !heuristic.ok() || !tuned.ok()) {
+    std::fprintf(stderr, "GEMM table: cannot allocate its buffers or cuBLASLt handles\n");
+    return false;
+  }
+  (*heuristic)->set_autotune_max_m(0);
+  cudaMemcpy(w->get(), host_w.data(), host_w.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(x->get(), host_x.data(), host_x.size() * 2, cudaMemcpyHostToDevice);
+  std::printf(
+      "GEMM (cuBLASLt bf16 -> f32): us per product, heuristic pick / timed pick (%% of copy bandwidth); "
+      "ours: the skinny GEMM; inv: the batch-invariant one\n");
+  for (const Shape& sh : shapes) {
+    std::printf("  %-8s %6lld x %5lld:", sh.name, static_cast<long long>(sh.n), static_cast<long long>(sh.k));
+    for (std::int64_t m : e.table_m) {
+      cuda::GemmArgs a{
+          x->as<std::uint16_t>(), w->as<std::uint16_t>(), y->as<float>(), m, sh.n, sh.k, sh.k, sh.k, sh.n};
+      const double bytes = 2.0 * sh.n * sh.k + 2.0 * m * sh.k + 4.0 * m * sh.n;
+      const double th = time_gemm(**heuristic, a, e), tt = time_gemm(**tuned, a, e);
+      ok = ok && th >= 0 && tt >= 0;
+      std::printf("  m=%-3lld %6.1f/%6.1f (%3.0f%%)", static_cast<long long>(m), th * 1e3, tt * 1e3,
+                  100.0 * bytes / (tt * 1e-3) / bandwidth);
+      const cuda::SkinnyGemmParams sp{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n, 0};
+      if (cuda::skinny_gemm_supports(sp)) {
+        const double ts = time_launch([&] { return cuda::launch_skinny_gemm(sp, nullptr) == cudaSuccess; },
+                                      e.warmups, e.runs);
+        ok = ok && ts >= 0;
+        std::printf(" ours %6.1f (%3.0f%%)", ts * 1e3, 100.0 * bytes / (ts * 1e-3) / bandwidth);
+      }
+      cuda::InvariantGemmParams ip{a.x, a.w, a.y, m, sh.n, sh.k, sh.k, sh.k, sh.n};
+      ip.block_rows = cuda::invariant_gemm_block_rows(m);
+      if (cuda::invariant_gemm_supports(ip)) {
+        const double ti = time_launch([&] { return cuda::launch_invariant_gemm(ip, nullptr) == cudaSuccess; },
+                                      e.warmups, e.runs);
+        ok = ok && ti >= 0;
+        std::printf(" inv %6.1f (%3.0f%%)", ti * 1e3, 100.0 * bytes / (ti * 1e-3) / bandwidth);
+      }
+    }
+    std::printf("\n");
+  }
+  return ok;
+}
+
+bool attention_table(const ModelConfig& c, int num_sms, double bandwidth, double gemm_rate, const Effort& e) {
+  bool ok = true;
+  std::printf(
+      "attention (one layer, tp 1, blocks of 16 scattered): decode = split-KV + combine at the runner's "
+      "splits, GB/s of K and V read (%% of copy bandwidth); prefill = one prompt, TFLOP/s (%% of the GEMM "
+      "rate)\n");
+  const double kv_bytes_per_position = 2.0 * c.num_key_value_heads * c.head_dim * 2;  // K and V, bf16
+  for (const auto& [batch, context] : e.decode_attention) {
+    std::int64_t splits = 0;
+    const double ms = time_decode_attention(c, num_sms, batch, context, e, &splits);
+    ok = ok && ms >= 0;
+    const double bytes = kv_bytes_per_position * static_cast<double>(batch * context);
+    std::printf("  decode batch %3lld, context %5lld: %3lld splits, %8.4f ms, %6.0f GB/s (%3.0f%%)\n",
+                static_cast<long long>(batch), static_cast<long long>(context), static_cast<long long>(splits),
+                ms, bytes / (ms * 1e-3) / 1e9, 100.0 * bytes / (ms * 1e-3) / bandwidth);
+  }
+  for (const std::int64_t len : e.prefill_attention) {
+    const double ms = time_prefill_attention(c, len, e);
+    ok = ok && ms >= 0;
+    const double flops = 4.0 * c.num_attention_heads * c.head_dim * static_cast<double>(len) * (len + 1) / 2;
+    std::printf("  prefill %5lld tokens: %8.4f ms, %6.1f TFLOP/s (%3.0f%%)\n", static_cast<long long>(len), ms,
+                flops / (ms * 1e-3) / 1e12, 100.0 * flops / (ms * 1e-3) / gemm_rate);
+  }
+  return ok;
+}
+
+}  // namespace pagoda::bench
