@@ -224,6 +224,12 @@ TEST(CudaSkinnyGemmLimitsTest, RefusesWhatItCannotTake) {
   p.ldx = p.ldw = p.k;
   p.m = 4;
   EXPECT_FALSE(skinny_gemm_supports(p));  // 4 rows of 8192 bf16 are 64 KB of shared memory
+  p.m = 3;
+  EXPECT_FALSE(skinny_gemm_supports(p));  // 48 KB: no room left for the kernel's own scratch
+  p.k = 5 * 1024;
+  p.ldx = p.ldw = p.k;
+  p.m = 4;
+  EXPECT_TRUE(skinny_gemm_supports(p));  // 40 KB: Qwen3-14B/32B's hidden at the fused rows' limit
 }
 
 }  // namespace
