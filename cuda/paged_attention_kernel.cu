@@ -390,7 +390,7 @@ cudaError_t launch_paged_attention(const PagedAttentionParams& p, cudaStream_t s
   if (p.num_kv_heads <= 0 || p.num_heads % p.num_kv_heads != 0) return cudaErrorInvalidValue;
   const std::int64_t group = p.num_heads / p.num_kv_heads;
   if (group > kMaxGroup || group * p.head_dim > kThreads * kMaxPairs) return cudaErrorInvalidValue;
-  if (p.num_splits < 1 || p.block_size < 1) return cudaErrorInvalidValue;
+  if (p.num_splits < 1 || p.block_size < 1 || p.block_size > (1 << 30)) return cudaErrorInvalidValue;
   if (p.split_size_on_device == nullptr && p.split_size < 1) return cudaErrorInvalidValue;
   if (p.num_splits > 65535 || p.num_kv_heads > 65535 || p.num_heads > 65535) return cudaErrorInvalidValue;
   const dim3 split_grid(static_cast<unsigned>(p.num_tokens), static_cast<unsigned>(p.num_kv_heads),

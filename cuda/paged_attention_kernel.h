@@ -6,7 +6,8 @@
 // attends to positions 0..p of its own sequence. Stream-ordered; no host sync.
 //
 // Limits: head_dim % 32 == 0 and <= 256; num_heads % num_kv_heads == 0, group
-// (num_heads / num_kv_heads) <= 16 and group * head_dim <= 4096.
+// (num_heads / num_kv_heads) <= 16 and group * head_dim <= 4096; block_size
+// in 1..2^30 (block-table arithmetic is 32-bit).
 #pragma once
 
 #include <cuda_runtime_api.h>

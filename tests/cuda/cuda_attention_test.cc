@@ -366,6 +366,7 @@ TEST(CudaAttentionLimitsTest, RejectsUnsupportedShapes) {
   EXPECT_EQ(with([](PagedAttentionParams& p) { p.num_splits = 0; }), cudaErrorInvalidValue);
   EXPECT_EQ(with([](PagedAttentionParams& p) { p.split_size = 0; }), cudaErrorInvalidValue);
   EXPECT_EQ(with([](PagedAttentionParams& p) { p.block_size = 0; }), cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PagedAttentionParams& p) { p.block_size = (1LL << 30) + 1; }), cudaErrorInvalidValue);
   EXPECT_EQ(with([](PagedAttentionParams& p) { p.num_tokens = 0; }), cudaSuccess);  // nothing to do
 }
 
