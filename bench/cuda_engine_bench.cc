@@ -218,7 +218,11 @@ int main(int argc, char** argv) {
       model_dir.c_str(), c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
       c.head_dim, c.intermediate_size, c.vocab_size, seconds_since(t_load));
   if (nccl) std::printf("tp 1 through a one-rank NCCL group (--nccl 1)\n");
-  if (programmatic) std::printf("programmatic kernel launches (--pdl 1)\n");
+  if (programmatic) {
+    std::printf("%s\n", (*runner)->programmatic_launches()
+                            ? "programmatic kernel launches (--pdl 1)"
+                            : "--pdl 1 asked for, but this GPU or build cannot: plain launches");
+  }
   if (!fused) std::printf("decode norms and residual adds in their own kernels (--fused 0)\n");
   if (invariant) std::printf("batch-invariant mode (--invariant 1)\n");
   std::printf("%s", (*runner)->memory_plan().describe().c_str());

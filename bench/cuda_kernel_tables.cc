@@ -96,7 +96,8 @@ double time_decode_attention(const ModelConfig& c, int num_sms, std::int64_t bat
   }
   *num_splits = cuda::decode_attention_splits(batch, c.num_key_value_heads, context, num_sms, batch * 4096);
   cuda::DeviceBuffer d_tables, d_offsets, d_positions;
-  if (!upload(tables, &d_tables) || !upload(offsets, &d_offsets) || !upload(positions, &d_positions)) return -1;
+  if (!upload(tables, &d_tables) || !upload(offsets, &d_offsets) || !upload(positions, &d_positions))
+    return -1;
   const std::int64_t nq = c.num_attention_heads, hd = c.head_dim;
   auto ws = cuda::DeviceBuffer::allocate(
       static_cast<std::size_t>(cuda::paged_attention_workspace_floats(batch, nq, *num_splits, hd)) * 4,
@@ -252,15 +253,16 @@ bool attention_table(const ModelConfig& c, int num_sms, double bandwidth, double
     ok = ok && ms >= 0;
     const double bytes = kv_bytes_per_position * static_cast<double>(batch * context);
     std::printf("  decode batch %3lld, context %5lld: %3lld splits, %8.4f ms, %6.0f GB/s (%3.0f%%)\n",
-                static_cast<long long>(batch), static_cast<long long>(context), static_cast<long long>(splits),
-                ms, bytes / (ms * 1e-3) / 1e9, 100.0 * bytes / (ms * 1e-3) / bandwidth);
+                static_cast<long long>(batch), static_cast<long long>(context),
+                static_cast<long long>(splits), ms, bytes / (ms * 1e-3) / 1e9,
+                100.0 * bytes / (ms * 1e-3) / bandwidth);
   }
   for (const std::int64_t len : e.prefill_attention) {
     const double ms = time_prefill_attention(c, len, e);
     ok = ok && ms >= 0;
     const double flops = 4.0 * c.num_attention_heads * c.head_dim * static_cast<double>(len) * (len + 1) / 2;
-    std::printf("  prefill %5lld tokens: %8.4f ms, %6.1f TFLOP/s (%3.0f%%)\n", static_cast<long long>(len), ms,
-                flops / (ms * 1e-3) / 1e12, 100.0 * flops / (ms * 1e-3) / gemm_rate);
+    std::printf("  prefill %5lld tokens: %8.4f ms, %6.1f TFLOP/s (%3.0f%%)\n", static_cast<long long>(len),
+                ms, flops / (ms * 1e-3) / 1e12, 100.0 * flops / (ms * 1e-3) / gemm_rate);
   }
   return ok;
 }

@@ -3,6 +3,12 @@
 #include "cuda/cuda_device.h"
 
 namespace pagoda::cuda {
+namespace {
+
+// Compiled like every kernel of the build: its PTX version is theirs.
+__global__ void ptx_version_probe_kernel() {}
+
+}  // namespace
 
 std::vector<DeviceInfo> list_devices() {
   std::vector<DeviceInfo> out;
@@ -28,6 +34,15 @@ std::string no_device_reason() {
     return cudaGetErrorString(err);
   }
   return count == 0 ? "no CUDA devices" : "";
+}
+
+bool kernels_wait_for_programmatic_launch() {
+  cudaFuncAttributes attributes{};
+  if (cudaFuncGetAttributes(&attributes, ptx_version_probe_kernel) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return attributes.ptxVersion >= 90;
 }
 
 std::string runtime_version() {

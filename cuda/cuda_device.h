@@ -29,4 +29,10 @@ std::string no_device_reason();
 // Version of the CUDA runtime this binary was built against, e.g. "13.0".
 std::string runtime_version();
 
+// Whether the kernels this build runs on the current device were compiled
+// for compute capability 9.0 or later, so that await_previous_grid() waits
+// (cuda/kernel_launch.cuh). A build without sm_90 runs its sm_80 code on a
+// Hopper GPU, where a programmatic launch would not wait: launches stay serial.
+bool kernels_wait_for_programmatic_launch();
+
 }  // namespace pagoda::cuda

@@ -82,6 +82,11 @@ class CudaModelRunner final : public ModelRunner {
   // Rank 0's device time of the last step (input copy to last kernel), ms.
   double last_step_device_ms() const { return ranks_.empty() ? 0.0 : ranks_[0]->last_device_ms(); }
   const std::vector<std::vector<float>>& last_logits() const { return last_logits_; }
+  // Whether kernels launch programmatically: asked for (programmatic_launch)
+  // and possible (compute capability 9.0+ running sm_90 code).
+  bool programmatic_launches() const {
+    return !ranks_.empty() && ranks_[0]->launch_order() == LaunchOrder::kProgrammatic;
+  }
 
  private:
   CudaModelRunner(ModelConfig config, const CudaRunnerOptions& options);

@@ -9,6 +9,7 @@
 
 #include "cuda/add_rms_norm_kernel.h"
 #include "cuda/argmax_kernel.h"
+#include "cuda/cuda_device.h"
 #include "cuda/cuda_status.h"
 #include "cuda/embedding_kernel.h"
 #include "cuda/invariant_gemm_kernel.h"
@@ -204,8 +205,9 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   PAGODA_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&r->num_sms_, cudaDevAttrMultiProcessorCount, device));
   int major = 0;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  r->launch_order_ =
-      choices.programmatic_launch && major >= 9 ? LaunchOrder::kProgrammatic : LaunchOrder::kSerial;
+  r->launch_order_ = choices.programmatic_launch && major >= 9 && kernels_wait_for_programmatic_launch()
+                         ? LaunchOrder::kProgrammatic
+                         : LaunchOrder::kSerial;
   r->fused_decode_ = choices.fused_decode;
   r->batch_invariant_ = choices.batch_invariant;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));

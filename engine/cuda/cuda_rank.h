@@ -100,6 +100,7 @@ class CudaRank {
   std::int64_t logits_stride() const { return shard_.vocab_padded * shard_.world_size; }
   // Device time of the last step, from its input copy to its last kernel (events).
   double last_device_ms() const { return last_device_ms_; }
+  LaunchOrder launch_order() const { return launch_order_; }
 
  private:
   struct Workspace;

@@ -129,8 +129,12 @@ T max(T a, T b) {
   return a < b ? b : a;
 }
 
-// cuda_runtime.h's typed form, which a host compiler does not see.
+// cuda_runtime.h's typed forms, which a host compiler does not see.
 template <typename T>
 cudaError_t cudaFuncSetAttribute(T* entry, cudaFuncAttribute attr, int value) {
   return ::cudaFuncSetAttribute(reinterpret_cast<const void*>(entry), attr, value);
+}
+template <typename T>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attributes, T* entry) {
+  return ::cudaFuncGetAttributes(attributes, reinterpret_cast<const void*>(entry));
 }

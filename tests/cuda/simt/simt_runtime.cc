@@ -325,6 +325,15 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
   }
 }
 
+// The emulated device runs code compiled for compute capability 9.0.
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attributes, const void* /*func*/) {
+  *attributes = cudaFuncAttributes{};
+  attributes->ptxVersion = 90;
+  attributes->binaryVersion = 90;
+  attributes->maxThreadsPerBlock = 1024;
+  return cudaSuccess;
+}
+
 cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value) {
   if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
   if (value < 0 || value > pagoda::simt::kMaxSmemBytes) return record(cudaErrorInvalidValue);

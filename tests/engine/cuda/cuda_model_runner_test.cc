@@ -262,6 +262,21 @@ TEST(CudaModelRunnerTest, SerialLaunchesMatchCpu) {
   EXPECT_GE(st.tokens_compared, 8);
 }
 
+// Programmatic launches take effect where asked for and possible (the other
+// tests rely on it to check every kernel's await_previous_grid on Hopper and
+// on the emulator), and never where not asked for.
+TEST(CudaModelRunnerTest, ProgrammaticLaunchesTakeEffectOnHopper) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[0], "cuda");
+  const bool hopper = list_devices()[0].compute_major >= 9;
+  std::unique_ptr<CudaModelRunner> asked = cuda_runner(m, 16, Gpu{.graphs = false});
+  ASSERT_NE(asked, nullptr);
+  EXPECT_EQ(asked->programmatic_launches(), hopper);
+  std::unique_ptr<CudaModelRunner> plain = cuda_runner(m, 16, Gpu{.graphs = false, .programmatic = false});
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(plain->programmatic_launches());
+}
+
 // Decode steps of up to 4 rows with the residual adds and RMSNorms inside the
 // skinny GEMMs (CudaKernelChoices::fused_decode) against the separate
 // kernels: the same logits, bit for bit, eagerly and from graphs; the prefill
