@@ -127,8 +127,9 @@ double time_decode_attention(const ModelConfig& c, int num_sms, std::int64_t bat
 }
 
 // Prefill attention of one prompt of `len` tokens in tiles of 64 rows, as the
-// runner cuts a chunk; ms per launch, -1 on failure.
-double time_prefill_attention(const ModelConfig& c, std::int64_t len, const Effort& e) {
+// runner cuts a chunk, `warp_rows` query rows per warp; ms per launch, -1 on
+// failure.
+double time_prefill_attention(const ModelConfig& c, std::int64_t len, int warp_rows, const Effort& e) {
   constexpr std::int64_t bs = AttentionInputs::kBlockSize;
   const std::int64_t blocks = (len + bs - 1) / bs;
   std::mt19937 rng(4);
@@ -157,6 +158,7 @@ double time_prefill_attention(const ModelConfig& c, std::int64_t len, const Effo
   p.head_dim = c.head_dim;
   p.block_size = bs;
   p.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  p.warp_rows = warp_rows;
   return time_launch([&] { return check(cuda::launch_prefill_attention(p, nullptr), "prefill attention"); },
                      e.warmups, e.runs);
 }
@@ -257,12 +259,18 @@ bool attention_table(const ModelConfig& c, int num_sms, double bandwidth, double
                 static_cast<long long>(splits), ms, bytes / (ms * 1e-3) / 1e9,
                 100.0 * bytes / (ms * 1e-3) / bandwidth);
   }
+  // The runner's 16 query rows per warp, and 32 (two m-tiles) to compare.
   for (const std::int64_t len : e.prefill_attention) {
-    const double ms = time_prefill_attention(c, len, e);
-    ok = ok && ms >= 0;
-    const double flops = 4.0 * c.num_attention_heads * c.head_dim * static_cast<double>(len) * (len + 1) / 2;
-    std::printf("  prefill %5lld tokens: %8.4f ms, %6.1f TFLOP/s (%3.0f%%)\n", static_cast<long long>(len),
-                ms, flops / (ms * 1e-3) / 1e12, 100.0 * flops / (ms * 1e-3) / gemm_rate);
+    for (const int warp_rows : {16, 32}) {
+      if (warp_rows == 32 && c.head_dim > 128) continue;
+      const double ms = time_prefill_attention(c, len, warp_rows, e);
+      ok = ok && ms >= 0;
+      const double flops =
+          4.0 * c.num_attention_heads * c.head_dim * static_cast<double>(len) * (len + 1) / 2;
+      std::printf("  prefill %5lld tokens, %d rows per warp: %8.4f ms, %6.1f TFLOP/s (%3.0f%%)\n",
+                  static_cast<long long>(len), warp_rows, ms, flops / (ms * 1e-3) / 1e12,
+                  100.0 * flops / (ms * 1e-3) / gemm_rate);
+    }
   }
   return ok;
 }

@@ -18,7 +18,8 @@ bool gemm_shape_table(const ModelConfig& c, double bandwidth, const Effort& e);
 
 // One layer's attention at tp 1: decode rows (split-KV and combine at the
 // runner's splits for `num_sms`) as bandwidth over the K and V they read, and
-// one prompt's prefill (tiles of 64 rows over the paged cache) as FLOP/s.
+// one prompt's prefill (tiles of 64 rows over the paged cache; 16 and 32 query
+// rows per warp) as FLOP/s.
 bool attention_table(const ModelConfig& c, int num_sms, double bandwidth, double gemm_rate, const Effort& e);
 
 }  // namespace pagoda::bench

@@ -1,7 +1,9 @@
 // Flash-attention 2 over the paged KV cache with mma.sync (sm_80+).
 //
 // One CTA = one tile of up to 64 query rows x one query head; 4 warps, each
-// owning 16 rows. The tile's Q (scaled, bf16) stays in shared memory; K and V
+// owning 16 rows (one m-tile), or 2 warps owning 32 (two m-tiles: each K and V
+// fragment feeds twice the mma, PrefillAttentionParams::warp_rows). The
+// tile's Q (scaled, bf16) stays in shared memory; K and V
 // tiles of kKvTile positions stream through a two-stage cp.async pipeline,
 // gathered through the block table (positions past the context zero-filled,
 // never read from the cache). Per KV tile each warp computes S = Q K^T
@@ -21,19 +23,22 @@
 namespace pagoda::cuda {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kThreads = kWarps * kWarpSize;
-constexpr int kWarpRows = 16;  // query rows per warp: the mma's M
-static_assert(kWarps * kWarpRows == kPrefillTileRows, "each warp owns 16 rows of the tile");
+constexpr int kMmaRows = 16;  // the mma's M
 // Shared rows are padded by 16 bytes so that the 8 rows an ldmatrix phase reads
 // fall into 8 different 16-byte bank groups whatever the head_dim.
 constexpr int kPad = 8;
 constexpr float kLog2e = 1.4426950408889634f;
 
-template <int kHeadDim>
+// kMTiles: m-tiles (16 query rows each) per warp, 1 or 2.
+template <int kHeadDim, int kMTiles>
 struct Shape {
-  static constexpr int kKvTile = kHeadDim <= 128 ? 64 : 32;  // positions per pipeline stage
-  static constexpr int kStride = kHeadDim + kPad;            // bf16 per shared row
+  static constexpr int kWarpRows = kMmaRows * kMTiles;  // query rows per warp
+  static constexpr int kWarps = kPrefillTileRows / kWarpRows;
+  static constexpr int kThreads = kWarps * kWarpSize;
+  // Positions per pipeline stage: two m-tiles keep two stages within a quarter
+  // of a multiprocessor's shared memory (four blocks of two warps per SM).
+  static constexpr int kKvTile = kHeadDim <= 128 && kMTiles == 1 ? 64 : 32;
+  static constexpr int kStride = kHeadDim + kPad;  // bf16 per shared row
   static constexpr int kQElems = kPrefillTileRows * kStride;
   static constexpr int kKvElems = kKvTile * kStride;  // one K or V stage
   static constexpr int kSmemBytes = (kQElems + 4 * kKvElems) * 2;
@@ -66,11 +71,15 @@ __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
 
 // grid: num_tiles * num_heads CTAs (head fastest, so the heads sharing a KV
 // head run together and share its cache reads in L2; last tiles, the longest
-// contexts, first); block: kThreads; dynamic shared memory Shape::kSmemBytes.
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAttentionParams p) {
+// contexts, first); block: Shape::kThreads; dynamic shared memory
+// Shape::kSmemBytes.
+template <int kHeadDim, int kMTiles>
+__global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
+    prefill_attention_kernel(PrefillAttentionParams p) {
   await_previous_grid();
-  using S = Shape<kHeadDim>;
+  using S = Shape<kHeadDim, kMTiles>;
+  constexpr int kThreads = S::kThreads;
+  constexpr int kWarpRows = S::kWarpRows;
   constexpr int kKvTile = S::kKvTile;
   constexpr int kStride = S::kStride;
   constexpr int kChunks = S::kChunks;
@@ -150,17 +159,26 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
   const bool warp_active = warp_row < tile.num_rows;
   const int warp_first_pos = tile.first_position + warp_row;
   const int warp_last_pos = tile.first_position + min(warp_row + kWarpRows, tile.num_rows) - 1;
-  const int row_pos[2] = {warp_first_pos + g, warp_first_pos + g + 8};
 
-  float o[kHeadDim / 8][4];  // O: n-tile of 8 dims x C fragment
+  // Per m-tile mt (rows warp_row + 16 mt ...): O as n-tiles of 8 dims x C
+  // fragment, and the running max (raw scores) and this lane's part of the
+  // sum of rows g and g + 8.
+  float o[kMTiles][kHeadDim / 8][4];
+  float row_max[kMTiles][2], row_sum[kMTiles][2];
 #pragma unroll
-  for (int n = 0; n < kHeadDim / 8; ++n) {
+  for (int mt = 0; mt < kMTiles; ++mt) {
 #pragma unroll
-    for (int c = 0; c < 4; ++c)
-      o[n][c] = 0.0f;
+    for (int n = 0; n < kHeadDim / 8; ++n) {
+#pragma unroll
+      for (int c = 0; c < 4; ++c)
+        o[mt][n][c] = 0.0f;
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      row_max[mt][r] = -INFINITY;
+      row_sum[mt][r] = 0.0f;
+    }
   }
-  float row_max[2] = {-INFINITY, -INFINITY};  // raw scores of rows g and g + 8
-  float row_sum[2] = {0.0f, 0.0f};            // this lane's part of the rows' sums
 
   for (int j = 0; j < num_kv_tiles; ++j) {
     // Prefetch tile j + 1 into the other stage (free since the barrier that
@@ -177,18 +195,24 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
       const std::uint16_t* ks = k_s + (j % 2) * S::kKvElems;
       const std::uint16_t* vs = v_s + (j % 2) * S::kKvElems;
 
-      // S = Q K^T: 16 rows x kKvTile positions.
-      float s[kKvTile / 8][4];
+      // S = Q K^T: 16 rows x kKvTile positions per m-tile.
+      float s[kMTiles][kKvTile / 8][4];
 #pragma unroll
-      for (int n = 0; n < kKvTile / 8; ++n) {
+      for (int mt = 0; mt < kMTiles; ++mt) {
 #pragma unroll
-        for (int c = 0; c < 4; ++c)
-          s[n][c] = 0.0f;
+        for (int n = 0; n < kKvTile / 8; ++n) {
+#pragma unroll
+          for (int c = 0; c < 4; ++c)
+            s[mt][n][c] = 0.0f;
+        }
       }
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-        unsigned a[4];  // rows 0-7 / 8-15 x dims 0-7 / 8-15 of this k-step
-        ldmatrix_x4(a, q_s + (warp_row + (lane & 15)) * kStride + kk * 16 + (lane >> 4) * 8);
+        unsigned a[kMTiles][4];  // rows 0-7 / 8-15 x dims 0-7 / 8-15 of this k-step
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt)
+          ldmatrix_x4(a[mt],
+                      q_s + (warp_row + mt * kMmaRows + (lane & 15)) * kStride + kk * 16 + (lane >> 4) * 8);
 #pragma unroll
         for (int nn = 0; nn < kKvTile / 16; ++nn) {
           // Matrices: (pos 0-7, dims 0-7), (pos 0-7, dims 8-15), (pos 8-15, dims
@@ -196,59 +220,72 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
           unsigned b[4];
           ldmatrix_x4(
               b, ks + (nn * 16 + (lane & 7) + (lane >> 4) * 8) * kStride + kk * 16 + ((lane >> 3) & 1) * 8);
-          mma_bf16(s[2 * nn], a, b[0], b[1]);
-          mma_bf16(s[2 * nn + 1], a, b[2], b[3]);
-        }
-      }
-
-      // Causal mask (also hides the zero-filled positions past the context,
-      // which lie after every row's own position).
-      if (kv0 + kKvTile - 1 > warp_first_pos) {
 #pragma unroll
-        for (int n = 0; n < kKvTile / 8; ++n) {
-#pragma unroll
-          for (int c = 0; c < 4; ++c) {
-            const int pos = kv0 + n * 8 + 2 * t + (c & 1);
-            if (pos > row_pos[c / 2]) s[n][c] = -INFINITY;
+          for (int mt = 0; mt < kMTiles; ++mt) {
+            mma_bf16(s[mt][2 * nn], a[mt], b[0], b[1]);
+            mma_bf16(s[mt][2 * nn + 1], a[mt], b[2], b[3]);
           }
         }
       }
 
-      // Online softmax; the 4 lanes of a group share rows g and g + 8.
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float mx = row_max[r];
+      for (int mt = 0; mt < kMTiles; ++mt) {
+        const int mt_first_pos = warp_first_pos + mt * kMmaRows;
+        // Causal mask (also hides the zero-filled positions past the context,
+        // which lie after every row's own position).
+        if (kv0 + kKvTile - 1 > mt_first_pos) {
+          const int row_pos[2] = {mt_first_pos + g, mt_first_pos + g + 8};
 #pragma unroll
-        for (int n = 0; n < kKvTile / 8; ++n)
-          mx = fmaxf(mx, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float mx_log2 = mx == -INFINITY ? 0.0f : mx * kLog2e;  // never -inf - -inf
-        const float alpha = exp2f(row_max[r] * kLog2e - mx_log2);    // 0 on the first tile
-        row_max[r] = mx;
-        float sum = 0.0f;
+          for (int n = 0; n < kKvTile / 8; ++n) {
 #pragma unroll
-        for (int n = 0; n < kKvTile / 8; ++n) {
-#pragma unroll
-          for (int c = 2 * r; c < 2 * r + 2; ++c) {
-            s[n][c] = exp2f(fmaf(s[n][c], kLog2e, -mx_log2));
-            sum += s[n][c];
+            for (int c = 0; c < 4; ++c) {
+              const int pos = kv0 + n * 8 + 2 * t + (c & 1);
+              if (pos > row_pos[c / 2]) s[mt][n][c] = -INFINITY;
+            }
           }
         }
-        row_sum[r] = row_sum[r] * alpha + sum;
+
+        // Online softmax; the 4 lanes of a group share rows g and g + 8.
 #pragma unroll
-        for (int n = 0; n < kHeadDim / 8; ++n) {
-          o[n][2 * r] *= alpha;
-          o[n][2 * r + 1] *= alpha;
+        for (int r = 0; r < 2; ++r) {
+          float mx = row_max[mt][r];
+#pragma unroll
+          for (int n = 0; n < kKvTile / 8; ++n)
+            mx = fmaxf(mx, fmaxf(s[mt][n][2 * r], s[mt][n][2 * r + 1]));
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+          const float mx_log2 = mx == -INFINITY ? 0.0f : mx * kLog2e;    // never -inf - -inf
+          const float alpha = exp2f(row_max[mt][r] * kLog2e - mx_log2);  // 0 on the first tile
+          row_max[mt][r] = mx;
+          float sum = 0.0f;
+#pragma unroll
+          for (int n = 0; n < kKvTile / 8; ++n) {
+#pragma unroll
+            for (int c = 2 * r; c < 2 * r + 2; ++c) {
+              s[mt][n][c] = exp2f(fmaf(s[mt][n][c], kLog2e, -mx_log2));
+              sum += s[mt][n][c];
+            }
+          }
+          row_sum[mt][r] = row_sum[mt][r] * alpha + sum;
+#pragma unroll
+          for (int n = 0; n < kHeadDim / 8; ++n) {
+            o[mt][n][2 * r] *= alpha;
+            o[mt][n][2 * r + 1] *= alpha;
+          }
         }
       }
 
       // O += P V: P's k-step kk is S's n-tiles 2kk and 2kk + 1.
 #pragma unroll
       for (int kk = 0; kk < kKvTile / 16; ++kk) {
-        const unsigned a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                               pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                               pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+        unsigned a[kMTiles][4];
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          a[mt][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+          a[mt][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+          a[mt][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+          a[mt][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+        }
 #pragma unroll
         for (int dn = 0; dn < kHeadDim / 16; ++dn) {
           // Transposed matrices: (pos 0-7, dims 0-7), (pos 8-15, dims 0-7),
@@ -256,8 +293,11 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
           // 2dn, then of 2dn + 1.
           unsigned b[4];
           ldmatrix_x4_trans(b, vs + (kk * 16 + (lane & 15)) * kStride + dn * 16 + (lane >> 4) * 8);
-          mma_bf16(o[2 * dn], a, b[0], b[1]);
-          mma_bf16(o[2 * dn + 1], a, b[2], b[3]);
+#pragma unroll
+          for (int mt = 0; mt < kMTiles; ++mt) {
+            mma_bf16(o[mt][2 * dn], a[mt], b[0], b[1]);
+            mma_bf16(o[mt][2 * dn + 1], a[mt], b[2], b[3]);
+          }
         }
       }
     }
@@ -265,23 +305,27 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
   }
   if (!warp_active) return;  // no barrier follows
 
-  // O / l in bf16 into the warp's own Q rows (no other warp reads them), then
-  // out as 16-byte chunks, rows past num_rows left alone.
-  float inv_sum[2];
+    // O / l in bf16 into the warp's own Q rows (no other warp reads them), then
+    // out as 16-byte chunks, rows past num_rows left alone.
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float l = row_sum[r];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    inv_sum[r] = 1.0f / l;
-  }
+  for (int mt = 0; mt < kMTiles; ++mt) {
+    float inv_sum[2];
 #pragma unroll
-  for (int n = 0; n < kHeadDim / 8; ++n) {
-    const int col = n * 8 + 2 * t;
-    *reinterpret_cast<unsigned*>(q_s + (warp_row + g) * kStride + col) =
-        pack_bf16(o[n][0] * inv_sum[0], o[n][1] * inv_sum[0]);
-    *reinterpret_cast<unsigned*>(q_s + (warp_row + g + 8) * kStride + col) =
-        pack_bf16(o[n][2] * inv_sum[1], o[n][3] * inv_sum[1]);
+    for (int r = 0; r < 2; ++r) {
+      float l = row_sum[mt][r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      inv_sum[r] = 1.0f / l;
+    }
+    const int row0 = warp_row + mt * kMmaRows + g;
+#pragma unroll
+    for (int n = 0; n < kHeadDim / 8; ++n) {
+      const int col = n * 8 + 2 * t;
+      *reinterpret_cast<unsigned*>(q_s + row0 * kStride + col) =
+          pack_bf16(o[mt][n][0] * inv_sum[0], o[mt][n][1] * inv_sum[0]);
+      *reinterpret_cast<unsigned*>(q_s + (row0 + 8) * kStride + col) =
+          pack_bf16(o[mt][n][2] * inv_sum[1], o[mt][n][3] * inv_sum[1]);
+    }
   }
   __syncwarp();
 #pragma unroll
@@ -297,17 +341,26 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
   }
 }
 
-template <int kHeadDim>
-cudaError_t launch_for_head_dim(const PrefillAttentionParams& p, cudaStream_t stream, LaunchOrder order) {
-  constexpr int kBytes = Shape<kHeadDim>::kSmemBytes;
+template <int kHeadDim, int kMTiles>
+cudaError_t launch_for_shape(const PrefillAttentionParams& p, cudaStream_t stream, LaunchOrder order) {
+  using S = Shape<kHeadDim, kMTiles>;
   // Above 48 KB a kernel must opt in; per device, and cheap, so every launch does.
-  if (kBytes > 48 * 1024) {
-    const cudaError_t err = cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim>,
-                                                 cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
+  if (S::kSmemBytes > 48 * 1024) {
+    const cudaError_t err = cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim, kMTiles>,
+                                                 cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmemBytes);
     if (err != cudaSuccess) return err;
   }
   const auto num_ctas = static_cast<unsigned>(p.num_tiles * p.num_heads);
-  return launch_kernel(prefill_attention_kernel<kHeadDim>, num_ctas, kThreads, kBytes, stream, order, p);
+  return launch_kernel(prefill_attention_kernel<kHeadDim, kMTiles>, num_ctas, S::kThreads, S::kSmemBytes,
+                       stream, order, p);
+}
+
+template <int kHeadDim>
+cudaError_t launch_for_head_dim(const PrefillAttentionParams& p, cudaStream_t stream, LaunchOrder order) {
+  if constexpr (kHeadDim <= 128) {
+    if (p.warp_rows == 32) return launch_for_shape<kHeadDim, 2>(p, stream, order);
+  }
+  return launch_for_shape<kHeadDim, 1>(p, stream, order);
 }
 
 bool aligned_16(const void* ptr) {
@@ -329,6 +382,7 @@ cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream
     return cudaErrorInvalidValue;
   if (!aligned_16(p.q) || !aligned_16(p.out) || !aligned_16(p.k_cache) || !aligned_16(p.v_cache))
     return cudaErrorInvalidValue;
+  if (p.warp_rows != 16 && (p.warp_rows != 32 || p.head_dim > 128)) return cudaErrorInvalidValue;
   switch (p.head_dim) {
     case 32:
       return launch_for_head_dim<32>(p, stream, order);

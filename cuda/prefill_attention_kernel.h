@@ -35,9 +35,15 @@ struct PrefillAttentionParams {
   const PrefillTile* tiles = nullptr;          // [num_tiles] (device memory)
   std::int64_t num_tiles = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0, block_size = 0;
   float scale = 1.0f;  // head_dim^-0.5
+  // Query rows per warp: 16 (four warps per tile, 64-position KV stages) or,
+  // for head_dim <= 128, 32 (two warps, 32-position stages: each K and V
+  // fragment feeds two mma). The same function either way; the rounding of
+  // the online softmax differs with the KV stage size.
+  int warp_rows = 16;
 };
 
-// head_dim in {32, 64, 128, 256}; num_heads % num_kv_heads == 0; block_size
+// head_dim in {32, 64, 128, 256}; warp_rows 16, or 32 with head_dim <= 128;
+// num_heads % num_kv_heads == 0; block_size
 // >= 1; q, out, k_cache and v_cache 16-byte aligned (cudaMalloc'd buffers and
 // per-layer slices of them are). cudaErrorInvalidValue for anything else,
 // before any CUDA call. Writes only the rows covered by tiles; a tile with

@@ -203,9 +203,9 @@ void upload_inputs(const PrefillInputs& in, PrefillDeviceInputs* d) {
   ASSERT_NO_FATAL_FAILURE(upload(in.tiles, &d->tiles));
 }
 
-// One prefill launch; out starts as NaN.
+// One prefill launch with `warp_rows` query rows per warp; out starts as NaN.
 void run_prefill(const PrefillCase& c, const PrefillInputs& in, const PrefillDeviceInputs& d,
-                 std::vector<std::uint16_t>* out) {
+                 std::vector<std::uint16_t>* out, int warp_rows = 16) {
   DeviceBuffer d_out;
   ASSERT_NO_FATAL_FAILURE(alloc_poisoned<std::uint16_t>(
       static_cast<std::size_t>(in.num_rows * c.num_heads * c.head_dim), &d_out));
@@ -222,6 +222,7 @@ void run_prefill(const PrefillCase& c, const PrefillInputs& in, const PrefillDev
   p.head_dim = c.head_dim;
   p.block_size = c.block_size;
   p.scale = scale_of(c);
+  p.warp_rows = warp_rows;
   PAGODA_ASSERT_CUDA(launch_prefill_attention(p, nullptr));
   ASSERT_NO_FATAL_FAILURE(sync_device());
   ASSERT_NO_FATAL_FAILURE(download(d_out, out));
@@ -344,6 +345,17 @@ TEST_F(CudaPrefillAttentionTest, MatchesCpuAndSplitKvKernel) {
     std::vector<std::uint16_t> again;
     ASSERT_NO_FATAL_FAILURE(run_prefill(c, in, d, &again));
     EXPECT_TRUE(again == out) << "two launches on the same inputs differ";
+
+    // Two m-tiles per warp (head_dim <= 128): the same function, checked the
+    // same ways; its 32-position KV stages round the online softmax apart.
+    if (c.head_dim > 128) continue;
+    SCOPED_TRACE("32 rows per warp");
+    std::vector<std::uint16_t> wide, wide_again;
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, in, d, &wide, 32));
+    ASSERT_NO_FATAL_FAILURE(expect_close(c, in, wide, ref, 1e-2));
+    ASSERT_NO_FATAL_FAILURE(expect_close(c, in, wide, bf16_to_f32_vector(out), 1e-2));
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, in, d, &wide_again, 32));
+    EXPECT_TRUE(wide_again == wide) << "two launches on the same inputs differ";
   }
 }
 
@@ -388,6 +400,12 @@ TEST(CudaPrefillAttentionLimitsTest, RejectsUnsupportedShapes) {
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.num_kv_heads = 0; }), cudaErrorInvalidValue);
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.num_heads = 0; }), cudaErrorInvalidValue);
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.block_size = 0; }), cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PrefillAttentionParams& p) { p.warp_rows = 8; }), cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PrefillAttentionParams& p) {
+              p.head_dim = 256;  // two m-tiles of 256 dims would not fit in registers
+              p.warp_rows = 32;
+            }),
+            cudaErrorInvalidValue);
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.num_tiles = -1; }), cudaErrorInvalidValue);
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.tiles = nullptr; }), cudaErrorInvalidValue);
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.q += 1; }), cudaErrorInvalidValue);  // 4-byte aligned only
