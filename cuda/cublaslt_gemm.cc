@@ -55,7 +55,10 @@ StatusOr<cublasLtMatmulAlgo_t> CublasLtGemm::fastest(
   constexpr int kWarmup = 2, kTimed = 5;
   cudaEvent_t start = nullptr, stop = nullptr;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&start));
-  PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&stop));
+  if (const cudaError_t e = cudaEventCreate(&stop); e != cudaSuccess) {
+    cudaEventDestroy(start);
+    return cuda_status(e, "cudaEventCreate");
+  }
   const float alpha = 1.0f, beta = 0.0f;
   float best_ms = 0.0f;
   int best = -1;

@@ -251,6 +251,10 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   r->rope_attention_scaling_ = rope.attention_scaling;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpy(r->ws_->inv_freq, rope.inv_freq.data(),
                                          rope.inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice));
+  // A cudaMemcpy from pageable memory (this one, the weights' upload) may
+  // return before its DMA lands, on the legacy stream, which stream_
+  // (non-blocking) does not wait for: the device has them before any kernel.
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
   return r;
 }
 
@@ -663,6 +667,7 @@ Status CudaRank::capture_decode_graph(std::int64_t bs) {
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
   Status st = enqueue_forward(l, splits);
   const cudaError_t end = cudaStreamEndCapture(stream_, &g.graph);
+  if (!st.ok() && end == cudaSuccess) cudaGraphDestroy(g.graph);
   PAGODA_RETURN_IF_ERROR(st);
   PAGODA_CUDA_RETURN_IF_ERROR(end);
   if (const cudaError_t e = cudaGraphInstantiate(&g.exec, g.graph, 0); e != cudaSuccess) {

@@ -54,15 +54,27 @@ StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> NcclCommunicator::creat
   if (n < 1 || first_rank < 0 || first_rank + n > world_size)
     return invalid_argument("NCCL ranks out of range");
   std::vector<ncclComm_t> comms(static_cast<std::size_t>(n), nullptr);
-  // Several ranks of one process must initialise inside one group call.
+  // Several ranks of one process must initialise inside one group call. The
+  // group is closed on every path (an open one would hold back this thread's
+  // later NCCL calls), and on an error the communicators made are aborted.
   PAGODA_RETURN_IF_ERROR(nccl_status(ncclGroupStart(), "ncclGroupStart"));
-  for (int i = 0; i < n; ++i) {
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(devices[static_cast<std::size_t>(i)]));
-    PAGODA_RETURN_IF_ERROR(
-        nccl_status(ncclCommInitRank(&comms[static_cast<std::size_t>(i)], world_size, id, first_rank + i),
-                    "ncclCommInitRank"));
+  Status st = ok_status();
+  for (int i = 0; i < n && st.ok(); ++i) {
+    st = cuda_status(cudaSetDevice(devices[static_cast<std::size_t>(i)]), "cudaSetDevice");
+    if (st.ok()) {
+      st = nccl_status(ncclCommInitRank(&comms[static_cast<std::size_t>(i)], world_size, id, first_rank + i),
+                       "ncclCommInitRank");
+    }
   }
-  PAGODA_RETURN_IF_ERROR(nccl_status(ncclGroupEnd(), "ncclGroupEnd (ncclCommInitRank)"));
+  const Status ended = nccl_status(ncclGroupEnd(), "ncclGroupEnd (ncclCommInitRank)");
+  if (st.ok()) st = ended;
+  if (!st.ok()) {
+    cudaGetLastError();  // a refused cudaSetDevice: later checks start clean
+    for (ncclComm_t c : comms) {
+      if (c != nullptr) ncclCommAbort(c);
+    }
+    return st;
+  }
   return wrap(devices, std::move(comms), first_rank, world_size);
 }
 

@@ -60,10 +60,16 @@ namespace {
 
 // Posts `send`; once every rank has, `compute(sends)` fills scratch; once
 // every rank has computed, scratch goes to `recv`.
+// ncclGroupStart calls on this thread not yet ended. Pagoda groups only
+// communicator initialisation, so a collective issued inside an open group
+// (which NCCL would hold back until the group ends) means a group was left open.
+thread_local int t_group_depth = 0;
+
 template <typename Compute>
 ncclResult_t collective(ncclComm_t comm, const void* send, void* recv, std::size_t recv_bytes,
                         cudaStream_t stream, Compute compute) {
   if (comm == nullptr) return ncclInvalidArgument;
+  if (t_group_depth > 0) return ncclInvalidUsage;
   const cudaError_t e = pagoda::simt::enqueue(stream, [=] {
     Clique& c = *comm->clique;
     c.sends[static_cast<std::size_t>(comm->rank)] = send;
@@ -121,10 +127,18 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   return ncclSuccess;
 }
 
+ncclResult_t ncclCommAbort(ncclComm_t comm) {
+  delete comm;
+  return ncclSuccess;
+}
+
 ncclResult_t ncclGroupStart() {
+  ++t_group_depth;
   return ncclSuccess;
 }
 ncclResult_t ncclGroupEnd() {
+  if (t_group_depth == 0) return ncclInvalidUsage;
+  --t_group_depth;
   return ncclSuccess;
 }
 

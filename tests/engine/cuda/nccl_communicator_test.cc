@@ -73,5 +73,31 @@ TEST(NcclCommunicatorTest, TwoRanksSumAndGather) {
   check_group(2);
 }
 
+// A failure inside create_ranks' group call (here a device that does not
+// exist) is an error that leaves the thread's NCCL state clean: no group left
+// open to swallow its later collectives.
+TEST(NcclCommunicatorTest, FailedRankInitLeavesNoGroupOpen) {
+  if (list_devices().empty()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  auto id = NcclCommunicator::new_unique_id();
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  auto failed = NcclCommunicator::create_ranks({0, 1 << 20}, *id, 0, 2);
+  EXPECT_FALSE(failed.ok());
+  // A collective on this same thread runs (NCCL would hold it back in a group).
+  auto group = NcclCommunicator::create_group({0});
+  ASSERT_TRUE(group.ok()) << group.status().to_string();
+  NcclCommunicator& c = *(*group)[0];
+  ASSERT_EQ(cudaSetDevice(c.device()), cudaSuccess);
+  float* d = nullptr;
+  ASSERT_EQ(cudaMalloc(&d, sizeof(float)), cudaSuccess);
+  const float two = 2.0f;
+  ASSERT_EQ(cudaMemcpy(d, &two, sizeof two, cudaMemcpyHostToDevice), cudaSuccess);
+  c.all_reduce_sum(d, 1);
+  EXPECT_TRUE(c.error().ok()) << c.error().to_string();
+  float back = 0.0f;
+  ASSERT_EQ(cudaMemcpy(&back, d, sizeof back, cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(back, 2.0f);
+  cudaFree(d);
+}
+
 }  // namespace
 }  // namespace pagoda::cuda
