@@ -235,14 +235,18 @@ __global__ void __launch_bounds__(kThreads, 2) paged_attention_split_vec_kernel(
   for (std::int64_t tile = begin; tile < end; tile += kVecTile, buf ^= 1) {
     const int len = static_cast<int>(min(static_cast<std::int64_t>(kVecTile), end - tile));
     const std::int64_t* tile_rows = rows[buf];
-    // This lane's K rows of every pass, loaded before any is used.
-    uint4 k_raw[kVecPasses];
+    // This lane's 8 dimensions of `cache` at its position of every pass, all
+    // loads issued before any is used (zeros past the tile).
+    auto load_passes = [&](const std::uint16_t* cache, uint4(&raw)[kVecPasses]) {
 #pragma unroll
-    for (int pass = 0; pass < kVecPasses; ++pass) {
-      const int j = first_j + pass * V::kPosPerPass;
-      k_raw[pass] = j < len ? *reinterpret_cast<const uint4*>(p.k_cache + tile_rows[j] + sl * 8)
-                            : make_uint4(0, 0, 0, 0);
-    }
+      for (int pass = 0; pass < kVecPasses; ++pass) {
+        const int j = first_j + pass * V::kPosPerPass;
+        raw[pass] =
+            j < len ? *reinterpret_cast<const uint4*>(cache + tile_rows[j] + sl * 8) : make_uint4(0, 0, 0, 0);
+      }
+    };
+    uint4 k_raw[kVecPasses];
+    load_passes(p.k_cache, k_raw);
     // The next tile's rows: their buffer's last reads (the previous tile's
     // loads) are behind that tile's barriers, and the barriers below publish them.
     if (tile + kVecTile < end) {
@@ -271,12 +275,7 @@ __global__ void __launch_bounds__(kThreads, 2) paged_attention_split_vec_kernel(
     }
     // V rows in flight across the softmax.
     uint4 v_raw[kVecPasses];
-#pragma unroll
-    for (int pass = 0; pass < kVecPasses; ++pass) {
-      const int j = first_j + pass * V::kPosPerPass;
-      v_raw[pass] = j < len ? *reinterpret_cast<const uint4*>(p.v_cache + tile_rows[j] + sl * 8)
-                            : make_uint4(0, 0, 0, 0);
-    }
+    load_passes(p.v_cache, v_raw);
     __syncthreads();
     online_softmax_tile<kVecTile>(scores, m_s, l_s, alpha_s, group, len, warp, lane);
     __syncthreads();
