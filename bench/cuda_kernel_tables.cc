@@ -94,6 +94,8 @@ double time_decode_attention(const ModelConfig& c, int num_sms, std::int64_t bat
     offsets.push_back(static_cast<std::int32_t>(i * per_seq));
     positions.push_back(static_cast<std::int32_t>(context - 1));
   }
+  // The runner's workspace holds at least 1,024 (row, split) pairs, which
+  // none of the table's cases needs; this one does not limit them either.
   *num_splits = cuda::decode_attention_splits(batch, c.num_key_value_heads, context, num_sms, batch * 4096);
   cuda::DeviceBuffer d_tables, d_offsets, d_positions;
   if (!upload(tables, &d_tables) || !upload(offsets, &d_offsets) || !upload(positions, &d_positions))
