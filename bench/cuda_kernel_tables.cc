@@ -66,7 +66,28 @@ struct AttentionInputs {
            fill_repeated(v.as<std::uint16_t>(), cache, [&] { return f32_to_bf16(kv_dist(rng)); }) &&
            fill_repeated(q.as<float>(), q_elems, [&] { return q_dist(rng); });
   }
+  // The fields both attention kernels' parameters take from these inputs.
+  template <typename Params>
+  void describe(const ModelConfig& c, Params* p) const {
+    p->q = q.as<float>();
+    p->out = out.as<std::uint16_t>();
+    p->k_cache = k.as<std::uint16_t>();
+    p->v_cache = v.as<std::uint16_t>();
+    p->num_heads = c.num_attention_heads;
+    p->num_kv_heads = c.num_key_value_heads;
+    p->head_dim = c.head_dim;
+    p->block_size = kBlockSize;
+    p->scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  }
 };
+
+// Block ids 0..n-1 in random order: a cache whose sequences' blocks are scattered.
+std::vector<std::int32_t> scattered_blocks(std::int64_t n, std::mt19937& rng) {
+  std::vector<std::int32_t> blocks(static_cast<std::size_t>(n));
+  std::iota(blocks.begin(), blocks.end(), 0);
+  std::shuffle(blocks.begin(), blocks.end(), rng);
+  return blocks;
+}
 
 template <typename T>
 bool upload(const std::vector<T>& host, cuda::DeviceBuffer* dst) {
@@ -86,9 +107,7 @@ double time_decode_attention(const ModelConfig& c, int num_sms, std::int64_t bat
   std::mt19937 rng(3);
   AttentionInputs in;
   if (!in.make(c, batch * per_seq, batch, rng)) return -1;
-  std::vector<std::int32_t> tables(static_cast<std::size_t>(batch * per_seq));
-  std::iota(tables.begin(), tables.end(), 0);
-  std::shuffle(tables.begin(), tables.end(), rng);
+  const std::vector<std::int32_t> tables = scattered_blocks(batch * per_seq, rng);
   std::vector<std::int32_t> offsets, positions;
   for (std::int64_t i = 0; i < batch; ++i) {
     offsets.push_back(static_cast<std::int32_t>(i * per_seq));
@@ -106,10 +125,7 @@ double time_decode_attention(const ModelConfig& c, int num_sms, std::int64_t bat
       "attention workspace");
   if (!ws.ok()) return -1;
   cuda::PagedAttentionParams p;
-  p.q = in.q.as<float>();
-  p.out = in.out.as<std::uint16_t>();
-  p.k_cache = in.k.as<std::uint16_t>();
-  p.v_cache = in.v.as<std::uint16_t>();
+  in.describe(c, &p);
   p.positions = d_positions.as<std::int32_t>();
   p.block_tables = d_tables.as<std::int32_t>();
   p.block_table_offsets = d_offsets.as<std::int32_t>();
@@ -117,13 +133,8 @@ double time_decode_attention(const ModelConfig& c, int num_sms, std::int64_t bat
   p.partial_max = p.partial_out + batch * nq * *num_splits * hd;
   p.partial_sum = p.partial_max + batch * nq * *num_splits;
   p.num_tokens = batch;
-  p.num_heads = nq;
-  p.num_kv_heads = c.num_key_value_heads;
-  p.head_dim = hd;
-  p.block_size = bs;
   p.num_splits = *num_splits;
   p.split_size = cuda::decode_split_size(context, *num_splits);
-  p.scale = 1.0f / std::sqrt(static_cast<float>(hd));
   return time_launch([&] { return check(cuda::launch_paged_attention(p, nullptr), "paged attention"); },
                      e.warmups, e.runs);
 }
@@ -137,9 +148,7 @@ double time_prefill_attention(const ModelConfig& c, std::int64_t len, int warp_r
   std::mt19937 rng(4);
   AttentionInputs in;
   if (!in.make(c, blocks, len, rng)) return -1;
-  std::vector<std::int32_t> table(static_cast<std::size_t>(blocks));
-  std::iota(table.begin(), table.end(), 0);
-  std::shuffle(table.begin(), table.end(), rng);
+  const std::vector<std::int32_t> table = scattered_blocks(blocks, rng);
   std::vector<cuda::PrefillTile> tiles;
   for (std::int64_t r = 0; r < len; r += cuda::kPrefillTileRows) {
     const auto rows = static_cast<std::int32_t>(std::min<std::int64_t>(cuda::kPrefillTileRows, len - r));
@@ -148,18 +157,10 @@ double time_prefill_attention(const ModelConfig& c, std::int64_t len, int warp_r
   cuda::DeviceBuffer d_table, d_tiles;
   if (!upload(table, &d_table) || !upload(tiles, &d_tiles)) return -1;
   cuda::PrefillAttentionParams p;
-  p.q = in.q.as<float>();
-  p.out = in.out.as<std::uint16_t>();
-  p.k_cache = in.k.as<std::uint16_t>();
-  p.v_cache = in.v.as<std::uint16_t>();
+  in.describe(c, &p);
   p.block_tables = d_table.as<std::int32_t>();
   p.tiles = d_tiles.as<cuda::PrefillTile>();
   p.num_tiles = static_cast<std::int64_t>(tiles.size());
-  p.num_heads = c.num_attention_heads;
-  p.num_kv_heads = c.num_key_value_heads;
-  p.head_dim = c.head_dim;
-  p.block_size = bs;
-  p.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   p.warp_rows = warp_rows;
   return time_launch([&] { return check(cuda::launch_prefill_attention(p, nullptr), "prefill attention"); },
                      e.warmups, e.runs);
