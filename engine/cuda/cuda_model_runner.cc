@@ -130,7 +130,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     PAGODA_ASSIGN_OR_RETURN(
         std::unique_ptr<CudaRank> rank,
         CudaRank::create(r.config_, s, std::move(weights), std::move(gemms[static_cast<std::size_t>(i)]),
-                         std::move(comm), lim, num_blocks, r.kernel_choices()));
+                         std::move(comm), lim, num_blocks, r.kernel_choices(), r.group_failed_.get_token()));
     r.ranks_.push_back(std::move(rank));
   }
   r.rank_status_.resize(static_cast<std::size_t>(num_local));
@@ -214,27 +214,63 @@ void CudaModelRunner::rank_thread_loop(int rank) {
   while (true) {
     start_->arrive_and_wait();
     if (stop_.load(std::memory_order_acquire)) return;
-    rank_status_[static_cast<std::size_t>(rank)] = (*job_)(rank);
+    rank_status_[static_cast<std::size_t>(rank)] = run_rank_job(rank, *job_);
     end_->arrive_and_wait();
   }
+}
+
+Status CudaModelRunner::run_rank_job(int rank, const std::function<Status(int)>& job) {
+  const Status s = job(rank);
+  CudaRank& r = *ranks_[static_cast<std::size_t>(rank)];
+  if (s.ok() || !r.has_communicator()) return s;
+  if (group_failed_.request_stop()) first_failed_rank_.store(rank, std::memory_order_relaxed);
+  cudaSetDevice(devices_[static_cast<std::size_t>(rank)]);
+  r.abandon_step();
+  return s.with_context("rank " + std::to_string(options_.first_rank + rank));
 }
 
 Status CudaModelRunner::run_on_ranks(const std::function<Status(int)>& job) {
   if (rank_threads_.empty()) {
-    rank_status_[0] = job(0);
+    rank_status_[0] = run_rank_job(0, job);
   } else {
     job_ = &job;
     start_->arrive_and_wait();
-    rank_status_[0] = job(0);
+    rank_status_[0] = run_rank_job(0, job);
     end_->arrive_and_wait();
     job_ = nullptr;
   }
-  for (const Status& s : rank_status_)
-    PAGODA_RETURN_IF_ERROR(s);
-  return ok_status();
+  const Status* failed = nullptr;
+  for (const Status& s : rank_status_) {
+    if (!s.ok() && failed == nullptr) failed = &s;
+  }
+  if (failed == nullptr) return ok_status();
+  // In a group, the failure to report is the one that started it, not a
+  // peer's that gave up waiting for it or saw its abort.
+  const int first = first_failed_rank_.load(std::memory_order_relaxed);
+  if (first >= 0) failed = &rank_status_[static_cast<std::size_t>(first)];
+  if (ranks_[0]->has_communicator()) {
+    // Ranks that finished before the failure still hold live communicators.
+    for (std::size_t i = 0; i < ranks_.size(); ++i) {
+      cudaSetDevice(devices_[i]);
+      ranks_[i]->abandon_step();
+    }
+    std::lock_guard<std::mutex> lock(broken_mutex_);
+    if (broken_.ok()) {
+      broken_ =
+          unavailable("the tensor-parallel group was aborted after a failed step (restart the server): " +
+                      failed->message());
+    }
+  }
+  return *failed;
+}
+
+Status CudaModelRunner::health() const {
+  std::lock_guard<std::mutex> lock(broken_mutex_);
+  return broken_;
 }
 
 StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
+  PAGODA_RETURN_IF_ERROR(health());
   PAGODA_RETURN_IF_ERROR(validate_step_plan(plan, config_, kv_info_));
   StepResult result;
   result.step_id = plan.step_id;

@@ -5,7 +5,11 @@
 // (argmax for plain greedy steps, else the device sampler, which follows the
 // host Sampler's rules); for a row the device sampler cannot take, the host
 // Sampler samples from copied logits.
-// Driven by one thread (the step thread); rank threads are internal.
+// A step that fails on one rank of a tensor-parallel group ends on every
+// rank (none waits forever for a collective the failed rank never reached);
+// the group is then broken: later steps fail and health() says why.
+// Driven by one thread (the step thread); rank threads are internal;
+// health() may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -13,6 +17,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +78,8 @@ class CudaModelRunner final : public ModelRunner {
   KvCacheInfo kv_cache_info() const override { return kv_info_; }
   std::string backend_name() const override { return "cuda"; }
   std::int32_t tensor_parallel_size() const override { return tensor_parallel_size_; }
+  // Not ok once a step failed on a rank of a group (see above); why.
+  Status health() const override;
   // Rank 0's memory plan (every rank gets the same number of blocks).
   const CudaMemoryPlan& memory_plan() const { return plan_; }
   // Batch sizes captured as CUDA graphs, how long capturing took, and a line
@@ -91,9 +99,14 @@ class CudaModelRunner final : public ModelRunner {
  private:
   CudaModelRunner(ModelConfig config, const CudaRunnerOptions& options);
   void rank_thread_loop(int rank);
-  // Runs job(rank) for every local rank at once, rank 0 on this thread;
-  // returns the first rank's error.
+  // Runs job(rank) for every local rank at once, rank 0 on this thread, and
+  // returns the first failed rank's error. In a group, a failure aborts the
+  // group (every rank's communicator) and marks the runner broken.
   Status run_on_ranks(const std::function<Status(int)>& job);
+  // One rank's part of run_on_ranks: on a failure in a group, asks the
+  // other ranks to stop waiting and abandons this rank's step at once (so
+  // that peers on other nodes see the failure too).
+  Status run_rank_job(int rank, const std::function<Status(int)>& job);
   Status capture_graphs();
   CudaKernelChoices kernel_choices() const {
     return {options_.programmatic_launch, options_.fused_decode, options_.batch_invariant};
@@ -120,6 +133,10 @@ class CudaModelRunner final : public ModelRunner {
   DeviceSampleBatch device_batch_;
   std::vector<Status> rank_status_;  // written by each rank before end_
   std::atomic<bool> stop_{false};
+  std::stop_source group_failed_;           // requested when a rank of a group fails; read by every rank
+  std::atomic<int> first_failed_rank_{-1};  // the local rank that requested group_failed_
+  mutable std::mutex broken_mutex_;
+  Status broken_;  // guarded by broken_mutex_; set once, by the step thread
   std::vector<std::vector<float>> last_logits_;
   double graph_capture_s_ = 0.0;
   double graph_budget_s_ = 0.0;     // the capture budget applied (0: none)

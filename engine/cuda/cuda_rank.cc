@@ -189,16 +189,15 @@ CudaRank::~CudaRank() {
   if (sampled_host_ != nullptr) cudaFreeHost(sampled_host_);
 }
 
-StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, const cpu::RankShard& shard,
-                                                     std::unique_ptr<CudaWeights> weights,
-                                                     std::unique_ptr<CublasLtGemm> gemm,
-                                                     std::unique_ptr<NcclCommunicator> comm,
-                                                     const CudaStepLimits& limits, std::int32_t num_kv_blocks,
-                                                     CudaKernelChoices choices) {
+StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(
+    const ModelConfig& config, const cpu::RankShard& shard, std::unique_ptr<CudaWeights> weights,
+    std::unique_ptr<CublasLtGemm> gemm, std::unique_ptr<NcclCommunicator> comm, const CudaStepLimits& limits,
+    std::int32_t num_kv_blocks, CudaKernelChoices choices, std::stop_token group_failed) {
   auto r = std::unique_ptr<CudaRank>(new CudaRank(config, shard, limits));
   r->weights_ = std::move(weights);
   r->gemm_ = std::move(gemm);
   r->comm_ = std::move(comm);
+  r->group_failed_ = std::move(group_failed);
   r->scratch_block_ = num_kv_blocks;
   int device = 0;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
@@ -606,10 +605,21 @@ Status CudaRank::copy_outputs(std::int64_t s, bool copy_logits, std::int64_t num
           cudaMemcpyDeviceToHost, stream_));
     }
   }
-  PAGODA_RETURN_IF_ERROR(cuda_status(cudaStreamSynchronize(stream_), "the forward pass"));
+  PAGODA_RETURN_IF_ERROR(wait_for_stream("the forward pass"));
   float ms = 0.0f;
   if (cudaEventElapsedTime(&ms, step_start_, step_end_) == cudaSuccess) last_device_ms_ = ms;
   return ok_status();
+}
+
+Status CudaRank::wait_for_stream(const char* what) {
+  if (comm_ == nullptr) return cuda_status(cudaStreamSynchronize(stream_), what);
+  return comm_->wait(stream_, group_failed_).with_context(what);
+}
+
+void CudaRank::abandon_step() {
+  if (comm_ != nullptr) comm_->abort();
+  cudaStreamSynchronize(stream_);  // its error (if any) was the step's
+  cudaGetLastError();
 }
 
 void CudaRank::pad_decode_step(const FlatStep& step, std::int64_t bs, FlatStep* out) const {
@@ -660,7 +670,7 @@ Status CudaRank::capture_decode_graph(std::int64_t bs) {
   // outside the capture, and errors surface here rather than at replay.
   PAGODA_RETURN_IF_ERROR(stage(dummy, l, decode_split_size(1, splits)));
   PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
-  PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  PAGODA_RETURN_IF_ERROR(wait_for_stream("the warm-up before a graph capture"));
   Graph g;
   g.batch_size = bs;
   g.num_splits = splits;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 #include <vector>
 
 #include "base/status.h"
@@ -66,11 +67,14 @@ class CudaRank {
   // only at tp 1; with one, collectives run through NCCL even at tp 1. `gemm` was created on this
   // device (its workspace counts as memory in use before planning). One KV
   // block beyond num_kv_blocks is allocated: the scratch block padding rows of
-  // a CUDA-graph batch write to.
+  // a CUDA-graph batch write to. With a communicator, the rank's waits for
+  // its stream give up once `group_failed` is requested (another rank of
+  // this process failed: NcclCommunicator::wait).
   [[nodiscard]] static StatusOr<std::unique_ptr<CudaRank>> create(
       const ModelConfig& config, const cpu::RankShard& shard, std::unique_ptr<CudaWeights> weights,
       std::unique_ptr<CublasLtGemm> gemm, std::unique_ptr<NcclCommunicator> comm,
-      const CudaStepLimits& limits, std::int32_t num_kv_blocks, CudaKernelChoices choices);
+      const CudaStepLimits& limits, std::int32_t num_kv_blocks, CudaKernelChoices choices,
+      std::stop_token group_failed = {});
   ~CudaRank();
 
   // The decode batch sizes worth a CUDA graph, ascending: 1, 2, 4, 8, then
@@ -101,6 +105,13 @@ class CudaRank {
   // Device time of the last step, from its input copy to its last kernel (events).
   double last_device_ms() const { return last_device_ms_; }
   LaunchOrder launch_order() const { return launch_order_; }
+
+  bool has_communicator() const { return comm_ != nullptr; }
+  // After a failed step in a group: aborts this rank's communicator, so that
+  // its collectives in flight (waiting for a rank that will never join them)
+  // end, then waits for its stream to drain. Collectives are refused after;
+  // the group cannot run steps again. Idempotent.
+  void abandon_step();
 
  private:
   struct Workspace;
@@ -151,6 +162,9 @@ class CudaRank {
   // Uploads the rows and edits and launches the device sampler on the logits.
   Status enqueue_sampling(const DeviceSampleBatch& sampling);
   Status copy_outputs(std::int64_t num_sampled, bool copy_logits, std::int64_t num_device_sampled);
+  // Waits for the stream: blocking without a communicator, else polling
+  // (NcclCommunicator::wait) so that a failed peer cannot hang this rank.
+  Status wait_for_stream(const char* what);
 
   const ModelConfig& config_;
   cpu::RankShard shard_;
@@ -164,6 +178,7 @@ class CudaRank {
   std::unique_ptr<CudaWeights> weights_;
   std::unique_ptr<CublasLtGemm> gemm_;
   std::unique_ptr<NcclCommunicator> comm_;
+  std::stop_token group_failed_;  // see create()
   std::int64_t kv_elems_per_layer_ = 0;
   DeviceBuffer k_cache_, v_cache_;  // [layers][blocks][kv heads][block_size][head_dim] bf16
   DeviceBuffer workspace_buffer_;

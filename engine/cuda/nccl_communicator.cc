@@ -2,16 +2,28 @@
 
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "cuda/cuda_status.h"
 
 namespace pagoda::cuda {
 namespace {
 
-Status nccl_status(ncclResult_t r, const char* what) {
+Status nccl_status(ncclResult_t r, const std::string& what) {
   if (r == ncclSuccess) return ok_status();
-  return internal_error(std::string(what) + ": " + ncclGetErrorString(r));
+  return internal_error(what + ": " + ncclGetErrorString(r));
+}
+
+// How wait() polls: yielding between polls for the first kSpin (a decode
+// step's wait; cudaStreamSynchronize spins too), sleeping kSleep after
+// (a long prefill's wait then costs under 1 % more, and no core).
+constexpr auto kSpin = std::chrono::milliseconds(20);
+constexpr auto kSleep = std::chrono::microseconds(100);
+
+Status aborted_communicator() {
+  return failed_precondition("this rank's NCCL communicator was aborted after a failed step");
 }
 
 }  // namespace
@@ -84,7 +96,42 @@ NcclCommunicator::~NcclCommunicator() {
   if (comm_ != nullptr) ncclCommDestroy(comm_);
 }
 
+Status NcclCommunicator::wait(cudaStream_t stream, const std::stop_token& give_up) const {
+  const auto start = std::chrono::steady_clock::now();
+  while (true) {
+    const cudaError_t done = cudaStreamQuery(stream);
+    if (done != cudaSuccess && done != cudaErrorNotReady)
+      return cuda_status(done, "rank " + std::to_string(rank_) + "'s stream");
+    // Checked when the stream is done too: collectives NCCL failed may end
+    // without their results.
+    if (comm_ != nullptr) {
+      ncclResult_t async = ncclSuccess;
+      PAGODA_RETURN_IF_ERROR(nccl_status(ncclCommGetAsyncError(comm_, &async), "ncclCommGetAsyncError"));
+      if (async != ncclSuccess && async != ncclInProgress)
+        return nccl_status(async, "NCCL error in rank " + std::to_string(rank_) + "'s collectives");
+    }
+    if (done == cudaSuccess) return ok_status();
+    if (give_up.stop_requested()) {
+      return pagoda::aborted("rank " + std::to_string(rank_) +
+                             " stopped waiting for its collectives: another rank of the group failed");
+    }
+    if (std::chrono::steady_clock::now() - start < kSpin) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(kSleep);
+    }
+  }
+}
+
+void NcclCommunicator::abort() {
+  if (comm_ == nullptr) return;
+  cudaSetDevice(device_);
+  ncclCommAbort(comm_);
+  comm_ = nullptr;
+}
+
 Status NcclCommunicator::enqueue_all_reduce_sum(float* data, std::int64_t count, cudaStream_t stream) {
+  if (comm_ == nullptr) return aborted_communicator();
   return nccl_status(
       ncclAllReduce(data, data, static_cast<std::size_t>(count), ncclFloat32, ncclSum, comm_, stream),
       "ncclAllReduce");
@@ -92,12 +139,13 @@ Status NcclCommunicator::enqueue_all_reduce_sum(float* data, std::int64_t count,
 
 Status NcclCommunicator::enqueue_all_gather(const float* send, std::int64_t count, float* recv,
                                             cudaStream_t stream) {
+  if (comm_ == nullptr) return aborted_communicator();
   return nccl_status(ncclAllGather(send, recv, static_cast<std::size_t>(count), ncclFloat32, comm_, stream),
                      "ncclAllGather");
 }
 
 void NcclCommunicator::finish(Status s) {
-  if (s.ok()) s = cuda_status(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after a collective");
+  if (s.ok()) s = wait(stream_);
   if (!s.ok() && error_.ok()) error_ = s;
 }
 
@@ -113,6 +161,7 @@ void NcclCommunicator::all_gather(const float* send, std::int64_t count, float* 
 
 void NcclCommunicator::broadcast(void* data, std::int64_t bytes, int root) {
   cudaSetDevice(device_);
+  if (comm_ == nullptr) return finish(aborted_communicator());
   finish(
       nccl_status(ncclBroadcast(data, data, static_cast<std::size_t>(bytes), ncclUint8, root, comm_, stream_),
                   "ncclBroadcast"));

@@ -4,12 +4,15 @@
 // are ordered on the caller's stream and can be captured in CUDA graphs.
 // A group for the GPUs of this process is created together (ncclCommInitAll);
 // each instance is then used by its rank's thread only.
+// A rank that fails a step cannot leave its peers waiting for it: waits poll
+// (wait()), and abort() ends this rank's collectives in flight.
 #pragma once
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -48,6 +51,20 @@ class NcclCommunicator final : public Communicator {
   Status enqueue_all_reduce_sum(float* data, std::int64_t count, cudaStream_t stream);
   Status enqueue_all_gather(const float* send, std::int64_t count, float* recv, cudaStream_t stream);
 
+  // Waits until `stream`'s work (this rank's collectives in it included) is
+  // done, polling rather than blocking. An error when the stream reports one
+  // or when NCCL reports one for this communicator (a peer lost or aborted:
+  // ncclCommGetAsyncError), even once the stream is done; kAborted when
+  // `give_up` is requested first (another rank of this process failed, so a
+  // collective here may wait for it forever). After an error the stream may
+  // still hold work.
+  Status wait(cudaStream_t stream, const std::stop_token& give_up = {}) const;
+  // Aborts the communicator (ncclCommAbort): its collectives in flight end
+  // without completing and peers' collectives with this rank fail. Later
+  // collectives are refused. Idempotent.
+  void abort();
+  bool aborted() const { return comm_ == nullptr; }
+
  private:
   NcclCommunicator(ncclComm_t comm, int rank, int world_size, int device, cudaStream_t stream)
       : comm_(comm), rank_(rank), world_size_(world_size), device_(device), stream_(stream) {}
@@ -56,7 +73,7 @@ class NcclCommunicator final : public Communicator {
                                                                        std::vector<ncclComm_t> comms,
                                                                        int first_rank, int world_size);
 
-  ncclComm_t comm_;
+  ncclComm_t comm_;  // null once aborted
   int rank_;
   int world_size_;
   int device_;

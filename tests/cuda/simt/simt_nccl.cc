@@ -5,8 +5,14 @@
 // its result from all of them into scratch (sums in rank order), and only once
 // every rank has read does each write its output, so in-place calls are safe.
 // Ranks joined by ncclCommInitRank meet through the unique id, as NCCL's do.
+// ncclCommAbort on any rank fails every collective of the clique then waiting
+// or issued later (ncclCommGetAsyncError: ncclRemoteError), as NCCL's do on
+// other nodes when a peer's connections close. (Within one process NCCL would
+// leave a peer's kernel waiting until that rank aborts too; here a collective
+// runs at once on its rank's thread, which could not get to its abort.)
 #include <nccl.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -25,17 +31,26 @@ namespace {
 struct Clique {
   explicit Clique(int n) : size(n), sends(static_cast<std::size_t>(n)) {}
 
-  // Waits until every rank has arrived at the same point (generation counting).
-  void barrier() {
+  // Waits until every rank has arrived at the same point (generation
+  // counting); false, at once, when a rank has aborted.
+  bool barrier() {
     std::unique_lock<std::mutex> lock(mutex);
+    if (aborted) return false;
     const std::uint64_t gen = generation;
     if (++arrived == size) {
       arrived = 0;
       ++generation;
       cv.notify_all();
     } else {
-      cv.wait(lock, [&] { return generation != gen; });
+      cv.wait(lock, [&] { return generation != gen || aborted; });
     }
+    return !aborted;
+  }
+
+  void abort() {
+    std::lock_guard<std::mutex> lock(mutex);
+    aborted = true;
+    cv.notify_all();
   }
 
   const int size;
@@ -43,6 +58,7 @@ struct Clique {
   std::condition_variable cv;
   int arrived = 0;
   std::uint64_t generation = 0;
+  bool aborted = false;
   std::vector<const void*> sends;
 };
 
@@ -54,6 +70,7 @@ std::map<std::string, std::shared_ptr<Clique>> g_cliques;  // by unique id, for 
 struct ncclComm {
   std::shared_ptr<Clique> clique;
   int rank;
+  std::atomic<ncclResult_t> async_error{ncclSuccess};  // set by a collective the clique's abort failed
 };
 
 namespace {
@@ -72,13 +89,18 @@ ncclResult_t collective(ncclComm_t comm, const void* send, void* recv, std::size
   if (t_group_depth > 0) return ncclInvalidUsage;
   const cudaError_t e = pagoda::simt::enqueue(stream, [=] {
     Clique& c = *comm->clique;
-    c.sends[static_cast<std::size_t>(comm->rank)] = send;
-    c.barrier();
+    const auto failed = [comm] { comm->async_error = ncclRemoteError; };
+    {
+      std::lock_guard<std::mutex> lock(c.mutex);
+      c.sends[static_cast<std::size_t>(comm->rank)] = send;
+    }
+    if (!c.barrier()) return failed();
     std::vector<unsigned char> scratch(recv_bytes);
     compute(c.sends, scratch.data());
-    c.barrier();
+    if (!c.barrier()) return failed();
     std::memcpy(recv, scratch.data(), recv_bytes);
-    c.barrier();  // nobody posts the next collective's buffers while another still reads these
+    // Nobody posts the next collective's buffers while another still reads these.
+    if (!c.barrier()) return failed();
   });
   return e == cudaSuccess ? ncclSuccess : ncclUnhandledCudaError;
 }
@@ -88,7 +110,9 @@ ncclResult_t collective(ncclComm_t comm, const void* send, void* recv, std::size
 extern "C" {
 
 const char* ncclGetErrorString(ncclResult_t result) {
-  return result == ncclSuccess ? "no error" : "NCCL call refused by the SIMT emulator's NCCL";
+  if (result == ncclSuccess) return "no error";
+  if (result == ncclRemoteError) return "a peer rank aborted (the SIMT emulator's NCCL)";
+  return "NCCL call refused by the SIMT emulator's NCCL";
 }
 
 ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
@@ -128,7 +152,15 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
 }
 
 ncclResult_t ncclCommAbort(ncclComm_t comm) {
+  if (comm == nullptr) return ncclInvalidArgument;
+  comm->clique->abort();
   delete comm;
+  return ncclSuccess;
+}
+
+ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* async_error) {
+  if (comm == nullptr || async_error == nullptr) return ncclInvalidArgument;
+  *async_error = comm->async_error.load();
   return ncclSuccess;
 }
 

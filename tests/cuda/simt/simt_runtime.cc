@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +38,7 @@ struct CUgraphExec_st {
   std::vector<Op> ops;
 };
 struct CUstream_st {
+  std::atomic<bool> held{false};  // pagoda::simt::hold_stream
   bool capturing = false;
   bool capture_invalid = false;
   std::unique_ptr<CUgraph_st> capture;
@@ -69,6 +71,7 @@ struct Runtime {
   std::map<int, std::size_t> allocated_bytes;  // by device
   std::map<const void*, int> smem_opt_in;
   std::map<const void*, int> fenced_launches;  // programmatic launches checked, by kernel
+  std::map<int, int> launches_until_failure;   // by device (inject_launch_failure)
   CUstream_st default_stream;
 };
 
@@ -126,7 +129,27 @@ void copy_rows(void* dst, std::size_t dpitch, const void* src, std::size_t spitc
     std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
 }
 
+// Whether this launch on the current device is the one inject_launch_failure
+// asked to refuse (counting it either way).
+bool refuse_injected_launch() {
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  const auto it = runtime().launches_until_failure.find(t_device);
+  if (it == runtime().launches_until_failure.end()) return false;
+  if (it->second-- > 0) return false;
+  runtime().launches_until_failure.erase(it);
+  return true;
+}
+
 }  // namespace
+
+void hold_stream(cudaStream_t stream, bool held) {
+  resolve(stream)->held = held;
+}
+
+void inject_launch_failure(int device, int launches_before) {
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  runtime().launches_until_failure[device] = launches_before;
+}
 
 cudaError_t enqueue(cudaStream_t stream, Op op) {
   CUstream_st* s = resolve(stream);
@@ -211,6 +234,7 @@ cudaError_t launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynami
     if (it == runtime().smem_opt_in.end() || dynamic_smem_bytes > static_cast<std::size_t>(it->second))
       return record(cudaErrorInvalidValue);
   }
+  if (refuse_injected_launch()) return record(cudaErrorLaunchOutOfResources);
   const int device = t_device;
   return enqueue(stream,
                  [kernel, grid, block, dynamic_smem_bytes, programmatic, device, body = std::move(body)] {
@@ -253,6 +277,8 @@ const char* cudaGetErrorName(cudaError_t error) {
       return "cudaErrorInvalidConfiguration";
     case cudaErrorLaunchFailure:
       return "cudaErrorLaunchFailure";
+    case cudaErrorLaunchOutOfResources:
+      return "cudaErrorLaunchOutOfResources";
     case cudaErrorStreamCaptureUnsupported:
       return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated:
@@ -461,6 +487,13 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   return cudaGetLastError();
 }
 
+// Work runs at enqueue, so a stream is busy only while a test holds it;
+// otherwise its errors, as cudaStreamSynchronize reports them.
+cudaError_t cudaStreamQuery(cudaStream_t stream) {
+  if (pagoda::simt::resolve(stream)->held) return cudaErrorNotReady;
+  return cudaStreamSynchronize(stream);
+}
+
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode /*mode*/) {
   CUstream_st* s = pagoda::simt::resolve(stream);
   if (s == &runtime().default_stream || s->capturing || pagoda::simt::t_capturing != nullptr)
@@ -502,6 +535,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsig
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (exec == nullptr) return record(cudaErrorInvalidValue);
+  if (pagoda::simt::refuse_injected_launch()) return record(cudaErrorLaunchOutOfResources);
   for (const Op& op : exec->ops)
     pagoda::simt::enqueue(stream, op);
   return cudaSuccess;

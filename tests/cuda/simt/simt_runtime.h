@@ -27,4 +27,13 @@ cudaError_t launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynami
 // stream is capturing.
 cudaError_t enqueue(cudaStream_t stream, std::function<void()> op);
 
+// Fault injection for tests: after `launches_before` more launches (kernels
+// and graphs) on `device`, the next one there is refused with
+// cudaErrorLaunchOutOfResources, as a driver refuses a launch; once.
+void inject_launch_failure(int device, int launches_before);
+
+// For tests of code that polls: while held, cudaStreamQuery reports `stream`
+// busy (cudaErrorNotReady), as a GPU does while a kernel in it waits.
+void hold_stream(cudaStream_t stream, bool held);
+
 }  // namespace pagoda::simt

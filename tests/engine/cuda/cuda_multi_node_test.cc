@@ -12,62 +12,26 @@
 
 #include "cuda/cuda_device.h"
 #include "engine/cuda/cuda_model_runner.h"
-#include "engine/cuda/nccl_communicator.h"
 #include "engine/multinode/multi_node_model_runner.h"
 #include "engine/multinode/node_worker.h"
 #include "tests/engine/cpu/model_driver.h"
+#include "tests/engine/cuda/two_node_runner.h"
 #include "tests/engine/multinode/loopback_group.h"
 #include "tests/engine/test_model.h"
 
 namespace pagoda::cuda {
 namespace {
 
+using pagoda::cuda::testing::kTwoNodeTp;
+using pagoda::cuda::testing::node_runner;
+using pagoda::cuda::testing::two_node_group_options;
+using pagoda::cuda::testing::two_node_options;
 using pagoda::testing::DriverSeq;
 using pagoda::testing::kShapes;
 using pagoda::testing::LoadedModel;
 using pagoda::testing::make_model;
 using pagoda::testing::ModelDriver;
 using pagoda::testing::prompt_of;
-
-constexpr int kTp = 2;
-
-CudaRunnerOptions options() {
-  CudaRunnerOptions o;
-  o.tensor_parallel_size = kTp;
-  o.num_kv_blocks = 64;
-  o.keep_logits = true;
-  o.limits.max_tokens = 64;
-  o.limits.max_seqs = 4;
-  o.limits.max_model_len = 256;
-  return o;
-}
-
-// Node `rank` of two: its one rank on GPU `rank`, joined through `group` as
-// engine_loader joins them (the leader's NCCL id, the smallest block count).
-StatusOr<std::unique_ptr<CudaModelRunner>> node_runner(const LoadedModel& m, multinode::NodeGroup& group) {
-  std::string id;
-  if (group.is_leader()) {
-    PAGODA_ASSIGN_OR_RETURN(id, NcclCommunicator::new_unique_id());
-  }
-  PAGODA_ASSIGN_OR_RETURN(std::vector<std::string> ids, group.all_gather(id));
-  CudaRunnerOptions o = options();
-  o.nccl_unique_id = ids[0];
-  o.first_rank = group.node_rank();
-  o.num_local_ranks = 1;
-  o.first_device = group.node_rank();
-  o.agree_num_kv_blocks = [&group](std::int32_t mine) -> StatusOr<std::int32_t> {
-    PAGODA_ASSIGN_OR_RETURN(std::vector<std::string> all, group.all_gather(std::to_string(mine)));
-    std::int32_t least = mine;
-    for (const std::string& b : all)
-      least = std::min(least, static_cast<std::int32_t>(std::stol(b)));
-    return least;
-  };
-  return CudaModelRunner::create(m.config, m.checkpoint, o);
-}
-
-multinode::NodeGroupOptions group_options(int rank, int port) {
-  return multinode::testing::loopback_group_options(2, rank, port, std::chrono::seconds(60));
-}
 
 // Two prompts prefilled in chunks of 5, then decoded (eagerly and from graphs)
 // to 6 tokens each; returns their tokens.
@@ -90,13 +54,13 @@ std::vector<std::vector<std::int32_t>> drive(ModelRunner& runner, int vocab) {
 }
 
 TEST(CudaMultiNodeTest, TwoNodesEqualOneProcessBitForBit) {
-  if (list_devices().size() < kTp) GTEST_SKIP() << "needs two CUDA devices";
+  if (list_devices().size() < kTwoNodeTp) GTEST_SKIP() << "needs two CUDA devices";
   LoadedModel m = make_model(kShapes[1], "cuda_multi_node");
   const int vocab = m.config.vocab_size;
   std::vector<std::vector<std::int32_t>> expected;
   std::vector<float> expected_logits;
   {
-    auto one = CudaModelRunner::create(m.config, m.checkpoint, options());
+    auto one = CudaModelRunner::create(m.config, m.checkpoint, two_node_options());
     ASSERT_TRUE(one.ok()) << one.status().to_string();
     expected = drive(**one, vocab);
     expected_logits = (*one)->last_logits().at(0);
@@ -105,19 +69,19 @@ TEST(CudaMultiNodeTest, TwoNodesEqualOneProcessBitForBit) {
   const int port = multinode::testing::free_port();
   std::future<Status> worker = std::async(std::launch::async, [&m, port]() -> Status {
     PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<multinode::NodeGroup> g,
-                            multinode::NodeGroup::create(group_options(1, port)));
+                            multinode::NodeGroup::create(two_node_group_options(1, port)));
     PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<CudaModelRunner> r, node_runner(m, *g));
     multinode::NodeWorker node(std::move(r), std::move(g));
     return node.run();
   });
-  auto group = multinode::NodeGroup::create(group_options(0, port));
+  auto group = multinode::NodeGroup::create(two_node_group_options(0, port));
   ASSERT_TRUE(group.ok()) << group.status().to_string();
   auto local = node_runner(m, **group);
   ASSERT_TRUE(local.ok()) << local.status().to_string();
   CudaModelRunner* leader_local = local->get();
   auto leader =
       std::make_unique<multinode::MultiNodeModelRunner>(std::move(local).value(), std::move(group).value());
-  EXPECT_EQ(leader->tensor_parallel_size(), kTp);
+  EXPECT_EQ(leader->tensor_parallel_size(), kTwoNodeTp);
   EXPECT_EQ(drive(*leader, vocab), expected);
   EXPECT_EQ(leader_local->last_logits().at(0), expected_logits);
   leader.reset();  // stops the worker
