@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <future>
 
@@ -221,15 +222,37 @@ void block_termination_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int wait_for_termination_signal() {
+namespace {
+
+sigset_t termination_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+int wait_for_termination_signal() {
+  const sigset_t set = termination_signals();
   int sig = 0;
   while (sigwait(&set, &sig) != 0) {
   }
   return sig;
+}
+
+StopCause wait_for_stop(const std::function<Status()>& health, std::chrono::milliseconds poll) {
+  const sigset_t set = termination_signals();
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(poll);
+  const timespec period{static_cast<time_t>(secs.count()),
+                        static_cast<long>(std::chrono::nanoseconds(poll - secs).count())};
+  while (true) {
+    const int sig = sigtimedwait(&set, nullptr, &period);
+    if (sig > 0) return {sig, ok_status()};
+    // A timeout (EAGAIN) or an unrelated signal (EINTR): look at the engine.
+    if (Status h = health(); !h.ok()) return {0, h};
+  }
 }
 
 }  // namespace pagoda::server

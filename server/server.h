@@ -58,4 +58,16 @@ void block_termination_signals();
 // Waits for SIGINT or SIGTERM (blocked by block_termination_signals) and returns its number.
 int wait_for_termination_signal();
 
+// Why `pagoda serve` stops: a termination signal (its number), or an engine
+// that can never run a step again (`broken`: a tensor-parallel or multi-node
+// group that lost a rank), after which the process exits so that it is
+// restarted.
+struct StopCause {
+  int signal = 0;
+  Status broken;
+};
+// Waits for SIGINT or SIGTERM (as wait_for_termination_signal), asking
+// `health` every `poll` meanwhile; returns at its first error.
+StopCause wait_for_stop(const std::function<Status()>& health, std::chrono::milliseconds poll);
+
 }  // namespace pagoda::server

@@ -146,11 +146,20 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
     srv->shutdown(std::chrono::milliseconds(0));
     return 1;
   }
-  int sig = server::wait_for_termination_signal();
-  server::log_line(server::LogLevel::kInfo, "signal received, draining", {{"signal", sig}});
+  // A broken group fails every request and cannot recover in this process:
+  // exit non-zero (after the drain, which then ends fast) so that the
+  // orchestrator restarts the server, as a liveness probe would not.
+  const server::StopCause cause =
+      server::wait_for_stop([&srv] { return srv->engine().runner_health(); }, std::chrono::seconds(1));
+  if (cause.broken.ok()) {
+    server::log_line(server::LogLevel::kInfo, "signal received, draining", {{"signal", cause.signal}});
+  } else {
+    server::log_line(server::LogLevel::kError, "the engine cannot run steps again; exiting to be restarted",
+                     {{"error", cause.broken.message()}});
+  }
   srv->shutdown(std::chrono::milliseconds(static_cast<std::int64_t>(o.shutdown_timeout_s * 1000.0)));
   srv.reset();
-  return 0;
+  return cause.broken.ok() ? 0 : 1;
 }
 
 }  // namespace
