@@ -26,6 +26,7 @@
 namespace pagoda::cuda {
 namespace {
 
+using pagoda::testing::byte_tokenizer;
 using pagoda::testing::kShapes;
 using pagoda::testing::LoadedModel;
 using pagoda::testing::make_model;
@@ -35,14 +36,6 @@ using pagoda::testing::StreamSink;
 constexpr int kMaxTokensPerStep = 48;
 constexpr int kMaxSeqs = 16;
 constexpr int kMaxModelLen = 128;
-
-// The engine needs a tokenizer no larger than the model's 512-token
-// vocabulary: the 256 byte tokens (outputs are not detokenized here).
-std::shared_ptr<const Tokenizer> byte_tokenizer() {
-  static const std::shared_ptr<const Tokenizer> t(
-      Tokenizer::from_json(pagoda::testing::synthetic_tokenizer_json({}).dump(), "byte tokenizer").value());
-  return t;
-}
 
 std::unique_ptr<Engine> engine_on(std::unique_ptr<ModelRunner> runner) {
   EngineConfig ec;

@@ -30,6 +30,7 @@
 namespace pagoda::cuda {
 namespace {
 
+using pagoda::testing::byte_tokenizer;
 using pagoda::testing::DriverSeq;
 using pagoda::testing::kShapes;
 using pagoda::testing::LoadedModel;
@@ -66,14 +67,6 @@ class Watchdog {
   bool done_ = false;
   std::thread thread_;
 };
-
-// The engine needs a tokenizer no larger than the model's vocabulary: the
-// 256 byte tokens (outputs are not detokenized here).
-std::shared_ptr<const Tokenizer> byte_tokenizer() {
-  static const std::shared_ptr<const Tokenizer> t(
-      Tokenizer::from_json(pagoda::testing::synthetic_tokenizer_json({}).dump(), "byte tokenizer").value());
-  return t;
-}
 
 std::unique_ptr<CudaModelRunner> two_rank_runner(const LoadedModel& m, bool graphs) {
   CudaRunnerOptions o;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -115,6 +116,14 @@ inline nlohmann::json synthetic_tokenizer_json(const std::vector<std::pair<std::
       {"decoder", {{"type", "ByteLevel"}}},
       {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merge_list}, {"ignore_merges", false}}},
   };
+}
+
+// The 256 byte tokens alone: a tokenizer no larger than a test model's
+// vocabulary, for engines whose outputs are not detokenized.
+inline std::shared_ptr<const Tokenizer> byte_tokenizer() {
+  static const std::shared_ptr<const Tokenizer> t(
+      Tokenizer::from_json(synthetic_tokenizer_json({}).dump(), "byte tokenizer").value());
+  return t;
 }
 
 }  // namespace pagoda::testing
