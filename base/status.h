@@ -85,6 +85,9 @@ inline Status out_of_range(std::string m) {
 inline Status unavailable(std::string m) {
   return {StatusCode::kUnavailable, std::move(m)};
 }
+inline Status deadline_exceeded(std::string m) {
+  return {StatusCode::kDeadlineExceeded, std::move(m)};
+}
 inline Status aborted(std::string m) {
   return {StatusCode::kAborted, std::move(m)};
 }

@@ -102,6 +102,7 @@ StatusOr<NodeRunner> make_runner(const EngineLoadOptions& o, const ModelConfig& 
     co.cuda_graphs = !o.enforce_eager;
     co.batch_invariant = o.batch_invariant;
     co.graph_capture_budget_s = o.cuda_graph_budget_s;
+    co.collective_timeout_s = o.collective_timeout_s;
     co.kv_cache_bytes = o.kv_cache_bytes;
     co.num_kv_blocks = o.num_kv_blocks;
     co.limits.block_size = o.block_size;

@@ -41,6 +41,8 @@ struct EngineLoadOptions {
   bool enforce_eager = false;           // CUDA: no decode graphs, every step eager
   bool batch_invariant = false;         // CUDA: the batch-invariant mode (the CPU backend always is)
   double cuda_graph_budget_s = 60;      // CUDA: start-up seconds for capturing graphs (0: no limit)
+  double collective_timeout_s = 600;    // CUDA with a communicator: seconds a rank waits for a step's
+                                        // collectives before it aborts the group (0: no limit)
   NodeOptions nodes;                    // tensor_parallel_size counts the ranks of every node
   // Scheduler limits and text limits. max_model_len 0 = the model's
   // max_position_embeddings; max_num_batched_tokens 0 = the backend's default

@@ -64,6 +64,7 @@ std::map<std::string, Setter, std::less<>> setters(ServeOptions& o) {
       {"enforce_eager", set_bool(&o.enforce_eager)},
       {"batch_invariant", set_bool(&o.batch_invariant)},
       {"cuda_graph_budget", set_double(&o.cuda_graph_budget_s)},
+      {"collective_timeout", set_double(&o.collective_timeout_s)},
       {"nnodes", set_int(&o.nnodes)},
       {"node_rank", set_int(&o.node_rank)},
       {"leader_address", set_string(&o.leader_address)},
@@ -145,6 +146,8 @@ Status ServeOptions::validate() const {
   if (num_kv_blocks < 0) return invalid_argument("--num-kv-blocks must not be negative");
   if (!(cuda_graph_budget_s >= 0.0 && cuda_graph_budget_s <= 3600.0))
     return invalid_argument("--cuda-graph-budget must be in [0, 3600] seconds");
+  if (!(collective_timeout_s >= 0.0 && collective_timeout_s <= 86400.0))
+    return invalid_argument("--collective-timeout must be in [0, 86400] seconds");
   if (max_num_seqs < 1) return invalid_argument("--max-num-seqs must be at least 1");
   if (max_num_batched_tokens < 0)
     return invalid_argument("--max-num-batched-tokens must be at least 1 (or 0 for the backend's default)");
@@ -184,6 +187,7 @@ EngineLoadOptions ServeOptions::engine_load_options() const {
   lo.enforce_eager = enforce_eager;
   lo.batch_invariant = batch_invariant;
   lo.cuda_graph_budget_s = cuda_graph_budget_s;
+  lo.collective_timeout_s = collective_timeout_s;
   SchedulerConfig& sc = lo.engine.scheduler;
   sc.max_num_seqs = max_num_seqs;
   sc.max_num_batched_tokens = max_num_batched_tokens;

@@ -60,6 +60,8 @@ struct ServeOptions {
   bool enforce_eager = false;           // CUDA: no decode graphs, every step eager
   bool batch_invariant = false;         // CUDA: the batch-invariant mode (the CPU backend always is)
   double cuda_graph_budget_s = 60;      // CUDA: start-up seconds for capturing graphs (0: no limit)
+  double collective_timeout_s = 600;    // CUDA, tp > 1: seconds a rank waits for a step's collectives
+                                        // before it aborts the group (0: no limit)
 
   // Multi-node tensor parallelism: one process per node, --tp counts the ranks of
   // all nodes together (tp / nnodes per node). Node 0 (the leader) serves the

@@ -67,6 +67,7 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
     pick(o.enforce_eager, from_file.enforce_eager, "--enforce-eager");
     pick(o.batch_invariant, from_file.batch_invariant, "--batch-invariant");
     pick(o.cuda_graph_budget_s, from_file.cuda_graph_budget_s, "--cuda-graph-budget");
+    pick(o.collective_timeout_s, from_file.collective_timeout_s, "--collective-timeout");
     pick(o.nnodes, from_file.nnodes, "--nnodes");
     pick(o.node_rank, from_file.node_rank, "--node-rank");
     pick(o.leader_address, from_file.leader_address, "--leader-address");
@@ -205,6 +206,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--cuda-graph-budget", o.cuda_graph_budget_s,
                   "CUDA: seconds of start-up for capturing decode graphs, smallest batches first; larger "
                   "batches run eagerly once it is spent (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--collective-timeout", o.collective_timeout_s,
+                  "CUDA, tp > 1: seconds a rank waits for a step's collectives before it aborts the group, "
+                  "for a peer stalled or cut off without NCCL noticing (0: no limit)")
       ->capture_default_str();
   cmd->add_option("--block-size", o.block_size, "Tokens per KV block")->capture_default_str();
   cmd->add_option("--max-num-seqs", o.max_num_seqs, "Most sequences in one step")->capture_default_str();

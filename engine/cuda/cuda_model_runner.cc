@@ -31,6 +31,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     const ModelConfig& config, std::shared_ptr<const Checkpoint> checkpoint, const CudaRunnerOptions& o) {
   const int tp = o.tensor_parallel_size;
   if (tp < 1 || tp > 64) return invalid_argument("--tp must be between 1 and 64, got " + std::to_string(tp));
+  if (!(o.collective_timeout_s >= 0)) return invalid_argument("--collective-timeout must not be negative");
   const CudaStepLimits& lim = o.limits;
   if (lim.block_size < 1 || lim.block_size > 1024)
     return invalid_argument("--block-size must be in [1, 1024]");
@@ -130,7 +131,8 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     PAGODA_ASSIGN_OR_RETURN(
         std::unique_ptr<CudaRank> rank,
         CudaRank::create(r.config_, s, std::move(weights), std::move(gemms[static_cast<std::size_t>(i)]),
-                         std::move(comm), lim, num_blocks, r.kernel_choices(), r.group_failed_.get_token()));
+                         std::move(comm), lim, num_blocks, r.kernel_choices(),
+                         CollectiveWait{r.group_failed_.get_token(), o.collective_timeout_s}));
     r.ranks_.push_back(std::move(rank));
   }
   r.rank_status_.resize(static_cast<std::size_t>(num_local));

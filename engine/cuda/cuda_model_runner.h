@@ -53,6 +53,8 @@ struct CudaRunnerOptions {
                                         // else is in the batch (CudaKernelChoices)
   bool nccl_at_tp1 = false;             // tp 1 through a one-rank NCCL group: the collective path
                                         // (captured in graphs, logits gathered) on one GPU; tests
+  double collective_timeout_s = 600;    // with a communicator: a rank still waiting for its step's
+                                        // collectives after this long aborts the group (0: never)
   // Multi-node: this process runs ranks [first_rank, first_rank + num_local_ranks)
   // of tensor_parallel_size (0 = all), joined by ncclCommInitRank with the
   // leader's id; agree_num_kv_blocks returns the group's smallest block count.

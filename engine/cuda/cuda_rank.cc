@@ -189,15 +189,17 @@ CudaRank::~CudaRank() {
   if (sampled_host_ != nullptr) cudaFreeHost(sampled_host_);
 }
 
-StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(
-    const ModelConfig& config, const cpu::RankShard& shard, std::unique_ptr<CudaWeights> weights,
-    std::unique_ptr<CublasLtGemm> gemm, std::unique_ptr<NcclCommunicator> comm, const CudaStepLimits& limits,
-    std::int32_t num_kv_blocks, CudaKernelChoices choices, std::stop_token group_failed) {
+StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, const cpu::RankShard& shard,
+                                                     std::unique_ptr<CudaWeights> weights,
+                                                     std::unique_ptr<CublasLtGemm> gemm,
+                                                     std::unique_ptr<NcclCommunicator> comm,
+                                                     const CudaStepLimits& limits, std::int32_t num_kv_blocks,
+                                                     CudaKernelChoices choices, CollectiveWait waits) {
   auto r = std::unique_ptr<CudaRank>(new CudaRank(config, shard, limits));
   r->weights_ = std::move(weights);
   r->gemm_ = std::move(gemm);
   r->comm_ = std::move(comm);
-  r->group_failed_ = std::move(group_failed);
+  r->waits_ = std::move(waits);
   r->scratch_block_ = num_kv_blocks;
   int device = 0;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
@@ -613,7 +615,7 @@ Status CudaRank::copy_outputs(std::int64_t s, bool copy_logits, std::int64_t num
 
 Status CudaRank::wait_for_stream(const char* what) {
   if (comm_ == nullptr) return cuda_status(cudaStreamSynchronize(stream_), what);
-  return comm_->wait(stream_, group_failed_).with_context(what);
+  return comm_->wait(stream_, waits_.group_failed, waits_.timeout_s).with_context(what);
 }
 
 void CudaRank::abandon_step() {

@@ -53,6 +53,12 @@ struct CudaKernelChoices {
   bool batch_invariant = false;
 };
 
+// How a rank with a communicator waits for its stream (NcclCommunicator::wait).
+struct CollectiveWait {
+  std::stop_token group_failed;  // requested when another rank of this process fails a step
+  double timeout_s = 0;          // then gives up (0: never); the runner's collective_timeout_s
+};
+
 class CudaRank {
  public:
   static std::int64_t kv_bytes_per_block(const ModelConfig& config, const cpu::RankShard& shard,
@@ -67,14 +73,13 @@ class CudaRank {
   // only at tp 1; with one, collectives run through NCCL even at tp 1. `gemm` was created on this
   // device (its workspace counts as memory in use before planning). One KV
   // block beyond num_kv_blocks is allocated: the scratch block padding rows of
-  // a CUDA-graph batch write to. With a communicator, the rank's waits for
-  // its stream give up once `group_failed` is requested (another rank of
-  // this process failed: NcclCommunicator::wait).
+  // a CUDA-graph batch write to. With a communicator, the rank waits for its
+  // stream as `waits` says.
   [[nodiscard]] static StatusOr<std::unique_ptr<CudaRank>> create(
       const ModelConfig& config, const cpu::RankShard& shard, std::unique_ptr<CudaWeights> weights,
       std::unique_ptr<CublasLtGemm> gemm, std::unique_ptr<NcclCommunicator> comm,
       const CudaStepLimits& limits, std::int32_t num_kv_blocks, CudaKernelChoices choices,
-      std::stop_token group_failed = {});
+      CollectiveWait waits = {});
   ~CudaRank();
 
   // The decode batch sizes worth a CUDA graph, ascending: 1, 2, 4, 8, then
@@ -178,7 +183,7 @@ class CudaRank {
   std::unique_ptr<CudaWeights> weights_;
   std::unique_ptr<CublasLtGemm> gemm_;
   std::unique_ptr<NcclCommunicator> comm_;
-  std::stop_token group_failed_;  // see create()
+  CollectiveWait waits_;
   std::int64_t kv_elems_per_layer_ = 0;
   DeviceBuffer k_cache_, v_cache_;  // [layers][blocks][kv heads][block_size][head_dim] bf16
   DeviceBuffer workspace_buffer_;

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -96,7 +97,7 @@ NcclCommunicator::~NcclCommunicator() {
   if (comm_ != nullptr) ncclCommDestroy(comm_);
 }
 
-Status NcclCommunicator::wait(cudaStream_t stream, const std::stop_token& give_up) const {
+Status NcclCommunicator::wait(cudaStream_t stream, const std::stop_token& give_up, double timeout_s) const {
   const auto start = std::chrono::steady_clock::now();
   while (true) {
     const cudaError_t done = cudaStreamQuery(stream);
@@ -115,7 +116,14 @@ Status NcclCommunicator::wait(cudaStream_t stream, const std::stop_token& give_u
       return pagoda::aborted("rank " + std::to_string(rank_) +
                              " stopped waiting for its collectives: another rank of the group failed");
     }
-    if (std::chrono::steady_clock::now() - start < kSpin) {
+    const auto waited = std::chrono::steady_clock::now() - start;
+    if (timeout_s > 0 && waited > std::chrono::duration<double>(timeout_s)) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%g", timeout_s);
+      return deadline_exceeded("rank " + std::to_string(rank_) + "'s collectives did not finish within " +
+                               secs + " s (--collective-timeout): a peer rank may be stalled or cut off");
+    }
+    if (waited < kSpin) {
       std::this_thread::yield();
     } else {
       std::this_thread::sleep_for(kSleep);

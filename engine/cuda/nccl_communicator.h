@@ -56,9 +56,10 @@ class NcclCommunicator final : public Communicator {
   // or when NCCL reports one for this communicator (a peer lost or aborted:
   // ncclCommGetAsyncError), even once the stream is done; kAborted when
   // `give_up` is requested first (another rank of this process failed, so a
-  // collective here may wait for it forever). After an error the stream may
-  // still hold work.
-  Status wait(cudaStream_t stream, const std::stop_token& give_up = {}) const;
+  // collective here may wait for it forever); kDeadlineExceeded after
+  // `timeout_s` (0: none; a peer stalled or cut off without NCCL noticing).
+  // After an error the stream may still hold work.
+  Status wait(cudaStream_t stream, const std::stop_token& give_up = {}, double timeout_s = 0) const;
   // Aborts the communicator (ncclCommAbort): its collectives in flight end
   // without completing and peers' collectives with this rank fail. Later
   // collectives are refused. Idempotent.

@@ -113,13 +113,15 @@ check('multi-node flags: parsed and validated', () => {
   return problems;
 });
 
-// The CUDA graph flags and their --config keys (checked in every build).
-check('CUDA graph flags: parsed and validated', () => {
+// The CUDA graph and collective flags and their --config keys (checked in every build).
+check('CUDA graph and collective flags: parsed and validated', () => {
   const cases = [
     [['--enforce-eager'], 0, 'configuration ok'],
     [['--cuda-graph-budget=0'], 0, 'configuration ok'],
     [['--cuda-graph-budget=-1'], 2, '--cuda-graph-budget must be in [0, 3600] seconds'],
     [['--cuda-graph-budget=soon'], 105, 'cuda-graph-budget'],
+    [['--collective-timeout=0'], 0, 'configuration ok'],
+    [['--collective-timeout=-5'], 2, '--collective-timeout must be in [0, 86400] seconds'],
   ];
   const problems = checkCases(cases);
   withConfigFile((file) => {
@@ -128,6 +130,9 @@ check('CUDA graph flags: parsed and validated', () => {
     if (r.code !== 2 || !r.text.includes('--cuda-graph-budget must be in [0, 3600] seconds')) problems.push(`--config cuda_graph_budget: exit ${r.code} "${r.text}"`);
     r = run([`--config=${file}`, '--cuda-graph-budget=10']);  // the flag wins
     if (r.code !== 0) problems.push(`--cuda-graph-budget over --config: exit ${r.code} "${r.text}"`);
+    writeFileSync(file, JSON.stringify({ collective_timeout: 1e6 }));
+    r = run([`--config=${file}`]);
+    if (r.code !== 2 || !r.text.includes('--collective-timeout must be in [0, 86400] seconds')) problems.push(`--config collective_timeout: exit ${r.code} "${r.text}"`);
     writeFileSync(file, JSON.stringify({ enforce_eager: 'yes' }));
     r = run([`--config=${file}`]);
     if (r.code !== 2 || !r.text.includes('"enforce_eager" must be')) problems.push(`--config enforce_eager type: exit ${r.code} "${r.text}"`);

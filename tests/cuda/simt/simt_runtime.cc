@@ -38,6 +38,7 @@ struct CUgraphExec_st {
   std::vector<Op> ops;
 };
 struct CUstream_st {
+  int device = 0;                 // current when it was created
   std::atomic<bool> held{false};  // pagoda::simt::hold_stream
   bool capturing = false;
   bool capture_invalid = false;
@@ -72,6 +73,7 @@ struct Runtime {
   std::map<const void*, int> smem_opt_in;
   std::map<const void*, int> fenced_launches;  // programmatic launches checked, by kernel
   std::map<int, int> launches_until_failure;   // by device (inject_launch_failure)
+  std::map<int, bool> device_streams_held;     // by device (hold_device_streams)
   CUstream_st default_stream;
 };
 
@@ -144,6 +146,11 @@ bool refuse_injected_launch() {
 
 void hold_stream(cudaStream_t stream, bool held) {
   resolve(stream)->held = held;
+}
+
+void hold_device_streams(int device, bool held) {
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  runtime().device_streams_held[device] = held;
 }
 
 void inject_launch_failure(int device, int launches_before) {
@@ -469,6 +476,7 @@ cudaError_t cudaMemset(void* ptr, int value, size_t count) {
 
 cudaError_t cudaStreamCreate(cudaStream_t* stream) {
   *stream = new CUstream_st;
+  (*stream)->device = pagoda::simt::t_device;
   return cudaSuccess;
 }
 
@@ -490,7 +498,12 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
 // Work runs at enqueue, so a stream is busy only while a test holds it;
 // otherwise its errors, as cudaStreamSynchronize reports them.
 cudaError_t cudaStreamQuery(cudaStream_t stream) {
-  if (pagoda::simt::resolve(stream)->held) return cudaErrorNotReady;
+  const CUstream_st* s = pagoda::simt::resolve(stream);
+  if (s->held) return cudaErrorNotReady;
+  {
+    std::lock_guard<std::mutex> lock(runtime().mutex);
+    if (runtime().device_streams_held[s->device]) return cudaErrorNotReady;
+  }
   return cudaStreamSynchronize(stream);
 }
 

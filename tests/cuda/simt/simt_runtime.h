@@ -33,7 +33,9 @@ cudaError_t enqueue(cudaStream_t stream, std::function<void()> op);
 void inject_launch_failure(int device, int launches_before);
 
 // For tests of code that polls: while held, cudaStreamQuery reports `stream`
-// busy (cudaErrorNotReady), as a GPU does while a kernel in it waits.
+// busy (cudaErrorNotReady), as a GPU does while a kernel in it waits;
+// hold_device_streams does so for every stream created on `device`.
 void hold_stream(cudaStream_t stream, bool held);
+void hold_device_streams(int device, bool held);
 
 }  // namespace pagoda::simt

@@ -68,10 +68,12 @@ class Watchdog {
   std::thread thread_;
 };
 
-std::unique_ptr<CudaModelRunner> two_rank_runner(const LoadedModel& m, bool graphs) {
+std::unique_ptr<CudaModelRunner> two_rank_runner(const LoadedModel& m, bool graphs,
+                                                 double collective_timeout_s = 600) {
   CudaRunnerOptions o;
   o.tensor_parallel_size = 2;
   o.cuda_graphs = graphs;
+  o.collective_timeout_s = collective_timeout_s;
   o.num_kv_blocks = 256;
   o.limits.max_tokens = 256;
   o.limits.max_seqs = 8;
@@ -133,6 +135,33 @@ INSTANTIATE_TEST_SUITE_P(Cases, RankFailureTest,
                                            FailureCase{"rank1_graph_replay", 1, 0, true},
                                            FailureCase{"rank0_graph_replay", 0, 0, true}),
                          [](const auto& p) { return std::string(p.param.name); });
+
+// A rank whose stream never finishes (a peer stalled or cut off without
+// NCCL noticing: here the emulator holds rank 1's streams busy) gives up
+// after the collective timeout and aborts the group.
+TEST(RankFailureTest, StalledRankTimesOutAndBreaksTheGroup) {
+  const Watchdog watchdog(120);
+  LoadedModel m = make_model(kShapes[3], "cuda");
+  auto runner = two_rank_runner(m, /*graphs=*/false, /*collective_timeout_s=*/0.3);
+  ASSERT_NE(runner, nullptr);
+  ModelDriver driver(*runner, 7);
+  DriverSeq& a = driver.add(prompt_of(23, m.config.vocab_size, 1));
+  auto prefill = driver.step({{&a, 0}});
+  ASSERT_TRUE(prefill.ok()) << prefill.status().to_string();
+
+  simt::hold_device_streams(1, true);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto stalled = driver.step({{&a, 0}});
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  simt::hold_device_streams(1, false);
+  ASSERT_FALSE(stalled.ok());
+  EXPECT_EQ(stalled.status().code(), StatusCode::kDeadlineExceeded) << stalled.status().to_string();
+  EXPECT_NE(stalled.status().message().find("rank 1's collectives did not finish within 0.3 s"),
+            std::string::npos)
+      << stalled.status().to_string();
+  EXPECT_GE(secs, 0.3);
+  EXPECT_EQ(runner->health().code(), StatusCode::kUnavailable) << runner->health().to_string();
+}
 
 // A rank failing while the group captures its graphs at start-up: create()
 // returns the error instead of hanging in the warm-up's collectives. (Rank
@@ -275,6 +304,25 @@ TEST(NcclWaitTest, GivesUpWhenAskedWhileTheStreamIsBusy) {
   EXPECT_EQ(s.code(), StatusCode::kAborted) << s.to_string();
   simt::hold_stream(stream, false);
   EXPECT_TRUE(c.wait(stream, give_up.get_token()).ok()) << "a finished stream is done whatever was asked";
+  cudaStreamDestroy(stream);
+}
+
+TEST(NcclWaitTest, GivesUpAfterItsTimeout) {
+  const Watchdog watchdog(60);
+  auto group = NcclCommunicator::create_group({0});
+  ASSERT_TRUE(group.ok()) << group.status().to_string();
+  const NcclCommunicator& c = *(*group)[0];
+  ASSERT_EQ(cudaSetDevice(c.device()), cudaSuccess);
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  simt::hold_stream(stream, true);
+  const auto t0 = std::chrono::steady_clock::now();
+  const Status s = c.wait(stream, {}, 0.2);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  simt::hold_stream(stream, false);
+  EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded) << s.to_string();
+  EXPECT_NE(s.message().find("--collective-timeout"), std::string::npos) << s.to_string();
+  EXPECT_GE(secs, 0.2);
   cudaStreamDestroy(stream);
 }
 
