@@ -82,6 +82,15 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
                             NcclCommunicator::create_ranks(r.devices_, o.nccl_unique_id, o.first_rank, tp));
   }
 
+  // NCCL sets up a collective's connections at its first use: run each at
+  // the sizes a step uses now, so that the plan below counts their buffers.
+  if (!comms.empty()) {
+    const std::int64_t reduce = static_cast<std::int64_t>(lim.max_tokens) * config.hidden_size;
+    std::int64_t gather = static_cast<std::int64_t>(lim.max_seqs) * shards[0].vocab_padded;  // logits
+    if (o.batch_invariant && tp > 2) gather = std::max(gather, reduce);  // sums in rank order
+    PAGODA_RETURN_IF_ERROR(NcclCommunicator::warm_up(comms, reduce, gather, o.collective_timeout_s));
+  }
+
   // Plan every GPU after its context, cuBLASLt workspace and NCCL buffers exist.
   std::vector<std::unique_ptr<CublasLtGemm>> gemms;
   std::int32_t num_blocks = 0;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cuda/cuda_status.h"
+#include "cuda/device_buffer.h"
 
 namespace pagoda::cuda {
 namespace {
@@ -49,6 +50,56 @@ StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> NcclCommunicator::creat
   std::vector<ncclComm_t> comms(static_cast<std::size_t>(n), nullptr);
   PAGODA_RETURN_IF_ERROR(nccl_status(ncclCommInitAll(comms.data(), n, devices.data()), "ncclCommInitAll"));
   return wrap(devices, std::move(comms), 0, n);
+}
+
+Status NcclCommunicator::warm_up(const std::vector<std::unique_ptr<NcclCommunicator>>& local,
+                                 std::int64_t max_reduce_count, std::int64_t max_gather_count,
+                                 double timeout_s) {
+  // Every buffer first, so that no rank's allocation can fail once another
+  // rank waits in a collective for it.
+  struct Buffers {
+    DeviceBuffer reduce, send, recv;
+  };
+  std::vector<Buffers> buffers(local.size());
+  for (std::size_t i = 0; i < local.size(); ++i) {
+    const NcclCommunicator& c = *local[i];
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(c.device_));
+    if (c.comm_ == nullptr) return aborted_communicator();
+    const auto floats = [](std::int64_t n) { return static_cast<std::size_t>(n) * sizeof(float); };
+    PAGODA_ASSIGN_OR_RETURN(buffers[i].reduce,
+                            DeviceBuffer::allocate(floats(max_reduce_count), "the NCCL warm-up"));
+    PAGODA_ASSIGN_OR_RETURN(buffers[i].send,
+                            DeviceBuffer::allocate(floats(max_gather_count), "the NCCL warm-up"));
+    PAGODA_ASSIGN_OR_RETURN(buffers[i].recv, DeviceBuffer::allocate(floats(max_gather_count * c.world_size_),
+                                                                    "the NCCL warm-up"));
+  }
+  std::stop_source failed;
+  std::vector<Status> status(local.size());
+  const auto run = [&](std::size_t i) {
+    NcclCommunicator& c = *local[i];
+    Buffers& b = buffers[i];
+    Status s = cuda_status(cudaSetDevice(c.device_), "cudaSetDevice");
+    for (const std::int64_t n : {std::int64_t{1}, max_reduce_count})
+      if (s.ok()) s = c.enqueue_all_reduce_sum(b.reduce.as<float>(), n, c.stream_);
+    for (const std::int64_t n : {std::int64_t{1}, max_gather_count})
+      if (s.ok()) s = c.enqueue_all_gather(b.send.as<float>(), n, b.recv.as<float>(), c.stream_);
+    if (s.ok()) s = c.wait(c.stream_, failed.get_token(), timeout_s);
+    if (!s.ok()) {  // as CudaRank::abandon_step: no rank left waiting in a collective
+      failed.request_stop();
+      c.abort();
+      cudaStreamSynchronize(c.stream_);
+    }
+    status[i] = s.with_context("warming up rank " + std::to_string(c.rank_) + "'s collectives");
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < local.size(); ++i)
+    threads.emplace_back(run, i);
+  run(0);
+  for (std::thread& t : threads)
+    t.join();
+  for (const Status& s : status)
+    PAGODA_RETURN_IF_ERROR(s);
+  return ok_status();
 }
 
 StatusOr<std::string> NcclCommunicator::new_unique_id() {

@@ -33,6 +33,17 @@ class NcclCommunicator final : public Communicator {
       const std::vector<int>& devices, const std::string& unique_id, int first_rank, int world_size);
   // A new ncclUniqueId, as bytes to hand to every node.
   [[nodiscard]] static StatusOr<std::string> new_unique_id();
+  // Runs an all-reduce and an all-gather at 1 float and at the largest count
+  // each will carry (per rank), on every rank of `local` at once (one thread
+  // each), so that NCCL sets up those collectives' connections and buffers
+  // now: NCCL 2.22 and later connect lazily, at a collective's first use, so
+  // memory measured before this would not count them. Every node of a
+  // multi-node group must call it at the same point with the same counts.
+  // A rank that fails aborts its communicator; waits give up after
+  // `timeout_s` (0: never), as wait() does.
+  [[nodiscard]] static Status warm_up(const std::vector<std::unique_ptr<NcclCommunicator>>& local,
+                                      std::int64_t max_reduce_count, std::int64_t max_gather_count,
+                                      double timeout_s);
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;

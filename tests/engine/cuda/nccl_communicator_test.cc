@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -13,12 +14,17 @@ namespace {
 
 // Every rank holds data[i] = (rank + 1) * i + 0.5; after the all-reduce each
 // holds the sum over ranks; the all-gather lays ranks' vectors end to end.
-void check_group(int n) {
+// With `warm_up`, the group's collectives are warmed up first (at other sizes).
+void check_group(int n, bool warm_up = false) {
   std::vector<int> devices;
   for (int i = 0; i < n; ++i)
     devices.push_back(i);
   auto group = NcclCommunicator::create_group(devices);
   ASSERT_TRUE(group.ok()) << group.status().to_string();
+  if (warm_up) {
+    const Status s = NcclCommunicator::warm_up(*group, 4096, 777, 60);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
   const int count = 1000;
   std::vector<std::thread> threads;
   std::vector<std::vector<float>> reduced(static_cast<std::size_t>(n)), gathered(static_cast<std::size_t>(n));
@@ -71,6 +77,14 @@ TEST(NcclCommunicatorTest, SingleRankCollectivesAreIdentity) {
 TEST(NcclCommunicatorTest, TwoRanksSumAndGather) {
   if (list_devices().size() < 2) GTEST_SKIP() << "needs two CUDA devices";
   check_group(2);
+}
+
+// The warm-up before memory planning runs every rank's collectives at once
+// and leaves the group as it found it.
+TEST(NcclCommunicatorTest, WarmedUpGroupStillSumsAndGathers) {
+  const int n = std::min<int>(static_cast<int>(list_devices().size()), 2);
+  if (n == 0) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  check_group(n, /*warm_up=*/true);
 }
 
 // A failure inside create_ranks' group call (here a device that does not
