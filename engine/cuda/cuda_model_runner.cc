@@ -265,14 +265,24 @@ Status CudaModelRunner::run_on_ranks(const std::function<Status(int)>& job) {
       cudaSetDevice(devices_[i]);
       ranks_[i]->abandon_step();
     }
-    std::lock_guard<std::mutex> lock(broken_mutex_);
-    if (broken_.ok()) {
-      broken_ =
-          unavailable("the tensor-parallel group was aborted after a failed step (restart the server): " +
-                      failed->message());
+    mark_broken("the tensor-parallel group was aborted after a failed step (restart the server): " +
+                failed->message());
+  } else {
+    // One GPU: a device fault is sticky (the context is lost, every later
+    // call fails with it); any other error fails this step alone.
+    cudaSetDevice(devices_[0]);
+    cudaGetLastError();
+    if (const cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess) {
+      mark_broken("GPU " + std::to_string(devices_[0]) + " faulted (" + cudaGetErrorName(e) +
+                  ") and cannot run steps again (restart the server): " + failed->message());
     }
   }
   return *failed;
+}
+
+void CudaModelRunner::mark_broken(const std::string& why) {
+  std::lock_guard<std::mutex> lock(broken_mutex_);
+  if (broken_.ok()) broken_ = unavailable(why);
 }
 
 Status CudaModelRunner::health() const {

@@ -7,7 +7,8 @@
 // Sampler samples from copied logits.
 // A step that fails on one rank of a tensor-parallel group ends on every
 // rank (none waits forever for a collective the failed rank never reached);
-// the group is then broken: later steps fail and health() says why.
+// the group is then broken: later steps fail and health() says why. So is a
+// single GPU after a device fault (sticky: its context is lost).
 // Driven by one thread (the step thread); rank threads are internal;
 // health() may be called from any thread.
 #pragma once
@@ -80,7 +81,8 @@ class CudaModelRunner final : public ModelRunner {
   KvCacheInfo kv_cache_info() const override { return kv_info_; }
   std::string backend_name() const override { return "cuda"; }
   std::int32_t tensor_parallel_size() const override { return tensor_parallel_size_; }
-  // Not ok once a step failed on a rank of a group (see above); why.
+  // Not ok once a step failed on a rank of a group or faulted the GPU (see
+  // above); why.
   Status health() const override;
   // Rank 0's memory plan (every rank gets the same number of blocks).
   const CudaMemoryPlan& memory_plan() const { return plan_; }
@@ -103,12 +105,15 @@ class CudaModelRunner final : public ModelRunner {
   void rank_thread_loop(int rank);
   // Runs job(rank) for every local rank at once, rank 0 on this thread, and
   // returns the first failed rank's error. In a group, a failure aborts the
-  // group (every rank's communicator) and marks the runner broken.
+  // group (every rank's communicator) and marks the runner broken; on one
+  // GPU, so does a failure that left the device faulted.
   Status run_on_ranks(const std::function<Status(int)>& job);
   // One rank's part of run_on_ranks: on a failure in a group, asks the
   // other ranks to stop waiting and abandons this rank's step at once (so
   // that peers on other nodes see the failure too).
   Status run_rank_job(int rank, const std::function<Status(int)>& job);
+  // Sets why the runner cannot run steps again (the first reason stays).
+  void mark_broken(const std::string& why);
   Status capture_graphs();
   CudaKernelChoices kernel_choices() const {
     return {options_.programmatic_launch, options_.fused_decode, options_.batch_invariant};

@@ -56,7 +56,7 @@ struct CudaKernelChoices {
 // How a rank with a communicator waits for its stream (NcclCommunicator::wait).
 struct CollectiveWait {
   std::stop_token group_failed;  // requested when another rank of this process fails a step
-  double timeout_s = 0;          // then gives up (0: never); the runner's collective_timeout_s
+  double timeout_s = 0;          // gives up after this long (0: never): collective_timeout_s
 };
 
 class CudaRank {

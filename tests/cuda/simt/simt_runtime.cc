@@ -74,6 +74,7 @@ struct Runtime {
   std::map<const void*, int> fenced_launches;  // programmatic launches checked, by kernel
   std::map<int, int> launches_until_failure;   // by device (inject_launch_failure)
   std::map<int, bool> device_streams_held;     // by device (hold_device_streams)
+  std::map<int, bool> device_faulted;          // by device (inject_device_fault)
   CUstream_st default_stream;
 };
 
@@ -131,6 +132,11 @@ void copy_rows(void* dst, std::size_t dpitch, const void* src, std::size_t spitc
     std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
 }
 
+bool faulted(int device) {
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  return runtime().device_faulted[device];
+}
+
 // Whether this launch on the current device is the one inject_launch_failure
 // asked to refuse (counting it either way).
 bool refuse_injected_launch() {
@@ -146,6 +152,11 @@ bool refuse_injected_launch() {
 
 void hold_stream(cudaStream_t stream, bool held) {
   resolve(stream)->held = held;
+}
+
+void inject_device_fault(int device, bool is_faulted) {
+  std::lock_guard<std::mutex> lock(runtime().mutex);
+  runtime().device_faulted[device] = is_faulted;
 }
 
 void hold_device_streams(int device, bool held) {
@@ -242,6 +253,7 @@ cudaError_t launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynami
       return record(cudaErrorInvalidValue);
   }
   if (refuse_injected_launch()) return record(cudaErrorLaunchOutOfResources);
+  if (faulted(t_device)) return record(cudaErrorIllegalAddress);
   const int device = t_device;
   return enqueue(stream,
                  [kernel, grid, block, dynamic_smem_bytes, programmatic, device, body = std::move(body)] {
@@ -286,6 +298,8 @@ const char* cudaGetErrorName(cudaError_t error) {
       return "cudaErrorLaunchFailure";
     case cudaErrorLaunchOutOfResources:
       return "cudaErrorLaunchOutOfResources";
+    case cudaErrorIllegalAddress:
+      return "cudaErrorIllegalAddress";
     case cudaErrorStreamCaptureUnsupported:
       return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated:
@@ -377,6 +391,7 @@ cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int v
 
 cudaError_t cudaDeviceSynchronize() {
   if (refused_in_capture()) return cudaErrorStreamCaptureUnsupported;
+  if (pagoda::simt::faulted(pagoda::simt::t_device)) return record(cudaErrorIllegalAddress);
   return cudaGetLastError();
 }
 
@@ -492,6 +507,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   if (pagoda::simt::resolve(stream)->capturing || refused_in_capture())
     return record(cudaErrorStreamCaptureUnsupported);
+  if (pagoda::simt::faulted(pagoda::simt::resolve(stream)->device)) return record(cudaErrorIllegalAddress);
   return cudaGetLastError();
 }
 
@@ -549,6 +565,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsig
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (exec == nullptr) return record(cudaErrorInvalidValue);
   if (pagoda::simt::refuse_injected_launch()) return record(cudaErrorLaunchOutOfResources);
+  if (pagoda::simt::faulted(pagoda::simt::t_device)) return record(cudaErrorIllegalAddress);
   for (const Op& op : exec->ops)
     pagoda::simt::enqueue(stream, op);
   return cudaSuccess;

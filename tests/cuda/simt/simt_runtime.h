@@ -38,4 +38,10 @@ void inject_launch_failure(int device, int launches_before);
 void hold_stream(cudaStream_t stream, bool held);
 void hold_device_streams(int device, bool held);
 
+// While set, `device` behaves as after a sticky fault (a kernel's illegal
+// address: on a GPU the context is lost until the process exits): launches
+// there and synchronising calls on it (cudaStreamSynchronize, cudaStreamQuery,
+// cudaDeviceSynchronize) return cudaErrorIllegalAddress.
+void inject_device_fault(int device, bool faulted);
+
 }  // namespace pagoda::simt

@@ -1,8 +1,10 @@
 // A rank of a tensor-parallel group that fails a step must not leave the
 // others waiting forever for a collective it never reaches: the step fails on
 // every rank with the failed rank's error, the group is aborted, and the
-// runner reports itself broken. The failures are injected into the SIMT
-// emulator (a launch refused on one device), so these tests run there only.
+// runner reports itself broken. On one GPU, a failed step fails alone unless
+// it left the device faulted. The failures are injected into the SIMT
+// emulator (a launch refused on one device, a device fault, streams held
+// busy), so these tests run there only.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -281,6 +283,76 @@ TEST(RankFailureTest, WorkerNodeFailureBreaksTheGroup) {
 
 TEST(RankFailureTest, LeaderNodeFailureEndsTheWorker) {
   expect_node_failure_breaks_the_group(0);
+}
+
+std::unique_ptr<CudaModelRunner> one_gpu_runner(const LoadedModel& m) {
+  CudaRunnerOptions o;
+  o.num_kv_blocks = 256;
+  o.limits.max_tokens = 256;
+  o.limits.max_seqs = 8;
+  o.limits.max_model_len = static_cast<std::int32_t>(m.config.max_position_embeddings);
+  auto r = CudaModelRunner::create(m.config, m.checkpoint, o);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+// Clears an injected device fault however the test ends.
+class DeviceFault {
+ public:
+  explicit DeviceFault(int device) : device_(device) { simt::inject_device_fault(device_, true); }
+  ~DeviceFault() { simt::inject_device_fault(device_, false); }
+  DeviceFault(const DeviceFault&) = delete;
+  DeviceFault& operator=(const DeviceFault&) = delete;
+
+ private:
+  const int device_;
+};
+
+// A device fault (an illegal address in a kernel) loses the GPU's context:
+// the step fails and so would every later one, so the runner says it is
+// broken (and `pagoda serve` exits to be restarted).
+TEST(SingleGpuFailureTest, DeviceFaultBreaksTheRunner) {
+  const Watchdog watchdog(120);
+  LoadedModel m = make_model(kShapes[1], "cuda");
+  auto runner = one_gpu_runner(m);
+  ASSERT_NE(runner, nullptr);
+  ModelDriver driver(*runner, 7);
+  DriverSeq& a = driver.add(prompt_of(23, m.config.vocab_size, 1));
+  ASSERT_TRUE(driver.step({{&a, 0}}).ok());
+  {
+    const DeviceFault fault(0);
+    auto failed = driver.step({{&a, 0}});
+    ASSERT_FALSE(failed.ok());
+    EXPECT_NE(failed.status().message().find("cudaErrorIllegalAddress"), std::string::npos)
+        << failed.status().to_string();
+    const Status health = runner->health();
+    EXPECT_EQ(health.code(), StatusCode::kUnavailable) << health.to_string();
+    EXPECT_NE(health.message().find("GPU 0 faulted (cudaErrorIllegalAddress)"), std::string::npos)
+        << health.to_string();
+  }
+  auto after = driver.step({{&a, 0}});
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.status().code(), StatusCode::kUnavailable) << after.status().to_string();
+}
+
+// Any other failure (here a refused launch) fails that step alone: the same
+// step then runs.
+TEST(SingleGpuFailureTest, RefusedLaunchFailsOnlyThatStep) {
+  const Watchdog watchdog(120);
+  LoadedModel m = make_model(kShapes[1], "cuda");
+  auto runner = one_gpu_runner(m);
+  ASSERT_NE(runner, nullptr);
+  ModelDriver driver(*runner, 7);
+  DriverSeq& a = driver.add(prompt_of(23, m.config.vocab_size, 1));
+  simt::inject_launch_failure(0, 3);
+  auto failed = driver.step({{&a, 0}});
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("cudaErrorLaunchOutOfResources"), std::string::npos)
+      << failed.status().to_string();
+  EXPECT_TRUE(runner->health().ok()) << runner->health().to_string();
+  auto again = driver.step({{&a, 0}});
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(a.outputs.size(), 1u);
 }
 
 // NcclCommunicator::wait polls a stream whose collective may never finish:
