@@ -2,9 +2,13 @@
 // HTTP API and Prometheus metrics over one Engine, until SIGINT/SIGTERM drains it.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <thread>
 
 #include "engine/model/model_preset.h"
 #include "engine/model/random_checkpoint.h"
@@ -147,20 +151,32 @@ int run(ServeFlags& flags, const CLI::App& cmd) {
     srv->shutdown(std::chrono::milliseconds(0));
     return 1;
   }
-  // A broken group fails every request and cannot recover in this process:
-  // exit non-zero (after the drain, which then ends fast) so that the
-  // orchestrator restarts the server, as a liveness probe would not.
+  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o.shutdown_timeout_s * 1000.0));
   const server::StopCause cause =
       server::wait_for_stop([&srv] { return srv->engine().runner_health(); }, std::chrono::seconds(1));
   if (cause.broken.ok()) {
     server::log_line(server::LogLevel::kInfo, "signal received, draining", {{"signal", cause.signal}});
-  } else {
-    server::log_line(server::LogLevel::kError, "the engine cannot run steps again; exiting to be restarted",
-                     {{"error", cause.broken.message()}});
+    srv->shutdown(timeout);
+    srv.reset();
+    return 0;
   }
-  srv->shutdown(std::chrono::milliseconds(static_cast<std::int64_t>(o.shutdown_timeout_s * 1000.0)));
-  srv.reset();
-  return cause.broken.ok() ? 0 : 1;
+  // A broken group fails every request and cannot recover in this process:
+  // exit 1 so that the orchestrator restarts the server (a liveness probe
+  // would not). The step thread may be blocked for good in a step a lost
+  // peer never finishes, so the drain runs on another thread, bounded, and
+  // the process exits without joining anything.
+  server::log_line(server::LogLevel::kError, "the engine cannot run steps again; exiting to be restarted",
+                   {{"error", cause.broken.message()}});
+  auto drained = std::make_shared<std::promise<void>>();
+  std::future<void> done = drained->get_future();
+  std::thread([&srv, timeout, drained] {
+    srv->shutdown(timeout);
+    drained->set_value();
+  }).detach();
+  if (done.wait_for(timeout + std::chrono::seconds(10)) != std::future_status::ready)
+    server::log_line(server::LogLevel::kError, "the drain did not finish; exiting without it");
+  std::fflush(nullptr);
+  std::_Exit(1);
 }
 
 }  // namespace

@@ -13,6 +13,8 @@ namespace pagoda::cuda {
 namespace {
 
 constexpr std::size_t kGemmWorkspaceBytes = 32u << 20;
+constexpr char kGroupAborted[] =
+    "the tensor-parallel group was aborted after a failed step (restart the server): ";
 
 std::int64_t weight_bytes_unsharded(const ModelConfig& config) {
   StatusOr<cpu::RankShard> s = cpu::RankShard::make(config, 0, 1);
@@ -85,9 +87,13 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
   // NCCL sets up a collective's connections at its first use: run each at
   // the sizes a step uses now, so that the plan below counts their buffers.
   if (!comms.empty()) {
-    const std::int64_t reduce = static_cast<std::int64_t>(lim.max_tokens) * config.hidden_size;
+    const std::int64_t hidden = static_cast<std::int64_t>(lim.max_tokens) * config.hidden_size;
+    std::int64_t reduce = hidden;
     std::int64_t gather = static_cast<std::int64_t>(lim.max_seqs) * shards[0].vocab_padded;  // logits
-    if (o.batch_invariant && tp > 2) gather = std::max(gather, reduce);  // sums in rank order
+    if (o.batch_invariant && tp > 2) {  // sums in rank order: gathered, never all-reduced
+      gather = std::max(gather, hidden);
+      reduce = 0;
+    }
     PAGODA_RETURN_IF_ERROR(NcclCommunicator::warm_up(comms, reduce, gather, o.collective_timeout_s));
   }
 
@@ -234,10 +240,16 @@ Status CudaModelRunner::run_rank_job(int rank, const std::function<Status(int)>&
   const Status s = job(rank);
   CudaRank& r = *ranks_[static_cast<std::size_t>(rank)];
   if (s.ok() || !r.has_communicator()) return s;
-  if (group_failed_.request_stop()) first_failed_rank_.store(rank, std::memory_order_relaxed);
+  const Status failed = s.with_context("rank " + std::to_string(options_.first_rank + rank));
+  if (group_failed_.request_stop()) {
+    first_failed_rank_.store(rank, std::memory_order_relaxed);
+    // At once, not after the step unwinds: health() tells the server even
+    // if a peer's thread stays blocked in a call to CUDA or NCCL.
+    mark_broken(kGroupAborted + failed.message());
+  }
   cudaSetDevice(devices_[static_cast<std::size_t>(rank)]);
   r.abandon_step();
-  return s.with_context("rank " + std::to_string(options_.first_rank + rank));
+  return failed;
 }
 
 Status CudaModelRunner::run_on_ranks(const std::function<Status(int)>& job) {
@@ -265,8 +277,7 @@ Status CudaModelRunner::run_on_ranks(const std::function<Status(int)>& job) {
       cudaSetDevice(devices_[i]);
       ranks_[i]->abandon_step();
     }
-    mark_broken("the tensor-parallel group was aborted after a failed step (restart the server): " +
-                failed->message());
+    mark_broken(kGroupAborted + failed->message());
   } else {
     // One GPU: a device fault is sticky (the context is lost, every later
     // call fails with it); any other error fails this step alone.

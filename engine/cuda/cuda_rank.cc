@@ -176,10 +176,7 @@ CudaRank::~CudaRank() {
     cudaStreamSynchronize(stream_);
     cudaStreamDestroy(stream_);
   }
-  for (Graph& g : graphs_) {
-    if (g.exec != nullptr) cudaGraphExecDestroy(g.exec);
-    if (g.graph != nullptr) cudaGraphDestroy(g.graph);
-  }
+  destroy_graphs();
   if (step_start_ != nullptr) cudaEventDestroy(step_start_);
   if (step_end_ != nullptr) cudaEventDestroy(step_end_);
   if (staging_host_ != nullptr) cudaFreeHost(staging_host_);
@@ -618,7 +615,19 @@ Status CudaRank::wait_for_stream(const char* what) {
   return comm_->wait(stream_, waits_.group_failed, waits_.timeout_s).with_context(what);
 }
 
+void CudaRank::destroy_graphs() {
+  for (Graph& g : graphs_) {
+    if (g.exec != nullptr) cudaGraphExecDestroy(g.exec);  // one still running is freed when it ends
+    if (g.graph != nullptr) cudaGraphDestroy(g.graph);
+  }
+  graphs_.clear();
+}
+
 void CudaRank::abandon_step() {
+  // NCCL (2.26 and later) frees a communicator only once every graph that
+  // captured its collectives is destroyed: ncclCommAbort would wait for
+  // them forever. Graphs go first; the abort then ends a replay in flight.
+  destroy_graphs();
   if (comm_ != nullptr) comm_->abort();
   cudaStreamSynchronize(stream_);  // its error (if any) was the step's
   cudaGetLastError();

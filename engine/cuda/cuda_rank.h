@@ -112,10 +112,11 @@ class CudaRank {
   LaunchOrder launch_order() const { return launch_order_; }
 
   bool has_communicator() const { return comm_ != nullptr; }
-  // After a failed step in a group: aborts this rank's communicator, so that
-  // its collectives in flight (waiting for a rank that will never join them)
-  // end, then waits for its stream to drain. Collectives are refused after;
-  // the group cannot run steps again. Idempotent.
+  // After a failed step in a group: destroys the decode graphs, aborts this
+  // rank's communicator, so that its collectives in flight (waiting for a
+  // rank that will never join them) end, then waits for its stream to drain.
+  // Collectives are refused after; the group cannot run steps again.
+  // Idempotent.
   void abandon_step();
 
  private:
@@ -167,6 +168,7 @@ class CudaRank {
   // Uploads the rows and edits and launches the device sampler on the logits.
   Status enqueue_sampling(const DeviceSampleBatch& sampling);
   Status copy_outputs(std::int64_t num_sampled, bool copy_logits, std::int64_t num_device_sampled);
+  void destroy_graphs();
   // Waits for the stream: blocking without a communicator, else polling
   // (NcclCommunicator::wait) so that a failed peer cannot hang this rank.
   Status wait_for_stream(const char* what);

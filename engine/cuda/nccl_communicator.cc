@@ -24,6 +24,16 @@ Status nccl_status(ncclResult_t r, const std::string& what) {
 constexpr auto kSpin = std::chrono::milliseconds(20);
 constexpr auto kSleep = std::chrono::microseconds(100);
 
+// 1, 4, 16, ... up to `most`, and `most` (none when it is 0): NCCL picks
+// its algorithm and protocol by size, and sets each up at first use.
+std::vector<std::int64_t> warm_up_counts(std::int64_t most) {
+  std::vector<std::int64_t> counts;
+  for (std::int64_t n = 1; n < most; n *= 4)
+    counts.push_back(n);
+  if (most > 0) counts.push_back(most);
+  return counts;
+}
+
 Status aborted_communicator() {
   return failed_precondition("this rank's NCCL communicator was aborted after a failed step");
 }
@@ -79,9 +89,9 @@ Status NcclCommunicator::warm_up(const std::vector<std::unique_ptr<NcclCommunica
     NcclCommunicator& c = *local[i];
     Buffers& b = buffers[i];
     Status s = cuda_status(cudaSetDevice(c.device_), "cudaSetDevice");
-    for (const std::int64_t n : {std::int64_t{1}, max_reduce_count})
+    for (const std::int64_t n : warm_up_counts(max_reduce_count))
       if (s.ok()) s = c.enqueue_all_reduce_sum(b.reduce.as<float>(), n, c.stream_);
-    for (const std::int64_t n : {std::int64_t{1}, max_gather_count})
+    for (const std::int64_t n : warm_up_counts(max_gather_count))
       if (s.ok()) s = c.enqueue_all_gather(b.send.as<float>(), n, b.recv.as<float>(), c.stream_);
     if (s.ok()) s = c.wait(c.stream_, failed.get_token(), timeout_s);
     if (!s.ok()) {  // as CudaRank::abandon_step: no rank left waiting in a collective

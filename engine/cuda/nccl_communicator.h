@@ -33,10 +33,11 @@ class NcclCommunicator final : public Communicator {
       const std::vector<int>& devices, const std::string& unique_id, int first_rank, int world_size);
   // A new ncclUniqueId, as bytes to hand to every node.
   [[nodiscard]] static StatusOr<std::string> new_unique_id();
-  // Runs an all-reduce and an all-gather at 1 float and at the largest count
-  // each will carry (per rank), on every rank of `local` at once (one thread
-  // each), so that NCCL sets up those collectives' connections and buffers
-  // now: NCCL 2.22 and later connect lazily, at a collective's first use, so
+  // Runs an all-reduce and an all-gather at 1, 4, 16, ... floats up to the
+  // largest count each will carry (per rank; 0: that collective is not
+  // used), on every rank of `local` at once (one thread each), so that NCCL
+  // sets up the connections and buffers of the algorithms it picks for them
+  // now: NCCL 2.22 and later connect lazily, at an algorithm's first use, so
   // memory measured before this would not count them. Every node of a
   // multi-node group must call it at the same point with the same counts.
   // A rank that fails aborts its communicator; waits give up after

@@ -10,11 +10,15 @@
 // other nodes when a peer's connections close. (Within one process NCCL would
 // leave a peer's kernel waiting until that rank aborts too; here a collective
 // runs at once on its rank's thread, which could not get to its abort.)
+// Destroying or aborting a communicator while a CUDA graph that captured one
+// of its collectives is alive fails the process: NCCL would wait forever.
 #include <nccl.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -71,6 +75,8 @@ struct ncclComm {
   std::shared_ptr<Clique> clique;
   int rank;
   std::atomic<ncclResult_t> async_error{ncclSuccess};  // set by a collective the clique's abort failed
+  // CUDA graphs holding a captured collective of this communicator.
+  std::shared_ptr<std::atomic<int>> graph_refs = std::make_shared<std::atomic<int>>(0);
 };
 
 namespace {
@@ -82,12 +88,42 @@ namespace {
 // (which NCCL would hold back until the group ends) means a group was left open.
 thread_local int t_group_depth = 0;
 
+// Held by each captured collective's op: counts the graphs (and their
+// instantiations) that hold it, as NCCL's persistent plans do.
+class GraphRef {
+ public:
+  explicit GraphRef(std::shared_ptr<std::atomic<int>> refs) : refs_(std::move(refs)) { ++*refs_; }
+  ~GraphRef() { --*refs_; }
+  GraphRef(const GraphRef&) = delete;
+  GraphRef& operator=(const GraphRef&) = delete;
+
+ private:
+  std::shared_ptr<std::atomic<int>> refs_;
+};
+
+// NCCL 2.26 and later free a communicator (ncclCommDestroy, ncclCommAbort)
+// only once every graph that captured its collectives is destroyed, and wait
+// for that forever: here that wait fails the process, naming the rule.
+void check_no_graph_holds(ncclComm_t comm, const char* call) {
+  if (*comm->graph_refs == 0) return;
+  std::fprintf(stderr,
+               "simt: %s on a communicator whose collectives %d live CUDA graph(s) captured: NCCL waits "
+               "for those graphs to be destroyed, forever (destroy them first)\n",
+               call, comm->graph_refs->load());
+  std::abort();
+}
+
 template <typename Compute>
 ncclResult_t collective(ncclComm_t comm, const void* send, void* recv, std::size_t recv_bytes,
                         cudaStream_t stream, Compute compute) {
   if (comm == nullptr) return ncclInvalidArgument;
   if (t_group_depth > 0) return ncclInvalidUsage;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  cudaStreamIsCapturing(stream, &capture);
+  std::shared_ptr<GraphRef> held;
+  if (capture == cudaStreamCaptureStatusActive) held = std::make_shared<GraphRef>(comm->graph_refs);
   const cudaError_t e = pagoda::simt::enqueue(stream, [=] {
+    (void)held;
     Clique& c = *comm->clique;
     const auto failed = [comm] { comm->async_error = ncclRemoteError; };
     {
@@ -147,12 +183,15 @@ ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId id, int
 }
 
 ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+  if (comm == nullptr) return ncclInvalidArgument;
+  check_no_graph_holds(comm, "ncclCommDestroy");
   delete comm;
   return ncclSuccess;
 }
 
 ncclResult_t ncclCommAbort(ncclComm_t comm) {
   if (comm == nullptr) return ncclInvalidArgument;
+  check_no_graph_holds(comm, "ncclCommAbort");
   comm->clique->abort();
   delete comm;
   return ncclSuccess;
