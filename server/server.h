@@ -59,9 +59,9 @@ void block_termination_signals();
 int wait_for_termination_signal();
 
 // Why `pagoda serve` stops: a termination signal (its number), or an engine
-// that can never run a step again (`broken`: a tensor-parallel or multi-node
-// group that lost a rank), after which the process exits so that it is
-// restarted.
+// that can never run a step again (`broken`: a GPU group that lost a rank, a
+// faulted GPU, a multi-node group that lost a node), after which the process
+// exits so that it is restarted.
 struct StopCause {
   int signal = 0;
   Status broken;
