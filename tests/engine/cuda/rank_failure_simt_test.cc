@@ -70,19 +70,29 @@ class Watchdog {
   std::thread thread_;
 };
 
-std::unique_ptr<CudaModelRunner> two_rank_runner(const LoadedModel& m, bool graphs,
-                                                 double collective_timeout_s = 600) {
+// The tests' runner: `tp` ranks (devices 0..tp-1), small step limits.
+CudaRunnerOptions runner_options(const LoadedModel& m, int tp) {
   CudaRunnerOptions o;
-  o.tensor_parallel_size = 2;
-  o.cuda_graphs = graphs;
-  o.collective_timeout_s = collective_timeout_s;
+  o.tensor_parallel_size = tp;
   o.num_kv_blocks = 256;
   o.limits.max_tokens = 256;
   o.limits.max_seqs = 8;
   o.limits.max_model_len = static_cast<std::int32_t>(m.config.max_position_embeddings);
+  return o;
+}
+
+std::unique_ptr<CudaModelRunner> make_runner(const LoadedModel& m, const CudaRunnerOptions& o) {
   auto r = CudaModelRunner::create(m.config, m.checkpoint, o);
   EXPECT_TRUE(r.ok()) << r.status().to_string();
   return r.ok() ? std::move(r).value() : nullptr;
+}
+
+std::unique_ptr<CudaModelRunner> two_rank_runner(const LoadedModel& m, bool graphs,
+                                                 double collective_timeout_s = 600) {
+  CudaRunnerOptions o = runner_options(m, 2);
+  o.cuda_graphs = graphs;
+  o.collective_timeout_s = collective_timeout_s;
+  return make_runner(m, o);
 }
 
 struct FailureCase {
@@ -173,18 +183,24 @@ TEST(RankFailureTest, StalledRankTimesOutAndBreaksTheGroup) {
 TEST(RankFailureTest, FailureWhileCapturingGraphsFailsCreate) {
   const Watchdog watchdog(120);
   LoadedModel m = make_model(kShapes[3], "cuda");
-  CudaRunnerOptions o;
-  o.tensor_parallel_size = 2;
-  o.num_kv_blocks = 256;
-  o.limits.max_tokens = 256;
-  o.limits.max_seqs = 8;
-  o.limits.max_model_len = static_cast<std::int32_t>(m.config.max_position_embeddings);
   simt::inject_launch_failure(1, 70);
-  auto r = CudaModelRunner::create(m.config, m.checkpoint, o);
+  auto r = CudaModelRunner::create(m.config, m.checkpoint, runner_options(m, 2));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("capturing the decode graph"), std::string::npos)
       << r.status().to_string();
   EXPECT_NE(r.status().message().find("rank 1"), std::string::npos) << r.status().to_string();
+}
+
+// Submits `r` and waits for its end: an error whose message holds `needle`,
+// before any token.
+void expect_request_fails(Engine& engine, EngineRequest r, const std::string& needle) {
+  StreamSink sink;
+  ASSERT_TRUE(engine.submit(std::move(r), sink.callback()).ok());
+  sink.wait();
+  ASSERT_FALSE(sink.events.empty());
+  EXPECT_EQ(sink.last().finish_reason, FinishReason::kError);
+  EXPECT_NE(sink.last().error.message().find(needle), std::string::npos) << sink.last().error.to_string();
+  EXPECT_TRUE(sink.tokens.empty());
 }
 
 // As a server runs it: the request in the failed step ends with the error,
@@ -218,23 +234,9 @@ TEST(RankFailureTest, EngineFailsTheRequestAndReportsTheRunnerUnhealthy) {
   EXPECT_TRUE((*engine)->runner_health().ok());
 
   simt::inject_launch_failure(1, 0);
-  StreamSink failed;
-  ASSERT_TRUE((*engine)->submit(request(2), failed.callback()).ok());
-  failed.wait();
-  ASSERT_FALSE(failed.events.empty());
-  EXPECT_EQ(failed.last().finish_reason, FinishReason::kError);
-  EXPECT_NE(failed.last().error.message().find("cudaErrorLaunchOutOfResources"), std::string::npos)
-      << failed.last().error.to_string();
+  expect_request_fails(**engine, request(2), "cudaErrorLaunchOutOfResources");
   EXPECT_EQ((*engine)->runner_health().code(), StatusCode::kUnavailable);
-
-  StreamSink after;
-  ASSERT_TRUE((*engine)->submit(request(3), after.callback()).ok());
-  after.wait();
-  ASSERT_FALSE(after.events.empty());
-  EXPECT_EQ(after.last().finish_reason, FinishReason::kError);
-  EXPECT_NE(after.last().error.message().find("tensor-parallel group was aborted"), std::string::npos)
-      << after.last().error.to_string();
-  EXPECT_TRUE(after.tokens.empty());
+  expect_request_fails(**engine, request(3), "tensor-parallel group was aborted");
 }
 
 // Across nodes (threads here, one rank each): node `failing`'s launch is
@@ -285,17 +287,6 @@ TEST(RankFailureTest, LeaderNodeFailureEndsTheWorker) {
   expect_node_failure_breaks_the_group(0);
 }
 
-std::unique_ptr<CudaModelRunner> one_gpu_runner(const LoadedModel& m) {
-  CudaRunnerOptions o;
-  o.num_kv_blocks = 256;
-  o.limits.max_tokens = 256;
-  o.limits.max_seqs = 8;
-  o.limits.max_model_len = static_cast<std::int32_t>(m.config.max_position_embeddings);
-  auto r = CudaModelRunner::create(m.config, m.checkpoint, o);
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  return r.ok() ? std::move(r).value() : nullptr;
-}
-
 // Clears an injected device fault however the test ends.
 class DeviceFault {
  public:
@@ -308,97 +299,111 @@ class DeviceFault {
   const int device_;
 };
 
+// One GPU (no communicator) and one 23-token prompt, run by step().
+class SingleGpuFailureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = make_model(kShapes[1], "cuda");
+    runner_ = make_runner(model_, runner_options(model_, 1));
+    ASSERT_NE(runner_, nullptr);
+    driver_ = std::make_unique<ModelDriver>(*runner_, 7);
+    seq_ = &driver_->add(prompt_of(23, model_.config.vocab_size, 1));
+  }
+  // Computes what is left of the prompt, or decodes a token.
+  StatusOr<StepResult> step() { return driver_->step({{seq_, 0}}); }
+  CudaModelRunner& runner() { return *runner_; }
+
+  const Watchdog watchdog_{120};
+  LoadedModel model_;
+  std::unique_ptr<CudaModelRunner> runner_;
+  std::unique_ptr<ModelDriver> driver_;
+  DriverSeq* seq_ = nullptr;
+};
+
 // A device fault (an illegal address in a kernel) loses the GPU's context:
 // the step fails and so would every later one, so the runner says it is
 // broken (and `pagoda serve` exits to be restarted).
-TEST(SingleGpuFailureTest, DeviceFaultBreaksTheRunner) {
-  const Watchdog watchdog(120);
-  LoadedModel m = make_model(kShapes[1], "cuda");
-  auto runner = one_gpu_runner(m);
-  ASSERT_NE(runner, nullptr);
-  ModelDriver driver(*runner, 7);
-  DriverSeq& a = driver.add(prompt_of(23, m.config.vocab_size, 1));
-  ASSERT_TRUE(driver.step({{&a, 0}}).ok());
+TEST_F(SingleGpuFailureTest, DeviceFaultBreaksTheRunner) {
+  ASSERT_TRUE(step().ok());
   {
     const DeviceFault fault(0);
-    auto failed = driver.step({{&a, 0}});
+    auto failed = step();
     ASSERT_FALSE(failed.ok());
     EXPECT_NE(failed.status().message().find("cudaErrorIllegalAddress"), std::string::npos)
         << failed.status().to_string();
-    const Status health = runner->health();
+    const Status health = runner().health();
     EXPECT_EQ(health.code(), StatusCode::kUnavailable) << health.to_string();
     EXPECT_NE(health.message().find("GPU 0 faulted (cudaErrorIllegalAddress)"), std::string::npos)
         << health.to_string();
   }
-  auto after = driver.step({{&a, 0}});
+  auto after = step();
   ASSERT_FALSE(after.ok());
   EXPECT_EQ(after.status().code(), StatusCode::kUnavailable) << after.status().to_string();
 }
 
 // Any other failure (here a refused launch) fails that step alone: the same
 // step then runs.
-TEST(SingleGpuFailureTest, RefusedLaunchFailsOnlyThatStep) {
-  const Watchdog watchdog(120);
-  LoadedModel m = make_model(kShapes[1], "cuda");
-  auto runner = one_gpu_runner(m);
-  ASSERT_NE(runner, nullptr);
-  ModelDriver driver(*runner, 7);
-  DriverSeq& a = driver.add(prompt_of(23, m.config.vocab_size, 1));
+TEST_F(SingleGpuFailureTest, RefusedLaunchFailsOnlyThatStep) {
   simt::inject_launch_failure(0, 3);
-  auto failed = driver.step({{&a, 0}});
+  auto failed = step();
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.status().message().find("cudaErrorLaunchOutOfResources"), std::string::npos)
       << failed.status().to_string();
-  EXPECT_TRUE(runner->health().ok()) << runner->health().to_string();
-  auto again = driver.step({{&a, 0}});
+  EXPECT_TRUE(runner().health().ok()) << runner().health().to_string();
+  auto again = step();
   ASSERT_TRUE(again.ok()) << again.status().to_string();
-  EXPECT_EQ(a.outputs.size(), 1u);
+  EXPECT_EQ(seq_->outputs.size(), 1u);
 }
 
 // NcclCommunicator::wait polls a stream whose collective may never finish:
-// it gives up when asked, and reports a peer's abort as NCCL reports it.
-TEST(NcclWaitTest, GivesUpWhenAskedWhileTheStreamIsBusy) {
-  const Watchdog watchdog(60);
-  auto group = NcclCommunicator::create_group({0});
-  ASSERT_TRUE(group.ok()) << group.status().to_string();
-  const NcclCommunicator& c = *(*group)[0];
-  ASSERT_EQ(cudaSetDevice(c.device()), cudaSuccess);
-  cudaStream_t stream = nullptr;
-  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
-  simt::hold_stream(stream, true);
+// it gives up when asked, after its timeout, and reports a peer's abort as
+// NCCL reports it. The fixture: a one-rank group and a stream held busy.
+class NcclWaitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto g = NcclCommunicator::create_group({0});
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    group_ = std::move(g).value();
+    ASSERT_EQ(cudaSetDevice(comm().device()), cudaSuccess);
+    ASSERT_EQ(cudaStreamCreate(&stream_), cudaSuccess);
+    simt::hold_stream(stream_, true);
+  }
+  void TearDown() override {
+    if (stream_ == nullptr) return;
+    simt::hold_stream(stream_, false);
+    cudaStreamDestroy(stream_);
+  }
+  const NcclCommunicator& comm() const { return *group_[0]; }
+
+  const Watchdog watchdog_{60};
+  std::vector<std::unique_ptr<NcclCommunicator>> group_;
+  cudaStream_t stream_ = nullptr;
+};
+
+TEST_F(NcclWaitTest, GivesUpWhenAskedWhileTheStreamIsBusy) {
   std::stop_source give_up;
   std::thread asker([&give_up] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     give_up.request_stop();
   });
-  const Status s = c.wait(stream, give_up.get_token());
+  const Status s = comm().wait(stream_, give_up.get_token());
   asker.join();
   EXPECT_EQ(s.code(), StatusCode::kAborted) << s.to_string();
-  simt::hold_stream(stream, false);
-  EXPECT_TRUE(c.wait(stream, give_up.get_token()).ok()) << "a finished stream is done whatever was asked";
-  cudaStreamDestroy(stream);
+  simt::hold_stream(stream_, false);
+  EXPECT_TRUE(comm().wait(stream_, give_up.get_token()).ok())
+      << "a finished stream is done whatever was asked";
 }
 
-TEST(NcclWaitTest, GivesUpAfterItsTimeout) {
-  const Watchdog watchdog(60);
-  auto group = NcclCommunicator::create_group({0});
-  ASSERT_TRUE(group.ok()) << group.status().to_string();
-  const NcclCommunicator& c = *(*group)[0];
-  ASSERT_EQ(cudaSetDevice(c.device()), cudaSuccess);
-  cudaStream_t stream = nullptr;
-  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
-  simt::hold_stream(stream, true);
+TEST_F(NcclWaitTest, GivesUpAfterItsTimeout) {
   const auto t0 = std::chrono::steady_clock::now();
-  const Status s = c.wait(stream, {}, 0.2);
+  const Status s = comm().wait(stream_, {}, 0.2);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  simt::hold_stream(stream, false);
   EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded) << s.to_string();
   EXPECT_NE(s.message().find("--collective-timeout"), std::string::npos) << s.to_string();
   EXPECT_GE(secs, 0.2);
-  cudaStreamDestroy(stream);
 }
 
-TEST(NcclWaitTest, ReportsAPeersAbort) {
+TEST(NcclAbortTest, ReportsAPeersAbortToTheOthersWait) {
   const Watchdog watchdog(60);
   auto group = NcclCommunicator::create_group({0, 1});
   ASSERT_TRUE(group.ok()) << group.status().to_string();
