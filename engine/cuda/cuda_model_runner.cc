@@ -272,8 +272,10 @@ Status CudaModelRunner::run_on_ranks(const std::function<Status(int)>& job) {
   const int first = first_failed_rank_.load(std::memory_order_relaxed);
   if (first >= 0) failed = &rank_status_[static_cast<std::size_t>(first)];
   if (ranks_[0]->has_communicator()) {
-    // Ranks that finished before the failure still hold live communicators.
+    // Failed ranks abandoned their step in run_rank_job; ranks that finished
+    // before the failure still hold live communicators.
     for (std::size_t i = 0; i < ranks_.size(); ++i) {
+      if (!rank_status_[i].ok()) continue;
       cudaSetDevice(devices_[i]);
       ranks_[i]->abandon_step();
     }

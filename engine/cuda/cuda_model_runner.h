@@ -143,7 +143,8 @@ class CudaModelRunner final : public ModelRunner {
   std::stop_source group_failed_;           // requested when a rank of a group fails; read by every rank
   std::atomic<int> first_failed_rank_{-1};  // the local rank that requested group_failed_
   mutable std::mutex broken_mutex_;
-  Status broken_;  // guarded by broken_mutex_; set once, by the step thread
+  Status
+      broken_;  // guarded by broken_mutex_; set once: by the first failed rank's thread, or the step thread
   std::vector<std::vector<float>> last_logits_;
   double graph_capture_s_ = 0.0;
   double graph_budget_s_ = 0.0;     // the capture budget applied (0: none)

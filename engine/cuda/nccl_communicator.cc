@@ -74,7 +74,6 @@ Status NcclCommunicator::warm_up(const std::vector<std::unique_ptr<NcclCommunica
   for (std::size_t i = 0; i < local.size(); ++i) {
     const NcclCommunicator& c = *local[i];
     PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(c.device_));
-    if (c.comm_ == nullptr) return aborted_communicator();
     const auto floats = [](std::int64_t n) { return static_cast<std::size_t>(n) * sizeof(float); };
     PAGODA_ASSIGN_OR_RETURN(buffers[i].reduce,
                             DeviceBuffer::allocate(floats(max_reduce_count), "the NCCL warm-up"));

@@ -137,15 +137,19 @@ bool faulted(int device) {
   return runtime().device_faulted[device];
 }
 
-// Whether this launch on the current device is the one inject_launch_failure
-// asked to refuse (counting it either way).
-bool refuse_injected_launch() {
-  std::lock_guard<std::mutex> lock(runtime().mutex);
-  const auto it = runtime().launches_until_failure.find(t_device);
-  if (it == runtime().launches_until_failure.end()) return false;
-  if (it->second-- > 0) return false;
-  runtime().launches_until_failure.erase(it);
-  return true;
+// What a device says to a launch (a kernel's or a graph's) on the current
+// device: the one inject_launch_failure asked to refuse (each launch counts),
+// or a fault injected there; cudaSuccess otherwise.
+cudaError_t injected_launch_error() {
+  {
+    std::lock_guard<std::mutex> lock(runtime().mutex);
+    const auto it = runtime().launches_until_failure.find(t_device);
+    if (it != runtime().launches_until_failure.end() && it->second-- == 0) {
+      runtime().launches_until_failure.erase(it);
+      return cudaErrorLaunchOutOfResources;
+    }
+  }
+  return faulted(t_device) ? cudaErrorIllegalAddress : cudaSuccess;
 }
 
 }  // namespace
@@ -252,8 +256,7 @@ cudaError_t launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynami
     if (it == runtime().smem_opt_in.end() || dynamic_smem_bytes > static_cast<std::size_t>(it->second))
       return record(cudaErrorInvalidValue);
   }
-  if (refuse_injected_launch()) return record(cudaErrorLaunchOutOfResources);
-  if (faulted(t_device)) return record(cudaErrorIllegalAddress);
+  if (const cudaError_t e = injected_launch_error(); e != cudaSuccess) return record(e);
   const int device = t_device;
   return enqueue(stream,
                  [kernel, grid, block, dynamic_smem_bytes, programmatic, device, body = std::move(body)] {
@@ -564,8 +567,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsig
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (exec == nullptr) return record(cudaErrorInvalidValue);
-  if (pagoda::simt::refuse_injected_launch()) return record(cudaErrorLaunchOutOfResources);
-  if (pagoda::simt::faulted(pagoda::simt::t_device)) return record(cudaErrorIllegalAddress);
+  if (const cudaError_t e = pagoda::simt::injected_launch_error(); e != cudaSuccess) return record(e);
   for (const Op& op : exec->ops)
     pagoda::simt::enqueue(stream, op);
   return cudaSuccess;
