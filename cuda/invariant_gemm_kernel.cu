@@ -4,11 +4,12 @@
 // split the tile (kWarpsM x kWarpsN), each owning kTilesM x kTilesN
 // m16n8 accumulator tiles. x and w stream through shared memory in k-tiles of
 // kKTile (a kStages-deep cp.async pipeline; rows past m or n and columns past
-// k are zero-filled, never read), and each k-tile is two mma k-steps, in
-// ascending k. Every configuration runs the same per-element sequence — one
-// accumulator, k-steps of 16 in order — which is the invariant; the tile
-// shapes only decide which CTA and warp hold an element. Fragment layouts:
-// cuda/warp_mma.cuh.
+// k are zero-filled, never read), and each k-tile is kKTile / 16 mma k-steps,
+// in ascending k. Every configuration runs the same per-element sequence — one
+// accumulator, k-steps of 16 in order, then only k-steps of zeros, which add
+// exact zeros — which is the invariant; the tile shapes only decide which CTA
+// and warp hold an element, and how many bytes are in flight. Fragment
+// layouts: cuda/warp_mma.cuh.
 #include <cstdint>
 
 #include "cuda/device_math.cuh"
@@ -19,15 +20,20 @@
 namespace pagoda::cuda {
 namespace {
 
-constexpr int kKTile = 32;                 // k per pipeline stage: two mma k-steps
-constexpr int kStride = kKTile + 8;        // bf16 per shared row, padded: an ldmatrix phase's 8 rows
-                                           // fall into 8 different 16-byte bank groups
-constexpr int kChunksPerRow = kKTile / 8;  // 16-byte chunks per row of a stage
-constexpr int kStages = 3;
-
-template <int kWarpsM, int kWarpsN, int kTilesM, int kTilesN>
+// A CTA of kWarpsM x kWarpsN warps, each owning kTilesM x kTilesN m16n8
+// tiles. kKTile: k per pipeline stage, a multiple of 16 (mma k-steps).
+// kStages: pipeline depth; kStages - 1 k-tiles are in flight while one is
+// multiplied.
+template <int WarpsM, int WarpsN, int TilesM, int TilesN, int KTile, int Stages>
 struct Config {
+  static constexpr int kWarpsM = WarpsM, kWarpsN = WarpsN, kTilesM = TilesM, kTilesN = TilesN;
+  static constexpr int kKTile = KTile, kStages = Stages;
   static_assert(kTilesN % 2 == 0, "B fragments are loaded for pairs of n-tiles");
+  static_assert(kKTile % 16 == 0 && kStages >= 2, "whole k-steps per stage, a pipeline");
+  // bf16 per shared row, padded by 16 bytes: an ldmatrix phase's 8 rows fall
+  // into 8 different 16-byte bank groups.
+  static constexpr int kStride = kKTile + 8;
+  static constexpr int kChunksPerRow = kKTile / 8;  // 16-byte chunks per row of a stage
   static constexpr int kThreads = kWarpsM * kWarpsN * kWarpSize;
   static constexpr int kBlockRows = kWarpsM * kTilesM * 16;
   static constexpr int kBlockCols = kWarpsN * kTilesN * 8;
@@ -37,11 +43,12 @@ struct Config {
 
 // grid: (ceil(n / kBlockCols), ceil(m / kBlockRows)); block: C::kThreads;
 // dynamic shared memory C::kSmemBytes.
-template <int kWarpsM, int kWarpsN, int kTilesM, int kTilesN>
-__global__ void __launch_bounds__(Config<kWarpsM, kWarpsN, kTilesM, kTilesN>::kThreads)
-    invariant_gemm_kernel(InvariantGemmParams p) {
+template <class C>
+__global__ void __launch_bounds__(C::kThreads) invariant_gemm_kernel(InvariantGemmParams p) {
   await_previous_grid();
-  using C = Config<kWarpsM, kWarpsN, kTilesM, kTilesN>;
+  constexpr int kKTile = C::kKTile, kStages = C::kStages, kStride = C::kStride;
+  constexpr int kChunksPerRow = C::kChunksPerRow;
+  constexpr int kWarpsN = C::kWarpsN, kTilesM = C::kTilesM, kTilesN = C::kTilesN;
   std::uint16_t* smem = dynamic_shared_memory<std::uint16_t>();  // [kStages][rows + cols][kStride]
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % kWarpSize;
@@ -136,10 +143,9 @@ __global__ void __launch_bounds__(Config<kWarpsM, kWarpsN, kTilesM, kTilesN>::kT
   }
 }
 
-template <int kWarpsM, int kWarpsN, int kTilesM, int kTilesN>
+template <class C>
 cudaError_t launch_config(const InvariantGemmParams& p, cudaStream_t stream, LaunchOrder order) {
-  using C = Config<kWarpsM, kWarpsN, kTilesM, kTilesN>;
-  auto* kernel = invariant_gemm_kernel<kWarpsM, kWarpsN, kTilesM, kTilesN>;
+  auto* kernel = invariant_gemm_kernel<C>;
   // Above 48 KB a kernel must opt in; per device, and cheap, so every launch does.
   if (C::kSmemBytes > 48 * 1024) {
     const cudaError_t err =
@@ -162,18 +168,23 @@ bool invariant_gemm_supports(const InvariantGemmParams& p) {
                      p.ldx >= p.k && p.ldw >= p.k && p.ldy >= p.n;
   const bool tile = p.block_rows == 16 || p.block_rows == 64 || p.block_rows == 128;
   return shape && tile && p.x != nullptr && p.w != nullptr && p.y != nullptr && aligned_16(p.x) &&
-         aligned_16(p.w) && (p.n + 31) / 32 <= 0x7fffffff && (p.m + p.block_rows - 1) / p.block_rows <= 65535;
+         aligned_16(p.w) && (p.n + 15) / 16 <= 0x7fffffff && (p.m + p.block_rows - 1) / p.block_rows <= 65535;
 }
 
 cudaError_t launch_invariant_gemm(const InvariantGemmParams& p, cudaStream_t stream, LaunchOrder order) {
   if (!invariant_gemm_supports(p)) return cudaErrorInvalidValue;
+  // Decode batches are bound by reading w once, which takes bytes in flight:
+  // at 4.8 TB/s and ~1 us of latency, about 5 MB across the GPU. A w tile
+  // cannot be split over k (the invariant), so the small tiles get many CTAs
+  // (one per 16 or 32 columns) and deep pipelines instead: 14 KB (16) or 20 KB
+  // (64) of w in flight per CTA.
   switch (p.block_rows) {
-    case 16:  // 16 x 32: 2 warps side by side, a 16 x 16 tile each
-      return launch_config<1, 2, 1, 2>(p, stream, order);
-    case 64:  // 64 x 64: 2 x 2 warps, 32 x 32 each
-      return launch_config<2, 2, 2, 4>(p, stream, order);
-    default:  // 128 x 128: 2 x 2 warps, 64 x 64 each
-      return launch_config<2, 2, 4, 8>(p, stream, order);
+    case 16:  // 16 x 16: one warp; 64-wide k-tiles, 8 stages (36 KB)
+      return launch_config<Config<1, 1, 1, 2, 64, 8>>(p, stream, order);
+    case 64:  // 64 x 32: 2 x 2 warps, 32 x 16 each; 64-wide k-tiles, 6 stages (81 KB)
+      return launch_config<Config<2, 2, 2, 2, 64, 6>>(p, stream, order);
+    default:  // 128 x 128: 2 x 2 warps, 64 x 64 each; 32-wide k-tiles, 3 stages (60 KB)
+      return launch_config<Config<2, 2, 4, 8, 32, 3>>(p, stream, order);
   }
 }
 
