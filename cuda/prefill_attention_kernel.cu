@@ -254,8 +254,15 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
             mx = fmaxf(mx, fmaxf(s[mt][n][2 * r], s[mt][n][2 * r + 1]));
           mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
           mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-          const float mx_log2 = mx == -INFINITY ? 0.0f : mx * kLog2e;    // never -inf - -inf
-          const float alpha = exp2f(row_max[mt][r] * kLog2e - mx_log2);  // 0 on the first tile
+          const float mx_log2 = mx == -INFINITY ? 0.0f : __fmul_rn(mx, kLog2e);  // never -inf - -inf
+          // 0 on the first tile. A tile that raises no maximum of this row
+          // (one wholly masked for it: a warp runs to its last row's position)
+          // must leave O and the sum exactly as they were, so alpha is exactly
+          // 1 then — not exp2f of the rounding error an FMA-contracted
+          // `row_max * kLog2e - mx_log2` would leave — whatever tiles the
+          // row's chunk gave its warp (the batch-invariant mode's promise).
+          const float alpha =
+              mx == row_max[mt][r] ? 1.0f : exp2f(__fmul_rn(row_max[mt][r], kLog2e) - mx_log2);
           row_max[mt][r] = mx;
           float sum = 0.0f;
 #pragma unroll

@@ -103,6 +103,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
   for (int i = 0; i < num_local; ++i) {
     PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(r.devices_[static_cast<std::size_t>(i)]));
     PAGODA_ASSIGN_OR_RETURN(std::unique_ptr<CublasLtGemm> g, CublasLtGemm::create(kGemmWorkspaceBytes));
+    if (!o.tune_gemms) g->set_autotune_max_m(0);
     gemms.push_back(std::move(g));
     std::size_t free_bytes = 0, total_bytes = 0;
     PAGODA_CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));

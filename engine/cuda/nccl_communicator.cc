@@ -217,30 +217,40 @@ void NcclCommunicator::finish(Status s) {
   if (!s.ok() && error_.ok()) error_ = s;
 }
 
+Status NcclCommunicator::begin_host_call() {
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
+  return cuda_status(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize (legacy stream)");
+}
+
 void NcclCommunicator::all_reduce_sum(float* data, std::int64_t count) {
-  cudaSetDevice(device_);
-  finish(enqueue_all_reduce_sum(data, count, stream_));
+  Status s = begin_host_call();
+  finish(s.ok() ? enqueue_all_reduce_sum(data, count, stream_) : s);
 }
 
 void NcclCommunicator::all_gather(const float* send, std::int64_t count, float* recv) {
-  cudaSetDevice(device_);
-  finish(enqueue_all_gather(send, count, recv, stream_));
+  Status s = begin_host_call();
+  finish(s.ok() ? enqueue_all_gather(send, count, recv, stream_) : s);
 }
 
 void NcclCommunicator::broadcast(void* data, std::int64_t bytes, int root) {
-  cudaSetDevice(device_);
-  if (comm_ == nullptr) return finish(aborted_communicator());
-  finish(
-      nccl_status(ncclBroadcast(data, data, static_cast<std::size_t>(bytes), ncclUint8, root, comm_, stream_),
-                  "ncclBroadcast"));
+  Status s = begin_host_call();
+  if (s.ok() && comm_ == nullptr) s = aborted_communicator();
+  if (s.ok()) {
+    s = nccl_status(
+        ncclBroadcast(data, data, static_cast<std::size_t>(bytes), ncclUint8, root, comm_, stream_),
+        "ncclBroadcast");
+  }
+  finish(s);
 }
 
 void NcclCommunicator::barrier() {
   // An all-reduce of one float is NCCL's barrier.
-  cudaSetDevice(device_);
+  Status s = begin_host_call();
   float* one = nullptr;
-  Status s =
-      cuda_status(cudaMallocAsync(reinterpret_cast<void**>(&one), sizeof(float), stream_), "cudaMallocAsync");
+  if (s.ok()) {
+    s = cuda_status(cudaMallocAsync(reinterpret_cast<void**>(&one), sizeof(float), stream_),
+                    "cudaMallocAsync");
+  }
   if (s.ok()) s = enqueue_all_reduce_sum(one, 1, stream_);
   if (one != nullptr) cudaFreeAsync(one, stream_);
   finish(s);

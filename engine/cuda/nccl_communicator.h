@@ -53,6 +53,10 @@ class NcclCommunicator final : public Communicator {
   int world_size() const override { return world_size_; }
   int device() const { return device_; }
 
+  // The Communicator interface (blocking; tests and set-up). Each first waits
+  // for the device's legacy default stream, where cudaMemcpy and cudaMemset
+  // put the caller's data (a pageable cudaMemcpy can return before it lands),
+  // since the communicator's own stream does not wait for that one.
   void all_reduce_sum(float* data, std::int64_t count) override;
   void all_gather(const float* send, std::int64_t count, float* recv) override;
   void broadcast(void* data, std::int64_t bytes, int root) override;
@@ -81,6 +85,8 @@ class NcclCommunicator final : public Communicator {
  private:
   NcclCommunicator(ncclComm_t comm, int rank, int world_size, int device, cudaStream_t stream)
       : comm_(comm), rank_(rank), world_size_(world_size), device_(device), stream_(stream) {}
+  // Before a blocking collective: this device current, its legacy stream done.
+  Status begin_host_call();
   void finish(Status s);
   static StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> wrap(const std::vector<int>& devices,
                                                                        std::vector<ncclComm_t> comms,

@@ -37,6 +37,10 @@ class CudaLaunchOrderTest : public CudaKernelTest {
     ASSERT_NO_FATAL_FAILURE(alloc_poisoned<float>(kRows * kHidden, &residual_));
     ASSERT_NO_FATAL_FAILURE(alloc_poisoned<float>(kRows * kHidden, &add_));
     PAGODA_ASSERT_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    // The buffers were filled on the legacy stream, which a non-blocking one
+    // does not wait for (cudaMemset and a pageable cudaMemcpy can return
+    // before the device is done).
+    ASSERT_NO_FATAL_FAILURE(sync_device());
   }
   void TearDown() override {
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
@@ -48,6 +52,7 @@ class CudaLaunchOrderTest : public CudaKernelTest {
     PAGODA_ASSERT_CUDA(
         cudaMemcpy(residual_.get(), residual0_.data(), residual_.bytes(), cudaMemcpyHostToDevice));
     PAGODA_ASSERT_CUDA(cudaMemcpy(add_.get(), add0_.data(), add_.bytes(), cudaMemcpyHostToDevice));
+    ASSERT_NO_FATAL_FAILURE(sync_device());  // before stream_ reads them (SetUp says why)
   }
 
   // kLinks x (residual += add; normed = norm(residual); add = normed · wᵀ).

@@ -359,6 +359,49 @@ TEST_F(CudaPrefillAttentionTest, MatchesCpuAndSplitKvKernel) {
   }
 }
 
+// What the batch-invariant mode rests on: a row's output does not depend on
+// the tile that holds it. Each chunk here is 16 rows at positions 64j + 49 ..
+// 64j + 64: as one tile, its warp runs into the key tile from 64(j + 1),
+// wholly masked for the first 15 rows; cut into 15 rows and 1, no warp meets
+// a key tile past its own rows. Each masked tile must be an exact no-op: one
+// that rescaled a row by 1 ± an ulp (an FMA-contracted
+// `max * log2e - max * log2e`) flipped 7 of these 1.2 M bf16 outputs on the
+// emulator, which contracts as nvcc does.
+TEST_F(CudaPrefillAttentionTest, RowsEqualWhateverTileHoldsThem) {
+  std::mt19937 rng(4343);
+  PrefillCase c{16, 8, 128, 16, {}};
+  for (int i = 0; i < 32; ++i)
+    c.seqs.push_back({64 * (i % 4) + 49, 16});
+  const PrefillInputs one_tile = make_inputs(c, rng);  // one 16-row tile per chunk
+  PrefillInputs cut = one_tile;
+  cut.tiles.clear();
+  for (const PrefillTile& t : one_tile.tiles) {
+    ASSERT_EQ(t.num_rows, 16);
+    cut.tiles.push_back({t.first_row, 15, t.first_position, t.block_table_offset});
+    cut.tiles.push_back({t.first_row + 15, 1, t.first_position + 15, t.block_table_offset});
+  }
+  for (const int warp_rows : {16, 32}) {
+    SCOPED_TRACE("rows per warp " + std::to_string(warp_rows));
+    PrefillDeviceInputs d_one, d_cut;
+    ASSERT_NO_FATAL_FAILURE(upload_inputs(one_tile, &d_one));
+    ASSERT_NO_FATAL_FAILURE(upload_inputs(cut, &d_cut));
+    std::vector<std::uint16_t> a, b;
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, one_tile, d_one, &a, warp_rows));
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, cut, d_cut, &b, warp_rows));
+    ASSERT_EQ(a.size(), b.size());
+    std::int64_t differing = 0, first = -1;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (a[i] == b[i]) continue;
+      if (first < 0) first = static_cast<std::int64_t>(i);
+      ++differing;
+    }
+    const std::int64_t row_elems = c.num_heads * c.head_dim;
+    EXPECT_EQ(differing, 0) << "of " << a.size() << " outputs; the first at position "
+                            << (first < 0 ? -1
+                                          : one_tile.positions[static_cast<std::size_t>(first / row_elems)]);
+  }
+}
+
 TEST_F(CudaPrefillAttentionTest, NoTilesWritesNothing) {
   PrefillAttentionParams p;  // num_tiles 0: nothing to do, no pointer touched
   p.num_heads = 8;

@@ -106,6 +106,11 @@ T __ldg(const T* p) {
 inline float __expf(float x) {
   return std::exp(x);
 }
+// Rounded products, never contracted into an FMA (nor is anything else here:
+// the emulator builds with -ffp-contract=off).
+inline float __fmul_rn(float a, float b) {
+  return a * b;
+}
 inline float rsqrtf(float x) {
   return 1.0f / std::sqrt(x);
 }

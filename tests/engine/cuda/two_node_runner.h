@@ -20,10 +20,13 @@ namespace pagoda::cuda::testing {
 
 constexpr int kTwoNodeTp = 2;
 
-// The group's runner options (as one process would run both ranks).
+// The group's runner options (as one process would run both ranks). Each
+// rank's GEMMs take cuBLASLt's untimed pick, so the two-node group and the
+// one-process group it is compared with choose the same algorithms.
 inline CudaRunnerOptions two_node_options() {
   CudaRunnerOptions o;
   o.tensor_parallel_size = kTwoNodeTp;
+  o.tune_gemms = false;
   o.num_kv_blocks = 64;
   o.keep_logits = true;
   o.limits.max_tokens = 64;
