@@ -345,7 +345,7 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
       last_logits_.emplace_back(row, row + config_.vocab_size);
     }
   }
-  sample_pool_.parallel_for(static_cast<std::int64_t>(sampled.size()), [&](std::int64_t i) {
+  const auto take = [&](std::int64_t i) {
     const ScheduledSequence& seq = *sampled[static_cast<std::size_t>(i)];
     SampledToken& out = result.sampled[static_cast<std::size_t>(i)];
     const std::int32_t d = routing.device_row[static_cast<std::size_t>(i)];
@@ -364,7 +364,16 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
     } else {
       out = sampler_.sample(seq, logits + i * stride, config_.vocab_size);
     }
-  });
+  };
+  // Only rows sampled here do real work (a pass over the vocabulary); taking
+  // a device's choice is a copy, which waking the pool would cost more than.
+  const auto num_sampled = static_cast<std::int64_t>(sampled.size());
+  if (routing.any_host) {
+    sample_pool_.parallel_for(num_sampled, take);
+  } else {
+    for (std::int64_t i = 0; i < num_sampled; ++i)
+      take(i);
+  }
   result.forward_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return result;
