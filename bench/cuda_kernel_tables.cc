@@ -192,15 +192,8 @@ bool gemm_shape_table(const ModelConfig& c, double bandwidth, const Effort& e) {
   }
   std::mt19937 rng(2);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  auto random_bf16 = [&](std::int64_t n) {
-    std::vector<std::uint16_t> v(static_cast<std::size_t>(n));
-    for (auto& b : v)
-      b = f32_to_bf16(dist(rng));
-    return v;
-  };
-  const std::vector<std::uint16_t> host_w = random_bf16(max_w), host_x = random_bf16(max_x);
-  auto w = cuda::DeviceBuffer::allocate(host_w.size() * 2, "w");
-  auto x = cuda::DeviceBuffer::allocate(host_x.size() * 2, "x");
+  auto w = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(max_w) * 2, "w");
+  auto x = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(max_x) * 2, "x");
   auto y = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(max_y) * 4, "y");
   auto heuristic = cuda::CublasLtGemm::create(32u << 20);
   auto tuned = cuda::CublasLtGemm::create(32u << 20);
@@ -209,8 +202,11 @@ bool gemm_shape_table(const ModelConfig& c, double bandwidth, const Effort& e) {
     return false;
   }
   (*heuristic)->set_autotune_max_m(0);
-  cudaMemcpy(w->get(), host_w.data(), host_w.size() * 2, cudaMemcpyHostToDevice);
-  cudaMemcpy(x->get(), host_x.data(), host_x.size() * 2, cudaMemcpyHostToDevice);
+  // (The 8B shape's lm_head alone is 622 M weights: too many to draw one by one.)
+  const auto draw = [&] { return f32_to_bf16(dist(rng)); };
+  if (!fill_repeated(w->as<std::uint16_t>(), max_w, draw) ||
+      !fill_repeated(x->as<std::uint16_t>(), max_x, draw))
+    return false;
   std::printf(
       "GEMM (cuBLASLt bf16 -> f32): us per product, heuristic pick / timed pick (%% of copy bandwidth); "
       "ours: the skinny GEMM; inv: the batch-invariant one\n");

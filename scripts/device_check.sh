@@ -7,8 +7,10 @@
 # table. The
 # binaries are built on the development machine (`make device-build`, CUDA
 # arch sm_90, no server) and carried in .devbuild/; the GPU machine has the
-# driver, cuBLAS and NCCL but none of our build dependencies. Logs go to $OUT
-# (or /tmp/pagoda-device), each as soon as its part ends.
+# driver, cuBLAS and NCCL but none of our build dependencies. Logs are
+# written to /tmp/pagoda-device-logs and packed into $OUT/logs.tgz (or
+# /tmp/pagoda-device/logs.tgz) as each part ends: the device tool brings back
+# at most 8 files, and the end of stdout.
 #
 #   bash scripts/device_check.sh [tests|bench|bench8b|hf|all]   (default all)
 #   BENCH_ARGS="..." passes flags to the 0.6B benchmark, BENCH8B_ARGS to the
@@ -19,8 +21,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 what="${1:-all}"
-out="${OUT:-/tmp/pagoda-device}"
-mkdir -p "$out"
+out=/tmp/pagoda-device-logs
+packed="${OUT:-/tmp/pagoda-device}"
+mkdir -p "$out" "$packed"
+pack_logs() { tar czf "$packed/logs.tgz" -C "$out" . 2>/dev/null; }
 bin=.devbuild
 
 # cuBLASLt and NCCL: the toolkit's, else the Python wheels' copies.
@@ -42,7 +46,10 @@ started=$SECONDS
 part_start=0
 deadline=${DEADLINE_S:-500}
 begin() { echo "=== $1"; part_start=$SECONDS; }
-record() { summary+=("$(printf '%-28s %-44s %4ds' "$1" "$2" $((SECONDS - part_start)))"); }
+record() {
+  summary+=("$(printf '%-28s %-44s %4ds' "$1" "$2" $((SECONDS - part_start)))")
+  pack_logs
+}
 # Seconds part may run: its cap, or what is left of the deadline (0: none left).
 allow() {
   local left=$((deadline - (SECONDS - started)))
@@ -55,7 +62,7 @@ limited() {
   limit=$(allow "$1")
   shift
   if [ "$limit" -eq 0 ]; then echo "skipped: the ${deadline} s deadline is spent"; return 125; fi
-  timeout "$limit" "$@"
+  timeout -k 5 "$limit" "$@"
 }
 
 if [ "$what" = tests ] || [ "$what" = all ]; then
@@ -117,8 +124,13 @@ if [ "$what" = bench8b ] || [ "$what" = all ]; then
     kill "$writer" 2>/dev/null
     if ! wait "$writer"; then echo "make-model 8b failed or ran out of time:"; cat "$out/make_model_8b.log"; status=1; fi
   fi
-  # shellcheck disable=SC2086
-  bench 8b bench8b.log 240 --preset 8b --model $model8b --steps 10 ${BENCH8B_ARGS:-}
+  if [ -f $model8b/config.json ]; then
+    # shellcheck disable=SC2086
+    bench 8b bench8b.log 240 --preset 8b --model $model8b --steps 10 ${BENCH8B_ARGS:-}
+  else
+    begin "pagoda_cuda_engine_bench (8b)"
+    record "bench 8b" "skipped: no 8B checkpoint (make_model_8b.log)"
+  fi
 fi
 if [ "$what" = hf ] || [ "$what" = all ]; then
   # Greedy tokens and logprobs against transformers on a random 0.6B-shaped checkpoint.

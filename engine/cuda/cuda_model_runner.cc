@@ -162,6 +162,8 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
       });
   }
   if (o.cuda_graphs) PAGODA_RETURN_IF_ERROR(r.capture_graphs());
+  for (const auto& rank : r.ranks_)
+    rank->stop_tuning_gemms();
   return runner;
 }
 

@@ -45,10 +45,10 @@ struct CudaRunnerOptions {
   double graph_capture_budget_s = 60;   // start-up time for capturing; larger batches past it run
                                         // eagerly (0: no limit; multi-node groups capture every size)
   bool keep_logits = false;             // also copy each step's raw logits for last_logits(); tests only
-  bool tune_gemms = true;               // time cuBLASLt's candidates for each GEMM shape of m <= 512 at
-                                        // its first eager run and keep the fastest (false: its
-                                        // heuristic's first pick, the same in every process, so two
-                                        // runners give the same bits; tests that compare runners)
+  bool tune_gemms = true;               // at start-up, time cuBLASLt's candidates for the decode
+                                        // graphs' GEMM shapes and keep the fastest (later shapes, and
+                                        // all with false, take its heuristic's first pick: the same
+                                        // in every process, so two runners give the same bits)
   bool device_sampling = true;          // sample non-greedy rows on the device (false: on the host)
   bool programmatic_launch = false;     // compute capability 9.0+: kernels launch while the previous
                                         // one finishes (cuda/launch_order.h); off until timed on a GPU

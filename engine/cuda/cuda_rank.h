@@ -92,6 +92,10 @@ class CudaRank {
   Status capture_decode_graph(std::int64_t batch_size);
   std::size_t num_graphs() const { return graphs_.size(); }
   std::int64_t largest_graph() const { return graphs_.empty() ? 0 : graphs_.back().batch_size; }
+  // Ends start-up's timing of cuBLASLt's candidates (the eager run before
+  // each capture times the decode shapes): every GEMM shape met later takes
+  // the heuristic's pick, so no served step stalls to time one.
+  void stop_tuning_gemms() { gemm_->set_autotune_max_m(0); }
 
   // Most logit edits (penalties, bias, bans) one step's device sampling takes.
   static constexpr std::int64_t kMaxSampleEdits = 1 << 18;

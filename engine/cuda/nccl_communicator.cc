@@ -126,6 +126,17 @@ StatusOr<std::vector<std::unique_ptr<NcclCommunicator>>> NcclCommunicator::creat
   const int n = static_cast<int>(devices.size());
   if (n < 1 || first_rank < 0 || first_rank + n > world_size)
     return invalid_argument("NCCL ranks out of range");
+  // Every device is checked before any rank starts joining: ranks queued in
+  // the group below join at ncclGroupEnd, and wait there for ever for a rank
+  // of theirs that never joins.
+  int num_devices = 0;
+  PAGODA_CUDA_RETURN_IF_ERROR(cudaGetDeviceCount(&num_devices));
+  for (const int d : devices) {
+    if (d < 0 || d >= num_devices) {
+      return invalid_argument("CUDA device " + std::to_string(d) + " does not exist (" +
+                              std::to_string(num_devices) + " visible)");
+    }
+  }
   std::vector<ncclComm_t> comms(static_cast<std::size_t>(n), nullptr);
   // Several ranks of one process must initialise inside one group call. The
   // group is closed on every path (an open one would hold back this thread's

@@ -4,7 +4,10 @@
 // and meets the other ranks there: every rank posts its buffers, each computes
 // its result from all of them into scratch (sums in rank order), and only once
 // every rank has read does each write its output, so in-place calls are safe.
-// Ranks joined by ncclCommInitRank meet through the unique id, as NCCL's do.
+// Ranks joined by ncclCommInitRank meet through the unique id, as NCCL's do,
+// and each waits until every rank of the id has joined (at ncclGroupEnd when
+// it joined inside a group); NCCL waits for ever there, the emulator for
+// kJoinWaitS seconds and then fails the process, naming the rule.
 // ncclCommAbort on any rank fails every collective of the clique then waiting
 // or issued later (ncclCommGetAsyncError: ncclRemoteError), as NCCL's do on
 // other nodes when a peer's connections close. (Within one process NCCL would
@@ -15,6 +18,7 @@
 #include <nccl.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -57,14 +61,37 @@ struct Clique {
     cv.notify_all();
   }
 
+  // ncclCommInitRank: a rank has joined.
+  void join() {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++joined;
+    cv.notify_all();
+  }
+  // Waits until every rank has joined, for at most kJoinWaitS seconds; then
+  // fails the process (NCCL would wait for ever), naming `call` and `rank`.
+  void await_all_joined(int rank, const char* call);
+
   const int size;
   std::mutex mutex;
   std::condition_variable cv;
+  int joined = 0;  // ranks that called ncclCommInitRank (ncclCommInitAll: all at once)
   int arrived = 0;
   std::uint64_t generation = 0;
   bool aborted = false;
   std::vector<const void*> sends;
 };
+
+constexpr int kJoinWaitS = 60;
+
+void Clique::await_all_joined(int rank, const char* call) {
+  std::unique_lock<std::mutex> lock(mutex);
+  if (cv.wait_for(lock, std::chrono::seconds(kJoinWaitS), [&] { return joined >= size; })) return;
+  std::fprintf(stderr,
+               "simt: %s: rank %d waited %d s for the %d rank(s) of its %d that never joined; NCCL waits "
+               "for them for ever\n",
+               call, rank, kJoinWaitS, size - joined, size);
+  std::abort();
+}
 
 std::mutex g_cliques_mutex;
 std::map<std::string, std::shared_ptr<Clique>> g_cliques;  // by unique id, for ncclCommInitRank
@@ -87,6 +114,8 @@ namespace {
 // communicator initialisation, so a collective issued inside an open group
 // (which NCCL would hold back until the group ends) means a group was left open.
 thread_local int t_group_depth = 0;
+// Ranks this thread joined inside its open group: they wait at ncclGroupEnd.
+thread_local std::vector<std::pair<std::shared_ptr<Clique>, int>> t_group_joins;
 
 // Held by each captured collective's op: counts the graphs (and their
 // instantiations) that hold it, as NCCL's persistent plans do.
@@ -166,6 +195,7 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
 ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* /*devlist*/) {
   if (ndev < 1) return ncclInvalidArgument;
   auto clique = std::make_shared<Clique>(ndev);
+  clique->joined = ndev;
   for (int i = 0; i < ndev; ++i)
     comms[i] = new ncclComm{clique, i};
   return ncclSuccess;
@@ -174,11 +204,21 @@ ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const int* /*devlist*/
 ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId id, int rank) {
   if (nranks < 1 || rank < 0 || rank >= nranks) return ncclInvalidArgument;
   const std::string key(id.internal, sizeof id.internal);
-  std::lock_guard<std::mutex> lock(g_cliques_mutex);
-  std::shared_ptr<Clique>& clique = g_cliques[key];
-  if (clique == nullptr) clique = std::make_shared<Clique>(nranks);
-  if (clique->size != nranks) return ncclInvalidArgument;
+  std::shared_ptr<Clique> clique;
+  {
+    std::lock_guard<std::mutex> lock(g_cliques_mutex);
+    std::shared_ptr<Clique>& c = g_cliques[key];
+    if (c == nullptr) c = std::make_shared<Clique>(nranks);
+    if (c->size != nranks) return ncclInvalidArgument;
+    clique = c;
+  }
   *comm = new ncclComm{clique, rank};
+  if (t_group_depth > 0) {
+    t_group_joins.emplace_back(clique, rank);
+  } else {
+    clique->join();
+    clique->await_all_joined(rank, "ncclCommInitRank");
+  }
   return ncclSuccess;
 }
 
@@ -209,7 +249,15 @@ ncclResult_t ncclGroupStart() {
 }
 ncclResult_t ncclGroupEnd() {
   if (t_group_depth == 0) return ncclInvalidUsage;
-  --t_group_depth;
+  if (--t_group_depth > 0) return ncclSuccess;
+  // The ranks joined in the group count as joined at once (each may be
+  // another's peer), then each waits for the rest of its clique.
+  std::vector<std::pair<std::shared_ptr<Clique>, int>> joins;
+  joins.swap(t_group_joins);
+  for (auto& [clique, rank] : joins)
+    clique->join();
+  for (auto& [clique, rank] : joins)
+    clique->await_all_joined(rank, "ncclGroupEnd (ncclCommInitRank in the group)");
   return ncclSuccess;
 }
 

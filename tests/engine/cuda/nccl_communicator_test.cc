@@ -87,15 +87,19 @@ TEST(NcclCommunicatorTest, WarmedUpGroupStillSumsAndGathers) {
   check_group(n, /*warm_up=*/true);
 }
 
-// A failure inside create_ranks' group call (here a device that does not
-// exist) is an error that leaves the thread's NCCL state clean: no group left
-// open to swallow its later collectives.
+// A device that does not exist is an error before any rank joins (NCCL would
+// have rank 0 wait for ever at the group's end for the rank that cannot), and
+// leaves the thread's NCCL state clean: no group left open to swallow its
+// later collectives.
 TEST(NcclCommunicatorTest, FailedRankInitLeavesNoGroupOpen) {
   if (list_devices().empty()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
   auto id = NcclCommunicator::new_unique_id();
   ASSERT_TRUE(id.ok()) << id.status().to_string();
   auto failed = NcclCommunicator::create_ranks({0, 1 << 20}, *id, 0, 2);
-  EXPECT_FALSE(failed.ok());
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kInvalidArgument) << failed.status().to_string();
+  EXPECT_NE(failed.status().message().find("device 1048576 does not exist"), std::string::npos)
+      << failed.status().to_string();
   // A collective on this same thread runs (NCCL would hold it back in a group).
   auto group = NcclCommunicator::create_group({0});
   ASSERT_TRUE(group.ok()) << group.status().to_string();
