@@ -23,16 +23,26 @@ StatusOr<CudaMemoryPlan> plan_device_memory(const MemoryPlanInputs& in) {
   if (in.kv_bytes_per_block <= 0 || in.block_size <= 0) return internal_error("memory plan: empty KV block");
   CudaMemoryPlan plan;
   plan.in = in;
-  const std::int64_t in_use = in.total_bytes - in.free_bytes;
-  const auto allowed =
-      static_cast<std::int64_t>(static_cast<double>(in.total_bytes) * in.utilization) - in_use;
+  const auto budget = static_cast<std::int64_t>(static_cast<double>(in.total_bytes) * in.utilization);
+  const std::int64_t free_at_start = in.total_bytes - in.in_use_at_start;
+  if (budget > free_at_start && in.exact_num_blocks == 0) {  // (an exact count needs only to fit)
+    const double most = static_cast<double>(free_at_start) / static_cast<double>(in.total_bytes);
+    return resource_exhausted("--gpu-memory-utilization " + std::to_string(in.utilization).substr(0, 4) +
+                              " asks for " + gib(budget) + " of this GPU's " + gib(in.total_bytes) +
+                              ", but only " + gib(free_at_start) + " was free at start (" +
+                              gib(in.in_use_at_start) +
+                              " in use by other processes and this one's CUDA context); use at most " +
+                              std::to_string(std::floor(most * 100) / 100).substr(0, 4) + " or free the GPU");
+  }
+  const std::int64_t held = std::max<std::int64_t>(0, in.total_bytes - in.free_bytes - in.in_use_at_start);
+  const std::int64_t allowed = budget - held;
   const std::int64_t fixed = in.weight_bytes + in.workspace_bytes;
   if (fixed > allowed) {
     std::string msg = "the model does not fit: " + gib(in.weight_bytes) + " of weights and " +
                       gib(in.workspace_bytes) + " of workspaces per GPU, but only " +
                       gib(std::max<std::int64_t>(allowed, 0)) + " may be used (" + gib(in.total_bytes) +
-                      " total x utilization " + std::to_string(in.utilization) + ", " + gib(in_use) +
-                      " already in use)";
+                      " total x utilization " + std::to_string(in.utilization) + ", " + gib(held) +
+                      " already held by this process)";
     const std::int64_t room = allowed - in.workspace_bytes;
     if (room > 0 && in.total_weight_bytes_tp1 > 0) {
       const auto tp = static_cast<std::int64_t>(
@@ -63,9 +73,9 @@ StatusOr<CudaMemoryPlan> plan_device_memory(const MemoryPlanInputs& in) {
     return resource_exhausted("the KV cache holds " + std::to_string(tokens) + " tokens (" +
                               std::to_string(blocks) + " blocks of " + std::to_string(in.block_size) + ", " +
                               gib(kv) + "), fewer than one sequence of max_model_len " +
-                              std::to_string(in.max_model_len) + "; use --max-model-len " +
-                              std::to_string(tokens) +
-                              " or less, a higher --gpu-memory-utilization, or more GPUs with --tp");
+                              std::to_string(in.max_model_len) + "; use " +
+                              (tokens > 0 ? "--max-model-len " + std::to_string(tokens) + " or less, " : "") +
+                              "a higher --gpu-memory-utilization, or more GPUs with --tp");
   }
   plan.num_kv_blocks = static_cast<std::int32_t>(blocks);
   plan.kv_bytes = blocks * in.kv_bytes_per_block;
@@ -75,7 +85,7 @@ StatusOr<CudaMemoryPlan> plan_device_memory(const MemoryPlanInputs& in) {
 std::string CudaMemoryPlan::describe() const {
   const std::int64_t tokens = static_cast<std::int64_t>(num_kv_blocks) * in.block_size;
   std::string s;
-  s += "device memory: " + gib(in.total_bytes) + " total, " + gib(in.free_bytes) +
+  s += "device memory: " + gib(in.total_bytes) + " total, " + gib(in.total_bytes - in.in_use_at_start) +
        " free at start, utilization " + std::to_string(in.utilization).substr(0, 4) + "\n";
   s += "  weights     " + gib(in.weight_bytes) + "\n";
   s += "  workspaces  " + gib(in.workspace_bytes) + "\n";

@@ -1,8 +1,11 @@
 // CudaMemoryPlan: how one GPU's memory is split between weights, step
 // workspaces and KV-cache blocks, decided at start-up from the device's total
-// and free memory as vLLM does: (total * utilization) minus what is already in
-// use, minus weights and workspaces, goes to KV blocks. Pure arithmetic (no
-// CUDA calls) so it is tested without a device. Start-up thread only.
+// and free memory. As in vLLM, the utilization is this process's own budget:
+// total * utilization, less what the process already holds (NCCL buffers,
+// cuBLASLt workspace), less weights and workspaces, goes to KV blocks; other
+// processes' memory does not count against it (two servers at 0.45 share a
+// GPU) but must leave the budget free. Pure arithmetic (no CUDA calls) so it
+// is tested without a device. Start-up thread only.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +18,8 @@ namespace pagoda::cuda {
 struct MemoryPlanInputs {
   std::int64_t total_bytes = 0;             // the device's memory
   std::int64_t free_bytes = 0;              // free now (after our CUDA context exists)
+  std::int64_t in_use_at_start = 0;         // in use when this process first asked (other processes'
+                                            // memory and our new CUDA context)
   double utilization = 0.9;                 // fraction of total this process may use
   std::int64_t weight_bytes = 0;            // this rank's weights
   std::int64_t workspace_bytes = 0;         // activations, attention and GEMM workspaces, logits

@@ -76,6 +76,15 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
           std::to_string(s.inter_size) + " per rank");
     }
   }
+  // What others hold on each GPU before this process allocates (its CUDA
+  // context aside): --gpu-memory-utilization budgets this process alone.
+  std::vector<std::int64_t> in_use_at_start;
+  for (const int d : r.devices_) {
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaSetDevice(d));
+    std::size_t free_bytes = 0, total_bytes = 0;
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+    in_use_at_start.push_back(static_cast<std::int64_t>(total_bytes - free_bytes));
+  }
   std::vector<std::unique_ptr<NcclCommunicator>> comms;
   if ((tp > 1 || o.nccl_at_tp1) && o.nccl_unique_id.empty()) {
     PAGODA_ASSIGN_OR_RETURN(comms, NcclCommunicator::create_group(r.devices_));
@@ -111,6 +120,7 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     MemoryPlanInputs in;
     in.total_bytes = static_cast<std::int64_t>(total_bytes);
     in.free_bytes = static_cast<std::int64_t>(free_bytes);
+    in.in_use_at_start = in_use_at_start[static_cast<std::size_t>(i)];
     in.utilization = o.gpu_memory_utilization;
     in.weight_bytes = CudaWeights::bytes_needed(r.config_, s);
     in.workspace_bytes = CudaRank::workspace_bytes(r.config_, s, lim, !comms.empty(), r.kernel_choices());

@@ -32,6 +32,40 @@ TEST(CudaMemoryPlanTest, KvGetsWhatTheUtilizationLeaves) {
   EXPECT_NE(p->describe().find("blocks"), std::string::npos);
 }
 
+// The utilization is this process's budget, whatever other processes hold:
+// a second server at 0.45 beside one holding 63 GiB gets the same KV blocks
+// as the first; what this process already holds counts against its budget.
+TEST(CudaMemoryPlanTest, UtilizationBudgetsThisProcessAlone) {
+  MemoryPlanInputs first = h200_like();
+  first.utilization = 0.45;
+  first.in_use_at_start = 1 * kGiB;  // our context
+  first.free_bytes = 138 * kGiB;     // and 1 GiB of NCCL buffers and cuBLASLt workspace since
+  MemoryPlanInputs second = first;
+  second.in_use_at_start = 64 * kGiB;  // the first server's 63 GiB, our context
+  second.free_bytes = 75 * kGiB;
+  StatusOr<CudaMemoryPlan> a = plan_device_memory(first), b = plan_device_memory(second);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  // 140 * 0.45 = 63 GiB, 1 held, 18 fixed: 44 GiB of KV each.
+  const std::int64_t kv = static_cast<std::int64_t>(140 * kGiB * 0.45) - 1 * kGiB - 18 * kGiB;
+  EXPECT_EQ(a->num_kv_blocks, kv / first.kv_bytes_per_block);
+  EXPECT_EQ(b->num_kv_blocks, a->num_kv_blocks);
+}
+
+// A budget larger than what other processes left free is refused, naming the
+// utilization that would fit (as vLLM refuses it).
+TEST(CudaMemoryPlanTest, BudgetBeyondWhatOthersLeftIsRefused) {
+  MemoryPlanInputs in = h200_like();
+  in.in_use_at_start = 70 * kGiB;  // another server holds half the GPU
+  in.free_bytes = 69 * kGiB;
+  StatusOr<CudaMemoryPlan> p = plan_device_memory(in);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(p.status().message().find("use at most 0.50"), std::string::npos) << p.status().message();
+  in.utilization = 0.5;
+  EXPECT_TRUE(plan_device_memory(in).ok());
+}
+
 TEST(CudaMemoryPlanTest, CapAndExactCountAreHonoured) {
   MemoryPlanInputs in = h200_like();
   in.kv_cache_bytes_limit = 16 * kGiB;
@@ -60,6 +94,15 @@ TEST(CudaMemoryPlanTest, KvTooSmallForOneSequenceNamesTheLengthThatFits) {
   StatusOr<CudaMemoryPlan> p = plan_device_memory(in);
   ASSERT_FALSE(p.ok());
   EXPECT_NE(p.status().message().find("--max-model-len 16000"), std::string::npos) << p.status().message();
+}
+
+TEST(CudaMemoryPlanTest, NoRoomForOneBlockAdvisesNoLengthOfZero) {
+  MemoryPlanInputs in = h200_like();
+  in.kv_cache_bytes_limit = in.kv_bytes_per_block / 2;
+  StatusOr<CudaMemoryPlan> p = plan_device_memory(in);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message().find("--max-model-len 0"), std::string::npos) << p.status().message();
+  EXPECT_NE(p.status().message().find("--gpu-memory-utilization"), std::string::npos) << p.status().message();
 }
 
 TEST(CudaMemoryPlanTest, ExactCountBeyondFreeMemoryIsRefused) {
