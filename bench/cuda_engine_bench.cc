@@ -9,7 +9,7 @@
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
 //                            [--context 512] [--steps 20] [--batches 1,8,64,256]
 //                            [--sampled-batches 1,64] [--nccl 0] [--pdl 0] [--fused 1]
-//                            [--invariant 0] [--tables 1] [--quick 0]
+//                            [--invariant 0] [--tables 1] [--quick 0] [--profile 0]
 // --sampled-batches: decode again at these batch sizes with temperature 0.8
 // and top_p 0.95 (the device sampler instead of the argmax).
 // --nccl 1: tp 1 through a one-rank NCCL group (collectives and the logits
@@ -22,12 +22,17 @@
 // --invariant 1: the batch-invariant mode (--batch-invariant), to measure
 // what it costs.
 // --tables 0: no kernel tables (runs that compare a runner option).
+// --profile 1: the first timed step of each measurement (the prefill, then
+// each decode batch in order) between cudaProfilerStart and cudaProfilerStop,
+// for `ncu --profile-from-start off` (scripts/ncu_summary.py splits its
+// kernels into those steps); the timings of such a run mean nothing.
 // --quick 1: a smoke run of the bench itself, not a measurement: small
 // ceilings, one timed launch per entry, one prefill, m = 1, 8 in the GEMM
 // table and short contexts in the attention table (its test runs it so on
 // the SIMT emulator).
 // Ends with the results as one markdown table (rows start with "| "), which
 // scripts/device_check.sh gathers from every run into its summary.
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -126,7 +131,7 @@ std::string summary_row(const std::string& shape, const std::string& step, doubl
 int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
   int prompt_len = 2048, context = 512, steps = 20;
-  bool nccl = false, programmatic = false, fused = true, invariant = false, tables = true;
+  bool nccl = false, programmatic = false, fused = true, invariant = false, tables = true, profile = false;
   Effort effort;
   std::vector<std::int32_t> batches = {1, 8, 64, 256};
   std::vector<std::int32_t> sampled_batches = {1, 64};
@@ -152,6 +157,8 @@ int main(int argc, char** argv) {
       invariant = v == "1";
     } else if (a == "--nccl") {
       nccl = v == "1";
+    } else if (a == "--profile") {
+      profile = v == "1";
     } else if (a == "--tables") {
       tables = v == "1";
     } else if (a == "--quick") {
@@ -239,6 +246,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> summary;
 
   Driver driver(**runner);
+  // One step, between the profiler's start and stop when profiling.
+  auto step_profiled = [&](std::vector<Seq>& seqs, bool first, const std::string& what) {
+    if (!(profile && first)) return driver.step(seqs);
+    std::printf("profiled step: %s\n", what.c_str());
+    cudaProfilerStart();
+    const bool ok = driver.step(seqs);
+    cudaProfilerStop();
+    return ok;
+  };
   const double layer_params = static_cast<double>(c.num_parameters()) - static_cast<double>(c.vocab_size) *
                                                                             c.hidden_size *
                                                                             (c.tie_word_embeddings ? 1 : 2);
@@ -248,7 +264,7 @@ int main(int argc, char** argv) {
     driver.reset();
     std::vector<Seq> seqs = {driver.make(prompt_len, rep)};
     auto t = Clock::now();
-    if (!driver.step(seqs)) return 1;
+    if (!step_profiled(seqs, rep == 1, "prefill " + std::to_string(prompt_len))) return 1;
     if (rep > 0) prefill_s.push_back(seconds_since(t));
     if (rep > 0) prefill_dev_ms.push_back((*runner)->last_step_device_ms());
   }
@@ -282,7 +298,7 @@ int main(int argc, char** argv) {
     std::vector<double> step_s, device_ms;
     for (int i = 0; i < steps; ++i) {
       auto t = Clock::now();
-      if (!driver.step(seqs)) return false;
+      if (!step_profiled(seqs, i == 0, "decode batch " + std::to_string(b) + label)) return false;
       step_s.push_back(seconds_since(t));
       device_ms.push_back((*runner)->last_step_device_ms());
     }

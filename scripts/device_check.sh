@@ -12,7 +12,7 @@
 # /tmp/pagoda-device/logs.tgz) as each part ends: the device tool brings back
 # at most 8 files, and the end of stdout.
 #
-#   bash scripts/device_check.sh [tests|bench|bench8b|hf|all]   (default all)
+#   bash scripts/device_check.sh [tests|bench|bench8b|hf|profile|all]   (default all)
 #   BENCH_ARGS="..." passes flags to the 0.6B benchmark, BENCH8B_ARGS to the
 #   8B one (see bench/cuda_engine_bench.cc).
 #   DEADLINE_S (default 500): seconds the whole run may take. Each part gets
@@ -42,6 +42,7 @@ nvidia-smi --query-gpu=name,memory.total,memory.used,clocks.sm,clocks.mem,temper
 status=0
 summary=()  # one line per part: name, result, seconds
 tables=()   # the benchmark logs of this run (each ends with a markdown table)
+profiles=() # kernel-time tables from ncu (scripts/ncu_summary.py)
 started=$SECONDS
 part_start=0
 deadline=${DEADLINE_S:-500}
@@ -153,6 +154,38 @@ if [ "$what" = hf ] || [ "$what" = all ]; then
     record "hf_crosscheck" "FAILED (see hf_crosscheck.log)"
   fi
 fi
+if [ "$what" = profile ] || [ "$what" = all ]; then
+  # Where a step's device time goes: Nsight Compute times every kernel of the
+  # steps the bench brackets (--profile 1), scripts/ncu_summary.py sums them
+  # by kernel. The 8B shape at batch 1 (the decode goal) when its checkpoint
+  # is there, then the 0.6B shape.
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  profile() {  # NAME CAP bench flags...
+    local name=$1 cap=$2 rc=0
+    shift 2
+    begin "ncu profile ($name)"
+    if [ -z "$ncu" ]; then
+      record "profile $name" "skipped: no ncu on this machine"
+      return
+    fi
+    limited "$cap" "$ncu" --profile-from-start off --clock-control none --csv --print-units base \
+      --metrics gpu__time_duration.sum --log-file "$out/ncu_$name.csv" \
+      "$bin/pagoda_cuda_engine_bench" --profile 1 --tables 0 --steps 2 "$@" >"$out/profile_$name.log" 2>&1 || rc=$?
+    if [ $rc -eq 0 ] && python3 scripts/ncu_summary.py "$out/ncu_$name.csv" "$out/profile_$name.log" \
+      >"$out/profile_$name.md" 2>&1; then
+      profiles+=("$out/profile_$name.md")
+      record "profile $name" "ok ($(grep -c '^profiled step' "$out/profile_$name.log") steps)"
+    else
+      status=1
+      tail -5 "$out/profile_$name.log"
+      record "profile $name" "exit $rc (see profile_$name.log)"
+    fi
+  }
+  if [ -f $model8b/config.json ]; then
+    profile 8b 120 --preset 8b --model $model8b --prompt-len 512 --batches 1,64 --sampled-batches 1
+  fi
+  profile 0.6b 90 --prompt-len 2048 --batches 1,64 --sampled-batches 1
+fi
 if [ "$what" = all ]; then
   # Last, with what time is left: without the decode fusion (norms and
   # residual adds inside the skinny GEMMs), to see what it gains.
@@ -161,6 +194,11 @@ if [ "$what" = all ]; then
   bench "0.6b, --invariant 1" bench_invariant.log 60 --invariant 1 --tables 0 --batches 1,64 --sampled-batches 1
 fi
 
+if [ ${#profiles[@]} -gt 0 ]; then
+  echo
+  echo "=== kernel time per profiled step (ncu; kernels serialised, launch gaps excluded)"
+  cat "${profiles[@]}"
+fi
 echo
 echo "=== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), $(date -u +%F), $((SECONDS - started)) s)"
 printf '%s\n' "${summary[@]}"
