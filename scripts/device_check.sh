@@ -23,8 +23,9 @@ cd "$(dirname "$0")/.." || exit 1
 what="${1:-all}"
 out=/tmp/pagoda-device-logs
 packed="${OUT:-/tmp/pagoda-device}"
+rm -rf "$out"  # a warm machine keeps the last run's
 mkdir -p "$out" "$packed"
-pack_logs() { tar czf "$packed/logs.tgz" -C "$out" . 2>/dev/null; }
+pack_logs() { tar czf "$packed/logs.tgz.part" -C "$out" . 2>/dev/null && mv "$packed/logs.tgz.part" "$packed/logs.tgz"; }
 bin=.devbuild
 
 # cuBLASLt and NCCL: the toolkit's, else the Python wheels' copies.
@@ -111,7 +112,8 @@ if { [ "$what" = bench8b ] || [ "$what" = all ]; } && [ ! -f $model8b/config.jso
   # (the wall-clock part of their steps) keeps the lower half to itself.
   pin=()
   cores=$(nproc)
-  if command -v taskset >/dev/null && [ "$cores" -ge 4 ]; then pin=(taskset -c "$((cores / 2))-$((cores - 1))"); fi
+  upper="$((cores / 2))-$((cores - 1))"
+  if [ "$cores" -ge 4 ] && taskset -c "$upper" true 2>/dev/null; then pin=(taskset -c "$upper"); fi
   nice -n 10 "${pin[@]}" "$bin/pagoda" make-model --preset 8b -o $model8b >"$out/make_model_8b.log" 2>&1 &
   writer=$!
 fi
@@ -168,7 +170,8 @@ if [ "$what" = profile ] || [ "$what" = all ]; then
       record "profile $name" "skipped: no ncu on this machine"
       return
     fi
-    limited "$cap" "$ncu" --profile-from-start off --clock-control none --csv --print-units base \
+    limited "$cap" "$ncu" --profile-from-start off --clock-control none --cache-control none --csv \
+      --print-units base \
       --metrics gpu__time_duration.sum --log-file "$out/ncu_$name.csv" \
       "$bin/pagoda_cuda_engine_bench" --profile 1 --tables 0 --steps 2 "$@" >"$out/profile_$name.log" 2>&1 || rc=$?
     if [ $rc -eq 0 ] && python3 scripts/ncu_summary.py "$out/ncu_$name.csv" "$out/profile_$name.log" \
@@ -177,8 +180,8 @@ if [ "$what" = profile ] || [ "$what" = all ]; then
       record "profile $name" "ok ($(grep -c '^profiled step' "$out/profile_$name.log") steps)"
     else
       status=1
-      tail -5 "$out/profile_$name.log"
-      record "profile $name" "exit $rc (see profile_$name.log)"
+      tail -5 "$out/profile_$name.log" "$out/ncu_$name.csv" "$out/profile_$name.md" 2>/dev/null
+      record "profile $name" "exit $rc (profile_$name.log, ncu_$name.csv)"
     fi
   }
   if [ -f $model8b/config.json ]; then

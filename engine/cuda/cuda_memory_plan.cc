@@ -42,7 +42,8 @@ StatusOr<CudaMemoryPlan> plan_device_memory(const MemoryPlanInputs& in) {
                       gib(in.workspace_bytes) + " of workspaces per GPU, but only " +
                       gib(std::max<std::int64_t>(allowed, 0)) + " may be used (" + gib(in.total_bytes) +
                       " total x utilization " + std::to_string(in.utilization) + ", " + gib(held) +
-                      " already held by this process)";
+                      " allocated since this process started: its NCCL buffers and cuBLASLt workspace, or "
+                      "another process's allocations in the meantime)";
     const std::int64_t room = allowed - in.workspace_bytes;
     if (room > 0 && in.total_weight_bytes_tp1 > 0) {
       const auto tp = static_cast<std::int64_t>(
@@ -70,12 +71,17 @@ StatusOr<CudaMemoryPlan> plan_device_memory(const MemoryPlanInputs& in) {
   blocks = std::min<std::int64_t>(blocks, 1 << 24);
   const std::int64_t tokens = blocks * in.block_size;
   if (blocks < 1 || tokens < in.max_model_len) {
+    // What would make room: a shorter max_model_len (when a block fits at
+    // all), then whatever bounded the cache.
+    std::string advice;
+    if (tokens > 0) advice = "--max-model-len " + std::to_string(tokens) + " or less, ";
+    const bool capped = in.kv_cache_bytes_limit > 0 && kv == in.kv_cache_bytes_limit;
+    advice += capped ? "a larger --kv-cache-bytes" : "a higher --gpu-memory-utilization";
+    advice += ", or more GPUs with --tp";
     return resource_exhausted("the KV cache holds " + std::to_string(tokens) + " tokens (" +
                               std::to_string(blocks) + " blocks of " + std::to_string(in.block_size) + ", " +
                               gib(kv) + "), fewer than one sequence of max_model_len " +
-                              std::to_string(in.max_model_len) + "; use " +
-                              (tokens > 0 ? "--max-model-len " + std::to_string(tokens) + " or less, " : "") +
-                              "a higher --gpu-memory-utilization, or more GPUs with --tp");
+                              std::to_string(in.max_model_len) + "; use " + advice);
   }
   plan.num_kv_blocks = static_cast<std::int32_t>(blocks);
   plan.kv_bytes = blocks * in.kv_bytes_per_block;

@@ -96,13 +96,17 @@ TEST(CudaMemoryPlanTest, KvTooSmallForOneSequenceNamesTheLengthThatFits) {
   EXPECT_NE(p.status().message().find("--max-model-len 16000"), std::string::npos) << p.status().message();
 }
 
-TEST(CudaMemoryPlanTest, NoRoomForOneBlockAdvisesNoLengthOfZero) {
+// With --kv-cache-bytes too small for one block: no "--max-model-len 0", and
+// the cap, not the utilization, is what to raise.
+TEST(CudaMemoryPlanTest, CapTooSmallForOneBlockAdvisesALargerCap) {
   MemoryPlanInputs in = h200_like();
   in.kv_cache_bytes_limit = in.kv_bytes_per_block / 2;
   StatusOr<CudaMemoryPlan> p = plan_device_memory(in);
   ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.status().message().find("--max-model-len 0"), std::string::npos) << p.status().message();
-  EXPECT_NE(p.status().message().find("--gpu-memory-utilization"), std::string::npos) << p.status().message();
+  EXPECT_EQ(p.status().message().find("--max-model-len"), std::string::npos) << p.status().message();
+  EXPECT_NE(p.status().message().find("a larger --kv-cache-bytes"), std::string::npos)
+      << p.status().message();
+  EXPECT_EQ(p.status().message().find("--gpu-memory-utilization"), std::string::npos) << p.status().message();
 }
 
 TEST(CudaMemoryPlanTest, ExactCountBeyondFreeMemoryIsRefused) {

@@ -106,10 +106,14 @@ T __ldg(const T* p) {
 inline float __expf(float x) {
   return std::exp(x);
 }
-// Rounded products, never contracted into an FMA (nor is anything else here:
-// the emulator builds with -ffp-contract=off).
+// The rounded product, never fused into an FMA with what follows (the
+// emulator's kernels are compiled contracting, as nvcc's are).
 inline float __fmul_rn(float a, float b) {
-  return a * b;
+  float r = a * b;
+#if defined(__x86_64__)
+  asm("" : "+x"(r));  // the compiler cannot see through it, so cannot fuse it
+#endif
+  return r;
 }
 inline float rsqrtf(float x) {
   return 1.0f / std::sqrt(x);

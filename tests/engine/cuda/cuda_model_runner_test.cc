@@ -546,7 +546,9 @@ TEST(CudaModelRunnerTest, ModelTooLargeForKvIsRefusedWithAdvice) {
   auto r = CudaModelRunner::create(m.config, m.checkpoint, o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
-  EXPECT_NE(r.status().message().find("--max-model-len"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("max_model_len 256"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("a larger --kv-cache-bytes"), std::string::npos)
+      << r.status().message();
 }
 
 }  // namespace
