@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 
 #include "cuda/device_math.cuh"
@@ -125,6 +126,93 @@ __global__ void __launch_bounds__(kThreads) skinny_gemm_kernel(SkinnyGemmParams 
   }
 }
 
+// More than kSkinnyGemmMaxFusedRows rows (plain y = x · wᵀ only): each warp
+// takes kWarpWeightRows weight rows at once, so that each x chunk a lane loads
+// serves that many weight chunks. With one weight row per warp, 8 rows of x
+// meant eight 16-byte x loads per 16-byte weight load, which L1 could not
+// keep up with (cuBLASLt was faster from m = 8, docs/performance.md).
+constexpr int kWarpWeightRows = 4;
+// 16-byte chunks in flight per weight row and lane: two, but one at 8 rows,
+// which would otherwise spill under two blocks' 128 registers.
+template <int kRows>
+constexpr int kTiledUnroll = kRows >= 8 ? 1 : 2;
+
+template <int kRows>
+__global__ void __launch_bounds__(kThreads, 2) skinny_gemm_tiled_kernel(SkinnyGemmParams p) {
+  constexpr int kUnrollT = kTiledUnroll<kRows>;
+  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+  const std::int64_t warp = static_cast<std::int64_t>(blockIdx.x) * kWarps + threadIdx.x / kWarpSize;
+  const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * kWarps;
+  const std::int64_t groups = (p.n + kWarpWeightRows - 1) / kWarpWeightRows;
+  if (warp < groups) {
+    for (int j = 0; j < kWarpWeightRows; ++j) {
+      if (warp * kWarpWeightRows + j < p.n) prefetch_row(p, warp * kWarpWeightRows + j, lane);
+    }
+  }
+  await_previous_grid();
+  const std::int64_t chunks = p.k / 8;
+  for (std::int64_t g = warp; g < groups; g += num_warps) {
+    const std::int64_t row0 = g * kWarpWeightRows;
+    // acc[r][j]: x row r · weight row row0 + j (rows past n read as zeros).
+    float acc[kRows][kWarpWeightRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int j = 0; j < kWarpWeightRows; ++j)
+        acc[r][j] = 0.0f;
+    }
+    const uint4* w = reinterpret_cast<const uint4*>(p.w + row0 * p.ldw);  // row j at w + j * row_chunks
+    const std::int64_t row_chunks = p.ldw / 8;
+    for (std::int64_t c0 = lane; c0 < chunks; c0 += kWarpSize * kUnrollT) {
+      uint4 wv[kUnrollT][kWarpWeightRows];
+#pragma unroll
+      for (int u = 0; u < kUnrollT; ++u) {
+        const std::int64_t c = c0 + u * kWarpSize;
+#pragma unroll
+        for (int j = 0; j < kWarpWeightRows; ++j)
+          wv[u][j] = c < chunks && row0 + j < p.n ? __ldg(w + j * row_chunks + c) : make_uint4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnrollT; ++u) {
+        const std::int64_t c = c0 + u * kWarpSize;
+        if (c >= chunks) break;
+        float wf[kWarpWeightRows][8];
+#pragma unroll
+        for (int j = 0; j < kWarpWeightRows; ++j)
+          bf16x8_to_f32(wv[u][j], wf[j]);
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+          float xf[8];
+          bf16x8_to_f32(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
+#pragma unroll
+          for (int j = 0; j < kWarpWeightRows; ++j) {
+#pragma unroll
+            for (int e = 0; e < 8; ++e)
+              acc[r][j] += wf[j][e] * xf[e];
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int j = 0; j < kWarpWeightRows; ++j)
+        acc[r][j] = warp_sum(acc[r][j]);
+    }
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+        for (int j = 0; j < kWarpWeightRows; ++j) {
+          if (row0 + j >= p.n) continue;
+          float* y = p.y + r * p.ldy + row0 + j;
+          *y = p.accumulate ? *y + acc[r][j] : acc[r][j];
+        }
+      }
+    }
+  }
+}
+
 template <int kRows>
 cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOrder order) {
   int sms = p.num_sms;
@@ -145,8 +233,12 @@ cudaError_t launch_rows(const SkinnyGemmParams& p, cudaStream_t stream, LaunchOr
       return launch_kernel(skinny_gemm_kernel<kRows, true, false>, blocks, kThreads, 0, stream, order, p);
     if (norm)
       return launch_kernel(skinny_gemm_kernel<kRows, false, true>, blocks, kThreads, smem, stream, order, p);
-  } else if (swiglu || norm) {
-    return cudaErrorInvalidValue;  // skinny_gemm_supports refused it
+  } else {
+    if (swiglu || norm) return cudaErrorInvalidValue;  // skinny_gemm_supports refused it
+    const std::int64_t groups = (p.n + kWarpWeightRows - 1) / kWarpWeightRows;
+    const std::int64_t tiled_blocks = std::min<std::int64_t>((groups + kWarps - 1) / kWarps, 8LL * sms);
+    return launch_kernel(skinny_gemm_tiled_kernel<kRows>, static_cast<unsigned>(tiled_blocks), kThreads, 0,
+                         stream, order, p);
   }
   return launch_kernel(skinny_gemm_kernel<kRows, false, false>, blocks, kThreads, 0, stream, order, p);
 }

@@ -1,8 +1,10 @@
 // y = x · wᵀ for a handful of rows (decode batches): x [m, k] bf16, w [n, k]
 // bf16, y [m, n] f32, f32 accumulation. Memory-bound: every weight is read
-// once with 16-byte loads, each warp streaming whole weight rows, so a step's
-// projections run near the copy bandwidth where cuBLASLt's small-m kernels
-// reach 7-25% of it (docs/performance.md). Stream-ordered; no host sync.
+// once with 16-byte loads, each warp streaming whole weight rows (four at a
+// time past kSkinnyGemmMaxFusedRows rows, so that each x chunk serves four), so
+// a step's projections run near the copy bandwidth where cuBLASLt's small-m
+// kernels reach 7-25% of it (docs/performance.md). Stream-ordered; no host
+// sync.
 //
 // Fused forms, each equal bit for bit to the kernels it replaces: an RMSNorm
 // prologue (x made from an f32 residual as add_rms_norm makes it), a residual
