@@ -6,8 +6,8 @@
 // cuBLASLt's candidates on the first call (skinny decode GEMMs, where the
 // heuristic's first pick can be far from the best), otherwise the heuristic's
 // first pick. Timing stalls that call for a few to tens of ms, so the runner
-// times only at start-up (set_autotune_max_m(0) after). Owned and used by one thread, on the device that was
-// current when it was created.
+// times only at start-up (set_autotune_max_m(0) after). Owned and used by one
+// thread, on the device that was current when it was created.
 #pragma once
 
 #include <cublasLt.h>
