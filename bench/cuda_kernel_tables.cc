@@ -98,45 +98,74 @@ bool upload(const std::vector<T>& host, cuda::DeviceBuffer* dst) {
                "cudaMemcpy");
 }
 
-// Decode attention for `batch` rows of `context` positions each, their blocks
-// scattered over the cache; ms per launch, -1 on failure.
-double time_decode_attention(const ModelConfig& c, int num_sms, std::int64_t batch, std::int64_t context,
-                             const Effort& e, std::int64_t* num_splits) {
-  constexpr std::int64_t bs = AttentionInputs::kBlockSize;
-  const std::int64_t per_seq = (context + bs - 1) / bs;
-  std::mt19937 rng(3);
+// `batch` decode rows of `context` positions each, their blocks scattered
+// over the cache: the index arrays of both decode forms (split-KV, and the
+// batch-invariant mode's one-token prefill tiles).
+struct DecodeInputs {
   AttentionInputs in;
-  if (!in.make(c, batch * per_seq, batch, rng)) return -1;
-  const std::vector<std::int32_t> tables = scattered_blocks(batch * per_seq, rng);
-  std::vector<std::int32_t> offsets, positions;
-  for (std::int64_t i = 0; i < batch; ++i) {
-    offsets.push_back(static_cast<std::int32_t>(i * per_seq));
-    positions.push_back(static_cast<std::int32_t>(context - 1));
+  cuda::DeviceBuffer tables, offsets, positions, tiles;
+  std::int64_t batch = 0, context = 0;
+  bool make(const ModelConfig& c, std::int64_t num_rows, std::int64_t num_positions) {
+    batch = num_rows;
+    context = num_positions;
+    constexpr std::int64_t bs = AttentionInputs::kBlockSize;
+    const std::int64_t per_seq = (context + bs - 1) / bs;
+    std::mt19937 rng(3);
+    if (!in.make(c, batch * per_seq, batch, rng)) return false;
+    std::vector<std::int32_t> row_offsets, row_positions;
+    std::vector<cuda::PrefillTile> row_tiles;
+    for (std::int64_t i = 0; i < batch; ++i) {
+      const auto offset = static_cast<std::int32_t>(i * per_seq);
+      row_offsets.push_back(offset);
+      row_positions.push_back(static_cast<std::int32_t>(context - 1));
+      row_tiles.push_back({static_cast<std::int32_t>(i), 1, static_cast<std::int32_t>(context - 1), offset});
+    }
+    return upload(scattered_blocks(batch * per_seq, rng), &tables) && upload(row_offsets, &offsets) &&
+           upload(row_positions, &positions) && upload(row_tiles, &tiles);
   }
+};
+
+// Split-KV decode attention at the runner's split count (*num_splits); ms per
+// launch, -1 on failure.
+double time_decode_attention(const ModelConfig& c, int num_sms, const DecodeInputs& d, const Effort& e,
+                             std::int64_t* num_splits) {
   // The runner's workspace holds at least 1,024 (row, split) pairs, which
   // none of the table's cases needs; this one does not limit them either.
-  *num_splits = cuda::decode_attention_splits(batch, c.num_key_value_heads, context, num_sms, batch * 4096);
-  cuda::DeviceBuffer d_tables, d_offsets, d_positions;
-  if (!upload(tables, &d_tables) || !upload(offsets, &d_offsets) || !upload(positions, &d_positions))
-    return -1;
+  *num_splits =
+      cuda::decode_attention_splits(d.batch, c.num_key_value_heads, d.context, num_sms, d.batch * 4096);
   const std::int64_t nq = c.num_attention_heads, hd = c.head_dim;
   auto ws = cuda::DeviceBuffer::allocate(
-      static_cast<std::size_t>(cuda::paged_attention_workspace_floats(batch, nq, *num_splits, hd)) * 4,
+      static_cast<std::size_t>(cuda::paged_attention_workspace_floats(d.batch, nq, *num_splits, hd)) * 4,
       "attention workspace");
   if (!ws.ok()) return -1;
   cuda::PagedAttentionParams p;
-  in.describe(c, &p);
-  p.positions = d_positions.as<std::int32_t>();
-  p.block_tables = d_tables.as<std::int32_t>();
-  p.block_table_offsets = d_offsets.as<std::int32_t>();
+  d.in.describe(c, &p);
+  p.positions = d.positions.as<std::int32_t>();
+  p.block_tables = d.tables.as<std::int32_t>();
+  p.block_table_offsets = d.offsets.as<std::int32_t>();
   p.partial_out = ws->as<float>();
-  p.partial_max = p.partial_out + batch * nq * *num_splits * hd;
-  p.partial_sum = p.partial_max + batch * nq * *num_splits;
-  p.num_tokens = batch;
+  p.partial_max = p.partial_out + d.batch * nq * *num_splits * hd;
+  p.partial_sum = p.partial_max + d.batch * nq * *num_splits;
+  p.num_tokens = d.batch;
   p.num_splits = *num_splits;
-  p.split_size = cuda::decode_split_size(context, *num_splits);
+  p.split_size = cuda::decode_split_size(d.context, *num_splits);
   return time_launch([&] { return check(cuda::launch_paged_attention(p, nullptr), "paged attention"); },
                      e.warmups, e.runs);
+}
+
+// The batch-invariant mode's decode attention: one-token prefill tiles,
+// `heads_per_tile` query heads a CTA; ms per launch, -1 on failure.
+double time_tiled_decode_attention(const ModelConfig& c, const DecodeInputs& d, int heads_per_tile,
+                                   const Effort& e) {
+  cuda::PrefillAttentionParams p;
+  d.in.describe(c, &p);
+  p.block_tables = d.tables.as<std::int32_t>();
+  p.tiles = d.tiles.as<cuda::PrefillTile>();
+  p.num_tiles = d.batch;
+  p.heads_per_tile = heads_per_tile;
+  return time_launch(
+      [&] { return check(cuda::launch_prefill_attention(p, nullptr), "tiled decode attention"); }, e.warmups,
+      e.runs);
 }
 
 // Prefill attention of one prompt of `len` tokens in tiles of 64 rows, as the
@@ -245,18 +274,28 @@ bool attention_table(const ModelConfig& c, int num_sms, double bandwidth, double
   bool ok = true;
   std::printf(
       "attention (one layer, tp 1, blocks of 16 scattered): decode = split-KV + combine at the runner's "
-      "splits, GB/s of K and V read (%% of copy bandwidth); prefill = one prompt, TFLOP/s (%% of the GEMM "
-      "rate)\n");
+      "splits, GB/s of K and V read (%% of copy bandwidth), and the batch-invariant mode's one-token tiles; "
+      "prefill = one prompt, TFLOP/s (%% of the GEMM rate)\n");
   const double kv_bytes_per_position = 2.0 * c.num_key_value_heads * c.head_dim * 2;  // K and V, bf16
+  // The batch-invariant mode packs a KV head's query heads into a tile (as the
+  // runner does); one head a tile shows what that saves.
+  const int group = c.num_attention_heads / c.num_key_value_heads;
+  const int packed = std::min(group & -group, static_cast<int>(cuda::kPrefillTileRows));
   for (const auto& [batch, context] : e.decode_attention) {
+    DecodeInputs d;
     std::int64_t splits = 0;
-    const double ms = time_decode_attention(c, num_sms, batch, context, e, &splits);
-    ok = ok && ms >= 0;
+    const bool made = d.make(c, batch, context);
+    const double ms = made ? time_decode_attention(c, num_sms, d, e, &splits) : -1;
+    const double one = made ? time_tiled_decode_attention(c, d, 1, e) : -1;
+    const double inv = made ? time_tiled_decode_attention(c, d, packed, e) : -1;
+    ok = ok && ms >= 0 && one >= 0 && inv >= 0;
     const double bytes = kv_bytes_per_position * static_cast<double>(batch * context);
-    std::printf("  decode batch %3lld, context %5lld: %3lld splits, %8.4f ms, %6.0f GB/s (%3.0f%%)\n",
-                static_cast<long long>(batch), static_cast<long long>(context),
-                static_cast<long long>(splits), ms, bytes / (ms * 1e-3) / 1e9,
-                100.0 * bytes / (ms * 1e-3) / bandwidth);
+    const auto gb_s = [&](double t) { return bytes / (t * 1e-3) / 1e9; };
+    std::printf(
+        "  decode batch %3lld, context %5lld: %3lld splits, %8.4f ms, %6.0f GB/s (%3.0f%%); invariant tiles: "
+        "1 head %8.4f ms, %d heads %8.4f ms (%6.0f GB/s)\n",
+        static_cast<long long>(batch), static_cast<long long>(context), static_cast<long long>(splits), ms,
+        gb_s(ms), 100.0 * gb_s(ms) * 1e9 / bandwidth, one, packed, inv, gb_s(inv));
   }
   // The runner's 16 query rows per warp, and 32 (two m-tiles) to compare.
   for (const std::int64_t len : e.prefill_attention) {

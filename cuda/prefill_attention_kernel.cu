@@ -1,6 +1,8 @@
 // Flash-attention 2 over the paged KV cache with mma.sync (sm_80+).
 //
-// One CTA = one tile of up to 64 query rows x one query head; 4 warps, each
+// One CTA = one tile of up to 64 query rows x one query head, or up to 64 /
+// h tokens x h heads of one KV head (PrefillAttentionParams::heads_per_tile:
+// rows token-major, each row its own (token, head)); 4 warps, each
 // owning 16 rows (one m-tile), or 2 warps owning 32 (two m-tiles: each K and V
 // fragment feeds twice the mma, PrefillAttentionParams::warp_rows). The
 // tile's Q (scaled, bf16) stays in shared memory; K and V
@@ -69,13 +71,13 @@ __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return static_cast<unsigned>(f32_to_bf16_bits(lo)) | (static_cast<unsigned>(f32_to_bf16_bits(hi)) << 16);
 }
 
-// grid: num_tiles * num_heads CTAs (head fastest, so the heads sharing a KV
-// head run together and share its cache reads in L2; last tiles, the longest
-// contexts, first); block: Shape::kThreads; dynamic shared memory
-// Shape::kSmemBytes.
+// grid: num_tiles * num_heads / heads_per_tile CTAs (heads fastest, so the
+// heads sharing a KV head run together and share its cache reads in L2; last
+// tiles, the longest contexts, first); block: Shape::kThreads; dynamic shared
+// memory Shape::kSmemBytes. head_shift = log2(p.heads_per_tile).
 template <int kHeadDim, int kMTiles>
 __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
-    prefill_attention_kernel(PrefillAttentionParams p) {
+    prefill_attention_kernel(PrefillAttentionParams p, int head_shift) {
   await_previous_grid();
   using S = Shape<kHeadDim, kMTiles>;
   constexpr int kThreads = S::kThreads;
@@ -91,16 +93,24 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
   const int lane = tid % kWarpSize;
   const int warp = tid / kWarpSize;
   const int num_heads = static_cast<int>(p.num_heads);
-  const int qh = static_cast<int>(blockIdx.x % static_cast<unsigned>(num_heads));
-  const std::int64_t tile_index =
-      p.num_tiles - 1 - static_cast<std::int64_t>(blockIdx.x / static_cast<unsigned>(num_heads));
+  const auto heads_slots = static_cast<unsigned>(num_heads >> head_shift);  // CTAs per tile
+  const int head_mask = (1 << head_shift) - 1;
+  const int first_head = static_cast<int>(blockIdx.x % heads_slots) << head_shift;
+  const std::int64_t tile_index = p.num_tiles - 1 - static_cast<std::int64_t>(blockIdx.x / heads_slots);
   const PrefillTile tile = p.tiles[tile_index];
-  if (tile.num_rows < 1 || tile.num_rows > kPrefillTileRows || tile.first_position < 0) return;
-  const int kvh = qh / static_cast<int>(p.num_heads / p.num_kv_heads);
+  if (tile.num_rows < 1 || tile.num_rows > (kPrefillTileRows >> head_shift) || tile.first_position < 0)
+    return;
+  const int num_rows = tile.num_rows << head_shift;  // CTA rows: (token, head) pairs, token-major
+  // q / out row of CTA row r (< num_rows): [token, num_heads, head_dim] offsets.
+  const auto row_offset = [&](int r) {
+    const std::int64_t token = static_cast<std::int64_t>(tile.first_row) + (r >> head_shift);
+    return (token * num_heads + first_head + (r & head_mask)) * kHeadDim;
+  };
+  const int kvh = first_head / static_cast<int>(p.num_heads / p.num_kv_heads);
   const int num_kv_heads = static_cast<int>(p.num_kv_heads);
   const int block_size = static_cast<int>(p.block_size);
   const std::int32_t* table = p.block_tables + tile.block_table_offset;
-  const int ctx = tile.first_position + tile.num_rows;  // context of the tile's last row
+  const int ctx = tile.first_position + tile.num_rows;  // context of the tile's last token
   const int num_kv_tiles = (ctx + kKvTile - 1) / kKvTile;
 
   // Stage one KV tile: kKvTile rows of kChunks 16-byte chunks each for K and V;
@@ -143,10 +153,7 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
     const int r = i / (kHeadDim / 4);
     const int c = (i % (kHeadDim / 4)) * 4;
     float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (r < tile.num_rows) {
-      const std::int64_t row = static_cast<std::int64_t>(tile.first_row) + r;
-      v = *reinterpret_cast<const float4*>(p.q + (row * num_heads + qh) * kHeadDim + c);
-    }
+    if (r < num_rows) v = *reinterpret_cast<const float4*>(p.q + row_offset(r) + c);
     uint2 packed;
     packed.x = pack_bf16(v.x * p.scale, v.y * p.scale);
     packed.y = pack_bf16(v.z * p.scale, v.w * p.scale);
@@ -156,9 +163,10 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
   const int g = lane / 4;  // the fragment rows g and g + 8 of this lane
   const int t = lane % 4;
   const int warp_row = warp * kWarpRows;
-  const bool warp_active = warp_row < tile.num_rows;
-  const int warp_first_pos = tile.first_position + warp_row;
-  const int warp_last_pos = tile.first_position + min(warp_row + kWarpRows, tile.num_rows) - 1;
+  const bool warp_active = warp_row < num_rows;
+  // Position of CTA row r.
+  const auto position_of = [&](int r) { return tile.first_position + (r >> head_shift); };
+  const int warp_last_pos = position_of(min(warp_row + kWarpRows, num_rows) - 1);
 
   // Per m-tile mt (rows warp_row + 16 mt ...): O as n-tiles of 8 dims x C
   // fragment, and the running max (raw scores) and this lane's part of the
@@ -230,11 +238,11 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
 
 #pragma unroll
       for (int mt = 0; mt < kMTiles; ++mt) {
-        const int mt_first_pos = warp_first_pos + mt * kMmaRows;
+        const int mt_row = warp_row + mt * kMmaRows;
         // Causal mask (also hides the zero-filled positions past the context,
         // which lie after every row's own position).
-        if (kv0 + kKvTile - 1 > mt_first_pos) {
-          const int row_pos[2] = {mt_first_pos + g, mt_first_pos + g + 8};
+        if (kv0 + kKvTile - 1 > position_of(mt_row)) {
+          const int row_pos[2] = {position_of(mt_row + g), position_of(mt_row + g + 8)};
 #pragma unroll
           for (int n = 0; n < kKvTile / 8; ++n) {
 #pragma unroll
@@ -340,11 +348,9 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
     const int i = lane + it * kWarpSize;
     const int r = warp_row + i / kChunks;
     const int c = (i % kChunks) * 8;
-    if (r < tile.num_rows) {
-      const std::int64_t row = static_cast<std::int64_t>(tile.first_row) + r;
-      *reinterpret_cast<uint4*>(p.out + (row * num_heads + qh) * kHeadDim + c) =
+    if (r < num_rows)
+      *reinterpret_cast<uint4*>(p.out + row_offset(r) + c) =
           *reinterpret_cast<const uint4*>(q_s + r * kStride + c);
-    }
   }
 }
 
@@ -357,9 +363,12 @@ cudaError_t launch_for_shape(const PrefillAttentionParams& p, cudaStream_t strea
                                                  cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmemBytes);
     if (err != cudaSuccess) return err;
   }
-  const auto num_ctas = static_cast<unsigned>(p.num_tiles * p.num_heads);
+  int head_shift = 0;
+  while ((1 << head_shift) < p.heads_per_tile)
+    ++head_shift;
+  const auto num_ctas = static_cast<unsigned>(p.num_tiles * (p.num_heads >> head_shift));
   return launch_kernel(prefill_attention_kernel<kHeadDim, kMTiles>, num_ctas, S::kThreads, S::kSmemBytes,
-                       stream, order, p);
+                       stream, order, p, head_shift);
 }
 
 template <int kHeadDim>
@@ -390,6 +399,10 @@ cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream
   if (!aligned_16(p.q) || !aligned_16(p.out) || !aligned_16(p.k_cache) || !aligned_16(p.v_cache))
     return cudaErrorInvalidValue;
   if (p.warp_rows != 16 && (p.warp_rows != 32 || p.head_dim > 128)) return cudaErrorInvalidValue;
+  const std::int64_t group = p.num_heads / p.num_kv_heads;
+  if (p.heads_per_tile < 1 || (p.heads_per_tile & (p.heads_per_tile - 1)) != 0 ||
+      group % p.heads_per_tile != 0)
+    return cudaErrorInvalidValue;
   switch (p.head_dim) {
     case 32:
       return launch_for_head_dim<32>(p, stream, order);

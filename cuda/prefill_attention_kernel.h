@@ -1,8 +1,10 @@
 // Causal GQA attention of prefill chunks over the paged KV cache on tensor
 // cores (flash-attention 2: bf16 mma.sync, online softmax in f32). The caller
 // cuts each sequence's chunk of query rows into tiles of up to 64 consecutive
-// rows; one CTA attends one tile for one query head. Stream-ordered; no host
-// sync. Decode tokens are better served by launch_paged_attention (split-KV).
+// rows; one CTA attends one tile for one query head, or for several query
+// heads of one KV head (heads_per_tile). Stream-ordered; no host sync. Decode
+// tokens are better served by launch_paged_attention (split-KV), except where
+// their bits must not depend on the batch (the batch-invariant mode).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -40,14 +42,24 @@ struct PrefillAttentionParams {
   // fragment feeds two mma). The same function either way; the rounding of
   // the online softmax differs with the KV stage size.
   int warp_rows = 16;
+  // Query heads per CTA, all of one KV head (1: one head, a CTA row per
+  // token). With h > 1 a CTA's rows are (token, head) pairs, token-major —
+  // row r is token r / h, head first + r % h — so a tile of n tokens fills n x h
+  // rows, and the KV tiles it stages serve all h heads. A row's result is the
+  // same bits whatever h and whatever else its tile holds (each row's online
+  // softmax sees the same key tiles, fixed by absolute position, and a key
+  // tile wholly masked for it changes nothing), so one-token decode tiles
+  // packed by heads equal the same tokens inside one-head prefill tiles.
+  int heads_per_tile = 1;
 };
 
 // head_dim in {32, 64, 128, 256}; warp_rows 16, or 32 with head_dim <= 128;
-// num_heads % num_kv_heads == 0; block_size
-// >= 1; q, out, k_cache and v_cache 16-byte aligned (cudaMalloc'd buffers and
-// per-layer slices of them are). cudaErrorInvalidValue for anything else,
-// before any CUDA call. Writes only the rows covered by tiles; a tile with
-// num_rows outside 1..kPrefillTileRows or a negative first_position is skipped.
+// num_heads % num_kv_heads == 0; heads_per_tile a power of two dividing
+// num_heads / num_kv_heads; block_size >= 1; q, out, k_cache and v_cache
+// 16-byte aligned (cudaMalloc'd buffers and per-layer slices of them are).
+// cudaErrorInvalidValue for anything else, before any CUDA call. Writes only
+// the rows covered by tiles; a tile with num_rows outside 1..kPrefillTileRows /
+// heads_per_tile or a negative first_position is skipped.
 // Q and the softmax weights are rounded to bf16 for the tensor cores, so the
 // result differs from launch_paged_attention's (f32 dot products) by ~1e-3
 // relative.

@@ -51,7 +51,7 @@ StatusOr<FlatStep> flatten_step(const StepPlan& plan, std::int32_t block_size, s
 void decode_rows_as_tiles(FlatStep* step) {
   for (const std::int32_t row : step->decode_rows) {
     const auto r = static_cast<std::size_t>(row);
-    step->prefill_tiles.push_back(FlatTile{row, 1, step->positions[r], step->block_table_offsets[r]});
+    step->decode_tiles.push_back(FlatTile{row, 1, step->positions[r], step->block_table_offsets[r]});
   }
   step->decode_rows.clear();
 }

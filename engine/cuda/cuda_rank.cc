@@ -47,6 +47,12 @@ std::int64_t max_tiles(const CudaStepLimits& l) {
   return l.max_tokens / kPrefillTileRows + l.max_seqs + 1;
 }
 
+// Query heads a one-token decode tile packs into one CTA: the largest power of
+// two dividing the group (all of it for every Qwen 3 shape), at most 64.
+std::int64_t decode_tile_heads(std::int64_t group) {
+  return std::min<std::int64_t>(group & -group, kPrefillTileRows);
+}
+
 }  // namespace
 
 // Byte offsets of one step's index arrays in the inputs region (and in the
@@ -54,22 +60,26 @@ std::int64_t max_tiles(const CudaStepLimits& l) {
 // given, so a captured graph's pointers stay valid for any step of its size;
 // block tables come last so only the used part is copied.
 struct CudaRank::Layout {
-  std::int64_t n = 0, s = 0, nd = 0, nt = 0;  // rows, sampled rows, decode rows, prefill tiles
+  // rows, sampled rows, decode rows, prefill tiles, decode tiles (the batch-invariant mode's)
+  std::int64_t n = 0, s = 0, nd = 0, nt = 0, ndt = 0;
   std::int64_t slots = 0, tokens = 0, positions = 0, table_offsets = 0, sample_rows = 0, decode_rows = 0,
-               tiles = 0, split_size = 0, tables = 0;
+               tiles = 0, decode_tiles = 0, split_size = 0, tables = 0;
   std::int64_t bytes_before_tables = 0;
 
-  static Layout of(std::int64_t n, std::int64_t s, std::int64_t nd, std::int64_t nt) {
+  static Layout of(std::int64_t n, std::int64_t s, std::int64_t nd, std::int64_t nt, std::int64_t ndt = 0) {
     Layout l;
     l.n = n;
     l.s = s;
     l.nd = nd;
     l.nt = nt;
+    l.ndt = ndt;
     std::int64_t off = 0;
     l.slots = off;
     off += n * 8;
     l.tiles = off;
     off += nt * 16;
+    l.decode_tiles = off;
+    off += ndt * 16;
     l.tokens = off;
     off += n * 4;
     l.positions = off;
@@ -111,6 +121,7 @@ struct CudaRank::Workspace {
   std::int64_t bytes = 0;
 
   static std::int64_t inputs_bytes(const CudaStepLimits& l) {
+    // Tiles of either kind: max_tiles in all.
     const Layout most = Layout::of(l.max_tokens, l.max_seqs, l.max_tokens, max_tiles(l));
     return most.bytes_before_tables + block_table_capacity(l) * 4;
   }
@@ -327,6 +338,7 @@ Status CudaRank::stage(const FlatStep& step, const Layout& l, std::int32_t split
   const auto n = static_cast<std::size_t>(step.num_tokens());
   put(l.slots, step.slot_mapping.data(), n * 8);
   put(l.tiles, step.prefill_tiles.data(), step.prefill_tiles.size() * sizeof(FlatTile));
+  put(l.decode_tiles, step.decode_tiles.data(), step.decode_tiles.size() * sizeof(FlatTile));
   put(l.tokens, step.tokens.data(), n * 4);
   put(l.positions, step.positions.data(), n * 4);
   put(l.table_offsets, step.block_table_offsets.data(), n * 4);
@@ -465,20 +477,28 @@ Status CudaRank::enqueue_attention(const CudaLayerWeights& lw, std::int64_t laye
     ap.scale = scale;
     PAGODA_CUDA_RETURN_IF_ERROR(launch_paged_attention(ap, stream_, launch_order_));
   }
+  PrefillAttentionParams pp;
+  pp.q = w.q;
+  pp.out = w.attn_b;
+  pp.k_cache = kc;
+  pp.v_cache = vc;
+  pp.block_tables = i32(l.tables);
+  pp.num_heads = nq;
+  pp.num_kv_heads = nkv;
+  pp.head_dim = hd;
+  pp.block_size = limits_.block_size;
+  pp.scale = scale;
   if (l.nt > 0) {
-    PrefillAttentionParams pp;
-    pp.q = w.q;
-    pp.out = w.attn_b;
-    pp.k_cache = kc;
-    pp.v_cache = vc;
-    pp.block_tables = i32(l.tables);
     pp.tiles = reinterpret_cast<const PrefillTile*>(w.inputs + l.tiles);
     pp.num_tiles = l.nt;
-    pp.num_heads = nq;
-    pp.num_kv_heads = nkv;
-    pp.head_dim = hd;
-    pp.block_size = limits_.block_size;
-    pp.scale = scale;
+    PAGODA_CUDA_RETURN_IF_ERROR(launch_prefill_attention(pp, stream_, launch_order_));
+  }
+  if (l.ndt > 0) {
+    // One token a tile: a CTA per KV head takes all its query heads, and
+    // stages each key tile once for them. The same bits per row as any tiling.
+    pp.tiles = reinterpret_cast<const PrefillTile*>(w.inputs + l.decode_tiles);
+    pp.num_tiles = l.ndt;
+    pp.heads_per_tile = static_cast<int>(decode_tile_heads(nq / nkv));
     PAGODA_CUDA_RETURN_IF_ERROR(launch_prefill_attention(pp, stream_, launch_order_));
   }
   return ok_status();
@@ -653,7 +673,7 @@ void CudaRank::pad_decode_step(const FlatStep& step, std::int64_t bs, FlatStep* 
 }
 
 CudaRank::Layout CudaRank::decode_layout(std::int64_t bs) const {
-  return batch_invariant_ ? Layout::of(bs, bs, 0, bs) : Layout::of(bs, bs, bs, 0);
+  return batch_invariant_ ? Layout::of(bs, bs, 0, 0, bs) : Layout::of(bs, bs, bs, 0);
 }
 
 std::vector<std::int64_t> CudaRank::decode_graph_sizes() const {
@@ -733,7 +753,8 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSam
     run = &tiled_;
   }
   const Layout l = Layout::of(n, s, static_cast<std::int64_t>(run->decode_rows.size()),
-                              static_cast<std::int64_t>(run->prefill_tiles.size()));
+                              static_cast<std::int64_t>(run->prefill_tiles.size()),
+                              static_cast<std::int64_t>(run->decode_tiles.size()));
   const std::int64_t splits = splits_for(l.nd, step.max_context);
   PAGODA_RETURN_IF_ERROR(stage(*run, l, decode_split_size(step.max_context, splits)));
   PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));

@@ -203,9 +203,10 @@ void upload_inputs(const PrefillInputs& in, PrefillDeviceInputs* d) {
   ASSERT_NO_FATAL_FAILURE(upload(in.tiles, &d->tiles));
 }
 
-// One prefill launch with `warp_rows` query rows per warp; out starts as NaN.
+// One prefill launch with `warp_rows` query rows per warp and
+// `heads_per_tile` query heads per CTA; out starts as NaN.
 void run_prefill(const PrefillCase& c, const PrefillInputs& in, const PrefillDeviceInputs& d,
-                 std::vector<std::uint16_t>* out, int warp_rows = 16) {
+                 std::vector<std::uint16_t>* out, int warp_rows = 16, int heads_per_tile = 1) {
   DeviceBuffer d_out;
   ASSERT_NO_FATAL_FAILURE(alloc_poisoned<std::uint16_t>(
       static_cast<std::size_t>(in.num_rows * c.num_heads * c.head_dim), &d_out));
@@ -223,9 +224,27 @@ void run_prefill(const PrefillCase& c, const PrefillInputs& in, const PrefillDev
   p.block_size = c.block_size;
   p.scale = scale_of(c);
   p.warp_rows = warp_rows;
+  p.heads_per_tile = heads_per_tile;
   PAGODA_ASSERT_CUDA(launch_prefill_attention(p, nullptr));
   ASSERT_NO_FATAL_FAILURE(sync_device());
   ASSERT_NO_FATAL_FAILURE(download(d_out, out));
+}
+
+// How many of a and b's elements differ, and the position of the row of the first.
+struct BitDiff {
+  std::int64_t count = 0;
+  std::int32_t first_position = -1;
+};
+
+BitDiff diff_bits(const PrefillCase& c, const PrefillInputs& in, const std::vector<std::uint16_t>& a,
+                  const std::vector<std::uint16_t>& b) {
+  BitDiff d;
+  const std::int64_t row_elems = c.num_heads * c.head_dim;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    if (a[i] == b[i]) continue;
+    if (d.count++ == 0) d.first_position = in.positions[i / static_cast<std::size_t>(row_elems)];
+  }
+  return d;
 }
 
 // The split-KV kernel on every row (gap rows too), splits of 256 positions.
@@ -389,16 +408,60 @@ TEST_F(CudaPrefillAttentionTest, RowsEqualWhateverTileHoldsThem) {
     ASSERT_NO_FATAL_FAILURE(run_prefill(c, one_tile, d_one, &a, warp_rows));
     ASSERT_NO_FATAL_FAILURE(run_prefill(c, cut, d_cut, &b, warp_rows));
     ASSERT_EQ(a.size(), b.size());
-    std::int64_t differing = 0, first = -1;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (a[i] == b[i]) continue;
-      if (first < 0) first = static_cast<std::int64_t>(i);
-      ++differing;
+    const BitDiff diff = diff_bits(c, one_tile, a, b);
+    EXPECT_EQ(diff.count, 0) << "of " << a.size() << " outputs; the first at position "
+                             << diff.first_position;
+  }
+}
+
+// The batch-invariant mode's decode tiles: one token x every query head of a
+// KV head per CTA. Rows packed by heads — decode tokens, and chunks re-cut
+// into tiles of 64 / h tokens — equal, bit for bit, the same rows in one-head
+// tiles of up to 64 tokens; a packed tile of more than 64 / h tokens is
+// skipped.
+TEST_F(CudaPrefillAttentionTest, RowsPackedByHeadsEqualOneHeadTiles) {
+  std::mt19937 rng(4444);
+  const std::vector<PrefillCase> cases = {
+      {16, 8, 128, 16, {{0, 1}, {63, 1}, {64, 1}, {49, 16}, {200, 1}, {0, 70}, {500, 1}}},  // group 2
+      {8, 2, 128, 16, {{0, 100}, {63, 1}, {127, 1}, {130, 40}, {3900, 1}, {1, 1}}},         // group 4
+      {16, 2, 64, 5, {{37, 1}, {0, 17}, {64, 1}, {200, 9}}},                                // group 8
+      {4, 2, 256, 16, {{300, 1}, {0, 50}, {31, 1}}},  // head_dim 256: 32-position key tiles
+  };
+  for (const PrefillCase& c : cases) {
+    SCOPED_TRACE(describe(c));
+    const PrefillInputs one_head = make_inputs(c, rng);
+    PrefillDeviceInputs d_one;
+    ASSERT_NO_FATAL_FAILURE(upload_inputs(one_head, &d_one));
+    const auto group = static_cast<int>(c.num_heads / c.num_kv_heads);
+    for (int heads = 2; heads <= group; heads *= 2) {
+      PrefillInputs packed = one_head;
+      packed.tiles.clear();
+      const std::int32_t most = kPrefillTileRows / heads;
+      for (const PrefillTile& t : one_head.tiles) {
+        for (std::int32_t done = 0; done < t.num_rows; done += most) {
+          packed.tiles.push_back({t.first_row + done, std::min(most, t.num_rows - done),
+                                  t.first_position + done, t.block_table_offset});
+        }
+      }
+      // Too many tokens for `heads` heads a CTA: skipped, its rows left alone.
+      packed.tiles.push_back({0, most + 1, 0, 0});
+      std::shuffle(packed.tiles.begin(), packed.tiles.end(), rng);
+      PrefillDeviceInputs d_packed;
+      ASSERT_NO_FATAL_FAILURE(upload_inputs(packed, &d_packed));
+      for (const int warp_rows : {16, 32}) {
+        if (warp_rows == 32 && c.head_dim > 128) continue;
+        SCOPED_TRACE(std::to_string(heads) + " heads a tile, rows per warp " + std::to_string(warp_rows));
+        std::vector<std::uint16_t> a, b;
+        ASSERT_NO_FATAL_FAILURE(run_prefill(c, one_head, d_one, &a, warp_rows));
+        ASSERT_NO_FATAL_FAILURE(run_prefill(c, packed, d_packed, &b, warp_rows, heads));
+        ASSERT_EQ(a.size(), b.size());
+        EXPECT_EQ(count_non_finite(a),
+                  kGapRows * static_cast<std::int64_t>(c.seqs.size()) * c.num_heads * c.head_dim);
+        const BitDiff diff = diff_bits(c, one_head, a, b);
+        EXPECT_EQ(diff.count, 0) << "of " << a.size() << " outputs; the first at position "
+                                 << diff.first_position;
+      }
     }
-    const std::int64_t row_elems = c.num_heads * c.head_dim;
-    EXPECT_EQ(differing, 0) << "of " << a.size() << " outputs; the first at position "
-                            << (first < 0 ? -1
-                                          : one_tile.positions[static_cast<std::size_t>(first / row_elems)]);
   }
 }
 
@@ -447,6 +510,15 @@ TEST(CudaPrefillAttentionLimitsTest, RejectsUnsupportedShapes) {
   EXPECT_EQ(with([](PrefillAttentionParams& p) {
               p.head_dim = 256;  // two m-tiles of 256 dims would not fit in registers
               p.warp_rows = 32;
+            }),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PrefillAttentionParams& p) { p.heads_per_tile = 0; }), cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PrefillAttentionParams& p) { p.heads_per_tile = 3; }), cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PrefillAttentionParams& p) { p.heads_per_tile = 8; }), cudaErrorInvalidValue);  // group 4
+  EXPECT_EQ(with([](PrefillAttentionParams& p) {
+              p.num_heads = 12;  // group 6: 2 heads a tile divide it, 4 do not
+              p.num_kv_heads = 2;
+              p.heads_per_tile = 4;
             }),
             cudaErrorInvalidValue);
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.num_tiles = -1; }), cudaErrorInvalidValue);

@@ -64,13 +64,16 @@ TEST(FlatStepTest, DecodeRowsBecomeOneRowTiles) {
   ASSERT_TRUE(f.ok()) << f.status().to_string();
   decode_rows_as_tiles(&*f);
   EXPECT_TRUE(f->decode_rows.empty());
-  ASSERT_EQ(f->prefill_tiles.size(), 3u);
-  const FlatTile want[] = {{1, 3, 2, 2}, {0, 1, 4, 0}, {4, 1, 2, 4}};  // the chunk's tile stays first
-  for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(f->prefill_tiles[i].first_row, want[i].first_row) << i;
-    EXPECT_EQ(f->prefill_tiles[i].num_rows, want[i].num_rows) << i;
-    EXPECT_EQ(f->prefill_tiles[i].first_position, want[i].first_position) << i;
-    EXPECT_EQ(f->prefill_tiles[i].block_table_offset, want[i].block_table_offset) << i;
+  ASSERT_EQ(f->prefill_tiles.size(), 1u);  // the chunk's tile stays
+  EXPECT_EQ(f->prefill_tiles[0].first_row, 1);
+  EXPECT_EQ(f->prefill_tiles[0].num_rows, 3);
+  ASSERT_EQ(f->decode_tiles.size(), 2u);
+  const FlatTile want[] = {{0, 1, 4, 0}, {4, 1, 2, 4}};
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(f->decode_tiles[i].first_row, want[i].first_row) << i;
+    EXPECT_EQ(f->decode_tiles[i].num_rows, want[i].num_rows) << i;
+    EXPECT_EQ(f->decode_tiles[i].first_position, want[i].first_position) << i;
+    EXPECT_EQ(f->decode_tiles[i].block_table_offset, want[i].block_table_offset) << i;
   }
 }
 
