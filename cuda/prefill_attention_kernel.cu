@@ -72,9 +72,9 @@ __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
 }
 
 // grid: num_tiles * num_heads / heads_per_tile CTAs (heads fastest, so the
-// heads sharing a KV head run together and share its cache reads in L2; last
-// tiles, the longest contexts, first); block: Shape::kThreads; dynamic shared
-// memory Shape::kSmemBytes. head_shift = log2(p.heads_per_tile).
+// CTAs sharing a KV head, if heads_per_tile leaves more than one, run together
+// and share its cache reads in L2; last tiles, the longest contexts, first); block: Shape::kThreads; dynamic
+// shared memory Shape::kSmemBytes. head_shift = log2(p.heads_per_tile).
 template <int kHeadDim, int kMTiles>
 __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
     prefill_attention_kernel(PrefillAttentionParams p, int head_shift) {
@@ -400,8 +400,8 @@ cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream
     return cudaErrorInvalidValue;
   if (p.warp_rows != 16 && (p.warp_rows != 32 || p.head_dim > 128)) return cudaErrorInvalidValue;
   const std::int64_t group = p.num_heads / p.num_kv_heads;
-  if (p.heads_per_tile < 1 || (p.heads_per_tile & (p.heads_per_tile - 1)) != 0 ||
-      group % p.heads_per_tile != 0)
+  if (p.heads_per_tile < 1 || p.heads_per_tile > kPrefillTileRows ||
+      (p.heads_per_tile & (p.heads_per_tile - 1)) != 0 || group % p.heads_per_tile != 0)
     return cudaErrorInvalidValue;
   switch (p.head_dim) {
     case 32:

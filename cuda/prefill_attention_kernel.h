@@ -54,8 +54,8 @@ struct PrefillAttentionParams {
 };
 
 // head_dim in {32, 64, 128, 256}; warp_rows 16, or 32 with head_dim <= 128;
-// num_heads % num_kv_heads == 0; heads_per_tile a power of two dividing
-// num_heads / num_kv_heads; block_size >= 1; q, out, k_cache and v_cache
+// num_heads % num_kv_heads == 0; heads_per_tile a power of two, at most
+// kPrefillTileRows, dividing num_heads / num_kv_heads; block_size >= 1; q, out, k_cache and v_cache
 // 16-byte aligned (cudaMalloc'd buffers and per-layer slices of them are).
 // cudaErrorInvalidValue for anything else, before any CUDA call. Writes only
 // the rows covered by tiles; a tile with num_rows outside 1..kPrefillTileRows /

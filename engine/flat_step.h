@@ -35,7 +35,7 @@ struct FlatStep {
   // (decodes), and tiles of sequences computing several (prefill chunks).
   std::vector<std::int32_t> decode_rows;
   std::vector<FlatTile> prefill_tiles;
-  // Decode rows as one-row tiles (decode_rows_as_tiles); empty otherwise.
+  // Decode rows as one-token tiles (decode_rows_as_tiles); empty otherwise.
   std::vector<FlatTile> decode_tiles;
 
   std::int64_t num_tokens() const { return static_cast<std::int64_t>(tokens.size()); }
@@ -46,7 +46,7 @@ struct FlatStep {
 // request whose block table is too short.
 StatusOr<FlatStep> flatten_step(const StepPlan& plan, std::int32_t block_size, std::int32_t tile_rows = 64);
 
-// Moves every decode row into a one-row tile of decode_tiles, in row order
+// Moves every decode row into a one-token tile of decode_tiles, in row order
 // (decode_rows becomes empty), so that one attention kernel computes every
 // token of the step: a token's attention then never depends on whether it came
 // as a decode or inside a prefill chunk (the CUDA backend's batch-invariant

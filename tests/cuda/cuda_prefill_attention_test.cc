@@ -516,6 +516,12 @@ TEST(CudaPrefillAttentionLimitsTest, RejectsUnsupportedShapes) {
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.heads_per_tile = 3; }), cudaErrorInvalidValue);
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.heads_per_tile = 8; }), cudaErrorInvalidValue);  // group 4
   EXPECT_EQ(with([](PrefillAttentionParams& p) {
+              p.num_heads = 256;  // group 128: a tile of 128 heads would hold no token
+              p.num_kv_heads = 2;
+              p.heads_per_tile = 128;
+            }),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PrefillAttentionParams& p) {
               p.num_heads = 12;  // group 6: 2 heads a tile divide it, 4 do not
               p.num_kv_heads = 2;
               p.heads_per_tile = 4;
