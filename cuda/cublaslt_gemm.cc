@@ -132,6 +132,7 @@ StatusOr<const CublasLtGemm::Plan*> CublasLtGemm::plan_for(const GemmArgs& a, cu
   results.resize(static_cast<std::size_t>(returned));
   if (tune && returned > 1) {
     PAGODA_ASSIGN_OR_RETURN(plan->algo, fastest(*plan, a, results, stream));
+    ++num_timed_plans_;
   } else {
     plan->algo = results[0].algo;
   }

@@ -44,6 +44,8 @@ class CublasLtGemm {
   // may time candidates on `stream` (synchronously; never while capturing).
   Status run(const GemmArgs& a, cudaStream_t stream);
   std::size_t num_cached_plans() const { return plans_.size(); }
+  // Of those, the shapes whose algorithm was chosen by timing.
+  std::size_t num_timed_plans() const { return num_timed_plans_; }
   // 0 turns timing off (the heuristic's first pick for every shape).
   void set_autotune_max_m(std::int64_t m) { autotune_max_m_ = m; }
 
@@ -64,6 +66,7 @@ class CublasLtGemm {
   DeviceBuffer workspace_;
   std::map<Key, std::unique_ptr<Plan>> plans_;
   std::int64_t autotune_max_m_ = 512;
+  std::size_t num_timed_plans_ = 0;
 };
 
 }  // namespace pagoda::cuda

@@ -94,6 +94,11 @@ class CudaModelRunner final : public ModelRunner {
   // saying so for the start-up log (with the budget, and what it cut).
   std::size_t num_graphs() const { return ranks_.empty() ? 0 : ranks_[0]->num_graphs(); }
   double graph_capture_seconds() const { return graph_capture_s_; }
+  // GEMM shapes whose cuBLASLt algorithm rank 0 chose by timing: all of them
+  // at start-up, in the warm-ups before graph capture.
+  std::size_t num_timed_gemm_shapes() const {
+    return ranks_.empty() ? 0 : ranks_[0]->num_timed_gemm_shapes();
+  }
   std::string describe_graphs() const;
   // Rank 0's device time of the last step (input copy to last kernel), ms.
   double last_step_device_ms() const { return ranks_.empty() ? 0.0 : ranks_[0]->last_device_ms(); }

@@ -96,6 +96,7 @@ class CudaRank {
   // each capture times the decode shapes): every GEMM shape met later takes
   // the heuristic's pick, so no served step stalls to time one.
   void stop_tuning_gemms() { gemm_->set_autotune_max_m(0); }
+  std::size_t num_timed_gemm_shapes() const { return gemm_->num_timed_plans(); }
 
   // Most logit edits (penalties, bias, bans) one step's device sampling takes.
   static constexpr std::int64_t kMaxSampleEdits = 1 << 18;

@@ -253,6 +253,21 @@ TEST(CudaModelRunnerTest, SpentGraphBudgetLeavesLargerBatchesEager) {
   EXPECT_GE(st.tokens_compared, 5);
 }
 
+// cuBLASLt's candidates are timed at start-up only: a served step meeting a
+// new GEMM shape takes the heuristic's pick instead of stalling to time it.
+TEST(CudaModelRunnerTest, GemmShapesAreTimedAtStartUpOnly) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
+  LoadedModel m = make_model(kShapes[2], "cuda");
+  auto gpu = cuda_runner(m, 16, Gpu{.fused = false});
+  ASSERT_NE(gpu, nullptr);
+  const std::size_t at_start = gpu->num_timed_gemm_shapes();
+  EXPECT_GT(at_start, 0u) << "the warm-ups before graph capture time the decode shapes";
+  ModelDriver d(*gpu, 1);
+  DriverSeq& s = d.add(prompt_of(37, m.config.vocab_size, 9));  // 37 rows: a shape no graph has
+  ASSERT_TRUE(d.step({{&s, 0}}).ok());
+  EXPECT_EQ(gpu->num_timed_gemm_shapes(), at_start);
+}
+
 // Plain kernel launches, the runner's default (the other tests launch
 // programmatically on Hopper).
 TEST(CudaModelRunnerTest, SerialLaunchesMatchCpu) {
