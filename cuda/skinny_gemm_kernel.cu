@@ -12,30 +12,42 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / kWarpSize;
 constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane
 
-// acc[r] = x[r] · w[row] for one weight row, summed over the warp (every lane
-// gets the sums): lane l takes the 16-byte chunks l, l + 32, ... of the row
-// and of each x row.
-template <int kRows, bool kSharedX>
-__device__ __forceinline__ void dot_row(const SkinnyGemmParams& p, const std::uint16_t* xs, std::int64_t row,
-                                        int lane, float (&acc)[kRows]) {
+// acc[r][j] = x[r] · w[row0 + j] for kWeightRows weight rows (rows past n
+// count as zeros), summed over the warp (every lane gets the sums): lane l
+// takes the 16-byte chunks l, l + 32, ... of each weight row and of each x
+// row, kUnroll chunks of each weight row in flight. Each x chunk a lane loads
+// serves kWeightRows weight chunks.
+template <int kRows, int kWeightRows, int kUnroll, bool kSharedX>
+__device__ __forceinline__ void dot_rows(const SkinnyGemmParams& p, const std::uint16_t* xs,
+                                         std::int64_t row0, int lane, float (&acc)[kRows][kWeightRows]) {
   const std::int64_t chunks = p.k / 8;
-  const uint4* w = reinterpret_cast<const uint4*>(p.w + row * p.ldw);
+  const uint4* w = reinterpret_cast<const uint4*>(p.w + row0 * p.ldw);  // row j at w + j * row_chunks
+  const std::int64_t row_chunks = p.ldw / 8;
+  // One weight row is always in range (the callers' loops check it).
+  const auto row_in_range = [&](int j) { return kWeightRows == 1 || row0 + j < p.n; };
 #pragma unroll
-  for (int r = 0; r < kRows; ++r)
-    acc[r] = 0.0f;
+  for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+    for (int j = 0; j < kWeightRows; ++j)
+      acc[r][j] = 0.0f;
+  }
   for (std::int64_t c0 = lane; c0 < chunks; c0 += kWarpSize * kUnroll) {
-    uint4 wv[kUnroll];
+    uint4 wv[kUnroll][kWeightRows];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const std::int64_t c = c0 + u * kWarpSize;
-      wv[u] = c < chunks ? __ldg(w + c) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+      for (int j = 0; j < kWeightRows; ++j)
+        wv[u][j] = c < chunks && row_in_range(j) ? __ldg(w + j * row_chunks + c) : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const std::int64_t c = c0 + u * kWarpSize;
       if (c >= chunks) break;
-      float wf[8];
-      bf16x8_to_f32(wv[u], wf);
+      float wf[kWeightRows][8];
+#pragma unroll
+      for (int j = 0; j < kWeightRows; ++j)
+        bf16x8_to_f32(wv[u][j], wf[j]);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         float xf[8];
@@ -45,14 +57,31 @@ __device__ __forceinline__ void dot_row(const SkinnyGemmParams& p, const std::ui
           bf16x8_to_f32(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
         }
 #pragma unroll
-        for (int e = 0; e < 8; ++e)
-          acc[r] += wf[e] * xf[e];
+        for (int j = 0; j < kWeightRows; ++j) {
+#pragma unroll
+          for (int e = 0; e < 8; ++e)
+            acc[r][j] += wf[j][e] * xf[e];
+        }
       }
     }
   }
 #pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+    for (int j = 0; j < kWeightRows; ++j)
+      acc[r][j] = warp_sum(acc[r][j]);
+  }
+}
+
+// acc[r] = x[r] · w[row] for one weight row, kUnroll (4) chunks in flight.
+template <int kRows, bool kSharedX>
+__device__ __forceinline__ void dot_row(const SkinnyGemmParams& p, const std::uint16_t* xs, std::int64_t row,
+                                        int lane, float (&acc)[kRows]) {
+  float acc2[kRows][1];
+  dot_rows<kRows, 1, kUnroll, kSharedX>(p, xs, row, lane, acc2);
+#pragma unroll
   for (int r = 0; r < kRows; ++r)
-    acc[r] = warp_sum(acc[r]);
+    acc[r] = acc2[r][0];
 }
 
 // Weights are never written during a step: while the previous kernel
@@ -139,7 +168,6 @@ constexpr int kTiledUnroll = kRows >= 8 ? 1 : 2;
 
 template <int kRows>
 __global__ void __launch_bounds__(kThreads, 2) skinny_gemm_tiled_kernel(SkinnyGemmParams p) {
-  constexpr int kUnrollT = kTiledUnroll<kRows>;
   const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
   const std::int64_t warp = static_cast<std::int64_t>(blockIdx.x) * kWarps + threadIdx.x / kWarpSize;
   const std::int64_t num_warps = static_cast<std::int64_t>(gridDim.x) * kWarps;
@@ -150,55 +178,10 @@ __global__ void __launch_bounds__(kThreads, 2) skinny_gemm_tiled_kernel(SkinnyGe
     }
   }
   await_previous_grid();
-  const std::int64_t chunks = p.k / 8;
   for (std::int64_t g = warp; g < groups; g += num_warps) {
     const std::int64_t row0 = g * kWarpWeightRows;
-    // acc[r][j]: x row r · weight row row0 + j (rows past n read as zeros).
-    float acc[kRows][kWarpWeightRows];
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-      for (int j = 0; j < kWarpWeightRows; ++j)
-        acc[r][j] = 0.0f;
-    }
-    const uint4* w = reinterpret_cast<const uint4*>(p.w + row0 * p.ldw);  // row j at w + j * row_chunks
-    const std::int64_t row_chunks = p.ldw / 8;
-    for (std::int64_t c0 = lane; c0 < chunks; c0 += kWarpSize * kUnrollT) {
-      uint4 wv[kUnrollT][kWarpWeightRows];
-#pragma unroll
-      for (int u = 0; u < kUnrollT; ++u) {
-        const std::int64_t c = c0 + u * kWarpSize;
-#pragma unroll
-        for (int j = 0; j < kWarpWeightRows; ++j)
-          wv[u][j] = c < chunks && row0 + j < p.n ? __ldg(w + j * row_chunks + c) : make_uint4(0, 0, 0, 0);
-      }
-#pragma unroll
-      for (int u = 0; u < kUnrollT; ++u) {
-        const std::int64_t c = c0 + u * kWarpSize;
-        if (c >= chunks) break;
-        float wf[kWarpWeightRows][8];
-#pragma unroll
-        for (int j = 0; j < kWarpWeightRows; ++j)
-          bf16x8_to_f32(wv[u][j], wf[j]);
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-          float xf[8];
-          bf16x8_to_f32(__ldg(reinterpret_cast<const uint4*>(p.x + r * p.ldx) + c), xf);
-#pragma unroll
-          for (int j = 0; j < kWarpWeightRows; ++j) {
-#pragma unroll
-            for (int e = 0; e < 8; ++e)
-              acc[r][j] += wf[j][e] * xf[e];
-          }
-        }
-      }
-    }
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-      for (int j = 0; j < kWarpWeightRows; ++j)
-        acc[r][j] = warp_sum(acc[r][j]);
-    }
+    float acc[kRows][kWarpWeightRows];  // x row r · weight row row0 + j
+    dot_rows<kRows, kWarpWeightRows, kTiledUnroll<kRows>, false>(p, nullptr, row0, lane, acc);
     if (lane == 0) {
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
