@@ -71,11 +71,35 @@ __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return static_cast<unsigned>(f32_to_bf16_bits(lo)) | (static_cast<unsigned>(f32_to_bf16_bits(hi)) << 16);
 }
 
+// Folding a KV split's softmax state into a row's total: total' = total * a
+// + split * b for the sum and each O value, the max becoming the larger.
+// The one rule both the attention kernel (splits run in one CTA) and
+// fold_splits_kernel (splits run apart) apply, written with explicit
+// roundings so that no FMA contraction can make them differ.
+struct SplitFold {
+  float a, b;
+};
+
+// For a split whose max is finite (one that held any position of the row).
+__device__ __forceinline__ SplitFold fold_factors(float total_max, float split_max) {
+  if (total_max == -INFINITY) return {0.0f, 1.0f};  // the first split
+  const float mx = fmaxf(total_max, split_max);
+  const float mx_log2 = __fmul_rn(mx, kLog2e);
+  return {total_max == mx ? 1.0f : exp2f(__fmul_rn(total_max, kLog2e) - mx_log2),
+          split_max == mx ? 1.0f : exp2f(__fmul_rn(split_max, kLog2e) - mx_log2)};
+}
+
+__device__ __forceinline__ float fold_value(float total, float split, SplitFold f) {
+  return __fadd_rn(__fmul_rn(total, f.a), __fmul_rn(split, f.b));
+}
+
 // grid: num_tiles * num_heads / heads_per_tile CTAs (heads fastest, so the
-// CTAs sharing a KV head, if heads_per_tile leaves more than one, run together
-// and share its cache reads in L2; last tiles, the longest contexts, first); block: Shape::kThreads; dynamic
-// shared memory Shape::kSmemBytes. head_shift = log2(p.heads_per_tile).
-template <int kHeadDim, int kMTiles>
+// CTAs sharing a KV head, if heads_per_tile leaves more than one, run
+// together and share its cache reads in L2; last tiles, the longest
+// contexts, first) x p.split_slots when kSplit's splits run apart; block:
+// Shape::kThreads; dynamic shared memory Shape::kSmemBytes. head_shift =
+// log2(p.heads_per_tile). kSplit: p.kv_split > 0.
+template <int kHeadDim, int kMTiles, bool kSplit>
 __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
     prefill_attention_kernel(PrefillAttentionParams p, int head_shift) {
   await_previous_grid();
@@ -112,6 +136,23 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
   const std::int32_t* table = p.block_tables + tile.block_table_offset;
   const int ctx = tile.first_position + tile.num_rows;  // context of the tile's last token
   const int num_kv_tiles = (ctx + kKvTile - 1) / kKvTile;
+  // KV splits (kSplit): p.kv_split positions each; this CTA runs splits
+  // first_split, first_split + split_stride, ... below num_splits, in order.
+  // One CTA runs all of a row's splits and folds them itself, or (with
+  // partial_out) runs those of its grid row y and writes each one's state.
+  int tiles_per_split = num_kv_tiles, first_split = 0, split_stride = 1, num_splits = 1;
+  bool writes_partials = false;
+  if constexpr (kSplit) {
+    tiles_per_split = p.kv_split / kKvTile;
+    num_splits = (num_kv_tiles + tiles_per_split - 1) / tiles_per_split;
+    writes_partials = p.partial_out != nullptr;
+    if (writes_partials) {
+      first_split = static_cast<int>(blockIdx.y);
+      split_stride = p.split_slots;
+      num_splits = min(num_splits, p.max_splits);
+    }
+    if (first_split >= num_splits) return;
+  }
 
   // Stage one KV tile: kKvTile rows of kChunks 16-byte chunks each for K and V;
   // consecutive threads take consecutive chunks of a row (coalesced), so each
@@ -124,7 +165,7 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
   const int chunk_col = (tid % kChunks) * 8;
   const BlockCursor row_step = BlockCursor::of(kRowStep, block_size);
   const BlockCursor tile_step = BlockCursor::of(kKvTile, block_size);
-  BlockCursor cursor = BlockCursor::of(first_r, block_size);
+  BlockCursor cursor = BlockCursor::of(first_r + first_split * tiles_per_split * kKvTile, block_size);
   auto load_kv = [&](int kv_tile, int stage) {
     std::uint16_t* ks = k_s + stage * S::kKvElems;
     std::uint16_t* vs = v_s + stage * S::kKvElems;
@@ -145,7 +186,7 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
     cursor.advance(tile_step, block_size);
   };
 
-  load_kv(0, 0);
+  load_kv(first_split * tiles_per_split, 0);
   cp_async_commit();
 
   // Q rows, scaled and rounded to bf16; rows past num_rows are zero.
@@ -188,20 +229,80 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
     }
   }
 
-  for (int j = 0; j < num_kv_tiles; ++j) {
-    // Prefetch tile j + 1 into the other stage (free since the barrier that
-    // ended iteration j - 1), then wait for tile j's group.
-    if (j + 1 < num_kv_tiles) load_kv(j + 1, (j + 1) % 2);
-    cp_async_commit();
-    cp_async_wait<1>();
-    __syncthreads();
+  // kSplit with the splits run here: the splits folded so far, per row as
+  // above (t_sum the whole row's, the same in each lane of its group).
+  float t_o[kMTiles][kHeadDim / 8][4];
+  float t_max[kMTiles][2], t_sum[kMTiles][2];
+  if constexpr (kSplit) {
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+      for (int n = 0; n < kHeadDim / 8; ++n) {
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+          t_o[mt][n][c] = 0.0f;
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        t_max[mt][r] = -INFINITY;
+        t_sum[mt][r] = 0.0f;
+      }
+    }
+  }
+  // The warp's rows' state of `split` (just ended): folded into t_*, or
+  // written to the partials; then emptied for the next split.
+  const auto end_split = [&](int split) {
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float l = row_sum[mt][r];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        const float m = row_max[mt][r];
+        const int row = warp_row + mt * kMmaRows + g + 8 * r;
+        if (writes_partials) {
+          if (row < num_rows) {
+            // (token, head) of the row, then its split.
+            const std::int64_t at = row_offset(row) / kHeadDim * p.max_splits + split;
+            if (t == 0) {
+              p.partial_max[at] = m;
+              p.partial_sum[at] = l;
+            }
+#pragma unroll
+            for (int n = 0; n < kHeadDim / 8; ++n)
+              *reinterpret_cast<float2*>(p.partial_out + at * kHeadDim + n * 8 + 2 * t) =
+                  make_float2(o[mt][n][2 * r], o[mt][n][2 * r + 1]);
+          }
+        } else if (m != -INFINITY) {
+          const SplitFold f = fold_factors(t_max[mt][r], m);
+          t_sum[mt][r] = fold_value(t_sum[mt][r], l, f);
+#pragma unroll
+          for (int n = 0; n < kHeadDim / 8; ++n) {
+            t_o[mt][n][2 * r] = fold_value(t_o[mt][n][2 * r], o[mt][n][2 * r], f);
+            t_o[mt][n][2 * r + 1] = fold_value(t_o[mt][n][2 * r + 1], o[mt][n][2 * r + 1], f);
+          }
+          t_max[mt][r] = fmaxf(t_max[mt][r], m);
+        }
+        row_max[mt][r] = -INFINITY;
+        row_sum[mt][r] = 0.0f;
+#pragma unroll
+        for (int n = 0; n < kHeadDim / 8; ++n) {
+          o[mt][n][2 * r] = 0.0f;
+          o[mt][n][2 * r + 1] = 0.0f;
+        }
+      }
+    }
+  };
 
+  // Key tile j, staged in `stage`, into the warp's rows' running state.
+  const auto attend = [&](int j, int stage) {
     const int kv0 = j * kKvTile;
-    // Warp-uniform: warps whose rows all precede this tile skip it. Tile 0 is
-    // never skipped, so every row's running max is finite from then on.
+    // Warp-uniform: warps whose rows all precede this tile skip it. A row's
+    // first tile (0, or a split's first) is never skipped.
     if (warp_active && kv0 <= warp_last_pos) {
-      const std::uint16_t* ks = k_s + (j % 2) * S::kKvElems;
-      const std::uint16_t* vs = v_s + (j % 2) * S::kKvElems;
+      const std::uint16_t* ks = k_s + stage * S::kKvElems;
+      const std::uint16_t* vs = v_s + stage * S::kKvElems;
 
       // S = Q K^T: 16 rows x kKvTile positions per m-tile.
       float s[kMTiles][kKvTile / 8][4];
@@ -316,7 +417,46 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
         }
       }
     }
-    __syncthreads();  // stage j % 2 is refilled by the next iteration's prefetch
+  };
+
+  if constexpr (!kSplit) {
+    for (int j = 0; j < num_kv_tiles; ++j) {
+      // Prefetch tile j + 1 into the other stage (free since the barrier that
+      // ended iteration j - 1), then wait for tile j's group.
+      if (j + 1 < num_kv_tiles) load_kv(j + 1, (j + 1) % 2);
+      cp_async_commit();
+      cp_async_wait<1>();
+      __syncthreads();
+      attend(j, j % 2);
+      __syncthreads();  // stage j % 2 is refilled by the next iteration's prefetch
+    }
+  } else {
+    // Tiles in the order of this CTA's splits (a split's tiles in order). At
+    // each split's end its state folds into t_* (or is written out) and
+    // restarts empty. A split wholly masked for a row leaves its max -inf:
+    // folding it would change nothing, so it is skipped.
+    int split = first_split, j = first_split * tiles_per_split, stage = 0;
+    while (true) {
+      int next_split = split, next_j = j + 1;
+      if (next_j == min((split + 1) * tiles_per_split, num_kv_tiles)) {
+        next_split = split + split_stride;
+        next_j = next_split < num_splits ? next_split * tiles_per_split : -1;
+        // The loads so far left `cursor` at tile j + 1; a stride jumps.
+        if (next_j >= 0 && split_stride > 1) cursor = BlockCursor::of(first_r + next_j * kKvTile, block_size);
+      }
+      if (next_j >= 0) load_kv(next_j, stage ^ 1);
+      cp_async_commit();
+      cp_async_wait<1>();
+      __syncthreads();
+      attend(j, stage);
+      if (warp_active && next_split != split) end_split(split);
+      __syncthreads();
+      if (next_j < 0) break;
+      split = next_split;
+      j = next_j;
+      stage ^= 1;
+    }
+    if (writes_partials) return;  // fold_splits_kernel writes out
   }
   if (!warp_active) return;  // no barrier follows
 
@@ -327,10 +467,19 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
     float inv_sum[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      float l = row_sum[mt][r];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      inv_sum[r] = 1.0f / l;
+      if constexpr (kSplit) {
+        inv_sum[r] = 1.0f / t_sum[mt][r];
+#pragma unroll
+        for (int n = 0; n < kHeadDim / 8; ++n) {
+          o[mt][n][2 * r] = t_o[mt][n][2 * r];
+          o[mt][n][2 * r + 1] = t_o[mt][n][2 * r + 1];
+        }
+      } else {
+        float l = row_sum[mt][r];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        inv_sum[r] = 1.0f / l;
+      }
     }
     const int row0 = warp_row + mt * kMmaRows + g;
 #pragma unroll
@@ -354,29 +503,79 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
   }
 }
 
-template <int kHeadDim, int kMTiles>
+constexpr int kFoldThreads = 128;
+
+// grid: num_tiles; block: kFoldThreads. Every (token, head) of a tile (its
+// tokens x all heads): the splits 0..position / kv_split that the attention
+// kernel wrote, folded in ascending order by the rule the kernel folds them
+// by in one CTA, divided by the sum and written out in bf16. A thread takes
+// four dims of one (token, head) at a time.
+template <int kHeadDim>
+__global__ void __launch_bounds__(kFoldThreads) fold_splits_kernel(PrefillAttentionParams p, int head_shift) {
+  await_previous_grid();
+  const PrefillTile tile = p.tiles[blockIdx.x];
+  if (tile.num_rows < 1 || tile.num_rows > (kPrefillTileRows >> head_shift) || tile.first_position < 0)
+    return;
+  const int num_heads = static_cast<int>(p.num_heads);
+  constexpr int kQuads = kHeadDim / 4;
+  const int items = tile.num_rows * num_heads * kQuads;
+  for (int i = static_cast<int>(threadIdx.x); i < items; i += kFoldThreads) {
+    const int token = i / (num_heads * kQuads);  // in the tile
+    const int d = i % kQuads * 4;
+    const std::int64_t pair =
+        (static_cast<std::int64_t>(tile.first_row) + token) * num_heads + i / kQuads % num_heads;
+    const int splits = min((tile.first_position + token) / p.kv_split + 1, p.max_splits);
+    float total_max = -INFINITY, total_sum = 0.0f, total[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int split = 0; split < splits; ++split) {
+      const std::int64_t at = pair * p.max_splits + split;
+      const float m = p.partial_max[at];
+      if (m == -INFINITY) continue;
+      const SplitFold f = fold_factors(total_max, m);
+      total_sum = fold_value(total_sum, p.partial_sum[at], f);
+      const float4 v = *reinterpret_cast<const float4*>(p.partial_out + at * kHeadDim + d);
+      total[0] = fold_value(total[0], v.x, f);
+      total[1] = fold_value(total[1], v.y, f);
+      total[2] = fold_value(total[2], v.z, f);
+      total[3] = fold_value(total[3], v.w, f);
+      total_max = fmaxf(total_max, m);
+    }
+    const float inv_sum = 1.0f / total_sum;
+    uint2 packed;
+    packed.x = pack_bf16(total[0] * inv_sum, total[1] * inv_sum);
+    packed.y = pack_bf16(total[2] * inv_sum, total[3] * inv_sum);
+    *reinterpret_cast<uint2*>(p.out + pair * kHeadDim + d) = packed;
+  }
+}
+
+template <int kHeadDim, int kMTiles, bool kSplit>
 cudaError_t launch_for_shape(const PrefillAttentionParams& p, cudaStream_t stream, LaunchOrder order) {
   using S = Shape<kHeadDim, kMTiles>;
   // Above 48 KB a kernel must opt in; per device, and cheap, so every launch does.
   if (S::kSmemBytes > 48 * 1024) {
-    const cudaError_t err = cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim, kMTiles>,
+    const cudaError_t err = cudaFuncSetAttribute(prefill_attention_kernel<kHeadDim, kMTiles, kSplit>,
                                                  cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmemBytes);
     if (err != cudaSuccess) return err;
   }
   int head_shift = 0;
   while ((1 << head_shift) < p.heads_per_tile)
     ++head_shift;
-  const auto num_ctas = static_cast<unsigned>(p.num_tiles * (p.num_heads >> head_shift));
-  return launch_kernel(prefill_attention_kernel<kHeadDim, kMTiles>, num_ctas, S::kThreads, S::kSmemBytes,
+  const bool apart = kSplit && p.partial_out != nullptr;
+  const dim3 grid(static_cast<unsigned>(p.num_tiles * (p.num_heads >> head_shift)),
+                  apart ? static_cast<unsigned>(p.split_slots) : 1u);
+  const cudaError_t err = launch_kernel(prefill_attention_kernel<kHeadDim, kMTiles, kSplit>, grid,
+                                        S::kThreads, S::kSmemBytes, stream, order, p, head_shift);
+  if (err != cudaSuccess || !apart) return err;
+  return launch_kernel(fold_splits_kernel<kHeadDim>, static_cast<unsigned>(p.num_tiles), kFoldThreads, 0,
                        stream, order, p, head_shift);
 }
 
 template <int kHeadDim>
 cudaError_t launch_for_head_dim(const PrefillAttentionParams& p, cudaStream_t stream, LaunchOrder order) {
   if constexpr (kHeadDim <= 128) {
-    if (p.warp_rows == 32) return launch_for_shape<kHeadDim, 2>(p, stream, order);
+    if (p.kv_split > 0) return launch_for_shape<kHeadDim, 1, true>(p, stream, order);
+    if (p.warp_rows == 32) return launch_for_shape<kHeadDim, 2, false>(p, stream, order);
   }
-  return launch_for_shape<kHeadDim, 1>(p, stream, order);
+  return launch_for_shape<kHeadDim, 1, false>(p, stream, order);
 }
 
 bool aligned_16(const void* ptr) {
@@ -403,6 +602,15 @@ cudaError_t launch_prefill_attention(const PrefillAttentionParams& p, cudaStream
   if (p.heads_per_tile < 1 || p.heads_per_tile > kPrefillTileRows ||
       (p.heads_per_tile & (p.heads_per_tile - 1)) != 0 || group % p.heads_per_tile != 0)
     return cudaErrorInvalidValue;
+  if (p.kv_split < 0 || (p.kv_split == 0 && p.partial_out != nullptr)) return cudaErrorInvalidValue;
+  if (p.kv_split > 0) {
+    if (p.kv_split % kPrefillKvSplitUnit != 0 || p.head_dim > 128 || p.warp_rows != 16)
+      return cudaErrorInvalidValue;
+    if (p.partial_out != nullptr &&
+        (p.partial_max == nullptr || p.partial_sum == nullptr || !aligned_16(p.partial_out) ||
+         p.max_splits < 1 || p.split_slots < 1 || p.split_slots > p.max_splits || p.split_slots > 65535))
+      return cudaErrorInvalidValue;
+  }
   switch (p.head_dim) {
     case 32:
       return launch_for_head_dim<32>(p, stream, order);

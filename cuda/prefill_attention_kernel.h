@@ -51,11 +51,34 @@ struct PrefillAttentionParams {
   // tile wholly masked for it changes nothing), so one-token decode tiles
   // packed by heads equal the same tokens inside one-head prefill tiles.
   int heads_per_tile = 1;
+  // Fixed-position KV splits (the batch-invariant mode's long contexts):
+  // with kv_split > 0 (a multiple of kPrefillKvSplitUnit) a row's online
+  // softmax restarts at every multiple of kv_split positions, and the splits'
+  // (max, sum, O) fold into the row's total in ascending order by one fixed
+  // rule — the same bits whether one CTA runs every split of a row or
+  // split_slots CTAs run them apart. 0: one pass over the whole context.
+  int kv_split = 0;
+  // Splits run apart (kv_split > 0, partial_out set): grid y = split_slots,
+  // CTA y taking splits y, y + split_slots, ...; each writes its rows' split
+  // state, then a second kernel folds them and writes out. The caller's
+  // workspace must hold max_splits >= ceil(context / kv_split) splits per
+  // (row, head) of every tile (splits past max_splits are not computed).
+  float* partial_out = nullptr;  // [num_tokens, num_heads, max_splits, head_dim] O, not normalised
+  float* partial_max = nullptr;  // [num_tokens, num_heads, max_splits] raw score max
+  float* partial_sum = nullptr;  // [num_tokens, num_heads, max_splits]
+  int max_splits = 0;
+  int split_slots = 1;
 };
+
+// kv_split must be a multiple of this (the KV stage sizes divide it).
+constexpr int kPrefillKvSplitUnit = 64;
 
 // head_dim in {32, 64, 128, 256}; warp_rows 16, or 32 with head_dim <= 128;
 // num_heads % num_kv_heads == 0; heads_per_tile a power of two, at most
-// kPrefillTileRows, dividing num_heads / num_kv_heads; block_size >= 1; q, out, k_cache and v_cache
+// kPrefillTileRows, dividing num_heads / num_kv_heads; kv_split 0, or a
+// positive multiple of kPrefillKvSplitUnit with warp_rows 16 and head_dim <=
+// 128 (and with partial_out: the other partial pointers, max_splits >= 1 and
+// split_slots in 1..max_splits); block_size >= 1; q, out, k_cache and v_cache
 // 16-byte aligned (cudaMalloc'd buffers and per-layer slices of them are).
 // cudaErrorInvalidValue for anything else, before any CUDA call. Writes only
 // the rows covered by tiles; a tile with num_rows outside 1..kPrefillTileRows /

@@ -203,11 +203,18 @@ void upload_inputs(const PrefillInputs& in, PrefillDeviceInputs* d) {
   ASSERT_NO_FATAL_FAILURE(upload(in.tiles, &d->tiles));
 }
 
-// One prefill launch with `warp_rows` query rows per warp and
-// `heads_per_tile` query heads per CTA; out starts as NaN.
+// How one launch runs (PrefillAttentionParams).
+struct PrefillRun {
+  int warp_rows = 16;
+  int heads_per_tile = 1;
+  int kv_split = 0;
+  int split_slots = 0;  // with kv_split: 0 runs a row's splits in one CTA, n > 0 apart in n grid rows
+};
+
+// One prefill launch; out (and any split workspace) starts as NaN.
 void run_prefill(const PrefillCase& c, const PrefillInputs& in, const PrefillDeviceInputs& d,
-                 std::vector<std::uint16_t>* out, int warp_rows = 16, int heads_per_tile = 1) {
-  DeviceBuffer d_out;
+                 std::vector<std::uint16_t>* out, PrefillRun run = {}) {
+  DeviceBuffer d_out, d_partials;
   ASSERT_NO_FATAL_FAILURE(alloc_poisoned<std::uint16_t>(
       static_cast<std::size_t>(in.num_rows * c.num_heads * c.head_dim), &d_out));
   PrefillAttentionParams p;
@@ -223,8 +230,19 @@ void run_prefill(const PrefillCase& c, const PrefillInputs& in, const PrefillDev
   p.head_dim = c.head_dim;
   p.block_size = c.block_size;
   p.scale = scale_of(c);
-  p.warp_rows = warp_rows;
-  p.heads_per_tile = heads_per_tile;
+  p.warp_rows = run.warp_rows;
+  p.heads_per_tile = run.heads_per_tile;
+  p.kv_split = run.kv_split;
+  if (run.split_slots > 0) {
+    p.max_splits = static_cast<int>((in.max_ctx + run.kv_split - 1) / run.kv_split);
+    p.split_slots = std::min(run.split_slots, p.max_splits);
+    const std::int64_t pairs = in.num_rows * c.num_heads * p.max_splits;
+    ASSERT_NO_FATAL_FAILURE(
+        alloc_poisoned<float>(static_cast<std::size_t>(pairs * (c.head_dim + 2)), &d_partials));
+    p.partial_out = d_partials.as<float>();
+    p.partial_max = p.partial_out + pairs * c.head_dim;
+    p.partial_sum = p.partial_max + pairs;
+  }
   PAGODA_ASSERT_CUDA(launch_prefill_attention(p, nullptr));
   ASSERT_NO_FATAL_FAILURE(sync_device());
   ASSERT_NO_FATAL_FAILURE(download(d_out, out));
@@ -370,10 +388,10 @@ TEST_F(CudaPrefillAttentionTest, MatchesCpuAndSplitKvKernel) {
     if (c.head_dim > 128) continue;
     SCOPED_TRACE("32 rows per warp");
     std::vector<std::uint16_t> wide, wide_again;
-    ASSERT_NO_FATAL_FAILURE(run_prefill(c, in, d, &wide, 32));
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, in, d, &wide, {.warp_rows = 32}));
     ASSERT_NO_FATAL_FAILURE(expect_close(c, in, wide, ref, 1e-2));
     ASSERT_NO_FATAL_FAILURE(expect_close(c, in, wide, bf16_to_f32_vector(out), 1e-2));
-    ASSERT_NO_FATAL_FAILURE(run_prefill(c, in, d, &wide_again, 32));
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, in, d, &wide_again, {.warp_rows = 32}));
     EXPECT_TRUE(wide_again == wide) << "two launches on the same inputs differ";
   }
 }
@@ -405,13 +423,27 @@ TEST_F(CudaPrefillAttentionTest, RowsEqualWhateverTileHoldsThem) {
     ASSERT_NO_FATAL_FAILURE(upload_inputs(one_tile, &d_one));
     ASSERT_NO_FATAL_FAILURE(upload_inputs(cut, &d_cut));
     std::vector<std::uint16_t> a, b;
-    ASSERT_NO_FATAL_FAILURE(run_prefill(c, one_tile, d_one, &a, warp_rows));
-    ASSERT_NO_FATAL_FAILURE(run_prefill(c, cut, d_cut, &b, warp_rows));
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, one_tile, d_one, &a, {.warp_rows = warp_rows}));
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, cut, d_cut, &b, {.warp_rows = warp_rows}));
     ASSERT_EQ(a.size(), b.size());
     const BitDiff diff = diff_bits(c, one_tile, a, b);
     EXPECT_EQ(diff.count, 0) << "of " << a.size() << " outputs; the first at position "
                              << diff.first_position;
   }
+}
+
+// The same rows in tiles of at most 64 / heads tokens, for heads_per_tile = heads.
+PrefillInputs packed_by_heads(const PrefillInputs& in, int heads) {
+  PrefillInputs packed = in;
+  packed.tiles.clear();
+  const std::int32_t most = kPrefillTileRows / heads;
+  for (const PrefillTile& t : in.tiles) {
+    for (std::int32_t done = 0; done < t.num_rows; done += most) {
+      packed.tiles.push_back({t.first_row + done, std::min(most, t.num_rows - done), t.first_position + done,
+                              t.block_table_offset});
+    }
+  }
+  return packed;
 }
 
 // The batch-invariant mode's decode tiles: one token x every query head of a
@@ -434,15 +466,8 @@ TEST_F(CudaPrefillAttentionTest, RowsPackedByHeadsEqualOneHeadTiles) {
     ASSERT_NO_FATAL_FAILURE(upload_inputs(one_head, &d_one));
     const auto group = static_cast<int>(c.num_heads / c.num_kv_heads);
     for (int heads = 2; heads <= group; heads *= 2) {
-      PrefillInputs packed = one_head;
-      packed.tiles.clear();
+      PrefillInputs packed = packed_by_heads(one_head, heads);
       const std::int32_t most = kPrefillTileRows / heads;
-      for (const PrefillTile& t : one_head.tiles) {
-        for (std::int32_t done = 0; done < t.num_rows; done += most) {
-          packed.tiles.push_back({t.first_row + done, std::min(most, t.num_rows - done),
-                                  t.first_position + done, t.block_table_offset});
-        }
-      }
       // Too many tokens for `heads` heads a CTA: skipped, its rows left alone.
       packed.tiles.push_back({0, most + 1, 0, 0});
       std::shuffle(packed.tiles.begin(), packed.tiles.end(), rng);
@@ -452,8 +477,9 @@ TEST_F(CudaPrefillAttentionTest, RowsPackedByHeadsEqualOneHeadTiles) {
         if (warp_rows == 32 && c.head_dim > 128) continue;
         SCOPED_TRACE(std::to_string(heads) + " heads a tile, rows per warp " + std::to_string(warp_rows));
         std::vector<std::uint16_t> a, b;
-        ASSERT_NO_FATAL_FAILURE(run_prefill(c, one_head, d_one, &a, warp_rows));
-        ASSERT_NO_FATAL_FAILURE(run_prefill(c, packed, d_packed, &b, warp_rows, heads));
+        ASSERT_NO_FATAL_FAILURE(run_prefill(c, one_head, d_one, &a, {.warp_rows = warp_rows}));
+        ASSERT_NO_FATAL_FAILURE(
+            run_prefill(c, packed, d_packed, &b, {.warp_rows = warp_rows, .heads_per_tile = heads}));
         ASSERT_EQ(a.size(), b.size());
         EXPECT_EQ(count_non_finite(a),
                   kGapRows * static_cast<std::int64_t>(c.seqs.size()) * c.num_heads * c.head_dim);
@@ -461,6 +487,57 @@ TEST_F(CudaPrefillAttentionTest, RowsPackedByHeadsEqualOneHeadTiles) {
         EXPECT_EQ(diff.count, 0) << "of " << a.size() << " outputs; the first at position "
                                  << diff.first_position;
       }
+    }
+  }
+}
+
+// Fixed-position KV splits (the batch-invariant mode's long contexts): a
+// row's splits folded in one CTA, with rows packed by heads or not, and run
+// apart in 1, 3 or every grid row then folded by the second kernel — every
+// way the same bits; and within bf16 rounding of the CPU backend. Contexts
+// end on, just past and well past split boundaries.
+TEST_F(CudaPrefillAttentionTest, KvSplitsFoldToTheSameBitsHoweverRun) {
+  std::mt19937 rng(4545);
+  struct SplitCase {
+    PrefillCase c;
+    int kv_split;
+  };
+  const std::vector<SplitCase> cases = {
+      {{8, 2, 128, 16, {{0, 1}, {63, 1}, {64, 1}, {127, 1}, {1000, 1}, {3999, 1}, {100, 70}, {450, 100}}},
+       64},
+      {{16, 8, 128, 16, {{0, 1}, {255, 1}, {256, 1}, {700, 1}, {0, 200}, {130, 63}}}, 128},
+      {{4, 1, 64, 5, {{191, 1}, {192, 1}, {500, 1}, {37, 100}}}, 192},
+      {{4, 2, 32, 1, {{64, 1}, {200, 1}, {0, 17}, {60, 40}}}, 64},
+  };
+  cpu::ThreadPool pool(0);
+  for (const SplitCase& sc : cases) {
+    const PrefillCase& c = sc.c;
+    SCOPED_TRACE(describe(c) + " kv_split " + std::to_string(sc.kv_split));
+    const PrefillInputs in = make_inputs(c, rng);
+    const auto group = static_cast<int>(c.num_heads / c.num_kv_heads);
+    const PrefillInputs packed = packed_by_heads(in, group);
+    PrefillDeviceInputs d, d_packed;
+    ASSERT_NO_FATAL_FAILURE(upload_inputs(in, &d));
+    ASSERT_NO_FATAL_FAILURE(upload_inputs(packed, &d_packed));
+
+    std::vector<std::uint16_t> together;
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, in, d, &together, {.kv_split = sc.kv_split}));
+    ASSERT_NO_FATAL_FAILURE(expect_close(c, in, together, cpu_attention(c, in, pool), 1e-2));
+    std::vector<std::uint16_t> unsplit;
+    ASSERT_NO_FATAL_FAILURE(run_prefill(c, in, d, &unsplit));
+    EXPECT_GT(diff_bits(c, in, together, unsplit).count, 0) << "the splits changed nothing: not exercised";
+
+    std::vector<std::uint16_t> b;
+    ASSERT_NO_FATAL_FAILURE(
+        run_prefill(c, packed, d_packed, &b, {.heads_per_tile = group, .kv_split = sc.kv_split}));
+    BitDiff diff = diff_bits(c, in, together, b);
+    EXPECT_EQ(diff.count, 0) << "packed by heads; the first at position " << diff.first_position;
+    for (const int slots : {1, 3, 1000}) {
+      SCOPED_TRACE("apart, grid rows " + std::to_string(slots));
+      ASSERT_NO_FATAL_FAILURE(run_prefill(
+          c, packed, d_packed, &b, {.heads_per_tile = group, .kv_split = sc.kv_split, .split_slots = slots}));
+      diff = diff_bits(c, in, together, b);
+      EXPECT_EQ(diff.count, 0) << "the first at position " << diff.first_position;
     }
   }
 }
@@ -527,7 +604,44 @@ TEST(CudaPrefillAttentionLimitsTest, RejectsUnsupportedShapes) {
               p.heads_per_tile = 4;
             }),
             cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PrefillAttentionParams& p) { p.kv_split = -64; }), cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PrefillAttentionParams& p) { p.kv_split = 96; }),
+            cudaErrorInvalidValue);  // not whole tiles
+  EXPECT_EQ(with([](PrefillAttentionParams& p) {
+              p.kv_split = 64;
+              p.head_dim = 256;
+            }),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(with([](PrefillAttentionParams& p) {
+              p.kv_split = 64;
+              p.warp_rows = 32;
+            }),
+            cudaErrorInvalidValue);
+  const auto apart = [](PrefillAttentionParams& p) {
+    p.kv_split = 64;
+    p.partial_out = reinterpret_cast<float*>(std::uintptr_t{0x70000});
+    p.partial_max = reinterpret_cast<float*>(std::uintptr_t{0x80000});
+    p.partial_sum = reinterpret_cast<float*>(std::uintptr_t{0x90000});
+    p.max_splits = 4;
+    p.split_slots = 2;
+  };
+  EXPECT_EQ(with([&](PrefillAttentionParams& p) {
+              apart(p);
+              p.kv_split = 0;  // partials without splits
+            }),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(with([&](PrefillAttentionParams& p) {
+              apart(p);
+              p.split_slots = 5;  // more grid rows than splits
+            }),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(with([&](PrefillAttentionParams& p) {
+              apart(p);
+              p.partial_sum = nullptr;
+            }),
+            cudaErrorInvalidValue);
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.num_tiles = -1; }), cudaErrorInvalidValue);
+
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.tiles = nullptr; }), cudaErrorInvalidValue);
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.q += 1; }), cudaErrorInvalidValue);  // 4-byte aligned only
   EXPECT_EQ(with([](PrefillAttentionParams& p) { p.k_cache += 4; }), cudaErrorInvalidValue);

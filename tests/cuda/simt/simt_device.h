@@ -115,6 +115,10 @@ inline float __fmul_rn(float a, float b) {
 #endif
   return r;
 }
+// A sum of two values is never contracted (only a product feeding it is).
+inline float __fadd_rn(float a, float b) {
+  return a + b;
+}
 inline float rsqrtf(float x) {
   return 1.0f / std::sqrt(x);
 }
