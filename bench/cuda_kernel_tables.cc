@@ -154,15 +154,30 @@ double time_decode_attention(const ModelConfig& c, int num_sms, const DecodeInpu
 }
 
 // The batch-invariant mode's decode attention: one-token prefill tiles,
-// `heads_per_tile` query heads a CTA; ms per launch, -1 on failure.
+// `heads_per_tile` query heads a CTA, KV splits of kv_split positions (0:
+// none) run apart in `slots` grid rows (0: in one CTA); ms per launch (both
+// kernels when apart), -1 on failure.
 double time_tiled_decode_attention(const ModelConfig& c, const DecodeInputs& d, int heads_per_tile,
-                                   const Effort& e) {
+                                   int kv_split, int max_splits, int slots, const Effort& e) {
   cuda::PrefillAttentionParams p;
   d.in.describe(c, &p);
   p.block_tables = d.tables.as<std::int32_t>();
   p.tiles = d.tiles.as<cuda::PrefillTile>();
   p.num_tiles = d.batch;
   p.heads_per_tile = heads_per_tile;
+  p.kv_split = kv_split;
+  cuda::DeviceBuffer partials;
+  if (slots > 0) {
+    const std::int64_t pairs = d.batch * c.num_attention_heads * max_splits;
+    auto b = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(pairs * (c.head_dim + 2)) * 4, "partials");
+    if (!b.ok()) return -1;
+    partials = std::move(b).value();
+    p.partial_out = partials.as<float>();
+    p.partial_max = p.partial_out + pairs * c.head_dim;
+    p.partial_sum = p.partial_max + pairs;
+    p.max_splits = max_splits;
+    p.split_slots = slots;
+  }
   return time_launch(
       [&] { return check(cuda::launch_prefill_attention(p, nullptr), "tiled decode attention"); }, e.warmups,
       e.runs);
@@ -278,24 +293,34 @@ bool attention_table(const ModelConfig& c, int num_sms, double bandwidth, double
       "prefill = one prompt, TFLOP/s (%% of the GEMM rate)\n");
   const double kv_bytes_per_position = 2.0 * c.num_key_value_heads * c.head_dim * 2;  // K and V, bf16
   // The batch-invariant mode packs a KV head's query heads into a tile (as the
-  // runner does); one head a tile shows what that saves.
+  // runner does; one head a tile shows what that saves) and splits contexts
+  // every 512 positions, run apart in as many grid rows as the runner would
+  // give them (the context of max_position_embeddings bounds the splits).
   const int group = c.num_attention_heads / c.num_key_value_heads;
   const int packed = std::min(group & -group, static_cast<int>(cuda::kPrefillTileRows));
+  constexpr int kKvSplit = 512;  // CudaRunnerOptions::batch_invariant_kv_split's default
+  const auto max_splits = static_cast<int>((c.max_position_embeddings + kKvSplit - 1) / kKvSplit);
   for (const auto& [batch, context] : e.decode_attention) {
     DecodeInputs d;
     std::int64_t splits = 0;
     const bool made = d.make(c, batch, context);
     const double ms = made ? time_decode_attention(c, num_sms, d, e, &splits) : -1;
-    const double one = made ? time_tiled_decode_attention(c, d, 1, e) : -1;
-    const double inv = made ? time_tiled_decode_attention(c, d, packed, e) : -1;
-    ok = ok && ms >= 0 && one >= 0 && inv >= 0;
+    const int slots = cuda::invariant_decode_split_slots(batch, batch, c.num_attention_heads, packed,
+                                                         max_splits, num_sms, std::int64_t{1} << 30);
+    const double one = made ? time_tiled_decode_attention(c, d, 1, 0, 0, 0, e) : -1;
+    const double inv = made ? time_tiled_decode_attention(c, d, packed, 0, 0, 0, e) : -1;
+    const double split =
+        made ? time_tiled_decode_attention(c, d, packed, kKvSplit, max_splits, slots, e) : -1;
+    ok = ok && ms >= 0 && one >= 0 && inv >= 0 && split >= 0;
     const double bytes = kv_bytes_per_position * static_cast<double>(batch * context);
     const auto gb_s = [&](double t) { return bytes / (t * 1e-3) / 1e9; };
     std::printf(
         "  decode batch %3lld, context %5lld: %3lld splits, %8.4f ms, %6.0f GB/s (%3.0f%%); invariant tiles: "
-        "1 head %8.4f ms, %d heads %8.4f ms (%6.0f GB/s)\n",
+        "1 head %8.4f ms, %d heads %8.4f ms (%6.0f GB/s); splits of %d apart in %d rows %8.4f ms (%6.0f "
+        "GB/s)\n",
         static_cast<long long>(batch), static_cast<long long>(context), static_cast<long long>(splits), ms,
-        gb_s(ms), 100.0 * gb_s(ms) * 1e9 / bandwidth, one, packed, inv, gb_s(inv));
+        gb_s(ms), 100.0 * gb_s(ms) * 1e9 / bandwidth, one, packed, inv, gb_s(inv), kKvSplit, slots, split,
+        gb_s(split));
   }
   // The runner's 16 query rows per warp, and 32 (two m-tiles) to compare.
   for (const std::int64_t len : e.prefill_attention) {

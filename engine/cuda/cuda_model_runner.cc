@@ -7,6 +7,7 @@
 
 #include "base/thread_name.h"
 #include "cuda/cuda_status.h"
+#include "cuda/prefill_attention_kernel.h"
 #include "engine/step_plan_validation.h"
 
 namespace pagoda::cuda {
@@ -62,6 +63,11 @@ StatusOr<std::unique_ptr<CudaModelRunner>> CudaModelRunner::create(
     PAGODA_ASSIGN_OR_RETURN(cpu::RankShard s, cpu::RankShard::make(r.config_, o.first_rank + i, tp));
     shards.push_back(s);
     r.devices_.push_back(o.first_device + i);
+  }
+  if (o.batch_invariant_kv_split < 0 || o.batch_invariant_kv_split % kPrefillKvSplitUnit != 0) {
+    return invalid_argument("the batch-invariant mode's KV split must be a multiple of " +
+                            std::to_string(kPrefillKvSplitUnit) + " positions, not " +
+                            std::to_string(o.batch_invariant_kv_split));
   }
   // launch_invariant_gemm reads x and w in 16-byte chunks along k.
   for (const cpu::RankShard& s : shards) {

@@ -56,6 +56,8 @@ struct CudaRunnerOptions {
                                         // RMSNorms inside the skinny GEMMs (CudaKernelChoices)
   bool batch_invariant = false;         // a request's tokens and logits bit for bit the same whatever
                                         // else is in the batch (CudaKernelChoices)
+  int batch_invariant_kv_split = 512;   // with it: attention splits of this many positions (a multiple
+                                        // of 64; 0: none), the same bits whatever CTAs run them
   bool nccl_at_tp1 = false;             // tp 1 through a one-rank NCCL group: the collective path
                                         // (captured in graphs, logits gathered) on one GPU; tests
   double collective_timeout_s = 600;    // with a communicator: a rank still waiting for its step's
@@ -125,7 +127,8 @@ class CudaModelRunner final : public ModelRunner {
   void mark_broken(const std::string& why);
   Status capture_graphs();
   CudaKernelChoices kernel_choices() const {
-    return {options_.programmatic_launch, options_.fused_decode, options_.batch_invariant};
+    return {options_.programmatic_launch, options_.fused_decode, options_.batch_invariant,
+            options_.batch_invariant_kv_split};
   }
   Status forward_on_rank(int rank);
 

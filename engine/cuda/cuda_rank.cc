@@ -219,6 +219,7 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                          : LaunchOrder::kSerial;
   r->fused_decode_ = choices.fused_decode;
   r->batch_invariant_ = choices.batch_invariant;
+  if (choices.batch_invariant && config.head_dim <= 128) r->kv_split_ = choices.invariant_kv_split;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_start_));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_end_));
@@ -328,6 +329,18 @@ Status CudaRank::gate_up_act(const std::uint16_t* x, const DeviceMatrix& gate_up
 
 std::int64_t CudaRank::splits_for(std::int64_t num_decode, std::int64_t max_context) const {
   return decode_attention_splits(num_decode, shard_.num_kv_heads, max_context, num_sms_, ws_->split_rows);
+}
+
+std::int64_t CudaRank::max_kv_splits() const {
+  return (limits_.max_model_len + kv_split_ - 1) / kv_split_;
+}
+
+int CudaRank::invariant_split_slots(std::int64_t num_rows, std::int64_t num_decode_tiles) const {
+  if (kv_split_ == 0) return 0;
+  const std::int64_t nq = shard_.num_q_heads;
+  return invariant_decode_split_slots(num_rows, num_decode_tiles, nq,
+                                      decode_tile_heads(nq / shard_.num_kv_heads), max_kv_splits(), num_sms_,
+                                      ws_->split_rows);
 }
 
 Status CudaRank::stage(const FlatStep& step, const Layout& l, std::int32_t split_size) {
@@ -488,6 +501,7 @@ Status CudaRank::enqueue_attention(const CudaLayerWeights& lw, std::int64_t laye
   pp.head_dim = hd;
   pp.block_size = limits_.block_size;
   pp.scale = scale;
+  pp.kv_split = kv_split_;
   if (l.nt > 0) {
     pp.tiles = reinterpret_cast<const PrefillTile*>(w.inputs + l.tiles);
     pp.num_tiles = l.nt;
@@ -499,6 +513,16 @@ Status CudaRank::enqueue_attention(const CudaLayerWeights& lw, std::int64_t laye
     pp.tiles = reinterpret_cast<const PrefillTile*>(w.inputs + l.decode_tiles);
     pp.num_tiles = l.ndt;
     pp.heads_per_tile = static_cast<int>(decode_tile_heads(nq / nkv));
+    // A small batch's long contexts: their splits spread over more CTAs,
+    // each writing its split's state for fold_splits_kernel.
+    if (const int slots = invariant_split_slots(l.n, l.ndt); slots > 0) {
+      const std::int64_t pairs = l.n * nq * max_kv_splits();
+      pp.max_splits = static_cast<int>(max_kv_splits());
+      pp.split_slots = slots;
+      pp.partial_out = w.attn_partial;
+      pp.partial_max = w.attn_partial + pairs * hd;
+      pp.partial_sum = pp.partial_max + pairs;
+    }
     PAGODA_CUDA_RETURN_IF_ERROR(launch_prefill_attention(pp, stream_, launch_order_));
   }
   return ok_status();

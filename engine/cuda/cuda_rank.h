@@ -46,11 +46,16 @@ struct CudaKernelChoices {
   // Every token's results independent of the rest of the batch, bit for bit:
   // every GEMM through launch_invariant_gemm (one k order per element, any
   // m), every token's attention through the prefill kernel (decode rows as
-  // one-row tiles: no split chosen by batch size, and a token attends alike
+  // one-token tiles: no split chosen by batch size, and a token attends alike
   // as a decode, inside a prefill chunk or recomputed after preemption), no
   // fused decode. Sums across ranks: NCCL's all-reduce at tp 2 (a + b ==
   // b + a); with more ranks an all-gather and launch_rank_sum (rank order).
   bool batch_invariant = false;
+  // The batch-invariant mode's attention restarts its online softmax every
+  // this many positions (a multiple of kPrefillKvSplitUnit; 0: never, and
+  // with head_dim > 128 never) and folds the splits in order, so that a
+  // long context's decode can spread over several CTAs and keep its bits.
+  int invariant_kv_split = 512;
 };
 
 // How a rank with a communicator waits for its stream (NcclCommunicator::wait).
@@ -165,6 +170,11 @@ class CudaRank {
                            std::int64_t num_splits);
   // decode_attention_splits with this rank's KV heads, SMs and workspace.
   std::int64_t splits_for(std::int64_t num_decode, std::int64_t max_context) const;
+  // The batch-invariant mode's decode tiles in a step of num_rows rows: the
+  // grid rows their KV splits run apart in (0: a tile's splits in one CTA).
+  int invariant_split_slots(std::int64_t num_rows, std::int64_t num_decode_tiles) const;
+  // KV splits a context of max_model_len positions has (kv_split_ > 0).
+  std::int64_t max_kv_splits() const;
   // A decode-only step padded to `batch_size` rows (padding writes the
   // scratch block); in the batch-invariant mode its rows are one-row tiles.
   void pad_decode_step(const FlatStep& step, std::int64_t batch_size, FlatStep* out) const;
@@ -185,6 +195,7 @@ class CudaRank {
   LaunchOrder launch_order_ = LaunchOrder::kSerial;  // of every kernel of ours
   bool fused_decode_ = true;
   bool batch_invariant_ = false;
+  int kv_split_ = 0;  // PrefillAttentionParams::kv_split of every attention launch (batch-invariant mode)
   double rope_attention_scaling_ = 1.0;  // YaRN's cos/sin factor (inv_freq lives on the device)
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<CudaWeights> weights_;

@@ -39,6 +39,21 @@ TEST(DecodeAttentionSplitTest, ShortContextsAndTheWorkspaceLimitTheSplits) {
   EXPECT_EQ(decode_attention_splits(4, 1, 8000, kSms, 40), 10);
 }
 
+TEST(DecodeAttentionSplitTest, InvariantDecodeSplitsRunApartOnlyForSmallBatches) {
+  // 8B at tp 1: 32 heads, 4 a tile, 80 splits of 512 in 40,960 positions.
+  // Batch 1: 8 CTAs; 33 grid rows make 264, two per SM.
+  EXPECT_EQ(invariant_decode_split_slots(1, 1, 32, 4, 80, kSms, kRoomy), 33);
+  // Batch 8: 64 CTAs, 5 rows make 320. Batch 17: 136 CTAs fill the SMs alone.
+  EXPECT_EQ(invariant_decode_split_slots(8, 8, 32, 4, 80, kSms, kRoomy), 5);
+  EXPECT_EQ(invariant_decode_split_slots(17, 17, 32, 4, 80, kSms, kRoomy), 0);
+  // Never more grid rows than splits; nothing to spread with one split.
+  EXPECT_EQ(invariant_decode_split_slots(1, 1, 32, 4, 8, kSms, kRoomy), 8);
+  EXPECT_EQ(invariant_decode_split_slots(1, 1, 32, 4, 1, kSms, kRoomy), 0);
+  // The workspace holds a partial per (row, split): 80 rows x 80 splits do not fit 4,096.
+  EXPECT_EQ(invariant_decode_split_slots(80, 1, 32, 4, 80, kSms, 4096), 0);
+  EXPECT_EQ(invariant_decode_split_slots(51, 1, 32, 4, 80, kSms, 4096), 33);
+}
+
 TEST(DecodeAttentionSplitTest, SplitsCoverTheLongestContext) {
   for (const std::int64_t rows : {1, 2, 3, 7, 17, 64, 300}) {
     for (const std::int64_t kv_heads : {1, 2, 8}) {

@@ -53,6 +53,7 @@ struct Gpu {
   bool programmatic = true;  // kernels in LaunchOrder::kProgrammatic (compute capability 9.0+; the
                              // runner's default is off until timed, the tests check both)
   bool invariant = false;    // the batch-invariant mode
+  int kv_split = 64;         // its attention splits: small, so that test contexts cross them
   bool tune_gemms = true;    // cuBLASLt's algorithms timed per shape (false: its heuristic's pick)
 };
 
@@ -64,6 +65,7 @@ std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_siz
   o.programmatic_launch = g.programmatic;
   o.fused_decode = g.fused;
   o.batch_invariant = g.invariant;
+  o.batch_invariant_kv_split = g.kv_split;
   o.tune_gemms = g.tune_gemms;
   o.graph_capture_budget_s = g.graph_budget_s;
   o.num_kv_blocks = kNumBlocks;
