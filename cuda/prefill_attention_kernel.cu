@@ -71,6 +71,26 @@ __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return static_cast<unsigned>(f32_to_bf16_bits(lo)) | (static_cast<unsigned>(f32_to_bf16_bits(hi)) << 16);
 }
 
+// An empty softmax state: O zero, max -inf, sum zero.
+template <int kMTiles, int kNTiles>
+__device__ __forceinline__ void clear_state(float (&o)[kMTiles][kNTiles][4], float (&max)[kMTiles][2],
+                                            float (&sum)[kMTiles][2]) {
+#pragma unroll
+  for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+    for (int n = 0; n < kNTiles; ++n) {
+#pragma unroll
+      for (int c = 0; c < 4; ++c)
+        o[mt][n][c] = 0.0f;
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      max[mt][r] = -INFINITY;
+      sum[mt][r] = 0.0f;
+    }
+  }
+}
+
 // Folding a KV split's softmax state into a row's total: total' = total * a
 // + split * b for the sum and each O value, the max becoming the larger.
 // The one rule both the attention kernel (splits run in one CTA) and
@@ -214,41 +234,13 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
   // sum of rows g and g + 8.
   float o[kMTiles][kHeadDim / 8][4];
   float row_max[kMTiles][2], row_sum[kMTiles][2];
-#pragma unroll
-  for (int mt = 0; mt < kMTiles; ++mt) {
-#pragma unroll
-    for (int n = 0; n < kHeadDim / 8; ++n) {
-#pragma unroll
-      for (int c = 0; c < 4; ++c)
-        o[mt][n][c] = 0.0f;
-    }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      row_max[mt][r] = -INFINITY;
-      row_sum[mt][r] = 0.0f;
-    }
-  }
+  clear_state(o, row_max, row_sum);
 
   // kSplit with the splits run here: the splits folded so far, per row as
   // above (t_sum the whole row's, the same in each lane of its group).
   float t_o[kMTiles][kHeadDim / 8][4];
   float t_max[kMTiles][2], t_sum[kMTiles][2];
-  if constexpr (kSplit) {
-#pragma unroll
-    for (int mt = 0; mt < kMTiles; ++mt) {
-#pragma unroll
-      for (int n = 0; n < kHeadDim / 8; ++n) {
-#pragma unroll
-        for (int c = 0; c < 4; ++c)
-          t_o[mt][n][c] = 0.0f;
-      }
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        t_max[mt][r] = -INFINITY;
-        t_sum[mt][r] = 0.0f;
-      }
-    }
-  }
+  if constexpr (kSplit) clear_state(t_o, t_max, t_sum);
   // The warp's rows' state of `split` (just ended): folded into t_*, or
   // written to the partials; then emptied for the next split.
   const auto end_split = [&](int split) {
