@@ -35,7 +35,7 @@ struct Effort {
   std::vector<std::int64_t> table_m = {1, 8, 32, 128};
   // The attention table: decode (batch, context) pairs and prefill prompt lengths.
   std::vector<std::pair<std::int64_t, std::int64_t>> decode_attention = {
-      {1, 4096}, {16, 4096}, {64, 4096}, {256, 512}};
+      {1, 4096}, {1, 32768}, {16, 4096}, {64, 4096}, {256, 512}};
   std::vector<std::int64_t> prefill_attention = {2048, 8192};
 };
 

@@ -495,41 +495,54 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
   }
 }
 
-constexpr int kFoldThreads = 128;
+// Splits whose partials fold_splits_kernel loads before folding them.
+constexpr int kFoldLoadsAhead = 4;
 
-// grid: num_tiles; block: kFoldThreads. Every (token, head) of a tile (its
-// tokens x all heads): the splits 0..position / kv_split that the attention
-// kernel wrote, folded in ascending order by the rule the kernel folds them
-// by in one CTA, divided by the sum and written out in bf16. A thread takes
-// four dims of one (token, head) at a time.
+// grid: num_tiles * num_heads (head fastest); block: head_dim / 4 threads,
+// each four dims of the CTA's head for every token of its tile. A (token,
+// head)'s splits 0..position / kv_split as the attention kernel wrote them,
+// folded in ascending order by the rule that kernel folds them by in one CTA,
+// divided by the sum and written out in bf16.
 template <int kHeadDim>
-__global__ void __launch_bounds__(kFoldThreads) fold_splits_kernel(PrefillAttentionParams p, int head_shift) {
+__global__ void __launch_bounds__(kHeadDim / 4) fold_splits_kernel(PrefillAttentionParams p, int head_shift) {
   await_previous_grid();
-  const PrefillTile tile = p.tiles[blockIdx.x];
+  const int num_heads = static_cast<int>(p.num_heads);
+  const auto head = static_cast<int>(blockIdx.x % static_cast<unsigned>(num_heads));
+  const PrefillTile tile = p.tiles[blockIdx.x / static_cast<unsigned>(num_heads)];
   if (tile.num_rows < 1 || tile.num_rows > (kPrefillTileRows >> head_shift) || tile.first_position < 0)
     return;
-  const int num_heads = static_cast<int>(p.num_heads);
-  constexpr int kQuads = kHeadDim / 4;
-  const int items = tile.num_rows * num_heads * kQuads;
-  for (int i = static_cast<int>(threadIdx.x); i < items; i += kFoldThreads) {
-    const int token = i / (num_heads * kQuads);  // in the tile
-    const int d = i % kQuads * 4;
-    const std::int64_t pair =
-        (static_cast<std::int64_t>(tile.first_row) + token) * num_heads + i / kQuads % num_heads;
+  const int d = static_cast<int>(threadIdx.x) * 4;
+  for (int token = 0; token < tile.num_rows; ++token) {
+    const std::int64_t pair = (static_cast<std::int64_t>(tile.first_row) + token) * num_heads + head;
+    const float* max = p.partial_max + pair * p.max_splits;
+    const float* sum = p.partial_sum + pair * p.max_splits;
+    const float* out = p.partial_out + pair * p.max_splits * kHeadDim + d;
     const int splits = min((tile.first_position + token) / p.kv_split + 1, p.max_splits);
     float total_max = -INFINITY, total_sum = 0.0f, total[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int split = 0; split < splits; ++split) {
-      const std::int64_t at = pair * p.max_splits + split;
-      const float m = p.partial_max[at];
-      if (m == -INFINITY) continue;
-      const SplitFold f = fold_factors(total_max, m);
-      total_sum = fold_value(total_sum, p.partial_sum[at], f);
-      const float4 v = *reinterpret_cast<const float4*>(p.partial_out + at * kHeadDim + d);
-      total[0] = fold_value(total[0], v.x, f);
-      total[1] = fold_value(total[1], v.y, f);
-      total[2] = fold_value(total[2], v.z, f);
-      total[3] = fold_value(total[3], v.w, f);
-      total_max = fmaxf(total_max, m);
+    for (int first = 0; first < splits; first += kFoldLoadsAhead) {
+      // Loads of the next few splits first (independent of the fold), then
+      // the fold, one split after another.
+      float m[kFoldLoadsAhead], l[kFoldLoadsAhead];
+      float4 v[kFoldLoadsAhead];
+#pragma unroll
+      for (int k = 0; k < kFoldLoadsAhead; ++k) {
+        const int split = first + k;
+        m[k] = split < splits ? max[split] : -INFINITY;
+        l[k] = split < splits ? sum[split] : 0.0f;
+        v[k] = split < splits ? *reinterpret_cast<const float4*>(out + split * kHeadDim)
+                              : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      }
+#pragma unroll
+      for (int k = 0; k < kFoldLoadsAhead; ++k) {
+        if (m[k] == -INFINITY) continue;  // past the splits, or one wholly masked
+        const SplitFold f = fold_factors(total_max, m[k]);
+        total_sum = fold_value(total_sum, l[k], f);
+        total[0] = fold_value(total[0], v[k].x, f);
+        total[1] = fold_value(total[1], v[k].y, f);
+        total[2] = fold_value(total[2], v[k].z, f);
+        total[3] = fold_value(total[3], v[k].w, f);
+        total_max = fmaxf(total_max, m[k]);
+      }
     }
     const float inv_sum = 1.0f / total_sum;
     uint2 packed;
@@ -556,9 +569,13 @@ cudaError_t launch_for_shape(const PrefillAttentionParams& p, cudaStream_t strea
                   apart ? static_cast<unsigned>(p.split_slots) : 1u);
   const cudaError_t err = launch_kernel(prefill_attention_kernel<kHeadDim, kMTiles, kSplit>, grid,
                                         S::kThreads, S::kSmemBytes, stream, order, p, head_shift);
-  if (err != cudaSuccess || !apart) return err;
-  return launch_kernel(fold_splits_kernel<kHeadDim>, static_cast<unsigned>(p.num_tiles), kFoldThreads, 0,
-                       stream, order, p, head_shift);
+  if constexpr (kSplit) {
+    if (err == cudaSuccess && apart) {
+      return launch_kernel(fold_splits_kernel<kHeadDim>, static_cast<unsigned>(p.num_tiles * p.num_heads),
+                           kHeadDim / 4, 0, stream, order, p, head_shift);
+    }
+  }
+  return err;
 }
 
 template <int kHeadDim>

@@ -62,6 +62,9 @@ std::int64_t decode_tile_heads(std::int64_t group) {
 struct CudaRank::Layout {
   // rows, sampled rows, decode rows, prefill tiles, decode tiles (the batch-invariant mode's)
   std::int64_t n = 0, s = 0, nd = 0, nt = 0, ndt = 0;
+  // The longest context of the step's tokens (of a graph's: max_model_len);
+  // the batch-invariant mode's KV splits are counted from it.
+  std::int64_t max_context = 0;
   std::int64_t slots = 0, tokens = 0, positions = 0, table_offsets = 0, sample_rows = 0, decode_rows = 0,
                tiles = 0, decode_tiles = 0, split_size = 0, tables = 0;
   std::int64_t bytes_before_tables = 0;
@@ -331,16 +334,15 @@ std::int64_t CudaRank::splits_for(std::int64_t num_decode, std::int64_t max_cont
   return decode_attention_splits(num_decode, shard_.num_kv_heads, max_context, num_sms_, ws_->split_rows);
 }
 
-std::int64_t CudaRank::max_kv_splits() const {
-  return (limits_.max_model_len + kv_split_ - 1) / kv_split_;
+std::int64_t CudaRank::max_kv_splits(std::int64_t max_context) const {
+  return (std::max<std::int64_t>(max_context, 1) + kv_split_ - 1) / kv_split_;
 }
 
-int CudaRank::invariant_split_slots(std::int64_t num_rows, std::int64_t num_decode_tiles) const {
+int CudaRank::invariant_split_slots(const Layout& l) const {
   if (kv_split_ == 0) return 0;
   const std::int64_t nq = shard_.num_q_heads;
-  return invariant_decode_split_slots(num_rows, num_decode_tiles, nq,
-                                      decode_tile_heads(nq / shard_.num_kv_heads), max_kv_splits(), num_sms_,
-                                      ws_->split_rows);
+  return invariant_decode_split_slots(l.n, l.ndt, nq, decode_tile_heads(nq / shard_.num_kv_heads),
+                                      max_kv_splits(l.max_context), num_sms_, ws_->split_rows);
 }
 
 Status CudaRank::stage(const FlatStep& step, const Layout& l, std::int32_t split_size) {
@@ -515,9 +517,9 @@ Status CudaRank::enqueue_attention(const CudaLayerWeights& lw, std::int64_t laye
     pp.heads_per_tile = static_cast<int>(decode_tile_heads(nq / nkv));
     // A small batch's long contexts: their splits spread over more CTAs,
     // each writing its split's state for fold_splits_kernel.
-    if (const int slots = invariant_split_slots(l.n, l.ndt); slots > 0) {
-      const std::int64_t pairs = l.n * nq * max_kv_splits();
-      pp.max_splits = static_cast<int>(max_kv_splits());
+    if (const int slots = invariant_split_slots(l); slots > 0) {
+      const std::int64_t pairs = l.n * nq * max_kv_splits(l.max_context);
+      pp.max_splits = static_cast<int>(max_kv_splits(l.max_context));
       pp.split_slots = slots;
       pp.partial_out = w.attn_partial;
       pp.partial_max = w.attn_partial + pairs * hd;
@@ -697,7 +699,9 @@ void CudaRank::pad_decode_step(const FlatStep& step, std::int64_t bs, FlatStep* 
 }
 
 CudaRank::Layout CudaRank::decode_layout(std::int64_t bs) const {
-  return batch_invariant_ ? Layout::of(bs, bs, 0, 0, bs) : Layout::of(bs, bs, bs, 0);
+  Layout l = batch_invariant_ ? Layout::of(bs, bs, 0, 0, bs) : Layout::of(bs, bs, bs, 0);
+  l.max_context = limits_.max_model_len;  // a graph serves any context up to it
+  return l;
 }
 
 std::vector<std::int64_t> CudaRank::decode_graph_sizes() const {
@@ -776,9 +780,10 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSam
     decode_rows_as_tiles(&tiled_);
     run = &tiled_;
   }
-  const Layout l = Layout::of(n, s, static_cast<std::int64_t>(run->decode_rows.size()),
-                              static_cast<std::int64_t>(run->prefill_tiles.size()),
-                              static_cast<std::int64_t>(run->decode_tiles.size()));
+  Layout l = Layout::of(n, s, static_cast<std::int64_t>(run->decode_rows.size()),
+                        static_cast<std::int64_t>(run->prefill_tiles.size()),
+                        static_cast<std::int64_t>(run->decode_tiles.size()));
+  l.max_context = step.max_context;
   const std::int64_t splits = splits_for(l.nd, step.max_context);
   PAGODA_RETURN_IF_ERROR(stage(*run, l, decode_split_size(step.max_context, splits)));
   PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));

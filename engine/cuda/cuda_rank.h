@@ -170,11 +170,11 @@ class CudaRank {
                            std::int64_t num_splits);
   // decode_attention_splits with this rank's KV heads, SMs and workspace.
   std::int64_t splits_for(std::int64_t num_decode, std::int64_t max_context) const;
-  // The batch-invariant mode's decode tiles in a step of num_rows rows: the
-  // grid rows their KV splits run apart in (0: a tile's splits in one CTA).
-  int invariant_split_slots(std::int64_t num_rows, std::int64_t num_decode_tiles) const;
-  // KV splits a context of max_model_len positions has (kv_split_ > 0).
-  std::int64_t max_kv_splits() const;
+  // The batch-invariant mode's decode tiles of a step laid out as `layout`:
+  // the grid rows their KV splits run apart in (0: a tile's splits in one CTA).
+  int invariant_split_slots(const Layout& layout) const;
+  // KV splits a context of max_context positions has (kv_split_ > 0).
+  std::int64_t max_kv_splits(std::int64_t max_context) const;
   // A decode-only step padded to `batch_size` rows (padding writes the
   // scratch block); in the batch-invariant mode its rows are one-row tiles.
   void pad_decode_step(const FlatStep& step, std::int64_t batch_size, FlatStep* out) const;
