@@ -237,7 +237,7 @@ std::string CudaModelRunner::describe_graphs() const {
   } else if (options_.graph_capture_budget_s > 0) {
     s += " (every size: the nodes of a group share no clock for a budget)";
   }
-  s += "; cuBLASLt algorithms timed for " + std::to_string(num_timed_gemm_shapes()) + " GEMM shapes";
+  if (!ranks_.empty()) s += "; " + ranks_[0]->describe_gemm_choices();
   return s;
 }
 

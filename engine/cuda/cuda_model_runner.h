@@ -45,10 +45,11 @@ struct CudaRunnerOptions {
   double graph_capture_budget_s = 60;   // start-up time for capturing; larger batches past it run
                                         // eagerly (0: no limit; multi-node groups capture every size)
   bool keep_logits = false;             // also copy each step's raw logits for last_logits(); tests only
-  bool tune_gemms = true;               // at start-up, time cuBLASLt's candidates for the decode
-                                        // graphs' GEMM shapes and keep the fastest (later shapes, and
-                                        // all with false, take its heuristic's first pick: the same
-                                        // in every process, so two runners give the same bits)
+  bool tune_gemms = true;               // at start-up, time each decode graph's GEMM shapes on our
+                                        // kernels and cuBLASLt (its candidates too), keep the fastest
+                                        // (GemmKernelChoice; later shapes, and all with false, take
+                                        // the fixed rule and cuBLASLt's heuristic's first pick: the
+                                        // same in every process, so two runners give the same bits)
   bool device_sampling = true;          // sample non-greedy rows on the device (false: on the host)
   bool programmatic_launch = false;     // compute capability 9.0+: kernels launch while the previous
                                         // one finishes (cuda/launch_order.h); off until timed on a GPU
@@ -96,11 +97,9 @@ class CudaModelRunner final : public ModelRunner {
   // saying so for the start-up log (with the budget, and what it cut).
   std::size_t num_graphs() const { return ranks_.empty() ? 0 : ranks_[0]->num_graphs(); }
   double graph_capture_seconds() const { return graph_capture_s_; }
-  // GEMM shapes whose cuBLASLt algorithm rank 0 chose by timing: all of them
-  // at start-up, in the warm-ups before graph capture.
-  std::size_t num_timed_gemm_shapes() const {
-    return ranks_.empty() ? 0 : ranks_[0]->num_timed_gemm_shapes();
-  }
+  // Rank 0's GEMM timings (shapes whose kernel, or cuBLASLt algorithm, was
+  // chosen by timing): all made at start-up, in the warm-ups before capture.
+  std::size_t num_gemm_timings() const { return ranks_.empty() ? 0 : ranks_[0]->num_gemm_timings(); }
   std::string describe_graphs() const;
   // Rank 0's device time of the last step (input copy to last kernel), ms.
   double last_step_device_ms() const { return ranks_.empty() ? 0.0 : ranks_[0]->last_device_ms(); }
@@ -128,7 +127,7 @@ class CudaModelRunner final : public ModelRunner {
   Status capture_graphs();
   CudaKernelChoices kernel_choices() const {
     return {options_.programmatic_launch, options_.fused_decode, options_.batch_invariant,
-            options_.batch_invariant_kv_split};
+            options_.batch_invariant_kv_split, options_.tune_gemms};
   }
   Status forward_on_rank(int rank);
 

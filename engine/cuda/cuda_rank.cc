@@ -3,9 +3,11 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "cuda/add_rms_norm_kernel.h"
 #include "cuda/argmax_kernel.h"
@@ -33,7 +35,9 @@ static_assert(sizeof(FlatTile) == sizeof(PrefillTile) && sizeof(FlatTile) == 16,
               "FlatTile and PrefillTile are the same four int32s");
 
 constexpr std::int64_t kMinSplitRows = 1024;  // (row, split) pairs the attention workspace holds at least
-constexpr std::int64_t kSkinnyRows = 4;       // GEMMs of at most this many rows use launch_skinny_gemm
+// Decode steps of at most this many rows run the skinny GEMM's fused forms
+// (SwiGLU epilogue, the fused decode layer).
+constexpr std::int64_t kSkinnyRows = GemmKernelChoice::kSkinnyRows;
 
 std::int64_t max_blocks_per_seq(const CudaStepLimits& l) {
   return (l.max_model_len + l.block_size - 1) / l.block_size;
@@ -222,6 +226,7 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                          : LaunchOrder::kSerial;
   r->fused_decode_ = choices.fused_decode;
   r->batch_invariant_ = choices.batch_invariant;
+  r->tune_gemms_ = choices.tune_gemms;
   if (choices.batch_invariant && config.head_dim <= 128) r->kv_split_ = choices.invariant_kv_split;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_start_));
@@ -291,26 +296,69 @@ SkinnyGemmParams CudaRank::skinny_params(const std::uint16_t* x, const DeviceMat
 Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
                       std::int64_t ldy) {
   const SkinnyGemmParams sp = skinny_params(x, w, y, m, ldy);
-  if (batch_invariant_) {
-    InvariantGemmParams ip{sp.x, sp.w, y, m, sp.n, sp.k, sp.ldx, sp.ldw, sp.ldy};
-    ip.block_rows = invariant_gemm_block_rows(m);
-    return cuda_status(launch_invariant_gemm(ip, stream_, launch_order_), "launch_invariant_gemm");
+  InvariantGemmParams ip{sp.x, sp.w, y, m, sp.n, sp.k, sp.ldx, sp.ldw, sp.ldy};
+  ip.block_rows = invariant_gemm_block_rows(m);
+  const GemmArgs a{x, w.data, y, m, sp.n, sp.k, sp.ldx, sp.ldw, sp.ldy};
+  const auto run = [&](GemmKernel k) -> Status {
+    switch (k) {
+      case GemmKernel::kSkinny:
+        return cuda_status(launch_skinny_gemm(sp, stream_, launch_order_), "launch_skinny_gemm");
+      case GemmKernel::kTiled:
+        return cuda_status(launch_invariant_gemm(ip, stream_, launch_order_), "launch_invariant_gemm");
+      case GemmKernel::kCublasLt:
+        break;
+    }
+    return gemm_->run(a, stream_);
+  };
+  if (batch_invariant_) return run(GemmKernel::kTiled);
+  std::array<GemmKernel, 3> candidates = {GemmKernel::kCublasLt};
+  std::size_t count = 1;
+  if (skinny_gemm_supports(sp)) candidates[count++] = GemmKernel::kSkinny;
+  if (invariant_gemm_supports(ip)) candidates[count++] = GemmKernel::kTiled;
+  bool may_time = false;
+  if (tune_gemms_) {  // start-up: time new shapes, unless capturing a graph
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(stream_, &capturing));
+    may_time = capturing == cudaStreamCaptureStatusNone;
   }
-  // Decode batches: our memory-bound kernel; larger m: cuBLASLt's tensor cores.
-  // (Measured on an H200: ours is faster up to about m = 4, cuBLASLt from 8.)
-  if (m <= kSkinnyRows && skinny_gemm_supports(sp))
-    return cuda_status(launch_skinny_gemm(sp, stream_, launch_order_), "launch_skinny_gemm");
-  GemmArgs a;
-  a.x = x;
-  a.w = w.data;
-  a.y = y;
-  a.m = m;
-  a.n = w.rows;
-  a.k = w.cols;
-  a.ldx = w.cols;
-  a.ldw = w.cols;
-  a.ldy = ldy > 0 ? ldy : w.rows;
-  return gemm_->run(a, stream_);
+  const GemmKernel k =
+      gemm_choice_.choose(GemmShape{m, sp.n, sp.k, sp.ldy}, std::span(candidates.data(), count), may_time,
+                          [&](GemmKernel candidate) { return time_gemm(run, candidate); });
+  return run(k);
+}
+
+// One warm-up run (cuBLASLt times its own algorithms in it), then the mean of
+// kTimedRuns between two events; -1 when a run fails.
+double CudaRank::time_gemm(const std::function<Status(GemmKernel)>& run, GemmKernel k) {
+  constexpr int kTimedRuns = 5;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  double ms = -1.0;
+  if (cudaEventCreate(&start) == cudaSuccess && cudaEventCreate(&stop) == cudaSuccess && run(k).ok() &&
+      cudaEventRecord(start, stream_) == cudaSuccess) {
+    bool ok = true;
+    for (int i = 0; i < kTimedRuns && ok; ++i)
+      ok = run(k).ok();
+    float elapsed = 0.0f;
+    if (ok && cudaEventRecord(stop, stream_) == cudaSuccess && cudaEventSynchronize(stop) == cudaSuccess &&
+        cudaEventElapsedTime(&elapsed, start, stop) == cudaSuccess)
+      ms = elapsed / kTimedRuns;
+  }
+  if (start != nullptr) cudaEventDestroy(start);
+  if (stop != nullptr) cudaEventDestroy(stop);
+  cudaGetLastError();  // a refused candidate's launch error is not the step's
+  return ms;
+}
+
+std::string CudaRank::describe_gemm_choices() const {
+  std::size_t counts[3] = {0, 0, 0};
+  for (const auto& [shape, k] : gemm_choice_.timed())
+    ++counts[static_cast<int>(k)];
+  std::string s = "GEMM kernels timed for " + std::to_string(gemm_choice_.num_timed()) + " shapes (fastest: ";
+  for (const GemmKernel k : {GemmKernel::kCublasLt, GemmKernel::kSkinny, GemmKernel::kTiled}) {
+    if (k != GemmKernel::kCublasLt) s += ", ";
+    s += std::string(gemm_kernel_name(k)) + " " + std::to_string(counts[static_cast<int>(k)]);
+  }
+  return s + "; cuBLASLt algorithms timed for " + std::to_string(gemm_->num_timed_plans()) + ")";
 }
 
 Status CudaRank::gate_up_act(const std::uint16_t* x, const DeviceMatrix& gate_up_w, float* gate_up,

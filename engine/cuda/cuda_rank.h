@@ -10,8 +10,10 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stop_token>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -22,6 +24,7 @@
 #include "engine/cpu/cpu_weights.h"
 #include "engine/cuda/cuda_weights.h"
 #include "engine/cuda/device_sample_batch.h"
+#include "engine/cuda/gemm_kernel_choice.h"
 #include "engine/cuda/nccl_communicator.h"
 #include "engine/flat_step.h"
 #include "engine/model/model_config.h"
@@ -56,6 +59,9 @@ struct CudaKernelChoices {
   // with head_dim > 128 never) and folds the splits in order, so that a
   // long context's decode can spread over several CTAs and keep its bits.
   int invariant_kv_split = 512;
+  // GEMM shapes met at start-up are timed on each kernel that can take
+  // them, the fastest kept (GemmKernelChoice); false: the fixed rule.
+  bool tune_gemms = true;
 };
 
 // How a rank with a communicator waits for its stream (NcclCommunicator::wait).
@@ -100,8 +106,15 @@ class CudaRank {
   // Ends start-up's timing of cuBLASLt's candidates (the eager run before
   // each capture times the decode shapes): every GEMM shape met later takes
   // the heuristic's pick, so no served step stalls to time one.
-  void stop_tuning_gemms() { gemm_->set_autotune_max_m(0); }
-  std::size_t num_timed_gemm_shapes() const { return gemm_->num_timed_plans(); }
+  void stop_tuning_gemms() {
+    tune_gemms_ = false;
+    gemm_->set_autotune_max_m(0);
+  }
+  // Timings made: shapes whose kernel was chosen by timing, and shapes whose
+  // cuBLASLt algorithm was.
+  std::size_t num_gemm_timings() const { return gemm_choice_.num_timed() + gemm_->num_timed_plans(); }
+  // What start-up's timing chose, for the log.
+  std::string describe_gemm_choices() const;
 
   // Most logit edits (penalties, bias, bans) one step's device sampling takes.
   static constexpr std::int64_t kMaxSampleEdits = 1 << 18;
@@ -154,7 +167,11 @@ class CudaRank {
   // y = x · wᵀ as skinny GEMM arguments (ldy 0: w.rows).
   SkinnyGemmParams skinny_params(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
                                  std::int64_t ldy = 0) const;
+  // y = x · wᵀ: the launch_invariant_gemm in the batch-invariant mode, else
+  // the kernel gemm_choice_ picks for the shape (timed at start-up).
   Status gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m, std::int64_t ldy = 0);
+  // ms per product of GEMM kernel k (run), or -1 (GemmKernelChoice's timer).
+  double time_gemm(const std::function<Status(GemmKernel)>& run, GemmKernel k);
   // act = SwiGLU(x · gate_upᵀ) [m, inter] bf16: decode batches in one skinny
   // GEMM with the activation in its epilogue, larger m through gate_up [m,
   // 2 inter] f32 and silu_mul. Equal bit for bit either way.
@@ -195,6 +212,8 @@ class CudaRank {
   LaunchOrder launch_order_ = LaunchOrder::kSerial;  // of every kernel of ours
   bool fused_decode_ = true;
   bool batch_invariant_ = false;
+  bool tune_gemms_ = true;  // new GEMM shapes are timed (start-up, CudaKernelChoices::tune_gemms)
+  GemmKernelChoice gemm_choice_;
   int kv_split_ = 0;  // PrefillAttentionParams::kv_split of every attention launch (batch-invariant mode)
   double rope_attention_scaling_ = 1.0;  // YaRN's cos/sin factor (inv_freq lives on the device)
   cudaStream_t stream_ = nullptr;

@@ -54,7 +54,7 @@ struct Gpu {
                              // runner's default is off until timed, the tests check both)
   bool invariant = false;    // the batch-invariant mode
   int kv_split = 64;         // its attention splits: small, so that test contexts cross them
-  bool tune_gemms = true;    // cuBLASLt's algorithms timed per shape (false: its heuristic's pick)
+  bool tune_gemms = true;    // GEMM kernels and cuBLASLt's algorithms timed per shape (false: fixed picks)
 };
 
 std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_size, Gpu g = {}) {
@@ -255,19 +255,23 @@ TEST(CudaModelRunnerTest, SpentGraphBudgetLeavesLargerBatchesEager) {
   EXPECT_GE(st.tokens_compared, 5);
 }
 
-// cuBLASLt's candidates are timed at start-up only: a served step meeting a
-// new GEMM shape takes the heuristic's pick instead of stalling to time it.
+// GEMM shapes are timed (our kernels against cuBLASLt, and cuBLASLt's own
+// candidates) at start-up only: a served step meeting a new shape takes the
+// fixed rule instead of stalling to time it; tune_gemms false times nothing.
 TEST(CudaModelRunnerTest, GemmShapesAreTimedAtStartUpOnly) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device: " << no_device_reason();
   LoadedModel m = make_model(kShapes[2], "cuda");
   auto gpu = cuda_runner(m, 16, Gpu{.fused = false});
   ASSERT_NE(gpu, nullptr);
-  const std::size_t at_start = gpu->num_timed_gemm_shapes();
+  const std::size_t at_start = gpu->num_gemm_timings();
   EXPECT_GT(at_start, 0u) << "the warm-ups before graph capture time the decode shapes";
   ModelDriver d(*gpu, 1);
   DriverSeq& s = d.add(prompt_of(37, m.config.vocab_size, 9));  // 37 rows: a shape no graph has
   ASSERT_TRUE(d.step({{&s, 0}}).ok());
-  EXPECT_EQ(gpu->num_timed_gemm_shapes(), at_start);
+  EXPECT_EQ(gpu->num_gemm_timings(), at_start);
+  auto untuned = cuda_runner(m, 16, Gpu{.fused = false, .tune_gemms = false});
+  ASSERT_NE(untuned, nullptr);
+  EXPECT_EQ(untuned->num_gemm_timings(), 0u);
 }
 
 // Plain kernel launches, the runner's default (the other tests launch
