@@ -227,6 +227,7 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   r->fused_decode_ = choices.fused_decode;
   r->batch_invariant_ = choices.batch_invariant;
   r->tune_gemms_ = choices.tune_gemms;
+  r->gemm_timer_ = choices.gemm_timer;
   if (choices.batch_invariant && config.head_dim <= 128) r->kv_split_ = choices.invariant_kv_split;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_start_));
@@ -315,38 +316,63 @@ Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, s
   std::size_t count = 1;
   if (skinny_gemm_supports(sp)) candidates[count++] = GemmKernel::kSkinny;
   if (invariant_gemm_supports(ip)) candidates[count++] = GemmKernel::kTiled;
+  const GemmShape shape{m, sp.n, sp.k, sp.ldy};
   bool may_time = false;
   if (tune_gemms_) {  // start-up: time new shapes, unless capturing a graph
     cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
     PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(stream_, &capturing));
     may_time = capturing == cudaStreamCaptureStatusNone;
   }
+  if (gemm_choice_.times(shape, count, may_time) && !gemm_timer_) {
+    // Drained first (polling for a failed peer), so that the timing's event
+    // waits, and cuBLASLt's own, wait for GEMM work only, never for a
+    // collective a failed peer will not join.
+    PAGODA_RETURN_IF_ERROR(wait_for_stream("the work before timing a GEMM"));
+  }
   const GemmKernel k =
-      gemm_choice_.choose(GemmShape{m, sp.n, sp.k, sp.ldy}, std::span(candidates.data(), count), may_time,
-                          [&](GemmKernel candidate) { return time_gemm(run, candidate); });
+      gemm_choice_.choose(shape, std::span(candidates.data(), count), may_time, [&](GemmKernel candidate) {
+        return gemm_timer_ ? gemm_timer_(candidate, shape) : time_gemm(run, candidate);
+      });
   return run(k);
 }
 
-// One warm-up run (cuBLASLt times its own algorithms in it), then the mean of
-// kTimedRuns between two events; -1 when a run fails.
+// One warm-up run (cuBLASLt times its own algorithms in it), then kTimedRuns
+// runs, each after a write of twice the L2's size (so its weights come from
+// HBM, as in a step, where each layer has its own) and between its own two
+// events; the median, or -1 when a run fails.
 double CudaRank::time_gemm(const std::function<Status(GemmKernel)>& run, GemmKernel k) {
-  constexpr int kTimedRuns = 5;
-  cudaEvent_t start = nullptr, stop = nullptr;
-  double ms = -1.0;
-  if (cudaEventCreate(&start) == cudaSuccess && cudaEventCreate(&stop) == cudaSuccess && run(k).ok() &&
-      cudaEventRecord(start, stream_) == cudaSuccess) {
-    bool ok = true;
-    for (int i = 0; i < kTimedRuns && ok; ++i)
-      ok = run(k).ok();
-    float elapsed = 0.0f;
-    if (ok && cudaEventRecord(stop, stream_) == cudaSuccess && cudaEventSynchronize(stop) == cudaSuccess &&
-        cudaEventElapsedTime(&elapsed, start, stop) == cudaSuccess)
-      ms = elapsed / kTimedRuns;
+  constexpr int kTimedRuns = 7;
+  if (!run(k).ok()) return -1.0;
+  if (l2_flush_.bytes() == 0) {
+    int device = 0, l2_bytes = 0;
+    if (cudaGetDevice(&device) == cudaSuccess &&
+        cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device) == cudaSuccess && l2_bytes > 0) {
+      auto b = DeviceBuffer::allocate(2 * static_cast<std::size_t>(l2_bytes), "the L2 flush for GEMM timing");
+      if (b.ok()) l2_flush_ = std::move(b).value();  // else timed with warm L2
+    }
+    cudaGetLastError();
   }
-  if (start != nullptr) cudaEventDestroy(start);
-  if (stop != nullptr) cudaEventDestroy(stop);
+  std::array<cudaEvent_t, 2 * kTimedRuns> events{};
+  bool ok = true;
+  for (cudaEvent_t& e : events)
+    ok = ok && cudaEventCreate(&e) == cudaSuccess;
+  for (int i = 0; i < kTimedRuns && ok; ++i) {
+    if (l2_flush_.bytes() > 0)
+      ok = cudaMemsetAsync(l2_flush_.get(), i, l2_flush_.bytes(), stream_) == cudaSuccess;
+    ok = ok && cudaEventRecord(events[2 * i], stream_) == cudaSuccess && run(k).ok() &&
+         cudaEventRecord(events[2 * i + 1], stream_) == cudaSuccess;
+  }
+  std::array<float, kTimedRuns> ms{};
+  ok = ok && cudaEventSynchronize(events.back()) == cudaSuccess;
+  for (int i = 0; i < kTimedRuns && ok; ++i)
+    ok = cudaEventElapsedTime(&ms[i], events[2 * i], events[2 * i + 1]) == cudaSuccess;
+  for (cudaEvent_t e : events) {
+    if (e != nullptr) cudaEventDestroy(e);
+  }
   cudaGetLastError();  // a refused candidate's launch error is not the step's
-  return ms;
+  if (!ok) return -1.0;
+  std::sort(ms.begin(), ms.end());
+  return ms[kTimedRuns / 2];
 }
 
 std::string CudaRank::describe_gemm_choices() const {

@@ -62,6 +62,8 @@ struct CudaKernelChoices {
   // GEMM shapes met at start-up are timed on each kernel that can take
   // them, the fastest kept (GemmKernelChoice); false: the fixed rule.
   bool tune_gemms = true;
+  // Tests: times GEMM kernels in place of the GPU (ms; negative: failed).
+  std::function<double(GemmKernel, const GemmShape&)> gemm_timer;
 };
 
 // How a rank with a communicator waits for its stream (NcclCommunicator::wait).
@@ -109,6 +111,7 @@ class CudaRank {
   void stop_tuning_gemms() {
     tune_gemms_ = false;
     gemm_->set_autotune_max_m(0);
+    l2_flush_.reset();
   }
   // Timings made: shapes whose kernel was chosen by timing, and shapes whose
   // cuBLASLt algorithm was.
@@ -214,6 +217,8 @@ class CudaRank {
   bool batch_invariant_ = false;
   bool tune_gemms_ = true;  // new GEMM shapes are timed (start-up, CudaKernelChoices::tune_gemms)
   GemmKernelChoice gemm_choice_;
+  std::function<double(GemmKernel, const GemmShape&)> gemm_timer_;  // CudaKernelChoices::gemm_timer
+  DeviceBuffer l2_flush_;  // written between timed GEMM runs; freed when start-up's timing ends
   int kv_split_ = 0;  // PrefillAttentionParams::kv_split of every attention launch (batch-invariant mode)
   double rope_attention_scaling_ = 1.0;  // YaRN's cos/sin factor (inv_freq lives on the device)
   cudaStream_t stream_ = nullptr;

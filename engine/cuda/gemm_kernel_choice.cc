@@ -3,6 +3,13 @@
 #include <algorithm>
 
 namespace pagoda::cuda {
+namespace {
+
+bool contains(std::span<const GemmKernel> candidates, GemmKernel k) {
+  return std::find(candidates.begin(), candidates.end(), k) != candidates.end();
+}
+
+}  // namespace
 
 const char* gemm_kernel_name(GemmKernel k) {
   switch (k) {
@@ -17,23 +24,35 @@ const char* gemm_kernel_name(GemmKernel k) {
 }
 
 GemmKernel GemmKernelChoice::fixed_rule(const GemmShape& shape, std::span<const GemmKernel> candidates) {
-  const bool skinny = std::find(candidates.begin(), candidates.end(), GemmKernel::kSkinny) != candidates.end();
-  return skinny && shape.m <= kSkinnyRows ? GemmKernel::kSkinny : GemmKernel::kCublasLt;
+  return contains(candidates, GemmKernel::kSkinny) && shape.m <= kSkinnyRows ? GemmKernel::kSkinny
+                                                                             : GemmKernel::kCublasLt;
+}
+
+bool GemmKernelChoice::times(const GemmShape& shape, std::size_t num_candidates, bool may_time) const {
+  return may_time && shape.m <= kMaxTimedRows && num_candidates >= 2 && !chosen_.contains(shape);
 }
 
 GemmKernel GemmKernelChoice::choose(const GemmShape& shape, std::span<const GemmKernel> candidates,
                                     bool may_time, const std::function<double(GemmKernel)>& time_ms) {
-  if (const auto it = chosen_.find(shape); it != chosen_.end()) return it->second;
-  if (!may_time || shape.m > kMaxTimedRows || candidates.size() < 2) return fixed_rule(shape, candidates);
-  GemmKernel best = fixed_rule(shape, candidates);
-  double best_ms = -1.0;
+  const GemmKernel fixed = fixed_rule(shape, candidates);
+  if (const auto it = chosen_.find(shape); it != chosen_.end())
+    return contains(candidates, it->second) ? it->second : fixed;
+  if (!times(shape, candidates.size(), may_time)) return fixed;
+  double fixed_ms = -1.0, best_ms = -1.0;
+  GemmKernel best = fixed;
   for (const GemmKernel k : candidates) {
     const double ms = time_ms(k);
-    if (ms >= 0.0 && (best_ms < 0.0 || ms < best_ms)) {
+    if (ms < 0.0) continue;
+    if (k == fixed) fixed_ms = ms;
+    if (best_ms < 0.0 || ms < best_ms) {
       best = k;
       best_ms = ms;
     }
   }
+  if (best_ms < 0.0) return fixed;  // nothing ran: nothing learnt
+  // Near-ties keep the fixed rule, so that timing noise does not flip a
+  // shape's kernel (and its rounding) from one start to the next.
+  if (fixed_ms >= 0.0 && best_ms > fixed_ms * (1.0 - kMinGain)) best = fixed;
   chosen_.emplace(shape, best);
   return best;
 }

@@ -33,14 +33,20 @@ class GemmKernelChoice {
   // Shapes of more rows are not timed (prefill: cuBLASLt's tensor cores).
   static constexpr std::int64_t kMaxTimedRows = 512;
 
-  // The kernel for `shape` among `candidates` (cuBLASLt first, always
-  // there; the others where they can take the shape). A shape timed before
-  // keeps its kernel. Otherwise, with may_time (start-up, not capturing a
-  // graph) and at most kMaxTimedRows rows, time_ms times each candidate
-  // (ms per product; negative when it failed, which drops it) and the
-  // fastest is kept; else the fixed rule.
+  // A candidate must beat the fixed rule's kernel by this fraction to be kept.
+  static constexpr double kMinGain = 0.05;
+
+  // The kernel for `shape` among `candidates` (cuBLASLt, always there; the
+  // others where they can take the shape). A shape timed before keeps its
+  // kernel (if a candidate here). Otherwise, when times(), time_ms times each
+  // candidate (ms per product; negative when it failed, which drops it) and
+  // the fastest is kept, unless within kMinGain of the fixed rule's kernel;
+  // else the fixed rule.
   GemmKernel choose(const GemmShape& shape, std::span<const GemmKernel> candidates, bool may_time,
                     const std::function<double(GemmKernel)>& time_ms);
+  // Whether choose() would time `shape`: may_time (start-up, not capturing a
+  // graph), at most kMaxTimedRows rows, two candidates or more, not yet timed.
+  bool times(const GemmShape& shape, std::size_t num_candidates, bool may_time) const;
 
   static GemmKernel fixed_rule(const GemmShape& shape, std::span<const GemmKernel> candidates);
   std::size_t num_timed() const { return chosen_.size(); }

@@ -57,6 +57,7 @@ namespace {
 constexpr std::size_t kTotalMemoryBytes = std::size_t{16} << 30;
 constexpr std::size_t kPoisonLimitBytes = std::size_t{256} << 20;  // larger allocations start zeroed
 constexpr int kDefaultSms = 16;
+constexpr int kL2CacheBytes = 1 << 20;  // GEMM timing flushes twice this between runs
 constexpr int kDefaultDevices = 4;
 constexpr int kStaticSmemBytes = 48 * 1024;
 constexpr int kMaxSmemBytes = 227 * 1024;
@@ -357,6 +358,9 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
   if (!pagoda::simt::valid_device(device)) return record(cudaErrorInvalidDevice);
   switch (attr) {
+    case cudaDevAttrL2CacheSize:
+      *value = pagoda::simt::kL2CacheBytes;
+      return cudaSuccess;
     case cudaDevAttrMultiProcessorCount:
       *value = pagoda::simt::num_sms();
       return cudaSuccess;
@@ -498,6 +502,10 @@ cudaError_t cudaMemset(void* ptr, int value, size_t count) {
   if (refused_in_capture()) return cudaErrorStreamCaptureUnsupported;
   std::memset(ptr, value, count);
   return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t count, cudaStream_t stream) {
+  return pagoda::simt::enqueue(stream, [=] { std::memset(ptr, value, count); });
 }
 
 // --- streams and graphs ----------------------------------------------------
