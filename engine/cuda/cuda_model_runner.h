@@ -50,21 +50,19 @@ struct CudaRunnerOptions {
                                         // (GemmKernelChoice; later shapes, and all with false, take
                                         // the fixed rule and cuBLASLt's heuristic's first pick: the
                                         // same in every process, so two runners give the same bits)
-  std::function<double(GemmKernel, const GemmShape&)> gemm_timer;  // tests: GEMM kernel timings instead
-                                                                   // of the GPU's (CudaKernelChoices)
-  bool device_sampling = true;         // sample non-greedy rows on the device (false: on the host)
-  bool programmatic_launch = false;    // compute capability 9.0+: kernels launch while the previous
-                                       // one finishes (cuda/launch_order.h); off until timed on a GPU
-  bool fused_decode = true;            // decode steps of up to 4 rows on one GPU: residual adds and
-                                       // RMSNorms inside the skinny GEMMs (CudaKernelChoices)
-  bool batch_invariant = false;        // a request's tokens and logits bit for bit the same whatever
-                                       // else is in the batch (CudaKernelChoices)
-  int batch_invariant_kv_split = 512;  // with it: attention splits of this many positions (a multiple
-                                       // of 64; 0: none), the same bits whatever CTAs run them
-  bool nccl_at_tp1 = false;            // tp 1 through a one-rank NCCL group: the collective path
-                                       // (captured in graphs, logits gathered) on one GPU; tests
-  double collective_timeout_s = 600;   // with a communicator: a rank still waiting for its step's
-                                       // collectives after this long aborts the group (0: never)
+  bool device_sampling = true;          // sample non-greedy rows on the device (false: on the host)
+  bool programmatic_launch = false;     // compute capability 9.0+: kernels launch while the previous
+                                        // one finishes (cuda/launch_order.h); off until timed on a GPU
+  bool fused_decode = true;             // decode steps of up to 4 rows on one GPU: residual adds and
+                                        // RMSNorms inside the skinny GEMMs (CudaKernelChoices)
+  bool batch_invariant = false;         // a request's tokens and logits bit for bit the same whatever
+                                        // else is in the batch (CudaKernelChoices)
+  int batch_invariant_kv_split = 512;   // with it: attention splits of this many positions (a multiple
+                                        // of 64; 0: none), the same bits whatever CTAs run them
+  bool nccl_at_tp1 = false;             // tp 1 through a one-rank NCCL group: the collective path
+                                        // (captured in graphs, logits gathered) on one GPU; tests
+  double collective_timeout_s = 600;    // with a communicator: a rank still waiting for its step's
+                                        // collectives after this long aborts the group (0: never)
   // Multi-node: this process runs ranks [first_rank, first_rank + num_local_ranks)
   // of tensor_parallel_size (0 = all), joined by ncclCommInitRank with the
   // leader's id; agree_num_kv_blocks returns the group's smallest block count.
@@ -74,6 +72,8 @@ struct CudaRunnerOptions {
   int num_local_ranks = 0;
   std::string nccl_unique_id;
   std::function<StatusOr<std::int32_t>(std::int32_t)> agree_num_kv_blocks;
+  // Tests: GEMM kernel timings in place of the GPU's (CudaKernelChoices).
+  std::function<double(GemmKernel, const GemmShape&)> gemm_timer = nullptr;
 };
 
 class CudaModelRunner final : public ModelRunner {
@@ -128,8 +128,14 @@ class CudaModelRunner final : public ModelRunner {
   void mark_broken(const std::string& why);
   Status capture_graphs();
   CudaKernelChoices kernel_choices() const {
-    return {options_.programmatic_launch,      options_.fused_decode, options_.batch_invariant,
-            options_.batch_invariant_kv_split, options_.tune_gemms,   options_.gemm_timer};
+    CudaKernelChoices k;
+    k.programmatic_launch = options_.programmatic_launch;
+    k.fused_decode = options_.fused_decode;
+    k.batch_invariant = options_.batch_invariant;
+    k.invariant_kv_split = options_.batch_invariant_kv_split;
+    k.tune_gemms = options_.tune_gemms;
+    k.gemm_timer = options_.gemm_timer;
+    return k;
   }
   Status forward_on_rank(int rank);
 

@@ -212,7 +212,6 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                                                      CudaKernelChoices choices, CollectiveWait waits) {
   auto r = std::unique_ptr<CudaRank>(new CudaRank(config, shard, limits));
   r->weights_ = std::move(weights);
-  r->gemm_ = std::move(gemm);
   r->comm_ = std::move(comm);
   r->waits_ = std::move(waits);
   r->scratch_block_ = num_kv_blocks;
@@ -226,10 +225,11 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
                          : LaunchOrder::kSerial;
   r->fused_decode_ = choices.fused_decode;
   r->batch_invariant_ = choices.batch_invariant;
-  r->tune_gemms_ = choices.tune_gemms;
-  r->gemm_timer_ = choices.gemm_timer;
   if (choices.batch_invariant && config.head_dim <= 128) r->kv_split_ = choices.invariant_kv_split;
   PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&r->stream_, cudaStreamNonBlocking));
+  r->gemms_ = std::make_unique<CudaGemm>(
+      std::move(gemm), CudaGemm::Setup{r->stream_, r->launch_order_, r->num_sms_, choices.batch_invariant,
+                                       choices.tune_gemms, choices.gemm_timer});
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_start_));
   PAGODA_CUDA_RETURN_IF_ERROR(cudaEventCreate(&r->step_end_));
 
@@ -291,100 +291,12 @@ Status CudaRank::all_reduce(float* data, std::int64_t count) {
 
 SkinnyGemmParams CudaRank::skinny_params(const std::uint16_t* x, const DeviceMatrix& w, float* y,
                                          std::int64_t m, std::int64_t ldy) const {
-  return SkinnyGemmParams{x, w.data, y, m, w.rows, w.cols, w.cols, w.cols, ldy > 0 ? ldy : w.rows, num_sms_};
+  return gemms_->skinny_params(x, w, y, m, ldy);
 }
 
 Status CudaRank::gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
                       std::int64_t ldy) {
-  const SkinnyGemmParams sp = skinny_params(x, w, y, m, ldy);
-  InvariantGemmParams ip{sp.x, sp.w, y, m, sp.n, sp.k, sp.ldx, sp.ldw, sp.ldy};
-  ip.block_rows = invariant_gemm_block_rows(m);
-  const GemmArgs a{x, w.data, y, m, sp.n, sp.k, sp.ldx, sp.ldw, sp.ldy};
-  const auto run = [&](GemmKernel k) -> Status {
-    switch (k) {
-      case GemmKernel::kSkinny:
-        return cuda_status(launch_skinny_gemm(sp, stream_, launch_order_), "launch_skinny_gemm");
-      case GemmKernel::kTiled:
-        return cuda_status(launch_invariant_gemm(ip, stream_, launch_order_), "launch_invariant_gemm");
-      case GemmKernel::kCublasLt:
-        break;
-    }
-    return gemm_->run(a, stream_);
-  };
-  if (batch_invariant_) return run(GemmKernel::kTiled);
-  std::array<GemmKernel, 3> candidates = {GemmKernel::kCublasLt};
-  std::size_t count = 1;
-  if (skinny_gemm_supports(sp)) candidates[count++] = GemmKernel::kSkinny;
-  if (invariant_gemm_supports(ip)) candidates[count++] = GemmKernel::kTiled;
-  const GemmShape shape{m, sp.n, sp.k, sp.ldy};
-  bool may_time = false;
-  if (tune_gemms_) {  // start-up: time new shapes, unless capturing a graph
-    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-    PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(stream_, &capturing));
-    may_time = capturing == cudaStreamCaptureStatusNone;
-  }
-  if (gemm_choice_.times(shape, count, may_time) && !gemm_timer_) {
-    // Drained first (polling for a failed peer), so that the timing's event
-    // waits, and cuBLASLt's own, wait for GEMM work only, never for a
-    // collective a failed peer will not join.
-    PAGODA_RETURN_IF_ERROR(wait_for_stream("the work before timing a GEMM"));
-  }
-  const GemmKernel k =
-      gemm_choice_.choose(shape, std::span(candidates.data(), count), may_time, [&](GemmKernel candidate) {
-        return gemm_timer_ ? gemm_timer_(candidate, shape) : time_gemm(run, candidate);
-      });
-  return run(k);
-}
-
-// One warm-up run (cuBLASLt times its own algorithms in it), then kTimedRuns
-// runs, each after a write of twice the L2's size (so its weights come from
-// HBM, as in a step, where each layer has its own) and between its own two
-// events; the median, or -1 when a run fails.
-double CudaRank::time_gemm(const std::function<Status(GemmKernel)>& run, GemmKernel k) {
-  constexpr int kTimedRuns = 7;
-  if (!run(k).ok()) return -1.0;
-  if (l2_flush_.bytes() == 0) {
-    int device = 0, l2_bytes = 0;
-    if (cudaGetDevice(&device) == cudaSuccess &&
-        cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, device) == cudaSuccess && l2_bytes > 0) {
-      auto b = DeviceBuffer::allocate(2 * static_cast<std::size_t>(l2_bytes), "the L2 flush for GEMM timing");
-      if (b.ok()) l2_flush_ = std::move(b).value();  // else timed with warm L2
-    }
-    cudaGetLastError();
-  }
-  std::array<cudaEvent_t, 2 * kTimedRuns> events{};
-  bool ok = true;
-  for (cudaEvent_t& e : events)
-    ok = ok && cudaEventCreate(&e) == cudaSuccess;
-  for (int i = 0; i < kTimedRuns && ok; ++i) {
-    if (l2_flush_.bytes() > 0)
-      ok = cudaMemsetAsync(l2_flush_.get(), i, l2_flush_.bytes(), stream_) == cudaSuccess;
-    ok = ok && cudaEventRecord(events[2 * i], stream_) == cudaSuccess && run(k).ok() &&
-         cudaEventRecord(events[2 * i + 1], stream_) == cudaSuccess;
-  }
-  std::array<float, kTimedRuns> ms{};
-  ok = ok && cudaEventSynchronize(events.back()) == cudaSuccess;
-  for (int i = 0; i < kTimedRuns && ok; ++i)
-    ok = cudaEventElapsedTime(&ms[i], events[2 * i], events[2 * i + 1]) == cudaSuccess;
-  for (cudaEvent_t e : events) {
-    if (e != nullptr) cudaEventDestroy(e);
-  }
-  cudaGetLastError();  // a refused candidate's launch error is not the step's
-  if (!ok) return -1.0;
-  std::sort(ms.begin(), ms.end());
-  return ms[kTimedRuns / 2];
-}
-
-std::string CudaRank::describe_gemm_choices() const {
-  std::size_t counts[3] = {0, 0, 0};
-  for (const auto& [shape, k] : gemm_choice_.timed())
-    ++counts[static_cast<int>(k)];
-  std::string s = "GEMM kernels timed for " + std::to_string(gemm_choice_.num_timed()) + " shapes (fastest: ";
-  for (const GemmKernel k : {GemmKernel::kCublasLt, GemmKernel::kSkinny, GemmKernel::kTiled}) {
-    if (k != GemmKernel::kCublasLt) s += ", ";
-    s += std::string(gemm_kernel_name(k)) + " " + std::to_string(counts[static_cast<int>(k)]);
-  }
-  return s + "; cuBLASLt algorithms timed for " + std::to_string(gemm_->num_timed_plans()) + ")";
+  return gemms_->run(x, w, y, m, ldy, [this] { return wait_for_stream("the work before timing a GEMM"); });
 }
 
 Status CudaRank::gate_up_act(const std::uint16_t* x, const DeviceMatrix& gate_up_w, float* gate_up,

@@ -22,6 +22,7 @@
 #include "cuda/launch_order.h"
 #include "cuda/skinny_gemm_kernel.h"
 #include "engine/cpu/cpu_weights.h"
+#include "engine/cuda/cuda_gemm.h"
 #include "engine/cuda/cuda_weights.h"
 #include "engine/cuda/device_sample_batch.h"
 #include "engine/cuda/gemm_kernel_choice.h"
@@ -63,7 +64,7 @@ struct CudaKernelChoices {
   // them, the fastest kept (GemmKernelChoice); false: the fixed rule.
   bool tune_gemms = true;
   // Tests: times GEMM kernels in place of the GPU (ms; negative: failed).
-  std::function<double(GemmKernel, const GemmShape&)> gemm_timer;
+  std::function<double(GemmKernel, const GemmShape&)> gemm_timer = nullptr;
 };
 
 // How a rank with a communicator waits for its stream (NcclCommunicator::wait).
@@ -105,19 +106,12 @@ class CudaRank {
   Status capture_decode_graph(std::int64_t batch_size);
   std::size_t num_graphs() const { return graphs_.size(); }
   std::int64_t largest_graph() const { return graphs_.empty() ? 0 : graphs_.back().batch_size; }
-  // Ends start-up's timing of cuBLASLt's candidates (the eager run before
-  // each capture times the decode shapes): every GEMM shape met later takes
-  // the heuristic's pick, so no served step stalls to time one.
-  void stop_tuning_gemms() {
-    tune_gemms_ = false;
-    gemm_->set_autotune_max_m(0);
-    l2_flush_.reset();
-  }
-  // Timings made: shapes whose kernel was chosen by timing, and shapes whose
-  // cuBLASLt algorithm was.
-  std::size_t num_gemm_timings() const { return gemm_choice_.num_timed() + gemm_->num_timed_plans(); }
-  // What start-up's timing chose, for the log.
-  std::string describe_gemm_choices() const;
+  // Ends start-up's timing of GEMM kernels and cuBLASLt's candidates (the
+  // eager run before each capture times the decode shapes): every GEMM shape
+  // met later takes the fixed rule, so no served step stalls to time one.
+  void stop_tuning_gemms() { gemms_->stop_tuning(); }
+  std::size_t num_gemm_timings() const { return gemms_->num_timings(); }  // CudaGemm::num_timings
+  std::string describe_gemm_choices() const { return gemms_->describe(); }
 
   // Most logit edits (penalties, bias, bans) one step's device sampling takes.
   static constexpr std::int64_t kMaxSampleEdits = 1 << 18;
@@ -170,11 +164,8 @@ class CudaRank {
   // y = x · wᵀ as skinny GEMM arguments (ldy 0: w.rows).
   SkinnyGemmParams skinny_params(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
                                  std::int64_t ldy = 0) const;
-  // y = x · wᵀ: the launch_invariant_gemm in the batch-invariant mode, else
-  // the kernel gemm_choice_ picks for the shape (timed at start-up).
+  // y = x · wᵀ (CudaGemm::run; a new shape's timing drains the stream first).
   Status gemm(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m, std::int64_t ldy = 0);
-  // ms per product of GEMM kernel k (run), or -1 (GemmKernelChoice's timer).
-  double time_gemm(const std::function<Status(GemmKernel)>& run, GemmKernel k);
   // act = SwiGLU(x · gate_upᵀ) [m, inter] bf16: decode batches in one skinny
   // GEMM with the activation in its epilogue, larger m through gate_up [m,
   // 2 inter] f32 and silu_mul. Equal bit for bit either way.
@@ -215,15 +206,11 @@ class CudaRank {
   LaunchOrder launch_order_ = LaunchOrder::kSerial;  // of every kernel of ours
   bool fused_decode_ = true;
   bool batch_invariant_ = false;
-  bool tune_gemms_ = true;  // new GEMM shapes are timed (start-up, CudaKernelChoices::tune_gemms)
-  GemmKernelChoice gemm_choice_;
-  std::function<double(GemmKernel, const GemmShape&)> gemm_timer_;  // CudaKernelChoices::gemm_timer
-  DeviceBuffer l2_flush_;  // written between timed GEMM runs; freed when start-up's timing ends
   int kv_split_ = 0;  // PrefillAttentionParams::kv_split of every attention launch (batch-invariant mode)
   double rope_attention_scaling_ = 1.0;  // YaRN's cos/sin factor (inv_freq lives on the device)
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<CudaWeights> weights_;
-  std::unique_ptr<CublasLtGemm> gemm_;
+  std::unique_ptr<CudaGemm> gemms_;
   std::unique_ptr<NcclCommunicator> comm_;
   CollectiveWait waits_;
   std::int64_t kv_elems_per_layer_ = 0;

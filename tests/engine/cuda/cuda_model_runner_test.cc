@@ -58,7 +58,8 @@ struct Gpu {
   // (the fixed picks) but where a test asks: timed on the emulator, our
   // kernels cost minutes over the suite and always lose to its cuBLASLt.
   bool tune_gemms = false;
-  std::function<double(GemmKernel, const GemmShape&)> gemm_timer;  // in place of timing on the device
+  std::function<double(GemmKernel, const GemmShape&)> gemm_timer =
+      nullptr;  // in place of timing on the device
 };
 
 std::unique_ptr<CudaModelRunner> cuda_runner(const LoadedModel& m, int block_size, Gpu g = {}) {
