@@ -210,6 +210,10 @@ if [ ${#tables[@]} -gt 0 ]; then
   echo "| shape | step | tokens/s | ms/step | device ms | floor ms | of floor |"
   echo "|---|---|---|---|---|---|---|"
   grep -h "^| [^s-]" "${tables[@]}"
+  # How many GEMM shapes each kernel won at start-up (GemmKernelChoice), per bench run.
+  for t in "${tables[@]}"; do
+    echo "$(basename "$t" .log): $(grep -m1 -o 'GEMM kernels timed.*' "$t")"
+  done
 fi
 echo "device_check: exit $status"
 exit $status
