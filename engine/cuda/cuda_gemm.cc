@@ -23,14 +23,14 @@ void CudaGemm::stop_tuning() {
   l2_flush_.reset();
 }
 
-SkinnyGemmParams CudaGemm::skinny_params(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
-                                         std::int64_t ldy) const {
-  return SkinnyGemmParams{x, w.data, y, m, w.rows, w.cols, w.cols, w.cols, ldy > 0 ? ldy : w.rows,
-                          setup_.num_sms};
+SkinnyGemmParams CudaGemm::skinny_params(const std::uint16_t* x, const DeviceMatrix& w, float* y,
+                                         std::int64_t m, std::int64_t ldy) const {
+  return SkinnyGemmParams{
+      x, w.data, y, m, w.rows, w.cols, w.cols, w.cols, ldy > 0 ? ldy : w.rows, setup_.num_sms};
 }
 
-Status CudaGemm::run(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m, std::int64_t ldy,
-                     const std::function<Status()>& drain) {
+Status CudaGemm::run(const std::uint16_t* x, const DeviceMatrix& w, float* y, std::int64_t m,
+                     std::int64_t ldy, const std::function<Status()>& drain) {
   const SkinnyGemmParams sp = skinny_params(x, w, y, m, ldy);
   InvariantGemmParams ip{sp.x, sp.w, y, m, sp.n, sp.k, sp.ldx, sp.ldw, sp.ldy};
   ip.block_rows = invariant_gemm_block_rows(m);

@@ -30,7 +30,8 @@ class CudaGemm {
     int num_sms = 0;
     bool batch_invariant = false;
     bool tune = true;  // time new shapes (until stop_tuning)
-    std::function<double(GemmKernel, const GemmShape&)> timer = nullptr;  // tests: in place of the device's timing
+    std::function<double(GemmKernel, const GemmShape&)> timer =
+        nullptr;  // tests: in place of the device's timing
   };
   CudaGemm(std::unique_ptr<CublasLtGemm> cublaslt, Setup setup);
 

@@ -504,6 +504,22 @@ TEST(CudaModelRunnerTest, TwoRanksMatchCpu) {
   expect_mixed_steps_match_cpu(m, Gpu{.tp = 2}, Gpu{.graphs = false, .tp = 2});
 }
 
+// Two ranks timing their GEMM kernels at start-up, each at its own pace: a
+// rank drains its stream (collectives included, which need the other rank)
+// before timing a new shape, then waits on GEMM work only; no rank hangs, and
+// whatever each chose, the group matches the CPU.
+TEST(CudaModelRunnerTest, TwoRanksTimingTheirGemmsMatchCpu) {
+  if (list_devices().size() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  LoadedModel m = make_model(kShapes[3], "cuda");
+  const Gpu g{.tp = 2, .tune_gemms = true};
+  auto gpu = cuda_runner(m, 16, g);
+  ASSERT_NE(gpu, nullptr);
+  EXPECT_GT(gpu->num_gemm_timings(), 0u);
+  const int v = m.config.vocab_size;
+  const LockstepStats st = run_lockstep(m, 16, {prompt_of(9, v, 1), prompt_of(5, v, 2)}, 0, 4, g);
+  EXPECT_GE(st.tokens_compared, 4);
+}
+
 // The device sampler inside the runner: every non-greedy row's token (and
 // logprobs) equals what the host Sampler picks from the same step's logits,
 // over prefill and decode steps (graphs replayed) with mixed parameters.
