@@ -71,6 +71,20 @@ __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return static_cast<unsigned>(f32_to_bf16_bits(lo)) | (static_cast<unsigned>(f32_to_bf16_bits(hi)) << 16);
 }
 
+// Whether the kernels take `tile` (1..kPrefillTileRows >> head_shift tokens
+// at a position >= 0): the attention kernel and fold_splits_kernel skip the
+// same tiles.
+__device__ __forceinline__ bool tile_runs(const PrefillTile& tile, int head_shift) {
+  return tile.num_rows >= 1 && tile.num_rows <= (kPrefillTileRows >> head_shift) && tile.first_position >= 0;
+}
+
+// A row's whole sum from its group's four lanes' parts (each lane of the group
+// gets the same value).
+__device__ __forceinline__ float row_group_sum(float part) {
+  part += __shfl_xor_sync(0xffffffffu, part, 1);
+  return part + __shfl_xor_sync(0xffffffffu, part, 2);
+}
+
 // An empty softmax state: O zero, max -inf, sum zero.
 template <int kMTiles, int kNTiles>
 __device__ __forceinline__ void clear_state(float (&o)[kMTiles][kNTiles][4], float (&max)[kMTiles][2],
@@ -142,8 +156,7 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
   const int first_head = static_cast<int>(blockIdx.x % heads_slots) << head_shift;
   const std::int64_t tile_index = p.num_tiles - 1 - static_cast<std::int64_t>(blockIdx.x / heads_slots);
   const PrefillTile tile = p.tiles[tile_index];
-  if (tile.num_rows < 1 || tile.num_rows > (kPrefillTileRows >> head_shift) || tile.first_position < 0)
-    return;
+  if (!tile_runs(tile, head_shift)) return;
   const int num_rows = tile.num_rows << head_shift;  // CTA rows: (token, head) pairs, token-major
   // q / out row of CTA row r (< num_rows): [token, num_heads, head_dim] offsets.
   const auto row_offset = [&](int r) {
@@ -248,9 +261,7 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
     for (int mt = 0; mt < kMTiles; ++mt) {
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        float l = row_sum[mt][r];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        const float l = row_group_sum(row_sum[mt][r]);
         const float m = row_max[mt][r];
         const int row = warp_row + mt * kMmaRows + g + 8 * r;
         if (writes_partials) {
@@ -276,15 +287,9 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
           }
           t_max[mt][r] = fmaxf(t_max[mt][r], m);
         }
-        row_max[mt][r] = -INFINITY;
-        row_sum[mt][r] = 0.0f;
-#pragma unroll
-        for (int n = 0; n < kHeadDim / 8; ++n) {
-          o[mt][n][2 * r] = 0.0f;
-          o[mt][n][2 * r + 1] = 0.0f;
-        }
       }
     }
+    clear_state(o, row_max, row_sum);
   };
 
   // Key tile j, staged in `stage`, into the warp's rows' running state.
@@ -467,10 +472,7 @@ __global__ void __launch_bounds__(Shape<kHeadDim, kMTiles>::kThreads)
           o[mt][n][2 * r + 1] = t_o[mt][n][2 * r + 1];
         }
       } else {
-        float l = row_sum[mt][r];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        inv_sum[r] = 1.0f / l;
+        inv_sum[r] = 1.0f / row_group_sum(row_sum[mt][r]);
       }
     }
     const int row0 = warp_row + mt * kMmaRows + g;
@@ -509,8 +511,7 @@ __global__ void __launch_bounds__(kHeadDim / 4) fold_splits_kernel(PrefillAttent
   const int num_heads = static_cast<int>(p.num_heads);
   const auto head = static_cast<int>(blockIdx.x % static_cast<unsigned>(num_heads));
   const PrefillTile tile = p.tiles[blockIdx.x / static_cast<unsigned>(num_heads)];
-  if (tile.num_rows < 1 || tile.num_rows > (kPrefillTileRows >> head_shift) || tile.first_position < 0)
-    return;
+  if (!tile_runs(tile, head_shift)) return;
   const int d = static_cast<int>(threadIdx.x) * 4;
   for (int token = 0; token < tile.num_rows; ++token) {
     const std::int64_t pair = (static_cast<std::int64_t>(tile.first_row) + token) * num_heads + head;

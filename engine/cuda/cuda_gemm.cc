@@ -58,12 +58,13 @@ Status CudaGemm::run(const std::uint16_t* x, const DeviceMatrix& w, float* y, st
     PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(setup_.stream, &capturing));
     may_time = capturing == cudaStreamCaptureStatusNone;
   }
-  if (choice_.times(shape, count, may_time) && !setup_.timer) PAGODA_RETURN_IF_ERROR(drain());
-  const GemmKernel k =
-      choice_.choose(shape, std::span(candidates.data(), count), may_time, [&](GemmKernel candidate) {
-        return setup_.timer ? setup_.timer(candidate, shape) : time(run, candidate);
-      });
-  return run(k);
+  const std::span<const GemmKernel> can_run(candidates.data(), count);
+  // A step's GEMMs: the kept kernel or the fixed rule, no timer built.
+  if (!choice_.times(shape, count, may_time)) return run(choice_.choose(shape, can_run, false, nullptr));
+  if (!setup_.timer) PAGODA_RETURN_IF_ERROR(drain());
+  return run(choice_.choose(shape, can_run, true, [&](GemmKernel candidate) {
+    return setup_.timer ? setup_.timer(candidate, shape) : time(run, candidate);
+  }));
 }
 
 // One warm-up run (cuBLASLt times its own algorithms in it), then kTimedRuns

@@ -504,8 +504,8 @@ Status CudaRank::enqueue_attention(const CudaLayerWeights& lw, std::int64_t laye
     // A small batch's long contexts: their splits spread over more CTAs,
     // each writing its split's state for fold_splits_kernel.
     if (const int slots = invariant_split_slots(l); slots > 0) {
-      const std::int64_t pairs = l.n * nq * max_kv_splits(l.max_context);
       pp.max_splits = static_cast<int>(max_kv_splits(l.max_context));
+      const std::int64_t pairs = l.n * nq * pp.max_splits;
       pp.split_slots = slots;
       pp.partial_out = w.attn_partial;
       pp.partial_max = w.attn_partial + pairs * hd;
