@@ -187,7 +187,7 @@ class CudaRank {
   // KV splits a context of max_context positions has (kv_split_ > 0).
   std::int64_t max_kv_splits(std::int64_t max_context) const;
   // A decode-only step padded to `batch_size` rows (padding writes the
-  // scratch block); in the batch-invariant mode its rows are one-row tiles.
+  // scratch block); in the batch-invariant mode its rows are one-token tiles.
   void pad_decode_step(const FlatStep& step, std::int64_t batch_size, FlatStep* out) const;
   // The layout of a padded decode step of `batch_size` rows (pad_decode_step).
   Layout decode_layout(std::int64_t batch_size) const;
