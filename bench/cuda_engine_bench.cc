@@ -9,7 +9,8 @@
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
 //                            [--context 512] [--steps 20] [--batches 1,8,64,256]
 //                            [--sampled-batches 1,64] [--nccl 0] [--pdl 0] [--fused 1]
-//                            [--invariant 0] [--tables 1] [--quick 0] [--profile 0]
+//                            [--invariant 0] [--tune-gemms 1] [--tables 1] [--quick 0]
+//                            [--profile 0]
 // --sampled-batches: decode again at these batch sizes with temperature 0.8
 // and top_p 0.95 (the device sampler instead of the argmax).
 // --nccl 1: tp 1 through a one-rank NCCL group (collectives and the logits
@@ -21,6 +22,9 @@
 // what the fusion gains.
 // --invariant 1: the batch-invariant mode (--batch-invariant), to measure
 // what it costs.
+// --tune-gemms 0: every GEMM shape on the fixed rule (the skinny GEMM up to 4
+// rows, else cuBLASLt's heuristic pick) instead of the kernels timed fastest
+// at start-up, to measure what the timing gains.
 // --tables 0: no kernel tables (runs that compare a runner option).
 // --profile 1: the first timed step of each measurement (the prefill, then
 // each decode batch in order) between cudaProfilerStart and cudaProfilerStop,
@@ -132,6 +136,7 @@ int main(int argc, char** argv) {
   std::string model_dir = "/tmp/pagoda-bench-0.6b", preset = "0.6b";
   int prompt_len = 2048, context = 512, steps = 20;
   bool nccl = false, programmatic = false, fused = true, invariant = false, tables = true, profile = false;
+  bool tune_gemms = true;
   Effort effort;
   std::vector<std::int32_t> batches = {1, 8, 64, 256};
   std::vector<std::int32_t> sampled_batches = {1, 64};
@@ -155,6 +160,8 @@ int main(int argc, char** argv) {
       fused = v == "1";
     } else if (a == "--invariant") {
       invariant = v == "1";
+    } else if (a == "--tune-gemms") {
+      tune_gemms = v == "1";
     } else if (a == "--nccl") {
       nccl = v == "1";
     } else if (a == "--profile") {
@@ -211,6 +218,7 @@ int main(int argc, char** argv) {
   ro.programmatic_launch = programmatic;
   ro.fused_decode = fused;
   ro.batch_invariant = invariant;
+  ro.tune_gemms = tune_gemms;
   ro.limits.max_tokens = std::max(prompt_len, max_batch);
   ro.limits.max_seqs = max_batch;
   ro.limits.max_model_len = std::max(prompt_len, context + steps + 8);
@@ -232,6 +240,7 @@ int main(int argc, char** argv) {
   }
   if (!fused) std::printf("decode norms and residual adds in their own kernels (--fused 0)\n");
   if (invariant) std::printf("batch-invariant mode (--invariant 1)\n");
+  if (!tune_gemms) std::printf("GEMM kernels by the fixed rule, none timed at start-up (--tune-gemms 0)\n");
   std::printf("%s", (*runner)->memory_plan().describe().c_str());
   std::printf("%s\n", (*runner)->describe_graphs().c_str());
 

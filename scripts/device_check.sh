@@ -2,9 +2,9 @@
 # Runs the GPU checks on a lent GPU machine in one call (see docs/cuda.md):
 # the gpu-labelled tests, the engine benchmark on the Qwen3-0.6B shape (also
 # with --pdl 1) and the -8B shape, the cross-check against transformers, the
-# 0.6B benchmark without the decode fusion (--fused 0) and in the
-# batch-invariant mode (--invariant 1) if time is left, then one summary
-# table. The
+# 0.6B benchmark without the decode fusion (--fused 0), without start-up's
+# GEMM timing (--tune-gemms 0) and in the batch-invariant mode (--invariant 1)
+# if time is left, then one summary table. The
 # binaries are built on the development machine (`make device-build`, CUDA
 # arch sm_90, no server) and carried in .devbuild/; the GPU machine has the
 # driver, cuBLAS and NCCL but none of our build dependencies. Logs are
@@ -193,6 +193,9 @@ if [ "$what" = all ]; then
   # Last, with what time is left: without the decode fusion (norms and
   # residual adds inside the skinny GEMMs), to see what it gains.
   bench "0.6b, --fused 0" bench_unfused.log 60 --fused 0 --tables 0 --batches 1,4 --sampled-batches 1
+  # What timing each GEMM shape's kernel at start-up gains over the fixed rule.
+  bench "0.6b, --tune-gemms 0" bench_untuned.log 60 --tune-gemms 0 --tables 0 --batches 1,8,64 \
+    --sampled-batches 1
   # And what the batch-invariant mode (--batch-invariant) costs.
   bench "0.6b, --invariant 1" bench_invariant.log 60 --invariant 1 --tables 0 --batches 1,64 --sampled-batches 1
 fi

@@ -545,6 +545,14 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   PAGODA_RETURN_IF_ERROR(all_reduce(w.hidden, n * h));
 
   for (std::int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
+    // Another rank of this process failed: this rank's collectives can never
+    // complete, and an eager step of a deep model could fill CUDA's launch
+    // queue behind one, blocking this thread inside a launch, where it would
+    // never see the stop. So stop enqueuing at the next layer.
+    if (waits_.group_failed.stop_requested()) {
+      return aborted("rank " + std::to_string(shard_.rank) + " stopped enqueuing its step at layer " +
+                     std::to_string(layer) + ": another rank of the group failed");
+    }
     PAGODA_RETURN_IF_ERROR(
         enqueue_layer(weights_->layers[static_cast<std::size_t>(layer)], layer, l, num_splits));
   }

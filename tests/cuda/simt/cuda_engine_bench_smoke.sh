@@ -2,10 +2,10 @@
 # simt.cuda_engine_bench: pagoda_cuda_engine_bench built for the SIMT emulator,
 # one smoke run (--quick 1) per path scripts/device_check.sh times on a GPU:
 # the default with the kernel tables, unfused decode with programmatic
-# launches, the batch-invariant mode and tp 1 through NCCL (with --profile 1,
-# whose profiler calls are no-ops here). The checkpoint is
-# small (head_dim 128, four query heads per KV head) and the prompt 70 tokens
-# (two prefill tiles). Passes when every run exits 0 and prints its summary
+# launches and the fixed GEMM rule, the batch-invariant mode and tp 1 through
+# NCCL (with --profile 1, whose profiler calls are no-ops here). The
+# checkpoint is small (head_dim 128, four query heads per KV head) and the
+# prompt 70 tokens (two prefill tiles). Passes when every run exits 0 and prints its summary
 # table (header and four rows); the numbers are the emulator's and mean nothing.
 # Usage: cuda_engine_bench_smoke.sh PAGODA_BINARY BENCH_BINARY
 set -euo pipefail
@@ -36,6 +36,6 @@ run() {
 }
 
 run
-run --pdl 1 --fused 0 --tables 0
+run --pdl 1 --fused 0 --tune-gemms 0 --tables 0
 run --invariant 1 --tables 0
 run --nccl 1 --tables 0 --profile 1

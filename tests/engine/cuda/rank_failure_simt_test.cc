@@ -17,9 +17,14 @@
 #include <stop_token>
 #include <thread>
 
+#include "cuda/cublaslt_gemm.h"
+#include "engine/cpu/cpu_weights.h"
 #include "engine/cuda/cuda_model_runner.h"
+#include "engine/cuda/cuda_rank.h"
+#include "engine/cuda/cuda_weights.h"
 #include "engine/cuda/nccl_communicator.h"
 #include "engine/engine.h"
+#include "engine/flat_step.h"
 #include "engine/multinode/multi_node_model_runner.h"
 #include "engine/multinode/node_worker.h"
 #include "tests/cuda/simt/simt_runtime.h"
@@ -148,6 +153,65 @@ INSTANTIATE_TEST_SUITE_P(Cases, RankFailureTest,
                                            FailureCase{"rank1_graph_replay", 1, 0, true},
                                            FailureCase{"rank0_graph_replay", 0, 0, true}),
                          [](const auto& p) { return std::string(p.param.name); });
+
+// A rank whose group has failed stops enqueuing its step at the next layer:
+// on a GPU its collectives could never complete, and an eager step of a deep
+// model could fill the launch queue behind one and block its thread inside a
+// launch, where it would never poll. The emulator runs a collective on its
+// rank's thread at once, so the group tests above cannot tell; here one rank
+// runs a step, then, with its group's stop asked, another step whose launches
+// after the first two (the RoPE table and the embedding) are refused: it ends
+// before the first layer's with kAborted, not with the refused launch.
+TEST(RankFailureTest, RankStopsEnqueuingOnceItsGroupFailed) {
+  const Watchdog watchdog(120);
+  LoadedModel m = make_model(kShapes[3], "cuda");
+  ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+  auto shard = cpu::RankShard::make(m.config, 0, 1);
+  ASSERT_TRUE(shard.ok()) << shard.status().to_string();
+  auto host = cpu::CpuWeights::create(m.config, m.checkpoint, *shard);
+  ASSERT_TRUE(host.ok()) << host.status().to_string();
+  auto weights = CudaWeights::upload(m.config, **host);
+  ASSERT_TRUE(weights.ok()) << weights.status().to_string();
+  auto gemm = CublasLtGemm::create(1u << 20);
+  ASSERT_TRUE(gemm.ok()) << gemm.status().to_string();
+  CudaStepLimits limits;
+  limits.max_tokens = 64;
+  limits.max_seqs = 4;
+  limits.max_model_len = static_cast<std::int32_t>(m.config.max_position_embeddings);
+  CudaKernelChoices choices;
+  choices.tune_gemms = false;
+  std::stop_source group_failed;
+  auto rank = CudaRank::create(m.config, *shard, std::move(weights).value(), std::move(gemm).value(), nullptr,
+                               limits, 8, choices, CollectiveWait{group_failed.get_token(), 0});
+  ASSERT_TRUE(rank.ok()) << rank.status().to_string();
+
+  const std::vector<std::int32_t> prompt = prompt_of(9, m.config.vocab_size, 3);
+  const std::vector<std::int32_t> blocks = {2};
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  StepPlan plan;
+  ScheduledSequence& seq = plan.sequences.emplace_back();
+  seq.request_id = 1;
+  seq.token_ids = prompt;
+  seq.num_prompt_tokens = 9;
+  seq.num_tokens = 9;
+  seq.block_table = blocks;
+  seq.sample = true;
+  seq.sampling = &greedy;
+  plan.num_batched_tokens = 9;
+  auto step = flatten_step(plan, limits.block_size);
+  ASSERT_TRUE(step.ok()) << step.status().to_string();
+  ASSERT_TRUE((*rank)->forward(*step, false).ok());
+
+  group_failed.request_stop();
+  simt::inject_launch_failure(0, 2);
+  const Status stopped = (*rank)->forward(*step, false);
+  simt::inject_launch_failure(0, -1);
+  EXPECT_EQ(stopped.code(), StatusCode::kAborted) << stopped.to_string();
+  EXPECT_NE(stopped.message().find("stopped enqueuing its step at layer 0"), std::string::npos)
+      << stopped.to_string();
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
 
 // A rank whose stream never finishes (a peer stalled or cut off without
 // NCCL noticing: here the emulator holds rank 1's streams busy) gives up
