@@ -122,43 +122,56 @@ std::uint64_t schedule_seed() {
   return s != nullptr ? std::strtoull(s, nullptr, 10) : 0;
 }
 
-// Releases the lanes of every warp whose collective has all its lanes; then,
-// if none, the block barrier if every live thread waits there. Returns false
-// when nothing can move (done, or a deadlock recorded in block.error).
+// Releases the lanes of every warp collective whose mask's lanes all wait in
+// it; then, if none, the block barrier if every live thread waits there.
+// Lanes of a warp may wait in collectives of different masks at once (lanes
+// that diverged, as Volta and later allow): each mask's lanes are released
+// together when all of them wait with that mask. Returns false when nothing
+// can move (done, or a deadlock recorded in block.error).
 bool release_waiters(Block& b) {
   bool released = false;
   const int num_threads = static_cast<int>(b.threads.size());
   for (std::size_t w = 0; w < b.warps.size(); ++w) {
     const int first = static_cast<int>(w) * kWarpSize;
     const int last = std::min(first + kWarpSize, num_threads);
-    unsigned mask = 0;
-    bool any = false;
-    for (int i = first; i < last; ++i) {
-      const Thread& t = b.threads[static_cast<std::size_t>(i)];
-      if (t.state != State::kAtWarp) continue;
-      if (any && t.warp_mask != mask) {
-        b.error = "warp " + std::to_string(w) + ": lanes wait in collectives with different masks";
-        return false;
+    const auto lane_thread = [&](int lane) -> Thread& {
+      return b.threads[static_cast<std::size_t>(first + lane)];
+    };
+    unsigned seen = 0;  // waiting lanes whose mask was looked at
+    for (int lead = 0; lead < last - first; ++lead) {
+      const Thread& t = lane_thread(lead);
+      if (t.state != State::kAtWarp || (seen >> lead & 1u)) continue;
+      const unsigned mask = t.warp_mask;
+      bool ready = true;
+      for (int lane = 0; lane < kWarpSize; ++lane) {
+        if (!(mask >> lane & 1u)) continue;
+        if (first + lane >= last || lane_thread(lane).state == State::kDone) {
+          b.error = "warp " + std::to_string(w) + ": a collective's mask names lane " + std::to_string(lane) +
+                    ", which has exited or does not exist";
+          return false;
+        }
+        const Thread& u = lane_thread(lane);
+        if (u.state != State::kAtWarp || u.warp_mask != mask) {
+          ready = false;
+        } else {
+          seen |= 1u << lane;
+        }
       }
-      mask = t.warp_mask;
-      any = true;
-    }
-    if (!any) continue;
-    bool ready = true;
-    for (int lane = 0; lane < kWarpSize; ++lane) {
-      if (!(mask >> lane & 1u)) continue;
-      const int i = first + lane;
-      if (i >= last || b.threads[static_cast<std::size_t>(i)].state == State::kDone) {
-        b.error = "warp " + std::to_string(w) + ": a collective's mask names lane " + std::to_string(lane) +
-                  ", which has exited or does not exist";
-        return false;
+      if (!ready) continue;
+      // Posts are paired by each lane's parity (warp_exchange), so the lanes
+      // of one collective must have made as many collectives before it.
+      for (int lane = 0; lane < kWarpSize; ++lane) {
+        if ((mask >> lane & 1u) && lane_thread(lane).parity != t.parity) {
+          b.error = "warp " + std::to_string(w) +
+                    ": the lanes of a collective made different numbers of collectives before it "
+                    "(the emulator pairs their posts by that count)";
+          return false;
+        }
       }
-      if (b.threads[static_cast<std::size_t>(i)].state != State::kAtWarp) ready = false;
+      for (int lane = 0; lane < kWarpSize; ++lane)
+        if (mask >> lane & 1u) lane_thread(lane).state = State::kReady;
+      released = true;
     }
-    if (!ready) continue;
-    for (int lane = 0; lane < kWarpSize; ++lane)
-      if (mask >> lane & 1u) b.threads[static_cast<std::size_t>(first + lane)].state = State::kReady;
-    released = true;
   }
   if (released) return true;
   int live = 0, at_sync = 0;
@@ -173,7 +186,8 @@ bool release_waiters(Block& b) {
     return true;
   }
   b.error = "deadlock: " + std::to_string(at_sync) + " of " + std::to_string(live) +
-            " live threads wait at __syncthreads, the others in warp collectives";
+            " live threads wait at __syncthreads, the others in warp collectives some of whose lanes "
+            "wait elsewhere (another mask, or the barrier)";
   return false;
 }
 

@@ -90,6 +90,58 @@ T __shfl_sync(unsigned mask, T v, int src_lane, int width = 32) {
   return ::pagoda::simt::shuffle(mask, v, [&](int lane) { return lane / width * width + src_lane % width; });
 }
 
+namespace pagoda::simt {
+
+// Every lane of `mask` posts `v`; returns the lanes' posts (lanes outside the
+// mask: stale).
+inline const LaneWords* vote(unsigned mask, std::uint64_t v) {
+  LaneWords words = {};
+  words[0] = v;
+  return warp_exchange(mask, words);
+}
+
+}  // namespace pagoda::simt
+
+inline unsigned __ballot_sync(unsigned mask, int predicate) {
+  const ::pagoda::simt::LaneWords* all = ::pagoda::simt::vote(mask, predicate != 0 ? 1 : 0);
+  unsigned bits = 0;
+  for (int lane = 0; lane < ::pagoda::simt::kWarpSize; ++lane)
+    if ((mask >> lane & 1u) && all[lane][0] != 0) bits |= 1u << lane;
+  return bits;
+}
+inline int __any_sync(unsigned mask, int predicate) {
+  return __ballot_sync(mask, predicate) != 0;
+}
+inline int __all_sync(unsigned mask, int predicate) {
+  return __ballot_sync(mask, predicate) == mask;
+}
+// The lanes of `mask` whose value equals this lane's.
+template <typename T>
+unsigned __match_any_sync(unsigned mask, T value) {
+  static_assert(std::is_integral_v<T> && sizeof(T) <= sizeof(std::uint64_t));
+  const auto mine = static_cast<std::uint64_t>(value);
+  const ::pagoda::simt::LaneWords* all = ::pagoda::simt::vote(mask, mine);
+  unsigned peers = 0;
+  for (int lane = 0; lane < ::pagoda::simt::kWarpSize; ++lane)
+    if ((mask >> lane & 1u) && all[lane][0] == mine) peers |= 1u << lane;
+  return peers;
+}
+// The sum (mod 2^32) of `value` over the lanes of `mask` (redux.sync).
+inline unsigned __reduce_add_sync(unsigned mask, unsigned value) {
+  const ::pagoda::simt::LaneWords* all = ::pagoda::simt::vote(mask, value);
+  unsigned sum = 0;
+  for (int lane = 0; lane < ::pagoda::simt::kWarpSize; ++lane)
+    if (mask >> lane & 1u) sum += static_cast<unsigned>(all[lane][0]);
+  return sum;
+}
+inline int __popc(unsigned v) {
+  return std::popcount(v);
+}
+// 1 + the index of the lowest set bit; 0 when none.
+inline int __ffs(int v) {
+  return v == 0 ? 0 : std::countr_zero(static_cast<unsigned>(v)) + 1;
+}
+
 // Fibers of one OS thread: an atomic is a plain read-modify-write.
 template <typename T>
 T atomicAdd(T* address, T value) {

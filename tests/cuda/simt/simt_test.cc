@@ -7,6 +7,7 @@
 // (the emulator's built-ins first, as in every emulated kernel file)
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -133,6 +134,72 @@ TEST(SimtTest, ShufflesReadTheLanesCudaDefines) {
     EXPECT_EQ(at(1), lane >= 3 ? lane - 3 : lane);
     EXPECT_EQ(at(2), lane % 16 + 2 < 16 ? lane + 2 : lane);
     EXPECT_EQ(at(3), 70);
+  }
+}
+
+// Lanes 0-29 sum over groups of their own mask (lane % 3); lanes 30 and 31
+// skip that and go on to a full-warp vote, where the others meet them later.
+__global__ void skipped_collective_kernel(unsigned* out) {
+  const unsigned lane = threadIdx.x % 32;
+  const bool in = lane < 30;
+  const unsigned peers = __match_any_sync(0xffffffffu, in ? lane % 3 : 99u);
+  unsigned sum = 0;
+  if (in) sum = __reduce_add_sync(peers, lane * 1000u);
+  out[threadIdx.x] = sum + __ballot_sync(0xffffffffu, in);
+}
+
+// A limitation that fails loudly: lanes meeting in a collective after making
+// different numbers of collectives is valid CUDA, but the emulator pairs the
+// lanes' posts by that count, so it fails the launch rather than hand out
+// stale posts. Kernels keep every lane's count of collectives the same.
+TEST(SimtTest, LanesMeetingAfterDifferentNumbersOfCollectivesFail) {
+  Buffer<unsigned> out(32);
+  EXPECT_EQ(run(skipped_collective_kernel, 1, 32, 0, out.ptr), cudaErrorLaunchFailure);
+}
+
+// Votes, matches and reductions over groups of lanes: every lane sums over
+// its own group (lane % 3 for lanes 0-29; lanes 30 and 31 are one group), the
+// groups' collectives under different masks at once.
+__global__ void uniform_groups_kernel(unsigned* out) {
+  const unsigned lane = threadIdx.x % 32;
+  const bool in = lane < 30;
+  const unsigned any_big = static_cast<unsigned>(__any_sync(0xffffffffu, lane > 28));
+  const unsigned all_small = static_cast<unsigned>(__all_sync(0xffffffffu, lane < 31));
+  const unsigned ballot = __ballot_sync(0xffffffffu, lane % 4 == 1);
+  const unsigned peers = __match_any_sync(0xffffffffu, in ? lane % 3 : 99u);
+  const unsigned sum = __reduce_add_sync(peers, in ? lane * 1000u : 7u);
+  const unsigned after = __ballot_sync(0xffffffffu, in);
+  unsigned* o = out + threadIdx.x * 7;
+  o[0] = any_big;
+  o[1] = all_small;
+  o[2] = ballot;
+  o[3] = peers;
+  o[4] = sum;
+  o[5] = after;
+  o[6] = static_cast<unsigned>(__ffs(static_cast<int>(peers)) - 1 + 100 * __popc(peers));
+}
+
+TEST(SimtTest, GroupsOfDifferentMasksMeetAtOnce) {
+  Buffer<unsigned> out(64 * 7);
+  ASSERT_EQ(run(uniform_groups_kernel, 1, 64, 0, out.ptr), cudaSuccess);
+  const std::vector<unsigned> v = out.host();
+  for (unsigned t = 0; t < 64; ++t) {
+    const unsigned lane = t % 32;
+    const auto at = [&](int i) { return v[t * 7 + static_cast<unsigned>(i)]; };
+    EXPECT_EQ(at(0), 1u);
+    EXPECT_EQ(at(1), 0u);
+    EXPECT_EQ(at(2), 0x22222222u);
+    unsigned peers = 0, sum = 0;
+    for (unsigned l = 0; l < 32; ++l) {
+      const bool same = lane < 30 ? l < 30 && l % 3 == lane % 3 : l >= 30;
+      if (!same) continue;
+      peers |= 1u << l;
+      sum += lane < 30 ? l * 1000u : 7u;
+    }
+    EXPECT_EQ(at(3), peers) << "lane " << lane;
+    EXPECT_EQ(at(4), sum) << "lane " << lane;
+    EXPECT_EQ(at(5), 0x3fffffffu);
+    EXPECT_EQ(at(6), static_cast<unsigned>(std::countr_zero(peers)) + 100u * std::popcount(peers));
   }
 }
 
