@@ -37,6 +37,7 @@ struct Effort {
   std::vector<std::pair<std::int64_t, std::int64_t>> decode_attention = {
       {1, 4096}, {1, 32768}, {16, 4096}, {64, 4096}, {256, 512}};
   std::vector<std::int64_t> prefill_attention = {2048, 8192};
+  std::vector<std::int64_t> sample_rows = {1, 64};  // the sampler table's rows per launch
 };
 
 // --quick 1.
@@ -49,6 +50,7 @@ inline Effort quick_effort() {
   e.table_m = {1, 8};
   e.decode_attention = {{1, 100}, {3, 70}};
   e.prefill_attention = {70};
+  e.sample_rows = {1, 3};
   return e;
 }
 

@@ -249,6 +249,7 @@ int main(int argc, char** argv) {
   if (tables) {
     tables_ok = bench::gemm_shape_table(c, bandwidth, effort);
     tables_ok = bench::attention_table(c, devices[0].num_sms, bandwidth, gemm_rate, effort) && tables_ok;
+    tables_ok = bench::sampler_table(c, effort) && tables_ok;
   }
   const std::string shape = shape_name(c) + (nccl ? " (nccl)" : "") + (programmatic ? " (pdl)" : "") +
                             (fused ? "" : " (unfused)") + (invariant ? " (invariant)" : "");

@@ -14,8 +14,10 @@
 #include "cuda/invariant_gemm_kernel.h"
 #include "cuda/paged_attention_kernel.h"
 #include "cuda/prefill_attention_kernel.h"
+#include "cuda/sample_kernel.h"
 #include "cuda/skinny_gemm_kernel.h"
 #include "engine/cuda/decode_attention_split.h"
+#include "engine/cuda/device_sample_batch.h"
 
 namespace pagoda::bench {
 namespace {
@@ -342,6 +344,75 @@ bool attention_table(const ModelConfig& c, int num_sms, double bandwidth, double
       std::printf("  prefill %5lld tokens, %d rows per warp: %8.4f ms, %6.1f TFLOP/s (%3.0f%%)\n",
                   static_cast<long long>(len), warp_rows, ms, flops / (ms * 1e-3) / 1e12,
                   100.0 * flops / (ms * 1e-3) / gemm_rate);
+    }
+  }
+  return ok;
+}
+
+bool sampler_table(const ModelConfig& c, const Effort& e) {
+  std::printf(
+      "device sampler (a block per row, vocabulary %d, logits ~ N(0, 3)): ms per launch with each "
+      "lane's own histogram adds / the warp's adds to a bucket summed first (the default)\n",
+      c.vocab_size);
+  struct Kind {
+    const char* name;
+    SamplingParams params;
+  };
+  std::vector<Kind> kinds(3);
+  kinds[0].name = "temperature 0.8, top_p 0.95";
+  kinds[0].params.temperature = 0.8;
+  kinds[0].params.top_p = 0.95;
+  kinds[1].name = "top_k 50, top_p 0.9";
+  kinds[1].params.top_k = 50;
+  kinds[1].params.top_p = 0.9;
+  kinds[2].name = "min_p 0.05";
+  kinds[2].params.min_p = 0.05;
+  const std::vector<std::int32_t> history = {11, 12, 13};
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  bool ok = true;
+  for (const std::int64_t rows : e.sample_rows) {
+    std::vector<float> logits(static_cast<std::size_t>(rows * c.vocab_size));
+    for (float& x : logits)
+      x = normal(rng);
+    cuda::DeviceBuffer d_logits, d_processed, d_rows, d_edits, d_out;
+    const bool made = upload(logits, &d_logits);
+    auto processed = cuda::DeviceBuffer::allocate(logits.size() * sizeof(float), "bench sampler scratch");
+    auto out = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(rows) * sizeof(cuda::SampleRowOutput),
+                                            "bench sampler outputs");
+    for (const Kind& k : kinds) {
+      cuda::DeviceSampleBatch batch;
+      std::vector<ScheduledSequence> seqs(static_cast<std::size_t>(rows));
+      bool rows_made = made && processed.ok() && out.ok();
+      for (std::int64_t r = 0; r < rows && rows_made; ++r) {
+        ScheduledSequence& s = seqs[static_cast<std::size_t>(r)];
+        s.token_ids = history;
+        s.num_prompt_tokens = 3;
+        s.sampling = &k.params;
+        s.seed = static_cast<std::uint64_t>(r);
+        rows_made = cuda::append_device_sample_row(s, r, {}, c.vocab_size, &batch);
+      }
+      rows_made =
+          rows_made && upload(batch.rows, &d_rows) && (batch.edits.empty() || upload(batch.edits, &d_edits));
+      double ms[2] = {-1, -1};
+      for (const bool aggregated : {false, true}) {
+        if (!rows_made) break;
+        cuda::SampleParams p;
+        p.logits = d_logits.as<float>();
+        p.rows = d_rows.as<cuda::SampleRowParams>();
+        p.edits = d_edits.as<cuda::LogitEdit>();
+        p.processed = processed->as<float>();
+        p.out = out->as<cuda::SampleRowOutput>();
+        p.num_rows = rows;
+        p.vocab_size = c.vocab_size;
+        p.row_stride = c.vocab_size;
+        p.warp_aggregated_adds = aggregated;
+        ms[aggregated ? 1 : 0] =
+            time_launch([&] { return cuda::launch_sample(p, nullptr) == cudaSuccess; }, e.warmups, e.runs);
+      }
+      ok = ok && ms[0] >= 0 && ms[1] >= 0;
+      std::printf("  %3lld rows, %-28s: %8.4f / %8.4f ms\n", static_cast<long long>(rows), k.name, ms[0],
+                  ms[1]);
     }
   }
   return ok;

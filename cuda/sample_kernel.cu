@@ -23,7 +23,9 @@ struct Shared {
 // sample_row's block interface on one CUDA thread block of kThreads. Every
 // collective starts with a barrier (the shared scratch may still be read by
 // the previous one) and combines warps in a fixed order, so results do not
-// depend on timing.
+// depend on timing. kWarpAdds: a warp's histogram adds to one bucket are
+// summed in the warp and added once (SampleParams::warp_aggregated_adds).
+template <bool kWarpAdds>
 struct CudaBlock {
   Shared& s;
 
@@ -114,9 +116,29 @@ struct CudaBlock {
     }
     __syncthreads();
   }
-  __device__ void hist_add(int digit, std::uint64_t w) {
-    atomicAdd(&s.count[digit], 1ull);
-    if (w != 0) atomicAdd(&s.mass[digit], static_cast<unsigned long long>(w));
+  // Every lane of the warp calls it (sample_row.h: equally often).
+  __device__ void hist_add(bool in, int digit, std::uint64_t w) {
+    if constexpr (!kWarpAdds) {
+      if (!in) return;
+      atomicAdd(&s.count[digit], 1ull);
+      if (w != 0) atomicAdd(&s.mass[digit], static_cast<unsigned long long>(w));
+    } else {
+      if (!__any_sync(0xffffffffu, in)) return;
+      // The lanes adding to one bucket (the lanes out form a group of their
+      // own, adding nothing) sum their weights, and the lowest adds them.
+      // A weight is below 2^41 (fixed_weight), so three 32-bit sums of its
+      // bits 32-40, 16-31 and 0-15 over 32 lanes are exact.
+      const unsigned peers = __match_any_sync(0xffffffffu, in ? static_cast<unsigned>(digit) : 256u);
+      const unsigned hi = __reduce_add_sync(peers, in ? static_cast<unsigned>(w >> 32) : 0u);
+      const unsigned mid = __reduce_add_sync(peers, in ? static_cast<unsigned>(w >> 16) & 0xffffu : 0u);
+      const unsigned lo = __reduce_add_sync(peers, in ? static_cast<unsigned>(w) & 0xffffu : 0u);
+      if (in && lane() == __ffs(static_cast<int>(peers)) - 1) {
+        atomicAdd(&s.count[digit], static_cast<unsigned long long>(__popc(peers)));
+        const unsigned long long mass =
+            (static_cast<unsigned long long>(hi) << 32) + (static_cast<unsigned long long>(mid) << 16) + lo;
+        if (mass != 0) atomicAdd(&s.mass[digit], mass);
+      }
+    }
   }
   __device__ std::uint64_t hist_count(int digit) const {
     return s.count[digit];
@@ -146,10 +168,11 @@ struct CudaBlock {
 // ptxas: a step samples at most a few hundred rows, and without it ptxas kept
 // 64 registers and spilled 302 bytes per thread (now 108 registers, no
 // spills; sm_90).
+template <bool kWarpAdds>
 __global__ void __launch_bounds__(kThreads, 1) sample_kernel(SampleParams p) {
   await_previous_grid();
   __shared__ Shared shared;
-  CudaBlock block{shared};
+  CudaBlock<kWarpAdds> block{shared};
   const SampleRowParams& sp = p.rows[blockIdx.x];
   sample_row(block, sp, p.logits + sp.logits_row * p.row_stride, p.edits,
              p.processed + static_cast<std::int64_t>(blockIdx.x) * p.vocab_size, p.vocab_size,
@@ -161,7 +184,9 @@ __global__ void __launch_bounds__(kThreads, 1) sample_kernel(SampleParams p) {
 cudaError_t launch_sample(const SampleParams& p, cudaStream_t stream, LaunchOrder order) {
   if (p.num_rows == 0) return cudaSuccess;
   if (p.vocab_size < 1 || p.vocab_size > (1LL << 23) || p.num_rows > 0x7fffffff) return cudaErrorInvalidValue;
-  return launch_kernel(sample_kernel, static_cast<unsigned>(p.num_rows), kThreads, 0, stream, order, p);
+  const auto rows = static_cast<unsigned>(p.num_rows);
+  if (p.warp_aggregated_adds) return launch_kernel(sample_kernel<true>, rows, kThreads, 0, stream, order, p);
+  return launch_kernel(sample_kernel<false>, rows, kThreads, 0, stream, order, p);
 }
 
 }  // namespace pagoda::cuda

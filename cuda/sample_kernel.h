@@ -22,6 +22,11 @@ struct SampleParams {
   std::int64_t num_rows = 0;
   std::int64_t vocab_size = 0;  // columns considered
   std::int64_t row_stride = 0;  // of logits
+  // How a block adds into its histograms: each warp's adds to one bucket
+  // summed in the warp and added once (a row's keys share a few leading
+  // digits, so per-lane adds queue on one or two buckets), or each lane's
+  // add on its own (the form to compare with). The same sums either way.
+  bool warp_aggregated_adds = true;
 };
 
 cudaError_t launch_sample(const SampleParams& p, cudaStream_t stream,

@@ -130,7 +130,10 @@ PAGODA_HD inline bool sample_better(float av, std::int32_t ai, float bv, std::in
 // The block interface sample_row needs. Collectives (sum_*, max_f32, min_u32,
 // best, exclusive_scan_u64, hist_*, sync) are called by every thread of the
 // block in the same order and return the same value to all of them.
-// hist_save keeps a copy of the histogram that hist_restore brings back.
+// hist_add(in, digit, w) adds one element of weight w to bucket `digit` when
+// `in`; every thread calls it equally often (a CUDA block's adds are warp
+// collectives). hist_save keeps a copy of the histogram that hist_restore
+// brings back.
 // SerialBlock: one host thread is the whole block.
 struct SerialBlock {
   int tid() const { return 0; }
@@ -146,7 +149,8 @@ struct SerialBlock {
     for (int d = 0; d < 256; ++d)
       count[d] = mass[d] = 0;
   }
-  void hist_add(int digit, std::uint64_t w) {
+  void hist_add(bool in, int digit, std::uint64_t w) {
+    if (!in) return;
     count[digit] += 1;
     mass[digit] += w;
   }
@@ -173,12 +177,14 @@ struct SerialBlock {
 
 // What one row's sampling works on: the raw logits (for logprobs), the
 // processed ones (edits applied, times inv_temperature), and this thread's
-// contiguous share [begin, end) of the vocabulary.
+// contiguous share [begin, end) of the vocabulary, at most `chunk` long
+// (every thread's share but the last ones' is).
 struct SampleRowView {
   const float* raw = nullptr;
   const float* p = nullptr;
   std::int64_t vocab = 0;
   std::int64_t begin = 0, end = 0;
+  std::int64_t chunk = 0;
   double max_p = 0.0;
 };
 
@@ -204,10 +210,14 @@ PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std
       b.hist_restore();
     } else {
       b.hist_clear();
-      for (std::int64_t i = r.begin; i < r.end; ++i) {
-        const std::uint32_t k = order_key(r.p[i]);
-        if (level > 0 && (k >> (shift + 8)) != (prefix >> (shift + 8))) continue;
-        b.hist_add(static_cast<int>((k >> shift) & 255u), by_mass ? fixed_weight(r.p[i], r.max_p) : 1);
+      // r.chunk adds on every thread, `in` for its share's elements under
+      // the prefix found so far.
+      for (std::int64_t j = 0; j < r.chunk; ++j) {
+        const std::int64_t i = r.begin + j;
+        const std::uint32_t k = i < r.end ? order_key(r.p[i]) : 0;
+        const bool in = i < r.end && (level == 0 || (k >> (shift + 8)) == (prefix >> (shift + 8)));
+        b.hist_add(in, static_cast<int>((k >> shift) & 255u),
+                   in && by_mass ? fixed_weight(r.p[i], r.max_p) : 1);
       }
       b.sync();
       if (level == 0 && by_mass) {
@@ -350,6 +360,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   r.vocab = vocab;
   r.begin = b.tid() * chunk < vocab ? b.tid() * chunk : vocab;
   r.end = r.begin + chunk < vocab ? r.begin + chunk : vocab;
+  r.chunk = chunk;
 
   // Logprobs of the raw distribution: log-sum-exp in double, then the best
   // num_logprobs tokens one at a time.

@@ -2,7 +2,8 @@
 // parameters (greedy, temperature, top_k / top_p / min_p, penalties, bias,
 // min_tokens bans, logprobs), rows read through an index with padding
 // columns the kernel must ignore, tied logits, full and odd vocabularies.
-// Tokens must equal the Sampler's; two launches must agree bit for bit.
+// Tokens must equal the Sampler's; two launches must agree bit for bit, and
+// so must a launch whose histogram adds are each lane's own.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -110,6 +111,13 @@ TEST_F(CudaSampleTest, MatchesHostSampler) {
       PAGODA_ASSERT_CUDA(launch_sample(p, nullptr));
       ASSERT_NO_FATAL_FAILURE(sync_device());
       ASSERT_NO_FATAL_FAILURE(download(d_out, &first));
+      PAGODA_ASSERT_CUDA(launch_sample(p, nullptr));
+      ASSERT_NO_FATAL_FAILURE(sync_device());
+      ASSERT_NO_FATAL_FAILURE(download(d_out, &second));
+      ASSERT_EQ(std::memcmp(first.data(), second.data(), first.size() * sizeof(SampleRowOutput)), 0);
+      // Each lane adding on its own into the histograms: the same sums, so
+      // the same outputs, bit for bit.
+      p.warp_aggregated_adds = false;
       PAGODA_ASSERT_CUDA(launch_sample(p, nullptr));
       ASSERT_NO_FATAL_FAILURE(sync_device());
       ASSERT_NO_FATAL_FAILURE(download(d_out, &second));

@@ -170,7 +170,8 @@ struct ThreadedBlock {
     }
     sync();
   }
-  void hist_add(int d, std::uint64_t w) {
+  void hist_add(bool in, int d, std::uint64_t w) {
+    if (!in) return;
     s.count[d].fetch_add(1, std::memory_order_relaxed);
     s.mass[d].fetch_add(w, std::memory_order_relaxed);
   }
