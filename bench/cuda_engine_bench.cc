@@ -3,8 +3,9 @@
 // own ceilings measured in the same run — device-to-device copy bandwidth and
 // the cuBLASLt bf16 GEMM rate — so each result is printed as time over its
 // floor (GUIDE.md §6, device METHOD.md). Before the steps, kernel tables
-// (bench/cuda_kernel_tables.h): the model's GEMMs at decode batch sizes and one
-// layer's decode and prefill attention, each kernel alone.
+// (bench/cuda_kernel_tables.h): the model's GEMMs at decode batch sizes, one
+// layer's decode and prefill attention and the device sampler, each kernel
+// alone.
 //
 //   pagoda_cuda_engine_bench [--model DIR] [--preset 0.6b] [--prompt-len 2048]
 //                            [--context 512] [--steps 20] [--batches 1,8,64,256]

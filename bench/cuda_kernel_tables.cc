@@ -362,9 +362,10 @@ bool sampler_table(const ModelConfig& c, const Effort& e) {
   kinds[0].name = "temperature 0.8, top_p 0.95";
   kinds[0].params.temperature = 0.8;
   kinds[0].params.top_p = 0.95;
-  kinds[1].name = "top_k 50, top_p 0.9";
-  kinds[1].params.top_k = 50;
-  kinds[1].params.top_p = 0.9;
+  kinds[1].name = "0.6, top_k 20, top_p 0.95";  // Qwen 3's suggested settings
+  kinds[1].params.temperature = 0.6;
+  kinds[1].params.top_k = 20;
+  kinds[1].params.top_p = 0.95;
   kinds[2].name = "min_p 0.05";
   kinds[2].params.min_p = 0.05;
   const std::vector<std::int32_t> history = {11, 12, 13};

@@ -7,6 +7,10 @@ namespace {
 
 constexpr int kThreads = 512;
 constexpr int kWarps = kThreads / kWarpSize;
+// With warp adds, a warp where at most this many lanes add (passes past the
+// first digit, under a narrow prefix) adds lane by lane: the few adds meet
+// little contention, less than a match and two sums would cost. Not timed.
+constexpr int kOwnAddsUpTo = 4;
 
 struct Shared {
   unsigned long long count[256];
@@ -116,28 +120,31 @@ struct CudaBlock {
     }
     __syncthreads();
   }
-  // Every lane of the warp calls it (sample_row.h: equally often).
-  __device__ void hist_add(bool in, int digit, std::uint64_t w) {
-    if constexpr (!kWarpAdds) {
+  // Every lane of the warp calls it equally often (sample_row.h), with the
+  // same `weighted` (false: w is 1).
+  __device__ void hist_add(bool in, int digit, std::uint64_t w, bool weighted) {
+    const unsigned adding = kWarpAdds ? __ballot_sync(0xffffffffu, in) : 0u;
+    if (!kWarpAdds || __popc(adding) <= kOwnAddsUpTo) {
       if (!in) return;
       atomicAdd(&s.count[digit], 1ull);
       if (w != 0) atomicAdd(&s.mass[digit], static_cast<unsigned long long>(w));
-    } else {
-      if (!__any_sync(0xffffffffu, in)) return;
-      // The lanes adding to one bucket (the lanes out form a group of their
-      // own, adding nothing) sum their weights, and the lowest adds them.
-      // A weight is below 2^41 (fixed_weight), so three 32-bit sums of its
-      // bits 32-40, 16-31 and 0-15 over 32 lanes are exact.
-      const unsigned peers = __match_any_sync(0xffffffffu, in ? static_cast<unsigned>(digit) : 256u);
-      const unsigned hi = __reduce_add_sync(peers, in ? static_cast<unsigned>(w >> 32) : 0u);
-      const unsigned mid = __reduce_add_sync(peers, in ? static_cast<unsigned>(w >> 16) & 0xffffu : 0u);
-      const unsigned lo = __reduce_add_sync(peers, in ? static_cast<unsigned>(w) & 0xffffu : 0u);
-      if (in && lane() == __ffs(static_cast<int>(peers)) - 1) {
-        atomicAdd(&s.count[digit], static_cast<unsigned long long>(__popc(peers)));
-        const unsigned long long mass =
-            (static_cast<unsigned long long>(hi) << 32) + (static_cast<unsigned long long>(mid) << 16) + lo;
-        if (mass != 0) atomicAdd(&s.mass[digit], mass);
-      }
+      return;
+    }
+    // The lanes adding to one bucket (the lanes out form a group of their
+    // own, adding nothing) sum their weights, and the lowest adds them. A
+    // weight is at most 2^40 (fixed_weight), so the sums of its bits from
+    // 20 up and below 20 over 32 lanes are exact in 32 bits.
+    const unsigned peers = __match_any_sync(0xffffffffu, in ? static_cast<unsigned>(digit) : 256u);
+    const auto n = static_cast<unsigned long long>(__popc(peers));
+    unsigned long long mass = n;
+    if (weighted) {
+      const unsigned high = __reduce_add_sync(peers, in ? static_cast<unsigned>(w >> 20) : 0u);
+      const unsigned low = __reduce_add_sync(peers, in ? static_cast<unsigned>(w) & 0xfffffu : 0u);
+      mass = (static_cast<unsigned long long>(high) << 20) + low;
+    }
+    if (in && lane() == __ffs(static_cast<int>(peers)) - 1) {
+      atomicAdd(&s.count[digit], n);
+      if (mass != 0) atomicAdd(&s.mass[digit], mass);
     }
   }
   __device__ std::uint64_t hist_count(int digit) const {

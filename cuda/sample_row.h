@@ -130,11 +130,10 @@ PAGODA_HD inline bool sample_better(float av, std::int32_t ai, float bv, std::in
 // The block interface sample_row needs. Collectives (sum_*, max_f32, min_u32,
 // best, exclusive_scan_u64, hist_*, sync) are called by every thread of the
 // block in the same order and return the same value to all of them.
-// hist_add(in, digit, w) adds one element of weight w to bucket `digit` when
-// `in`; every thread calls it equally often (a CUDA block's adds are warp
-// collectives). hist_save keeps a copy of the histogram that hist_restore
-// brings back.
-// SerialBlock: one host thread is the whole block.
+// hist_add(in, digit, w, weighted) adds one element of weight w (1 unless
+// `weighted`) to bucket `digit` when `in`; every thread calls it equally
+// often, with the same `weighted` (a CUDA block's adds are warp collectives). hist_save keeps a copy of the
+// histogram that hist_restore brings back. SerialBlock: one host thread is the whole block.
 struct SerialBlock {
   int tid() const { return 0; }
   int num_threads() const { return 1; }
@@ -149,7 +148,7 @@ struct SerialBlock {
     for (int d = 0; d < 256; ++d)
       count[d] = mass[d] = 0;
   }
-  void hist_add(bool in, int digit, std::uint64_t w) {
+  void hist_add(bool in, int digit, std::uint64_t w, bool /*weighted*/) {
     if (!in) return;
     count[digit] += 1;
     mass[digit] += w;
@@ -217,7 +216,7 @@ PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std
         const std::uint32_t k = i < r.end ? order_key(r.p[i]) : 0;
         const bool in = i < r.end && (level == 0 || (k >> (shift + 8)) == (prefix >> (shift + 8)));
         b.hist_add(in, static_cast<int>((k >> shift) & 255u),
-                   in && by_mass ? fixed_weight(r.p[i], r.max_p) : 1);
+                   in && by_mass ? fixed_weight(r.p[i], r.max_p) : 1, by_mass);
       }
       b.sync();
       if (level == 0 && by_mass) {

@@ -108,7 +108,8 @@ struct ThreadedShared {
         f64(static_cast<std::size_t>(n)),
         f32(static_cast<std::size_t>(n)),
         u32(static_cast<std::size_t>(n)),
-        best(static_cast<std::size_t>(n)) {}
+        best(static_cast<std::size_t>(n)),
+        adds(static_cast<std::size_t>(n)) {}
   int num_threads;
   std::barrier<> barrier;
   std::vector<std::uint64_t> u64;
@@ -116,6 +117,15 @@ struct ThreadedShared {
   std::vector<float> f32;
   std::vector<std::uint32_t> u32;
   std::vector<SampleBest> best;
+  // Each thread's hist_add calls so far: a CUDA block's adds are warp
+  // collectives, so every thread must make as many (checked between passes
+  // and at the end of the row).
+  std::vector<std::int64_t> adds;
+  bool unequal_adds = false;
+  void check_adds() {
+    for (const std::int64_t a : adds)
+      unequal_adds = unequal_adds || a != adds[0];
+  }
   std::atomic<std::uint64_t> count[256] = {};
   std::atomic<std::uint64_t> mass[256] = {};
   std::uint64_t saved_count[256] = {};
@@ -163,6 +173,7 @@ struct ThreadedBlock {
   void hist_clear() {
     sync();
     if (t == 0) {
+      s.check_adds();
       for (int d = 0; d < 256; ++d) {
         s.count[d] = 0;
         s.mass[d] = 0;
@@ -170,7 +181,8 @@ struct ThreadedBlock {
     }
     sync();
   }
-  void hist_add(bool in, int d, std::uint64_t w) {
+  void hist_add(bool in, int d, std::uint64_t w, bool /*weighted*/) {
+    ++s.adds[static_cast<std::size_t>(t)];
     if (!in) return;
     s.count[d].fetch_add(1, std::memory_order_relaxed);
     s.mass[d].fetch_add(w, std::memory_order_relaxed);
@@ -220,6 +232,8 @@ SampleRowOutput sample_with(int threads, const SampleRowParams& params, const st
   }
   for (auto& th : pool)
     th.join();
+  shared.check_adds();
+  EXPECT_FALSE(shared.unequal_adds) << "threads of the block made different numbers of histogram adds";
   return out;
 }
 

@@ -89,6 +89,7 @@ struct Thread {
   int warp = 0;
   State state = State::kReady;
   unsigned warp_mask = 0;
+  const char* warp_op = nullptr;  // the collective it waits in (warp_exchange's op)
   int parity = 0;
   ctx::fiber fiber;  // suspended thread (empty while it runs or once done)
   ctx::fiber back;   // the scheduler, while the thread runs
@@ -159,12 +160,21 @@ bool release_waiters(Block& b) {
       }
       if (!ready) continue;
       // Posts are paired by each lane's parity (warp_exchange), so the lanes
-      // of one collective must have made as many collectives before it.
+      // of one collective must have made as many collectives before it, give
+      // or take an even number.
       for (int lane = 0; lane < kWarpSize; ++lane) {
-        if ((mask >> lane & 1u) && lane_thread(lane).parity != t.parity) {
+        if (!(mask >> lane & 1u)) continue;
+        const Thread& u = lane_thread(lane);
+        if (std::strcmp(u.warp_op, t.warp_op) != 0) {
+          b.error = "warp " + std::to_string(w) + ": lanes " + std::to_string(lead) + " and " +
+                    std::to_string(lane) + " meet in different collectives (" + t.warp_op + ", " + u.warp_op +
+                    ")";
+          return false;
+        }
+        if (u.parity != t.parity) {
           b.error = "warp " + std::to_string(w) +
-                    ": the lanes of a collective made different numbers of collectives before it "
-                    "(the emulator pairs their posts by that count)";
+                    ": the lanes of a collective made numbers of collectives of different parity before it "
+                    "(the emulator pairs their posts by that parity)";
           return false;
         }
       }
@@ -294,7 +304,7 @@ void sync_threads() {
   yield_to_scheduler();
 }
 
-const LaneWords* warp_exchange(unsigned mask, const LaneWords& words) {
+const LaneWords* warp_exchange(unsigned mask, const LaneWords& words, const char* op) {
   Thread& t = *g_thread;
   const int lane = t.coords.lane;
   if (!(mask >> lane & 1u))
@@ -303,6 +313,7 @@ const LaneWords* warp_exchange(unsigned mask, const LaneWords& words) {
   Warp& w = g_block->warps[static_cast<std::size_t>(t.warp)];
   std::memcpy(w.slots[t.parity][lane], words, sizeof(LaneWords));
   t.warp_mask = mask;
+  t.warp_op = op;
   t.state = State::kAtWarp;
   yield_to_scheduler();
   return w.slots[t.parity];

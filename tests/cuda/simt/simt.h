@@ -71,9 +71,11 @@ void sync_threads();
 // Four words a lane posts to a warp collective.
 using LaneWords = std::uint64_t[4];
 
-// Every lane of `mask` posts `words`; returns the 32 lanes' posts (lanes
-// outside the mask: stale), valid until this lane's next collective but one.
-const LaneWords* warp_exchange(unsigned mask, const LaneWords& words);
+// Every lane of `mask` posts `words` to the collective named `op` (a string
+// literal: lanes meeting in different collectives fail the launch); returns
+// the 32 lanes' posts (lanes outside the mask: stale), valid until this
+// lane's next collective but one.
+const LaneWords* warp_exchange(unsigned mask, const LaneWords& words, const char* op);
 
 // The launch's dynamic shared memory (extern __shared__), 128-byte aligned.
 unsigned char* dynamic_shared();

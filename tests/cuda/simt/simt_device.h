@@ -40,18 +40,18 @@ inline void __syncthreads() {
 
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
   const ::pagoda::simt::LaneWords none = {};
-  ::pagoda::simt::warp_exchange(mask, none);
+  ::pagoda::simt::warp_exchange(mask, none, "__syncwarp");
 }
 
 namespace pagoda::simt {
 
 // A shuffle: every lane posts v, each reads lane `src_of(lane)`'s.
 template <typename T, typename SrcOf>
-T shuffle(unsigned mask, T v, SrcOf src_of) {
+T shuffle(unsigned mask, T v, const char* op, SrcOf src_of) {
   static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(std::uint64_t));
   LaneWords words = {};
   std::memcpy(&words[0], &v, sizeof(T));
-  const LaneWords* all = warp_exchange(mask, words);
+  const LaneWords* all = warp_exchange(mask, words, op);
   const int src = src_of(g_thread_context->lane);
   if (src < 0 || src >= kWarpSize || !(mask >> src & 1u)) fail("a shuffle reads a lane outside its mask");
   T out;
@@ -63,7 +63,7 @@ T shuffle(unsigned mask, T v, SrcOf src_of) {
 
 template <typename T>
 T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
-  return ::pagoda::simt::shuffle(mask, v, [&](int lane) {
+  return ::pagoda::simt::shuffle(mask, v, "__shfl_xor_sync", [&](int lane) {
     const int src = lane ^ lane_mask;
     return src / width == lane / width ? src : lane;
   });
@@ -71,7 +71,7 @@ T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
 
 template <typename T>
 T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-  return ::pagoda::simt::shuffle(mask, v, [&](int lane) {
+  return ::pagoda::simt::shuffle(mask, v, "__shfl_up_sync", [&](int lane) {
     const int src = lane - static_cast<int>(delta);
     return src >= lane / width * width ? src : lane;
   });
@@ -79,7 +79,7 @@ T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
 
 template <typename T>
 T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-  return ::pagoda::simt::shuffle(mask, v, [&](int lane) {
+  return ::pagoda::simt::shuffle(mask, v, "__shfl_down_sync", [&](int lane) {
     const int src = lane + static_cast<int>(delta);
     return src < (lane / width + 1) * width ? src : lane;
   });
@@ -87,40 +87,50 @@ T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
 
 template <typename T>
 T __shfl_sync(unsigned mask, T v, int src_lane, int width = 32) {
-  return ::pagoda::simt::shuffle(mask, v, [&](int lane) { return lane / width * width + src_lane % width; });
+  return ::pagoda::simt::shuffle(mask, v, "__shfl_sync",
+                                 [&](int lane) { return lane / width * width + src_lane % width; });
 }
 
 namespace pagoda::simt {
 
-// Every lane of `mask` posts `v`; returns the lanes' posts (lanes outside the
-// mask: stale).
-inline const LaneWords* vote(unsigned mask, std::uint64_t v) {
+// Every lane of `mask` posts `v` to collective `op`; returns the lanes' posts
+// (lanes outside the mask: stale).
+inline const LaneWords* vote(unsigned mask, std::uint64_t v, const char* op) {
   LaneWords words = {};
   words[0] = v;
-  return warp_exchange(mask, words);
+  return warp_exchange(mask, words, op);
+}
+
+}  // namespace pagoda::simt
+
+namespace pagoda::simt {
+
+// The lanes of `mask` whose predicate holds (vote.sync.* named `op`).
+inline unsigned ballot(unsigned mask, int predicate, const char* op) {
+  const LaneWords* all = vote(mask, predicate != 0 ? 1 : 0, op);
+  unsigned bits = 0;
+  for (int lane = 0; lane < kWarpSize; ++lane)
+    if ((mask >> lane & 1u) && all[lane][0] != 0) bits |= 1u << lane;
+  return bits;
 }
 
 }  // namespace pagoda::simt
 
 inline unsigned __ballot_sync(unsigned mask, int predicate) {
-  const ::pagoda::simt::LaneWords* all = ::pagoda::simt::vote(mask, predicate != 0 ? 1 : 0);
-  unsigned bits = 0;
-  for (int lane = 0; lane < ::pagoda::simt::kWarpSize; ++lane)
-    if ((mask >> lane & 1u) && all[lane][0] != 0) bits |= 1u << lane;
-  return bits;
+  return ::pagoda::simt::ballot(mask, predicate, "__ballot_sync");
 }
 inline int __any_sync(unsigned mask, int predicate) {
-  return __ballot_sync(mask, predicate) != 0;
+  return ::pagoda::simt::ballot(mask, predicate, "__any_sync") != 0;
 }
 inline int __all_sync(unsigned mask, int predicate) {
-  return __ballot_sync(mask, predicate) == mask;
+  return ::pagoda::simt::ballot(mask, predicate, "__all_sync") == mask;
 }
 // The lanes of `mask` whose value equals this lane's.
 template <typename T>
 unsigned __match_any_sync(unsigned mask, T value) {
   static_assert(std::is_integral_v<T> && sizeof(T) <= sizeof(std::uint64_t));
   const auto mine = static_cast<std::uint64_t>(value);
-  const ::pagoda::simt::LaneWords* all = ::pagoda::simt::vote(mask, mine);
+  const ::pagoda::simt::LaneWords* all = ::pagoda::simt::vote(mask, mine, "__match_any_sync");
   unsigned peers = 0;
   for (int lane = 0; lane < ::pagoda::simt::kWarpSize; ++lane)
     if ((mask >> lane & 1u) && all[lane][0] == mine) peers |= 1u << lane;
@@ -128,11 +138,14 @@ unsigned __match_any_sync(unsigned mask, T value) {
 }
 // The sum (mod 2^32) of `value` over the lanes of `mask` (redux.sync).
 inline unsigned __reduce_add_sync(unsigned mask, unsigned value) {
-  const ::pagoda::simt::LaneWords* all = ::pagoda::simt::vote(mask, value);
+  const ::pagoda::simt::LaneWords* all = ::pagoda::simt::vote(mask, value, "__reduce_add_sync");
   unsigned sum = 0;
   for (int lane = 0; lane < ::pagoda::simt::kWarpSize; ++lane)
     if (mask >> lane & 1u) sum += static_cast<unsigned>(all[lane][0]);
   return sum;
+}
+inline int __reduce_add_sync(unsigned mask, int value) {
+  return static_cast<int>(__reduce_add_sync(mask, static_cast<unsigned>(value)));
 }
 inline int __popc(unsigned v) {
   return std::popcount(v);

@@ -50,7 +50,7 @@ inline void cp_async_wait(int pending) {
 // 2(l%4)+1 (transposed: column l/4 of rows 2(l%4) and 2(l%4)+1), low half first.
 inline void ldmatrix_x4(unsigned (&r)[4], const std::uint16_t* row, bool trans) {
   const LaneWords mine = {reinterpret_cast<std::uintptr_t>(row), 0, 0, 0};
-  const LaneWords* all = warp_exchange(0xffffffffu, mine);
+  const LaneWords* all = warp_exchange(0xffffffffu, mine, trans ? "ldmatrix.trans" : "ldmatrix");
   const int lane = g_thread_context->lane;
   const auto at = [&](int matrix, int rr, int cc) {
     const auto* p = reinterpret_cast<const std::uint16_t*>(all[matrix * 8 + rr][0]);
@@ -71,7 +71,7 @@ inline void ldmatrix_x4(unsigned (&r)[4], const std::uint16_t* row, bool trans) 
 inline void mma_m16n8k16_bf16(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
   const LaneWords mine = {a[0] | std::uint64_t{a[1]} << 32, a[2] | std::uint64_t{a[3]} << 32,
                           b0 | std::uint64_t{b1} << 32, 0};
-  const LaneWords* all = warp_exchange(0xffffffffu, mine);
+  const LaneWords* all = warp_exchange(0xffffffffu, mine, "mma.m16n8k16");
   const auto half = [](std::uint64_t word, int j, int e) {
     const unsigned reg = static_cast<unsigned>(word >> (32 * (j % 2)));
     const unsigned bits = e == 0 ? reg << 16 : reg & 0xffff0000u;

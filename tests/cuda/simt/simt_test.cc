@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/bf16.h"
@@ -154,7 +155,25 @@ __global__ void skipped_collective_kernel(unsigned* out) {
 // stale posts. Kernels keep every lane's count of collectives the same.
 TEST(SimtTest, LanesMeetingAfterDifferentNumbersOfCollectivesFail) {
   Buffer<unsigned> out(32);
+  ::testing::internal::CaptureStderr();
   EXPECT_EQ(run(skipped_collective_kernel, 1, 32, 0, out.ptr), cudaErrorLaunchFailure);
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find("of different parity"), std::string::npos);
+}
+
+// Half the warp votes with a ballot, the other half with an any: one
+// collective's mask, two instructions.
+__global__ void mixed_collectives_kernel(unsigned* out) {
+  const unsigned lane = threadIdx.x % 32;
+  out[threadIdx.x] =
+      lane < 16 ? __ballot_sync(0xffffffffu, 1) : static_cast<unsigned>(__any_sync(0xffffffffu, 1));
+}
+
+TEST(SimtTest, LanesMeetingInDifferentCollectivesFail) {
+  Buffer<unsigned> out(32);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(run(mixed_collectives_kernel, 1, 32, 0, out.ptr), cudaErrorLaunchFailure);
+  EXPECT_NE(::testing::internal::GetCapturedStderr().find("meet in different collectives"),
+            std::string::npos);
 }
 
 // Votes, matches and reductions over groups of lanes: every lane sums over
