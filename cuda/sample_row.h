@@ -175,14 +175,18 @@ struct SerialBlock {
 };
 
 // What one row's sampling works on: the raw logits (for logprobs), the
-// processed ones (edits applied, times inv_temperature), and this thread's
-// contiguous share [begin, end) of the vocabulary, at most `chunk` long
-// (every thread's share but the last ones' is).
+// processed ones (edits applied, times inv_temperature), and two ways of
+// sharing the vocabulary among the block's threads. The passes in id order
+// (cut_token, draw_in_id_order) take this thread's contiguous share [begin,
+// end); every other pass takes elements first, first + stride, ... (stride =
+// the block's threads), so that a warp's loads are consecutive. Either way a
+// thread has at most `chunk` elements.
 struct SampleRowView {
   const float* raw = nullptr;
   const float* p = nullptr;
   std::int64_t vocab = 0;
   std::int64_t begin = 0, end = 0;
+  std::int64_t first = 0, stride = 1;
   std::int64_t chunk = 0;
   double max_p = 0.0;
 };
@@ -209,12 +213,12 @@ PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std
       b.hist_restore();
     } else {
       b.hist_clear();
-      // r.chunk adds on every thread, `in` for its share's elements under
-      // the prefix found so far.
+      // r.chunk adds on every thread, `in` for its elements under the
+      // prefix found so far.
       for (std::int64_t j = 0; j < r.chunk; ++j) {
-        const std::int64_t i = r.begin + j;
-        const std::uint32_t k = i < r.end ? order_key(r.p[i]) : 0;
-        const bool in = i < r.end && (level == 0 || (k >> (shift + 8)) == (prefix >> (shift + 8)));
+        const std::int64_t i = r.first + j * r.stride;
+        const std::uint32_t k = i < r.vocab ? order_key(r.p[i]) : 0;
+        const bool in = i < r.vocab && (level == 0 || (k >> (shift + 8)) == (prefix >> (shift + 8)));
         b.hist_add(in, static_cast<int>((k >> shift) & 255u),
                    in && by_mass ? fixed_weight(r.p[i], r.max_p) : 1, by_mass);
       }
@@ -259,7 +263,7 @@ template <class Block>
 PAGODA_HD std::uint64_t cut_weight(Block& b, const SampleRowView& r, const SampleCut& c) {
   if (c.weighed) return c.weight;
   std::uint64_t s = 0;
-  for (std::int64_t i = r.begin; i < r.end; ++i) {
+  for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
     if (order_key(r.p[i]) > c.key) s += fixed_weight(r.p[i], r.max_p);
   }
   return b.sum_u64(s) + c.ties * fixed_weight(key_value(c.key), r.max_p);
@@ -269,7 +273,7 @@ PAGODA_HD std::uint64_t cut_weight(Block& b, const SampleRowView& r, const Sampl
 template <class Block>
 PAGODA_HD std::uint64_t row_weight(Block& b, const SampleRowView& r) {
   std::uint64_t s = 0;
-  for (std::int64_t i = r.begin; i < r.end; ++i)
+  for (std::int64_t i = r.first; i < r.vocab; i += r.stride)
     s += fixed_weight(r.p[i], r.max_p);
   return b.sum_u64(s);
 }
@@ -278,7 +282,7 @@ PAGODA_HD std::uint64_t row_weight(Block& b, const SampleRowView& r) {
 template <class Block>
 PAGODA_HD SampleCut last_of_key(Block& b, const SampleRowView& r, std::uint32_t key) {
   std::uint64_t n = 0;
-  for (std::int64_t i = r.begin; i < r.end; ++i)
+  for (std::int64_t i = r.first; i < r.vocab; i += r.stride)
     n += order_key(r.p[i]) == key ? 1 : 0;
   return SampleCut{key, b.sum_u64(n)};
 }
@@ -333,7 +337,7 @@ template <class Block>
 PAGODA_HD SampleBest best_after(Block& b, const SampleRowView& r, const float* values,
                                 const SampleBest& after) {
   SampleBest best;
-  for (std::int64_t i = r.begin; i < r.end; ++i) {
+  for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
     const float v = values[i];
     const auto id = static_cast<std::int32_t>(i);
     if (v != v) continue;
@@ -359,6 +363,8 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   r.vocab = vocab;
   r.begin = b.tid() * chunk < vocab ? b.tid() * chunk : vocab;
   r.end = r.begin + chunk < vocab ? r.begin + chunk : vocab;
+  r.first = b.tid();
+  r.stride = b.num_threads();
   r.chunk = chunk;
 
   // Logprobs of the raw distribution: log-sum-exp in double, then the best
@@ -366,11 +372,11 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   double lse = 0.0;
   if (sp.num_logprobs >= 0) {
     float mx = -INFINITY;
-    for (std::int64_t i = r.begin; i < r.end; ++i)
+    for (std::int64_t i = r.first; i < r.vocab; i += r.stride)
       mx = fmaxf(mx, raw[i]);
     mx = b.max_f32(mx);
     double s = 0.0;
-    for (std::int64_t i = r.begin; i < r.end; ++i)
+    for (std::int64_t i = r.first; i < r.vocab; i += r.stride)
       s += exp(static_cast<double>(raw[i]) - mx);
     s = b.sum_f64(s);
     lse = mx == INFINITY || mx == -INFINITY ? static_cast<double>(mx) : mx + log(s);
@@ -388,7 +394,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   }
 
   // Processed logits: edits, then temperature.
-  for (std::int64_t i = r.begin; i < r.end; ++i)
+  for (std::int64_t i = r.first; i < r.vocab; i += r.stride)
     p[i] = raw[i] * sp.inv_temperature;
   b.sync();
   for (std::int32_t e = sp.edit_begin + b.tid(); e < sp.edit_end; e += b.num_threads()) {
@@ -432,7 +438,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
     if (sp.min_p > 0.0) {
       const double floor_logit = r.max_p + log(sp.min_p);
       std::uint32_t lowest = 0xffffffffu;
-      for (std::int64_t i = r.begin; i < r.end; ++i) {
+      for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
         const std::uint32_t k = order_key(p[i]);
         if (static_cast<double>(p[i]) >= floor_logit && k < lowest) lowest = k;
       }
@@ -441,7 +447,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
     if (!cut) {
       // Nothing narrowed (a top_p mass reached only by rounding): the whole row.
       std::uint32_t lowest = 0xffffffffu;
-      for (std::int64_t i = r.begin; i < r.end; ++i) {
+      for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
         const std::uint32_t k = order_key(p[i]);
         if (k < lowest) lowest = k;
       }
