@@ -213,6 +213,55 @@ double time_prefill_attention(const ModelConfig& c, std::int64_t len, int warp_r
                      e.warmups, e.runs);
 }
 
+// One sampler table line per kind: `rows` rows of `logits` ([rows][vocab]),
+// timed with each lane's own adds and with the warp's.
+template <typename Kinds>
+bool sample_rows_timed(const ModelConfig& c, const Effort& e, std::int64_t rows, const char* logits_name,
+                       const std::vector<float>& logits, const std::vector<std::int32_t>& history,
+                       const Kinds& kinds) {
+  cuda::DeviceBuffer d_logits, d_rows, d_edits;
+  const bool made = upload(logits, &d_logits);
+  auto processed = cuda::DeviceBuffer::allocate(logits.size() * sizeof(float), "bench sampler scratch");
+  auto out = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(rows) * sizeof(cuda::SampleRowOutput),
+                                          "bench sampler outputs");
+  bool ok = true;
+  for (const auto& k : kinds) {
+    cuda::DeviceSampleBatch batch;
+    std::vector<ScheduledSequence> seqs(static_cast<std::size_t>(rows));
+    bool rows_made = made && processed.ok() && out.ok();
+    for (std::int64_t r = 0; r < rows && rows_made; ++r) {
+      ScheduledSequence& s = seqs[static_cast<std::size_t>(r)];
+      s.token_ids = history;
+      s.num_prompt_tokens = static_cast<std::int32_t>(history.size());
+      s.sampling = &k.params;
+      s.seed = static_cast<std::uint64_t>(r);
+      rows_made = cuda::append_device_sample_row(s, r, {}, c.vocab_size, &batch);
+    }
+    rows_made =
+        rows_made && upload(batch.rows, &d_rows) && (batch.edits.empty() || upload(batch.edits, &d_edits));
+    double ms[2] = {-1, -1};
+    for (const bool aggregated : {false, true}) {
+      if (!rows_made) break;
+      cuda::SampleParams p;
+      p.logits = d_logits.as<float>();
+      p.rows = d_rows.as<cuda::SampleRowParams>();
+      p.edits = d_edits.as<cuda::LogitEdit>();
+      p.processed = processed->as<float>();
+      p.out = out->as<cuda::SampleRowOutput>();
+      p.num_rows = rows;
+      p.vocab_size = c.vocab_size;
+      p.row_stride = c.vocab_size;
+      p.warp_aggregated_adds = aggregated;
+      ms[aggregated ? 1 : 0] =
+          time_launch([&] { return cuda::launch_sample(p, nullptr) == cudaSuccess; }, e.warmups, e.runs);
+    }
+    ok = ok && ms[0] >= 0 && ms[1] >= 0;
+    std::printf("  %3lld rows, %-22s %-28s: %8.4f / %8.4f ms\n", static_cast<long long>(rows), logits_name,
+                k.name, ms[0], ms[1]);
+  }
+  return ok;
+}
+
 }  // namespace
 
 bool gemm_shape_table(const ModelConfig& c, double bandwidth, const Effort& e) {
@@ -351,69 +400,42 @@ bool attention_table(const ModelConfig& c, int num_sms, double bandwidth, double
 
 bool sampler_table(const ModelConfig& c, const Effort& e) {
   std::printf(
-      "device sampler (a block per row, vocabulary %d, logits ~ N(0, 3)): ms per launch with each "
-      "lane's own histogram adds / the warp's adds to a bucket summed first (the default)\n",
+      "device sampler (a block per row, vocabulary %d): ms per launch with each lane's own histogram "
+      "adds / the warp's adds to a bucket summed first (the default)\n",
       c.vocab_size);
   struct Kind {
     const char* name;
     SamplingParams params;
   };
-  std::vector<Kind> kinds(3);
-  kinds[0].name = "temperature 0.8, top_p 0.95";
-  kinds[0].params.temperature = 0.8;
-  kinds[0].params.top_p = 0.95;
-  kinds[1].name = "0.6, top_k 20, top_p 0.95";  // Qwen 3's suggested settings
-  kinds[1].params.temperature = 0.6;
-  kinds[1].params.top_k = 20;
+  std::vector<Kind> kinds(4);
+  kinds[0].name = "temperature 1";  // the OpenAI API's default: a draw in id order
+  kinds[1].name = "temperature 0.8, top_p 0.95";
+  kinds[1].params.temperature = 0.8;
   kinds[1].params.top_p = 0.95;
-  kinds[2].name = "min_p 0.05";
-  kinds[2].params.min_p = 0.05;
+  kinds[2].name = "0.6, top_k 20, top_p 0.95";  // Qwen 3's suggested settings
+  kinds[2].params.temperature = 0.6;
+  kinds[2].params.top_k = 20;
+  kinds[2].params.top_p = 0.95;
+  kinds[3].name = "min_p 0.05";
+  kinds[3].params.min_p = 0.05;
+  // Flat: every logit within 28 of the maximum, so every weight needs an exp.
+  // Peaked: one token in 1,000 raised by 25, as a confident model's row,
+  // where most weights are 0 without one (sample_row.h, kZeroWeightBelow).
+  struct Logits {
+    const char* name;
+    float raise;
+  };
+  const Logits shapes[] = {{"N(0, 3)", 0.0f}, {"N(0, 3), 1 in 1000 +25", 25.0f}};
   const std::vector<std::int32_t> history = {11, 12, 13};
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 3.0f);
   bool ok = true;
   for (const std::int64_t rows : e.sample_rows) {
-    std::vector<float> logits(static_cast<std::size_t>(rows * c.vocab_size));
-    for (float& x : logits)
-      x = normal(rng);
-    cuda::DeviceBuffer d_logits, d_processed, d_rows, d_edits, d_out;
-    const bool made = upload(logits, &d_logits);
-    auto processed = cuda::DeviceBuffer::allocate(logits.size() * sizeof(float), "bench sampler scratch");
-    auto out = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(rows) * sizeof(cuda::SampleRowOutput),
-                                            "bench sampler outputs");
-    for (const Kind& k : kinds) {
-      cuda::DeviceSampleBatch batch;
-      std::vector<ScheduledSequence> seqs(static_cast<std::size_t>(rows));
-      bool rows_made = made && processed.ok() && out.ok();
-      for (std::int64_t r = 0; r < rows && rows_made; ++r) {
-        ScheduledSequence& s = seqs[static_cast<std::size_t>(r)];
-        s.token_ids = history;
-        s.num_prompt_tokens = 3;
-        s.sampling = &k.params;
-        s.seed = static_cast<std::uint64_t>(r);
-        rows_made = cuda::append_device_sample_row(s, r, {}, c.vocab_size, &batch);
-      }
-      rows_made =
-          rows_made && upload(batch.rows, &d_rows) && (batch.edits.empty() || upload(batch.edits, &d_edits));
-      double ms[2] = {-1, -1};
-      for (const bool aggregated : {false, true}) {
-        if (!rows_made) break;
-        cuda::SampleParams p;
-        p.logits = d_logits.as<float>();
-        p.rows = d_rows.as<cuda::SampleRowParams>();
-        p.edits = d_edits.as<cuda::LogitEdit>();
-        p.processed = processed->as<float>();
-        p.out = out->as<cuda::SampleRowOutput>();
-        p.num_rows = rows;
-        p.vocab_size = c.vocab_size;
-        p.row_stride = c.vocab_size;
-        p.warp_aggregated_adds = aggregated;
-        ms[aggregated ? 1 : 0] =
-            time_launch([&] { return cuda::launch_sample(p, nullptr) == cudaSuccess; }, e.warmups, e.runs);
-      }
-      ok = ok && ms[0] >= 0 && ms[1] >= 0;
-      std::printf("  %3lld rows, %-28s: %8.4f / %8.4f ms\n", static_cast<long long>(rows), k.name, ms[0],
-                  ms[1]);
+    for (const Logits& shape : shapes) {
+      std::vector<float> logits(static_cast<std::size_t>(rows * c.vocab_size));
+      for (std::size_t i = 0; i < logits.size(); ++i)
+        logits[i] = normal(rng) + (i % 1000 == 7 ? shape.raise : 0.0f);
+      ok = sample_rows_timed(c, e, rows, shape.name, logits, history, kinds) && ok;
     }
   }
   return ok;

@@ -93,9 +93,16 @@ PAGODA_HD inline float key_value(std::uint32_t key) {
   return x;
 }
 
+// Below this, exp(logit - max) * 2^40 < 1 (40 ln 2 = 27.7259), so the weight
+// is 0 without computing exp: most of a real model's vocabulary, at any
+// temperature up to about 1, where exp in double is most of a pass's work.
+constexpr double kZeroWeightBelow = -27.75;
+
 // exp(logit - max) in units of 2^-40 (so a row of up to 2^23 tokens sums below 2^64).
 PAGODA_HD inline std::uint64_t fixed_weight(float logit, double max_logit) {
-  const double w = exp(static_cast<double>(logit) - max_logit) * 0x1.0p40;
+  const double x = static_cast<double>(logit) - max_logit;
+  if (!(x >= kZeroWeightBelow)) return 0;
+  const double w = exp(x) * 0x1.0p40;
   return w >= 1.0 ? static_cast<std::uint64_t>(w) : 0;
 }
 
@@ -269,15 +276,6 @@ PAGODA_HD std::uint64_t cut_weight(Block& b, const SampleRowView& r, const Sampl
   return b.sum_u64(s) + c.ties * fixed_weight(key_value(c.key), r.max_p);
 }
 
-// Total weight of the row.
-template <class Block>
-PAGODA_HD std::uint64_t row_weight(Block& b, const SampleRowView& r) {
-  std::uint64_t s = 0;
-  for (std::int64_t i = r.first; i < r.vocab; i += r.stride)
-    s += fixed_weight(r.p[i], r.max_p);
-  return b.sum_u64(s);
-}
-
 // The prefix that ends with the last element of key `key`.
 template <class Block>
 PAGODA_HD SampleCut last_of_key(Block& b, const SampleRowView& r, std::uint32_t key) {
@@ -309,19 +307,43 @@ PAGODA_HD std::int32_t cut_token(Block& b, const SampleRowView& r, const SampleC
   return b.best(found).i;
 }
 
-// The first token in id order where the running weight passes `target`
-// (the Sampler's draw over the whole vocabulary, top_k, top_p and min_p off).
+// The Sampler's draw over the whole vocabulary (top_k, top_p and min_p off):
+// the first token in id order where the running weight passes
+// uniform * the row's weight. One pass over the row: each thread weighs its
+// contiguous share, a scan finds the share the target falls in, then the
+// block splits that share the same way (a sub-share of one element each, for
+// a 152k row on 512 threads), so no thread walks more than a sub-share.
 template <class Block>
-PAGODA_HD std::int32_t draw_in_id_order(Block& b, const SampleRowView& r, std::uint64_t target) {
+PAGODA_HD std::int32_t draw_in_id_order(Block& b, const SampleRowView& r, double uniform) {
   std::uint64_t s = 0;
   for (std::int64_t i = r.begin; i < r.end; ++i)
     s += fixed_weight(r.p[i], r.max_p);
-  std::uint64_t acc = b.exclusive_scan_u64(s);
+  const std::uint64_t acc = b.exclusive_scan_u64(s);
+  const std::uint64_t total = b.sum_u64(s);  // > 0: the maximum weighs 2^40
+  auto target = static_cast<std::uint64_t>(uniform * static_cast<double>(total));
+  if (target >= total) target = total - 1;
+  // Exactly one share holds the target ([acc, acc + s) partition [0, total));
+  // the sums hand its start and the weight before it to every thread.
+  const bool holds = acc <= target && target < acc + s;
+  const std::uint64_t share_begin = b.sum_u64(holds ? static_cast<std::uint64_t>(r.begin) : 0);
+  const std::uint64_t share_acc = b.sum_u64(holds ? acc : 0);
+  const auto share_len = static_cast<std::uint64_t>(r.chunk);
+  const std::uint64_t sub = (share_len + b.num_threads() - 1) / b.num_threads();
+  const std::uint64_t share_end = share_begin + share_len < static_cast<std::uint64_t>(r.vocab)
+                                      ? share_begin + share_len
+                                      : static_cast<std::uint64_t>(r.vocab);
+  std::uint64_t lo = share_begin + static_cast<std::uint64_t>(b.tid()) * sub;
+  if (lo > share_end) lo = share_end;
+  const std::uint64_t hi = lo + sub < share_end ? lo + sub : share_end;
+  std::uint64_t s2 = 0;
+  for (std::uint64_t i = lo; i < hi; ++i)
+    s2 += fixed_weight(r.p[i], r.max_p);
+  std::uint64_t acc2 = share_acc + b.exclusive_scan_u64(s2);
   SampleBest found;
-  if (acc <= target && target < acc + s) {
-    for (std::int64_t i = r.begin; i < r.end; ++i) {
-      acc += fixed_weight(r.p[i], r.max_p);
-      if (acc > target) {
+  if (acc2 <= target && target < acc2 + s2) {
+    for (std::uint64_t i = lo; i < hi; ++i) {
+      acc2 += fixed_weight(r.p[i], r.max_p);
+      if (acc2 > target) {
         found.v = 0.0f;
         found.i = static_cast<std::int32_t>(i);
         break;
@@ -411,10 +433,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   if (sp.greedy || top.i < 0 || r.max_p == INFINITY || r.max_p == -INFINITY) {
     chosen = top.i < 0 ? 0 : top.i;
   } else if (sp.top_k <= 0 && sp.top_p >= 1.0 && sp.min_p <= 0.0) {
-    const std::uint64_t total = row_weight(b, r);
-    auto target = static_cast<std::uint64_t>(sp.uniform * static_cast<double>(total));
-    if (target >= total) target = total - 1;
-    chosen = draw_in_id_order(b, r, target);
+    chosen = draw_in_id_order(b, r, sp.uniform);
   } else {
     // Survivors: top_k, then the top_p share of their mass, then min_p. Each
     // is a prefix of the order; the survivors are the shortest.

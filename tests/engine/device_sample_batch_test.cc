@@ -416,5 +416,29 @@ TEST(DeviceSampleBatchTest, OrderKeysSortLikeTheSampler) {
   EXPECT_EQ(order_key(NAN), 0u);
 }
 
+// fixed_weight skips exp below kZeroWeightBelow: the weights it gives are
+// exactly exp(x) * 2^40 truncated, also just either side of the skip and
+// where that product crosses 1 (x = -40 ln 2).
+TEST(DeviceSampleBatchTest, FixedWeightSkipsOnlyWeightsThatAreZero) {
+  const double max_logit = 3.25;
+  auto want = [&](float logit) -> std::uint64_t {
+    const double w = std::exp(static_cast<double>(logit) - max_logit) * 0x1.0p40;
+    return w >= 1.0 ? static_cast<std::uint64_t>(w) : 0;
+  };
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> near_edge(-29.0f, -26.0f), anywhere(-60.0f, 0.0f);
+  int nonzero = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const float logit = static_cast<float>(max_logit) + (i % 2 == 0 ? near_edge(rng) : anywhere(rng));
+    const std::uint64_t w = fixed_weight(logit, max_logit);
+    ASSERT_EQ(w, want(logit)) << "logit " << logit;
+    nonzero += w != 0 ? 1 : 0;
+  }
+  EXPECT_GT(nonzero, 50000);
+  EXPECT_EQ(fixed_weight(static_cast<float>(max_logit), max_logit), std::uint64_t{1} << 40);
+  EXPECT_EQ(fixed_weight(-INFINITY, max_logit), 0u);
+  EXPECT_EQ(fixed_weight(NAN, max_logit), 0u);
+}
+
 }  // namespace
 }  // namespace pagoda::cuda
