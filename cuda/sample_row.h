@@ -372,6 +372,61 @@ PAGODA_HD SampleBest best_after(Block& b, const SampleRowView& r, const float* v
   return b.best(best);
 }
 
+// From this many top logprobs on, they are found by one radix select (four
+// counting passes over the row and two gathering ones) instead of a pass per
+// token (best_after).
+constexpr int kTopLogprobsBySelectFrom = 7;
+
+// The best `n` (< vocab) elements of r.raw in the order, into out->top_ids
+// with their logprobs (raw - lse): the prefix of n found by counting, whose
+// elements above its key every thread writes at its scan's offset, then its
+// ties in id order; thread 0 sorts the ones above (fewer than n). NaN ranks
+// last (key 0) and is left out, as best_after leaves it. Returns how many it
+// wrote, or -1 when the row has no such prefix (every thread alike).
+template <class Block>
+PAGODA_HD int top_by_select(Block& b, const SampleRowView& r, int n, double lse, SampleRowOutput* out) {
+  SampleRowView raw = r;
+  raw.p = r.raw;
+  bool unused = false;
+  const SampleCut c = find_cut(b, raw, false, static_cast<std::uint64_t>(n), false, &unused);
+  if (c.ties == 0) return -1;
+  std::uint64_t above = 0, ties = 0;
+  for (std::int64_t i = r.begin; i < r.end; ++i) {
+    const std::uint32_t k = order_key(r.raw[i]);
+    above += k > c.key ? 1 : 0;
+    ties += k == c.key ? 1 : 0;
+  }
+  std::uint64_t at = b.exclusive_scan_u64(above);
+  const std::uint64_t num_above = b.sum_u64(above);
+  std::uint64_t tie = b.exclusive_scan_u64(ties);
+  // c.key == 0: the prefix reaches into the NaNs, which are left out.
+  const std::uint64_t num_ties = c.key == 0 ? 0 : c.ties;
+  for (std::int64_t i = r.begin; i < r.end; ++i) {
+    const std::uint32_t k = order_key(r.raw[i]);
+    if (k > c.key) {
+      out->top_ids[at++] = static_cast<std::int32_t>(i);
+    } else if (k == c.key && tie < num_ties) {
+      out->top_ids[num_above + tie++] = static_cast<std::int32_t>(i);
+    }
+  }
+  b.sync();
+  const int num = static_cast<int>(num_above + num_ties);
+  if (b.tid() == 0) {
+    // Insertion sort of the few above the key: higher logit first, equal
+    // logits by lower id. The ties, all below them, are in id order already.
+    for (int i = 1; i < static_cast<int>(num_above); ++i) {
+      const std::int32_t id = out->top_ids[i];
+      int j = i;
+      for (; j > 0 && sample_better(r.raw[id], id, r.raw[out->top_ids[j - 1]], out->top_ids[j - 1]); --j)
+        out->top_ids[j] = out->top_ids[j - 1];
+      out->top_ids[j] = id;
+    }
+    for (int i = 0; i < num; ++i)
+      out->top_logprobs[i] = static_cast<float>(r.raw[out->top_ids[i]] - lse);
+  }
+  return num;
+}
+
 // The Sampler's choice for one row. `raw` is the row's logits; `p` receives
 // the processed row (scratch, [vocab]). Every thread of the block calls it;
 // thread 0 writes `out`.
@@ -390,7 +445,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   r.chunk = chunk;
 
   // Logprobs of the raw distribution: log-sum-exp in double, then the best
-  // num_logprobs tokens one at a time.
+  // num_logprobs tokens (one at a time when they are few).
   double lse = 0.0;
   if (sp.num_logprobs >= 0) {
     float mx = -INFINITY;
@@ -402,14 +457,17 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
       s += exp(static_cast<double>(raw[i]) - mx);
     s = b.sum_f64(s);
     lse = mx == INFINITY || mx == -INFINITY ? static_cast<double>(mx) : mx + log(s);
-    SampleBest prev;
-    int n = 0;
-    for (; n < sp.num_logprobs && n < kSampleMaxTopLogprobs; ++n) {
-      prev = best_after(b, r, raw, prev);
-      if (prev.i < 0) break;
-      if (b.tid() == 0) {
-        out->top_ids[n] = prev.i;
-        out->top_logprobs[n] = static_cast<float>(prev.v - lse);
+    const int want = sp.num_logprobs < kSampleMaxTopLogprobs ? sp.num_logprobs : kSampleMaxTopLogprobs;
+    int n = want >= kTopLogprobsBySelectFrom && want < vocab ? top_by_select(b, r, want, lse, out) : -1;
+    if (n < 0) {
+      SampleBest prev;
+      for (n = 0; n < want; ++n) {
+        prev = best_after(b, r, raw, prev);
+        if (prev.i < 0) break;
+        if (b.tid() == 0) {
+          out->top_ids[n] = prev.i;
+          out->top_logprobs[n] = static_cast<float>(prev.v - lse);
+        }
       }
     }
     if (b.tid() == 0) out->num_top = n;

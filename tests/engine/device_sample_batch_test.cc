@@ -83,6 +83,11 @@ std::vector<Case> cases() {
     s.top_p = 0.7;
   });
   add("logprobs_0", [](SamplingParams& s) { s.logprobs = 0; });
+  // The fewest found by one radix select (kTopLogprobsBySelectFrom).
+  add("logprobs_7", [](SamplingParams& s) {
+    s.logprobs = 7;
+    s.temperature = 1.3;
+  });
   return out;
 }
 
