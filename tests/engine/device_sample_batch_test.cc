@@ -300,8 +300,8 @@ TEST(DeviceSampleBatchTest, SerialAlgorithmEqualsHostSampler) {
                                    {4096, 8.0f, 1.0f}});
 }
 
-// 7 threads: shares of awkward length; 64 over 97 tokens: shares of 2, the
-// last 15 empty.
+// 7 threads: shares of 16, 144 and 716 (multiples of 4) with a shorter last
+// one; 64 threads over 97 tokens: shares of 4, the last 39 empty.
 TEST(DeviceSampleBatchTest, ThreadedAlgorithmEqualsHostSampler) {
   expect_equal_to_host_sampler(7, {{97, 1.0f, 0.0f}, {1000, 2.0f, 0.25f}, {5003, 0.3f, 0.0f}});
   expect_equal_to_host_sampler(64, {{97, 1.0f, 0.25f}});
