@@ -95,8 +95,9 @@ PAGODA_HD inline float key_value(std::uint32_t key) {
 }
 
 // Below this, exp(logit - max) * 2^40 < 1 (40 ln 2 = 27.7259), so the weight
-// is 0 without computing exp: most of a real model's vocabulary, at any
-// temperature up to about 1, where exp in double is most of a pass's work.
+// is 0 without computing exp (in double, most of a weighing pass's work).
+// A trained model's logits often span more than that below the top, so at
+// temperatures up to about 1 this can skip most of a row; not measured.
 constexpr double kZeroWeightBelow = -27.75;
 
 // exp(logit - max) in units of 2^-40 (so a row of up to 2^23 tokens sums below 2^64).
@@ -451,7 +452,8 @@ PAGODA_HD int top_by_select(Block& b, const SampleRowView& r, int n, double lse,
 
 // The Sampler's choice for one row. `raw` is the row's logits; `p` receives
 // the processed row (scratch, [vocab]). Every thread of the block calls it;
-// thread 0 writes `out`.
+// thread 0 writes `out`, except that every thread may write top_ids
+// (top_by_select).
 template <class Block>
 PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw, const LogitEdit* edits,
                           float* p, std::int64_t vocab, SampleRowOutput* out) {
