@@ -35,7 +35,9 @@ struct EngineLoadOptions {
   int tensor_parallel_size = 1;
   int num_threads = 0;  // CPU backend; 0 = all
   int block_size = 16;
-  std::int64_t kv_cache_bytes = 0;      // 0: CPU 1 GiB; CUDA what gpu_memory_utilization leaves
+  // CPU: all ranks together (0: 1 GiB); CUDA: a cap per GPU (0: what
+  // gpu_memory_utilization leaves).
+  std::int64_t kv_cache_bytes = 0;
   int num_kv_blocks = 0;                // exact count; overrides kv_cache_bytes
   double gpu_memory_utilization = 0.9;  // CUDA: fraction of each GPU this process may use
   bool enforce_eager = false;           // CUDA: no decode graphs, every step eager

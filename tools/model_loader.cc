@@ -26,7 +26,8 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   cmd.add_option("--kv-cache-bytes", f.kv_cache_bytes,
-                 "KV-cache memory budget in bytes (0: CPU 1 GiB; CUDA what --gpu-memory-utilization leaves)")
+                 "KV cache bytes: CPU, all ranks together (0: 1 GiB); CUDA, a cap per GPU (0: what "
+                 "--gpu-memory-utilization leaves)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd.add_option("--gpu-memory-utilization", f.gpu_memory_utilization,

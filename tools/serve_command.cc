@@ -207,7 +207,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--num-threads", o.num_threads, "CPU threads for the model (0 = all)")
       ->capture_default_str();
   cmd->add_option("--kv-cache-bytes", o.kv_cache_bytes,
-                  "KV cache size in bytes (0: CPU 1 GiB; CUDA what --gpu-memory-utilization leaves)")
+                  "KV cache bytes: CPU, all ranks together (0: 1 GiB); CUDA, a cap per GPU (0: what "
+                  "--gpu-memory-utilization leaves)")
       ->capture_default_str();
   cmd->add_option("--gpu-memory-utilization", o.gpu_memory_utilization,
                   "CUDA: fraction of each GPU for weights, workspaces and KV cache")

@@ -51,6 +51,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if .kvCacheBytes }}
 - --kv-cache-bytes={{ int64 .kvCacheBytes }}
 {{- end }}
+{{- if .gpuMemoryUtilization }}
+- --gpu-memory-utilization={{ .gpuMemoryUtilization }}
+{{- end }}
 {{- if .maxModelLen }}
 - --max-model-len={{ .maxModelLen }}
 {{- end }}
