@@ -473,15 +473,24 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   // num_logprobs tokens (one at a time when they are few).
   double lse = 0.0;
   if (sp.num_logprobs >= 0) {
+    // One pass: each thread sums exp(x - its running maximum), rescaling
+    // when the maximum moves, then rescales its sum to the row's maximum.
+    // NaN (never a maximum) makes the sum NaN, as in the Sampler; -inf adds 0.
     float mx = -INFINITY;
-    for (std::int64_t i = r.first; i < r.vocab; i += r.stride)
-      mx = fmaxf(mx, raw[i]);
-    mx = b.max_f32(mx);
     double s = 0.0;
-    for (std::int64_t i = r.first; i < r.vocab; i += r.stride)
-      s += exp(static_cast<double>(raw[i]) - mx);
-    s = b.sum_f64(s);
-    lse = mx == INFINITY || mx == -INFINITY ? static_cast<double>(mx) : mx + log(s);
+    for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
+      const float x = raw[i];
+      if (x == -INFINITY) continue;
+      if (x > mx) {
+        s = s * exp(static_cast<double>(mx) - x) + 1.0;
+        mx = x;
+      } else {
+        s += exp(static_cast<double>(x) - mx);
+      }
+    }
+    const float row_mx = b.max_f32(mx);
+    s = b.sum_f64(mx == -INFINITY || row_mx == INFINITY ? s : s * exp(static_cast<double>(mx) - row_mx));
+    lse = row_mx == INFINITY || row_mx == -INFINITY ? static_cast<double>(row_mx) : row_mx + log(s);
     const int want = sp.num_logprobs < kSampleMaxTopLogprobs ? sp.num_logprobs : kSampleMaxTopLogprobs;
     int n = want >= kTopLogprobsBySelectFrom && want < vocab ? top_by_select(b, r, want, lse, out) : -1;
     if (n < 0) {
@@ -498,9 +507,19 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
     if (b.tid() == 0) out->num_top = n;
   }
 
-  // Processed logits: edits, then temperature.
-  for (std::int64_t i = r.first; i < r.vocab; i += r.stride)
-    p[i] = raw[i] * sp.inv_temperature;
+  // Processed logits: edits, then temperature. Without edits, the pass that
+  // writes them also finds the best (NaN skipped), which is also their
+  // maximum; edits may change any token's, so then a pass after them does.
+  const bool edited = sp.edit_end > sp.edit_begin;
+  SampleBest best;
+  for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
+    const float v = raw[i] * sp.inv_temperature;
+    p[i] = v;
+    if (!edited && v == v && sample_better(v, static_cast<std::int32_t>(i), best.v, best.i)) {
+      best.v = v;
+      best.i = static_cast<std::int32_t>(i);
+    }
+  }
   b.sync();
   for (std::int32_t e = sp.edit_begin + b.tid(); e < sp.edit_end; e += b.num_threads()) {
     const LogitEdit& ed = edits[e];
@@ -510,8 +529,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   b.sync();
 
   std::int32_t chosen = 0;
-  // The best processed logit (NaN skipped) is also their maximum.
-  const SampleBest top = best_after(b, r, p, SampleBest{});
+  const SampleBest top = edited ? best_after(b, r, p, SampleBest{}) : b.best(best);
   r.max_p = top.i >= 0 ? top.v : -INFINITY;
   if (sp.greedy || top.i < 0 || r.max_p == INFINITY || r.max_p == -INFINITY) {
     chosen = top.i < 0 ? 0 : top.i;
