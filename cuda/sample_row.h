@@ -310,18 +310,37 @@ PAGODA_HD SampleCut last_of_key(Block& b, const SampleRowView& r, std::uint32_t 
   return SampleCut{key, b.sum_u64(n)};
 }
 
-// The token at the last position of prefix `c` (the c.ties-th element with
-// key == c.key); returned by every thread.
-template <class Block>
-PAGODA_HD std::int32_t cut_token(Block& b, const SampleRowView& r, const SampleCut& c) {
-  std::uint64_t n = 0;
-  for_each_in_share(r.p, r.begin, r.end, [&](std::int64_t, float x) { n += order_key(x) == c.key ? 1 : 0; });
-  const std::uint64_t before = b.exclusive_scan_u64(n);
+// The first element in id order where the running sum of weight(i) passes
+// `target`, given `s`, this thread's sum over its contiguous share; -1 on
+// every thread when the row's sum does not pass it. A scan finds the share
+// holding the target, then the block splits that share the same way (a
+// sub-share of one element a thread for 152k logits on 512 threads), so no
+// thread walks more than a sub-share.
+template <class Block, class Weight>
+PAGODA_HD std::int32_t first_passing(Block& b, const SampleRowView& r, std::uint64_t s, std::uint64_t target,
+                                     Weight weight) {
+  const std::uint64_t acc = b.exclusive_scan_u64(s);
+  // At most one share holds the target (the [acc, acc + s) partition the
+  // row's sum); the sums hand its start and the weight before it to all.
+  const bool holds = acc <= target && target < acc + s;
+  const std::uint64_t share_begin = b.sum_u64(holds ? static_cast<std::uint64_t>(r.begin) : 0);
+  const std::uint64_t share_acc = b.sum_u64(holds ? acc : 0);
+  const auto vocab = static_cast<std::uint64_t>(r.vocab);
+  const auto share_len = static_cast<std::uint64_t>(r.chunk);
+  const std::uint64_t sub = (share_len + b.num_threads() - 1) / b.num_threads();
+  const std::uint64_t share_end = share_begin + share_len < vocab ? share_begin + share_len : vocab;
+  std::uint64_t lo = share_begin + static_cast<std::uint64_t>(b.tid()) * sub;
+  if (lo > share_end) lo = share_end;
+  const std::uint64_t hi = lo + sub < share_end ? lo + sub : share_end;
+  std::uint64_t s2 = 0;
+  for (std::uint64_t i = lo; i < hi; ++i)
+    s2 += weight(static_cast<std::int64_t>(i));
+  std::uint64_t acc2 = share_acc + b.exclusive_scan_u64(s2);
   SampleBest found;
-  if (before < c.ties && c.ties <= before + n) {
-    std::uint64_t seen = before;
-    for (std::int64_t i = r.begin; i < r.end; ++i) {
-      if (order_key(r.p[i]) == c.key && ++seen == c.ties) {
+  if (acc2 <= target && target < acc2 + s2) {
+    for (std::uint64_t i = lo; i < hi; ++i) {
+      acc2 += weight(static_cast<std::int64_t>(i));
+      if (acc2 > target) {
         found.v = 0.0f;
         found.i = static_cast<std::int32_t>(i);
         break;
@@ -331,49 +350,28 @@ PAGODA_HD std::int32_t cut_token(Block& b, const SampleRowView& r, const SampleC
   return b.best(found).i;
 }
 
+// The token at the last position of prefix `c` (the c.ties-th element with
+// key == c.key); returned by every thread.
+template <class Block>
+PAGODA_HD std::int32_t cut_token(Block& b, const SampleRowView& r, const SampleCut& c) {
+  std::uint64_t n = 0;
+  for_each_in_share(r.p, r.begin, r.end, [&](std::int64_t, float x) { n += order_key(x) == c.key ? 1 : 0; });
+  return first_passing(b, r, n, c.ties - 1,
+                       [&](std::int64_t i) -> std::uint64_t { return order_key(r.p[i]) == c.key ? 1 : 0; });
+}
+
 // The Sampler's draw over the whole vocabulary (top_k, top_p and min_p off):
 // the first token in id order where the running weight passes
-// uniform * the row's weight. One pass over the row: each thread weighs its
-// contiguous share, a scan finds the share the target falls in, then the
-// block splits that share the same way (a sub-share of one element each, for
-// a 152k row on 512 threads), so no thread walks more than a sub-share.
+// uniform * the row's weight, in one pass over the row.
 template <class Block>
 PAGODA_HD std::int32_t draw_in_id_order(Block& b, const SampleRowView& r, double uniform) {
   std::uint64_t s = 0;
   for_each_in_share(r.p, r.begin, r.end, [&](std::int64_t, float x) { s += fixed_weight(x, r.max_p); });
-  const std::uint64_t acc = b.exclusive_scan_u64(s);
   const std::uint64_t total = b.sum_u64(s);  // > 0: the maximum weighs 2^40
   auto target = static_cast<std::uint64_t>(uniform * static_cast<double>(total));
   if (target >= total) target = total - 1;
-  // Exactly one share holds the target ([acc, acc + s) partition [0, total));
-  // the sums hand its start and the weight before it to every thread.
-  const bool holds = acc <= target && target < acc + s;
-  const std::uint64_t share_begin = b.sum_u64(holds ? static_cast<std::uint64_t>(r.begin) : 0);
-  const std::uint64_t share_acc = b.sum_u64(holds ? acc : 0);
-  const auto share_len = static_cast<std::uint64_t>(r.chunk);
-  const std::uint64_t sub = (share_len + b.num_threads() - 1) / b.num_threads();
-  const std::uint64_t share_end = share_begin + share_len < static_cast<std::uint64_t>(r.vocab)
-                                      ? share_begin + share_len
-                                      : static_cast<std::uint64_t>(r.vocab);
-  std::uint64_t lo = share_begin + static_cast<std::uint64_t>(b.tid()) * sub;
-  if (lo > share_end) lo = share_end;
-  const std::uint64_t hi = lo + sub < share_end ? lo + sub : share_end;
-  std::uint64_t s2 = 0;
-  for (std::uint64_t i = lo; i < hi; ++i)
-    s2 += fixed_weight(r.p[i], r.max_p);
-  std::uint64_t acc2 = share_acc + b.exclusive_scan_u64(s2);
-  SampleBest found;
-  if (acc2 <= target && target < acc2 + s2) {
-    for (std::uint64_t i = lo; i < hi; ++i) {
-      acc2 += fixed_weight(r.p[i], r.max_p);
-      if (acc2 > target) {
-        found.v = 0.0f;
-        found.i = static_cast<std::int32_t>(i);
-        break;
-      }
-    }
-  }
-  const std::int32_t t = b.best(found).i;
+  const std::int32_t t =
+      first_passing(b, r, s, target, [&](std::int64_t i) { return fixed_weight(r.p[i], r.max_p); });
   return t >= 0 ? t : static_cast<std::int32_t>(r.vocab - 1);
 }
 
