@@ -407,7 +407,7 @@ bool sampler_table(const ModelConfig& c, const Effort& e) {
     const char* name;
     SamplingParams params;
   };
-  std::vector<Kind> kinds(4);
+  std::vector<Kind> kinds(7);
   kinds[0].name = "temperature 1";  // the OpenAI API's default: a draw in id order
   kinds[1].name = "temperature 0.8, top_p 0.95";
   kinds[1].params.temperature = 0.8;
@@ -418,7 +418,17 @@ bool sampler_table(const ModelConfig& c, const Effort& e) {
   kinds[2].params.top_p = 0.95;
   kinds[3].name = "min_p 0.05";
   kinds[3].params.min_p = 0.05;
-  // Flat: every logit within 28 of the maximum, so every weight needs an exp.
+  // Top logprobs: 6 a pass per token, from 7 a radix select
+  // (sample_row.h, kTopLogprobsBySelectFrom): 6 against 7 tells whether the
+  // select pays where it starts.
+  kinds[4].name = "temperature 1, 6 logprobs";
+  kinds[4].params.logprobs = 6;
+  kinds[5].name = "temperature 1, 7 logprobs";
+  kinds[5].params.logprobs = 7;
+  kinds[6].name = "temperature 1, 20 logprobs";
+  kinds[6].params.logprobs = 20;
+  // N(0, 3): at temperature 1 nearly every logit is within 27.75 of the
+  // maximum, so nearly every weight needs an exp (at 0.6 and 0.8, fewer).
   // Peaked: one token in 1,000 raised by 25, as a confident model's row,
   // where most weights are 0 without one (sample_row.h, kZeroWeightBelow).
   struct Logits {

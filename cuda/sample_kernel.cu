@@ -174,7 +174,7 @@ struct CudaBlock {
 // grid: num_rows; block: kThreads. One block per SM is the bound given to
 // ptxas: a step samples at most a few hundred rows, and without it ptxas kept
 // 64 registers and spilled 302 bytes per thread (now 104 registers with warp
-// adds, 106 without, no spills; sm_90).
+// adds or without, no spills; sm_90).
 template <bool kWarpAdds>
 __global__ void __launch_bounds__(kThreads, 1) sample_kernel(SampleParams p) {
   await_previous_grid();

@@ -235,6 +235,7 @@ template <class Block>
 PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std::uint64_t target,
                              bool strict, bool* mass_level0_saved, double fraction = -1.0) {
   auto reaches = [&](std::uint64_t cum) { return strict ? cum > target : cum >= target; };
+  const std::int64_t per_thread = (r.vocab + r.stride - 1) / r.stride;  // the same on every thread
   std::uint32_t prefix = 0;
   std::uint64_t above = 0;  // weight of the elements before the buckets still in play
   std::uint64_t last_count = 0;
@@ -245,9 +246,9 @@ PAGODA_HD SampleCut find_cut(Block& b, const SampleRowView& r, bool by_mass, std
       b.hist_restore();
     } else {
       b.hist_clear();
-      // r.chunk adds on every thread, `in` for its elements under the
+      // per_thread adds on every thread, `in` for its elements under the
       // prefix found so far.
-      for (std::int64_t j = 0; j < r.chunk; ++j) {
+      for (std::int64_t j = 0; j < per_thread; ++j) {
         const std::int64_t i = r.first + j * r.stride;
         const std::uint32_t k = i < r.vocab ? order_key(r.p[i]) : 0;
         const bool in = i < r.vocab && (level == 0 || (k >> (shift + 8)) == (prefix >> (shift + 8)));
@@ -424,9 +425,11 @@ PAGODA_HD int top_by_select(Block& b, const SampleRowView& r, int n, double lse,
   const std::uint64_t num_ties = c.key == 0 ? 0 : c.ties;
   for_each_in_share(r.raw, r.begin, r.end, [&](std::int64_t i, float x) {
     const std::uint32_t k = order_key(x);
+    // (The bounds hold by the counts; checked so that a miscount cannot
+    // write past the output.)
     if (k > c.key) {
-      out->top_ids[at++] = static_cast<std::int32_t>(i);
-    } else if (k == c.key && tie < num_ties) {
+      if (at < num_above) out->top_ids[at++] = static_cast<std::int32_t>(i);
+    } else if (k == c.key && tie < num_ties && num_above + tie < static_cast<std::uint64_t>(n)) {
       out->top_ids[num_above + tie++] = static_cast<std::int32_t>(i);
     }
   });
@@ -479,12 +482,11 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
     for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
       const float x = raw[i];
       if (x == -INFINITY) continue;
-      if (x > mx) {
-        s = s * exp(static_cast<double>(mx) - x) + 1.0;
-        mx = x;
-      } else {
-        s += exp(static_cast<double>(x) - mx);
-      }
+      // One exp either way (a warp's lanes may take different sides).
+      const bool up = x > mx;
+      const double e = exp(up ? static_cast<double>(mx) - x : static_cast<double>(x) - mx);
+      s = up ? s * e + 1.0 : s + e;
+      mx = fmaxf(mx, x);
     }
     const float row_mx = b.max_f32(mx);
     s = b.sum_f64(mx == -INFINITY || row_mx == INFINITY ? s : s * exp(static_cast<double>(mx) - row_mx));

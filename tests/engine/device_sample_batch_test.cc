@@ -247,12 +247,47 @@ struct Shape {
   float scale, step;
 };
 
-// Every case on every shape with three seeds, by `threads` threads.
-void expect_equal_to_host_sampler(int threads, const std::vector<Shape>& shapes) {
+// Prompt then output, repeats included (penalties count them).
+const std::vector<std::int32_t> kHistory = {7, 3, 3, 11, 2, 5, 3, 9, 9, 9, 0, 42};
+
+// Logprobs agree: within 1e-6, or the same infinity, or both NaN.
+bool same_logprob(float got, float want) {
+  if (std::isnan(got) || std::isnan(want)) return std::isnan(got) && std::isnan(want);
+  if (std::isinf(got) || std::isinf(want)) return got == want;
+  return std::fabs(got - want) <= 1e-6f;
+}
+
+// One row of `logits` sampled by `threads` threads as the host Sampler does.
+void expect_same_choice(int threads, const Case& c, const std::vector<float>& logits, std::uint64_t seed) {
   const std::vector<std::int32_t> eos = {kEos};
   const Sampler sampler(eos);
-  // Prompt then output, repeats included (penalties count them).
-  const std::vector<std::int32_t> history = {7, 3, 3, 11, 2, 5, 3, 9, 9, 9, 0, 42};
+  const auto vocab = static_cast<std::int32_t>(logits.size());
+  ScheduledSequence seq;
+  seq.token_ids = kHistory;
+  seq.num_prompt_tokens = 5;
+  seq.num_output_tokens = static_cast<std::int32_t>(kHistory.size()) - 5;
+  seq.sampling = &c.sp;
+  seq.seed = seed;
+  std::vector<float> host = logits;
+  const SampledToken want = sampler.sample(seq, host.data(), vocab);
+
+  DeviceSampleBatch batch;
+  ASSERT_TRUE(append_device_sample_row(seq, 0, eos, vocab, &batch));
+  const SampleRowOutput got = sample_with(threads, batch.rows[0], logits, batch.edits);
+
+  EXPECT_EQ(got.token, want.token_id);
+  if (c.sp.logprobs >= 0) {
+    EXPECT_PRED2(same_logprob, got.logprob, want.logprob);
+    ASSERT_EQ(got.num_top, static_cast<std::int32_t>(want.top_logprobs.size()));
+    for (int i = 0; i < got.num_top; ++i) {
+      EXPECT_EQ(got.top_ids[i], want.top_logprobs[static_cast<std::size_t>(i)].token_id);
+      EXPECT_PRED2(same_logprob, got.top_logprobs[i], want.top_logprobs[static_cast<std::size_t>(i)].logprob);
+    }
+  }
+}
+
+// Every case on every shape with three seeds, by `threads` threads.
+void expect_equal_to_host_sampler(int threads, const std::vector<Shape>& shapes) {
   int checked = 0;
   for (const Shape& shape : shapes) {
     for (const Case& c : cases()) {
@@ -262,28 +297,7 @@ void expect_equal_to_host_sampler(int threads, const std::vector<Shape>& shapes)
                      std::to_string(threads));
         const std::vector<float> logits =
             row(shape.vocab, shape.scale, shape.step, static_cast<std::uint32_t>(seed * 31 + shape.vocab));
-        ScheduledSequence seq;
-        seq.token_ids = history;
-        seq.num_prompt_tokens = 5;
-        seq.num_output_tokens = static_cast<std::int32_t>(history.size()) - 5;
-        seq.sampling = &c.sp;
-        seq.seed = seed;
-        std::vector<float> host = logits;
-        const SampledToken want = sampler.sample(seq, host.data(), shape.vocab);
-
-        DeviceSampleBatch batch;
-        ASSERT_TRUE(append_device_sample_row(seq, 0, eos, shape.vocab, &batch));
-        const SampleRowOutput got = sample_with(threads, batch.rows[0], logits, batch.edits);
-
-        EXPECT_EQ(got.token, want.token_id);
-        if (c.sp.logprobs >= 0) {
-          EXPECT_NEAR(got.logprob, want.logprob, 1e-6);
-          ASSERT_EQ(got.num_top, static_cast<std::int32_t>(want.top_logprobs.size()));
-          for (int i = 0; i < got.num_top; ++i) {
-            EXPECT_EQ(got.top_ids[i], want.top_logprobs[static_cast<std::size_t>(i)].token_id);
-            EXPECT_NEAR(got.top_logprobs[i], want.top_logprobs[static_cast<std::size_t>(i)].logprob, 1e-6);
-          }
-        }
+        expect_same_choice(threads, c, logits, seed);
         ++checked;
       }
     }
@@ -305,6 +319,42 @@ TEST(DeviceSampleBatchTest, SerialAlgorithmEqualsHostSampler) {
 TEST(DeviceSampleBatchTest, ThreadedAlgorithmEqualsHostSampler) {
   expect_equal_to_host_sampler(7, {{97, 1.0f, 0.0f}, {1000, 2.0f, 0.25f}, {5003, 0.3f, 0.0f}});
   expect_equal_to_host_sampler(64, {{97, 1.0f, 0.25f}});
+}
+
+// Rows with -inf logits, ties across the 7th top logprob (the first count
+// the radix select takes) and vocabularies smaller than a block (most
+// threads' shares empty), by one thread and by 7 and 64. Not compared: rows
+// with NaN or +inf logits, or with every logit -inf (as min_tokens banning a
+// whole vocabulary of 2 or 3), which the two choose differently
+// (docs/cuda.md); vocab 1 banned whole has one token to choose.
+TEST(DeviceSampleBatchTest, EdgeRowsEqualHostSampler) {
+  std::vector<std::pair<std::string, std::vector<float>>> rows;
+  auto add = [&](std::string name, std::int32_t vocab, auto&& edit) {
+    std::vector<float> v = row(vocab, 2.0f, 0.5f, static_cast<std::uint32_t>(vocab));
+    edit(v);
+    rows.emplace_back(std::move(name), std::move(v));
+  };
+  add("half -inf", 300, [](std::vector<float>& v) {
+    for (std::size_t i = 0; i < v.size(); i += 2)
+      v[i] = -INFINITY;
+  });
+  add("ties across the top 7", 300, [](std::vector<float>& v) {
+    for (std::size_t i = 0; i < v.size(); i += 37)
+      v[i] = 9.0f;  // 9 tied maxima, so the 7th logprob falls among them
+  });
+  for (const std::int32_t vocab : {1, 4, 5})
+    add("vocab " + std::to_string(vocab), vocab, [](std::vector<float>&) {});
+  int checked = 0;
+  for (const int threads : {1, 7, 64}) {
+    for (const auto& [name, logits] : rows) {
+      for (const Case& c : cases()) {
+        SCOPED_TRACE(name + ", " + c.name + ", threads " + std::to_string(threads));
+        expect_same_choice(threads, c, logits, 5);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 3 * static_cast<int>(rows.size() * cases().size()));
 }
 
 TEST(DeviceSampleBatchTest, EditsFollowTheSamplerOrderAndDuplicateBiasIsRefused) {
