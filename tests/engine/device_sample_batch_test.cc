@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <cmath>
@@ -376,18 +377,22 @@ TEST(DeviceSampleBatchTest, EditsFollowTheSamplerOrderAndDuplicateBiasIsRefused)
   ASSERT_TRUE(append_device_sample_row(seq, 6, eos, 100, &batch));
   ASSERT_EQ(batch.rows.size(), 1u);
   EXPECT_EQ(batch.rows[0].logits_row, 6);
-  ASSERT_EQ(batch.edits.size(), 4u);  // tokens 1, 2 (eos), 3, 8 in order
-  EXPECT_EQ(batch.edits[0].token, 1);
-  EXPECT_EQ(batch.edits[0].flags, kEditRepetition);
-  EXPECT_FLOAT_EQ(batch.edits[0].subtract, 0.75f);
-  EXPECT_EQ(batch.edits[1].token, kEos);
-  EXPECT_EQ(batch.edits[1].flags, kEditBan);
-  EXPECT_EQ(batch.edits[2].token, 3);
-  EXPECT_FLOAT_EQ(batch.edits[2].subtract, 1.25f);
-  EXPECT_FLOAT_EQ(batch.edits[2].bias, 1.0f);
-  EXPECT_EQ(batch.edits[3].token, 8);
-  EXPECT_EQ(apply_edit(4.0f, batch.edits[2], 2.0), 4.0f / 2 - 1.25f + 1.0f);
-  EXPECT_EQ(apply_edit(-4.0f, batch.edits[0], 2.0), -8.0f - 0.75f);
+  // Tokens 1, 2 (eos), 3 and 8, one edit each (their order is free).
+  ASSERT_EQ(batch.edits.size(), 4u);
+  auto of = [&](std::int32_t token) -> const LogitEdit& {
+    const auto it = std::find_if(batch.edits.begin(), batch.edits.end(),
+                                 [&](const LogitEdit& e) { return e.token == token; });
+    EXPECT_NE(it, batch.edits.end()) << "no edit of token " << token;
+    return it != batch.edits.end() ? *it : batch.edits.front();
+  };
+  EXPECT_EQ(of(1).flags, kEditRepetition);
+  EXPECT_FLOAT_EQ(of(1).subtract, 0.75f);
+  EXPECT_EQ(of(kEos).flags, kEditBan);
+  EXPECT_FLOAT_EQ(of(3).subtract, 1.25f);
+  EXPECT_FLOAT_EQ(of(3).bias, 1.0f);
+  EXPECT_EQ(of(8).flags, kEditBan);
+  EXPECT_EQ(apply_edit(4.0f, of(3), 2.0), 4.0f / 2 - 1.25f + 1.0f);
+  EXPECT_EQ(apply_edit(-4.0f, of(1), 2.0), -8.0f - 0.75f);
 
   sp.logit_bias.push_back({3, 2.0f});
   EXPECT_FALSE(append_device_sample_row(seq, 7, eos, 100, &batch));
