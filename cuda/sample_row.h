@@ -136,6 +136,14 @@ PAGODA_HD inline bool sample_better(float av, std::int32_t ai, float bv, std::in
   return av > bv || (av == bv && ai < bi);
 }
 
+// best becomes (v, id) where that is better; NaN never is.
+PAGODA_HD inline void keep_better(SampleBest& best, float v, std::int32_t id) {
+  if (v == v && sample_better(v, id, best.v, best.i)) {
+    best.v = v;
+    best.i = id;
+  }
+}
+
 // The block interface sample_row needs. Collectives (sum_*, max_f32, min_u32,
 // best, exclusive_scan_u64, hist_*, sync) are called by every thread of the
 // block in the same order and return the same value to all of them.
@@ -384,12 +392,8 @@ PAGODA_HD SampleBest best_after(Block& b, const SampleRowView& r, const float* v
   for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
     const float v = values[i];
     const auto id = static_cast<std::int32_t>(i);
-    if (v != v) continue;
     if (after.i >= 0 && !sample_better(after.v, after.i, v, id)) continue;
-    if (sample_better(v, id, best.v, best.i)) {
-      best.v = v;
-      best.i = id;
-    }
+    keep_better(best, v, id);
   }
   return b.best(best);
 }
@@ -515,10 +519,7 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
     const float v = raw[i] * sp.inv_temperature;
     p[i] = v;
-    if (!edited && v == v && sample_better(v, static_cast<std::int32_t>(i), best.v, best.i)) {
-      best.v = v;
-      best.i = static_cast<std::int32_t>(i);
-    }
+    if (!edited) keep_better(best, v, static_cast<std::int32_t>(i));
   }
   b.sync();
   for (std::int32_t e = sp.edit_begin + b.tid(); e < sp.edit_end; e += b.num_threads()) {

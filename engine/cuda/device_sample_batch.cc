@@ -19,19 +19,18 @@ struct EditTable {
   std::vector<LogitEdit> edits;
   std::vector<std::int32_t> counts;  // per edit: the token's occurrences in the output
 
-  LogitEdit& edit(std::int32_t token) {
+  // `token`'s edit, made (with a count of 0) on first use.
+  std::size_t index(std::int32_t token) {
     std::int32_t& s = slot[static_cast<std::size_t>(token)];
     if (s < 0) {
       s = static_cast<std::int32_t>(edits.size());
       edits.push_back(LogitEdit{token});
       counts.push_back(0);
     }
-    return edits[static_cast<std::size_t>(s)];
+    return static_cast<std::size_t>(s);
   }
-  std::int32_t& count(std::int32_t token) {
-    edit(token);
-    return counts[static_cast<std::size_t>(slot[static_cast<std::size_t>(token)])];
-  }
+  LogitEdit& edit(std::int32_t token) { return edits[index(token)]; }
+  std::int32_t& count(std::int32_t token) { return counts[index(token)]; }
   // Back to all -1, no edits.
   void reset() {
     for (const LogitEdit& e : edits)
