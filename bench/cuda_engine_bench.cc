@@ -13,7 +13,9 @@
 //                            [--invariant 0] [--tune-gemms 1] [--tables 1] [--quick 0]
 //                            [--profile 0]
 // --sampled-batches: decode again at these batch sizes with temperature 0.8
-// and top_p 0.95 (the device sampler instead of the argmax).
+// and top_p 0.95 (the device sampler instead of the argmax), then with
+// repetition, presence and frequency penalties too (each row's history read
+// and counted on the device).
 // --nccl 1: tp 1 through a one-rank NCCL group (collectives and the logits
 // gather in the graphs), to see what the collective path costs on one GPU.
 // --pdl 1: programmatic kernel launches (compute capability 9.0+) instead of
@@ -345,6 +347,13 @@ int main(int argc, char** argv) {
   driver.set_sampling(sampled);
   for (int b : sampled_batches) {
     if (!decode(b, ", temperature 0.8, top_p 0.95")) return 1;
+  }
+  sampled.repetition_penalty = 1.1;
+  sampled.presence_penalty = 0.3;
+  sampled.frequency_penalty = 0.2;
+  driver.set_sampling(sampled);
+  for (int b : sampled_batches) {
+    if (!decode(b, ", temperature 0.8, top_p 0.95, penalties")) return 1;
   }
   std::printf("\nsummary (%s; copy %.0f GB/s, GEMM %.0f TFLOP/s measured in this run):\n",
               devices[0].name.c_str(), bandwidth / 1e9, gemm_rate / 1e12);

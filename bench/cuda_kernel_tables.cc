@@ -214,28 +214,36 @@ double time_prefill_attention(const ModelConfig& c, std::int64_t len, int warp_r
 }
 
 // One sampler table line per kind: `rows` rows of `logits` ([rows][vocab]),
-// timed with each lane's own adds and with the warp's.
+// timed with each lane's own adds and with the warp's. Every row's history
+// is `history` (its last quarter the output), held in the KV slots of blocks
+// 0, 1, ... of 16.
 template <typename Kinds>
 bool sample_rows_timed(const ModelConfig& c, const Effort& e, std::int64_t rows, const char* logits_name,
                        const std::vector<float>& logits, const std::vector<std::int32_t>& history,
                        const Kinds& kinds) {
-  cuda::DeviceBuffer d_logits, d_rows, d_edits;
-  const bool made = upload(logits, &d_logits);
+  constexpr std::int32_t kBlockSize = 16;
+  std::vector<std::int32_t> table((history.size() + kBlockSize - 1) / kBlockSize);
+  for (std::size_t b = 0; b < table.size(); ++b)
+    table[b] = static_cast<std::int32_t>(b);
+  cuda::DeviceBuffer d_logits, d_rows, d_edits, d_history, d_table;
+  const bool made = upload(logits, &d_logits) && upload(history, &d_history) && upload(table, &d_table);
   auto processed = cuda::DeviceBuffer::allocate(logits.size() * sizeof(float), "bench sampler scratch");
+  auto counts = cuda::DeviceBuffer::allocate(logits.size() * sizeof(std::uint32_t), "bench sampler counts");
   auto out = cuda::DeviceBuffer::allocate(static_cast<std::size_t>(rows) * sizeof(cuda::SampleRowOutput),
                                           "bench sampler outputs");
   bool ok = true;
   for (const auto& k : kinds) {
     cuda::DeviceSampleBatch batch;
     std::vector<ScheduledSequence> seqs(static_cast<std::size_t>(rows));
-    bool rows_made = made && processed.ok() && out.ok();
+    bool rows_made = made && processed.ok() && counts.ok() && out.ok();
     for (std::int64_t r = 0; r < rows && rows_made; ++r) {
       ScheduledSequence& s = seqs[static_cast<std::size_t>(r)];
       s.token_ids = history;
-      s.num_prompt_tokens = static_cast<std::int32_t>(history.size());
+      s.num_prompt_tokens = static_cast<std::int32_t>(history.size() - history.size() / 4);
+      s.num_output_tokens = static_cast<std::int32_t>(history.size() / 4);
       s.sampling = &k.params;
       s.seed = static_cast<std::uint64_t>(r);
-      rows_made = cuda::append_device_sample_row(s, r, {}, c.vocab_size, &batch);
+      rows_made = cuda::append_device_sample_row(s, r, 0, {}, c.vocab_size, &batch);
     }
     rows_made =
         rows_made && upload(batch.rows, &d_rows) && (batch.edits.empty() || upload(batch.edits, &d_edits));
@@ -246,6 +254,8 @@ bool sample_rows_timed(const ModelConfig& c, const Effort& e, std::int64_t rows,
       p.logits = d_logits.as<float>();
       p.rows = d_rows.as<cuda::SampleRowParams>();
       p.edits = d_edits.as<cuda::LogitEdit>();
+      p.history = {d_history.as<std::int32_t>(), d_table.as<std::int32_t>(), kBlockSize};
+      p.counts = counts->as<std::uint32_t>();
       p.processed = processed->as<float>();
       p.out = out->as<cuda::SampleRowOutput>();
       p.num_rows = rows;
@@ -407,7 +417,7 @@ bool sampler_table(const ModelConfig& c, const Effort& e) {
     const char* name;
     SamplingParams params;
   };
-  std::vector<Kind> kinds(7);
+  std::vector<Kind> kinds(8);
   kinds[0].name = "temperature 1";  // the OpenAI API's default: a draw in id order
   kinds[1].name = "temperature 0.8, top_p 0.95";
   kinds[1].params.temperature = 0.8;
@@ -427,6 +437,12 @@ bool sampler_table(const ModelConfig& c, const Effort& e) {
   kinds[5].params.logprobs = 7;
   kinds[6].name = "temperature 1, 20 logprobs";
   kinds[6].params.logprobs = 20;
+  // Penalties count the row's 4,096-token history on the device (row_edits.h).
+  kinds[7].name = "0.8, penalties, 4096 history";
+  kinds[7].params.temperature = 0.8;
+  kinds[7].params.repetition_penalty = 1.1;
+  kinds[7].params.presence_penalty = 0.3;
+  kinds[7].params.frequency_penalty = 0.2;
   // N(0, 3): at temperature 1 nearly every logit is within 27.75 of the
   // maximum, so nearly every weight needs an exp (at 0.6 and 0.8, fewer).
   // Peaked: one token in 1,000 raised by 25, as a confident model's row,
@@ -436,7 +452,11 @@ bool sampler_table(const ModelConfig& c, const Effort& e) {
     float raise;
   };
   const Logits shapes[] = {{"N(0, 3)", 0.0f}, {"N(0, 3), 1 in 1000 +25", 25.0f}};
-  const std::vector<std::int32_t> history = {11, 12, 13};
+  // A 4,096-token history, a third of it from 97 tokens, repeated (only rows
+  // with penalties read it).
+  std::vector<std::int32_t> history(4096);
+  for (std::size_t i = 0; i < history.size(); ++i)
+    history[i] = static_cast<std::int32_t>((i % 3 == 0 ? i % 97 : i * 7919) % c.vocab_size);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 3.0f);
   bool ok = true;

@@ -1,10 +1,11 @@
 // pagoda_sample_batch_bench: the step thread's host time to route a CUDA
 // step's sampled rows and build the device sampler's rows and logit edits
 // (route_sampled_rows), which it pays every decode step before the launch.
-// Penalties (repetition, presence, frequency) turn each request's history
-// into edits, so their cost grows with batch x history. Histories hold
-// distinct tokens (the most edits a history of that length can make). Prints
-// the best of 30 calls per shape.
+// Rows with penalties (repetition, presence, frequency) are timed beside rows
+// without: the device reads their histories (cuda/row_edits.h), so their
+// cost here should not grow with history (it grew with batch x history when
+// the host turned histories into edits, docs/performance.md). Histories hold
+// distinct tokens. Prints the best of 30 calls per shape.
 //   pagoda_sample_batch_bench
 #include <algorithm>
 #include <chrono>
@@ -50,11 +51,13 @@ int main() {
           s.seed = static_cast<std::uint64_t>(i);
           sampled.push_back(&s);
         }
+        const std::vector<std::int32_t> history_tables(sampled.size(), 0);
         cuda::DeviceSampleBatch batch;
         double best_us = 1e30;
         for (int rep = 0; rep < 30; ++rep) {
           const auto t = std::chrono::steady_clock::now();
-          const cuda::SampleRouting r = cuda::route_sampled_rows(sampled, true, eos, kVocab, 1 << 24, &batch);
+          const cuda::SampleRouting r =
+              cuda::route_sampled_rows(sampled, history_tables, true, eos, kVocab, 1 << 24, &batch);
           best_us = std::min(
               best_us,
               std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t).count());

@@ -9,6 +9,7 @@ namespace {
 __global__ void embedding_kernel(EmbeddingParams p) {
   await_previous_grid();
   const std::int64_t t = blockIdx.x;
+  if (p.slot_tokens != nullptr && threadIdx.x == 0) p.slot_tokens[p.slots[t]] = p.tokens[t];
   const std::int64_t id = static_cast<std::int64_t>(p.tokens[t]) - p.vocab_begin;
   float* out = p.out + t * p.hidden;
   const bool mine = id >= 0 && id < p.vocab_size;

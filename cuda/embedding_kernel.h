@@ -1,6 +1,8 @@
 // Embedding gather: one f32 hidden row per token from the bf16 table of this
 // rank's vocabulary shard; tokens another rank holds give zero rows (the
-// all-reduce that follows fills them in). Stream-ordered; no host sync.
+// all-reduce that follows fills them in). Where asked, also records each
+// token's id at its KV-cache slot (the history the device sampler's penalties
+// read, cuda/row_edits.h). Stream-ordered; no host sync.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -20,6 +22,9 @@ struct EmbeddingParams {
   std::int64_t ld = 0;
   std::int64_t vocab_begin = 0;  // first global id of this shard
   std::int64_t vocab_size = 0;   // rows in this shard
+  // Optional: slot_tokens[slots[t]] = tokens[t] for every token t.
+  const std::int64_t* slots = nullptr;  // [num_tokens] KV-cache slot of each token
+  std::int32_t* slot_tokens = nullptr;  // [KV-cache slots]
 };
 
 cudaError_t launch_embedding(const EmbeddingParams& p, cudaStream_t stream,

@@ -147,6 +147,15 @@ struct CudaBlock {
       if (mass != 0) atomicAdd(&s.mass[digit], mass);
     }
   }
+  __device__ void clear_word(std::uint32_t* w) {
+    *w = 0;
+  }
+  __device__ void add_word(std::uint32_t* w, std::uint32_t v) {
+    atomicAdd(w, v);
+  }
+  __device__ std::uint32_t or_word(std::uint32_t* w, std::uint32_t bits) {
+    return atomicOr(w, bits);
+  }
   __device__ std::uint64_t hist_count(int digit) const {
     return s.count[digit];
   }
@@ -181,9 +190,9 @@ __global__ void __launch_bounds__(kThreads, 1) sample_kernel(SampleParams p) {
   __shared__ Shared shared;
   CudaBlock<kWarpAdds> block{shared};
   const SampleRowParams& sp = p.rows[blockIdx.x];
-  sample_row(block, sp, p.logits + sp.logits_row * p.row_stride, p.edits,
-             p.processed + static_cast<std::int64_t>(blockIdx.x) * p.vocab_size, p.vocab_size,
-             p.out + blockIdx.x);
+  const std::int64_t scratch = static_cast<std::int64_t>(blockIdx.x) * p.vocab_size;
+  sample_row(block, sp, p.logits + sp.logits_row * p.row_stride, p.edits, p.history, p.counts + scratch,
+             p.processed + scratch, p.vocab_size, p.out + blockIdx.x);
 }
 
 }  // namespace
@@ -191,6 +200,9 @@ __global__ void __launch_bounds__(kThreads, 1) sample_kernel(SampleParams p) {
 cudaError_t launch_sample(const SampleParams& p, cudaStream_t stream, LaunchOrder order) {
   if (p.num_rows == 0) return cudaSuccess;
   if (p.vocab_size < 1 || p.vocab_size > (1LL << 23) || p.num_rows > 0x7fffffff) return cudaErrorInvalidValue;
+  if (p.counts == nullptr || p.history.slot_tokens == nullptr || p.history.block_tables == nullptr ||
+      p.history.block_size < 1)
+    return cudaErrorInvalidValue;
   const auto rows = static_cast<unsigned>(p.num_rows);
   if (p.warp_aggregated_adds) return launch_kernel(sample_kernel<true>, rows, kThreads, 0, stream, order, p);
   return launch_kernel(sample_kernel<false>, rows, kThreads, 0, stream, order, p);

@@ -17,8 +17,13 @@ struct SampleParams {
   const float* logits = nullptr;          // [rows, row_stride] f32, raw (read only)
   const SampleRowParams* rows = nullptr;  // [num_rows]; rows[i].logits_row picks the logits row
   const LogitEdit* edits = nullptr;       // the rows' edits
-  float* processed = nullptr;             // [num_rows, vocab_size] f32 scratch
-  SampleRowOutput* out = nullptr;         // [num_rows]
+  // Rows with penalties read their token history through `history` and
+  // count it in `counts` ([num_rows, vocab_size] scratch, never cleared
+  // whole: row_edits.h). Required (a launch without them is refused).
+  TokenHistoryView history;
+  std::uint32_t* counts = nullptr;
+  float* processed = nullptr;      // [num_rows, vocab_size] f32 scratch
+  SampleRowOutput* out = nullptr;  // [num_rows]
   std::int64_t num_rows = 0;
   std::int64_t vocab_size = 0;  // columns considered
   std::int64_t row_stride = 0;  // of logits

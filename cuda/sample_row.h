@@ -21,41 +21,26 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__CUDACC__)
-#define PAGODA_HD __host__ __device__
-#else
-#define PAGODA_HD
-#endif
+#include "cuda/host_device.h"
+#include "cuda/row_edits.h"
 
 namespace pagoda::cuda {
 
 constexpr int kSampleMaxTopLogprobs = 20;
-constexpr std::int32_t kEditRepetition = 1;  // apply the row's repetition penalty
-constexpr std::int32_t kEditBan = 2;         // -inf (min_tokens holds back eos / stop ids)
-
-// One token's logit change before temperature, in the Sampler's order:
-// repetition penalty, minus `subtract`, plus `bias`, then the ban. A row's
-// edits name distinct tokens.
-struct LogitEdit {
-  std::int32_t token = 0;
-  std::int32_t flags = 0;
-  float subtract = 0.0f;  // float(frequency_penalty * count + presence_penalty)
-  float bias = 0.0f;      // logit_bias
-};
 
 // One sampled row. Plain values: filled on the host, copied to the device.
 struct SampleRowParams {
-  std::int64_t logits_row = 0;      // row of the logits matrix this samples
-  double uniform = 0.0;             // Sampler::uniform(seed, output position), [0, 1)
-  double top_p = 1.0;               // 1: off
-  double min_p = 0.0;               // 0: off
-  double repetition_penalty = 1.0;  // used by edits flagged kEditRepetition
-  float inv_temperature = 1.0f;     // float(1 / temperature); 1 when greedy
+  std::int64_t logits_row = 0;   // row of the logits matrix this samples
+  double uniform = 0.0;          // Sampler::uniform(seed, output position), [0, 1)
+  double top_p = 1.0;            // 1: off
+  double min_p = 0.0;            // 0: off
+  float inv_temperature = 1.0f;  // float(1 / temperature); 1 when greedy
   std::int32_t greedy = 0;
   std::int32_t top_k = 0;          // 0: off, else 0 < top_k < vocab
   std::int32_t num_logprobs = -1;  // -1: none; else the chosen token's and this many alternatives (<= 20)
   std::int32_t edit_begin = 0;     // [edit_begin, edit_end) of the step's edits
   std::int32_t edit_end = 0;
+  RowPenalties penalties;
 };
 
 struct SampleRowOutput {
@@ -65,18 +50,6 @@ struct SampleRowOutput {
   std::int32_t top_ids[kSampleMaxTopLogprobs] = {};
   float top_logprobs[kSampleMaxTopLogprobs] = {};
 };
-
-// The processed logit of an edited token.
-PAGODA_HD inline float apply_edit(float logit, const LogitEdit& e, double repetition_penalty) {
-  if (e.flags & kEditRepetition) {
-    logit = logit > 0 ? static_cast<float>(logit / repetition_penalty)
-                      : static_cast<float>(logit * repetition_penalty);
-  }
-  logit -= e.subtract;
-  logit += e.bias;
-  if (e.flags & kEditBan) logit = -INFINITY;
-  return logit;
-}
 
 // Higher logit first; -0 and +0 equal; NaN after everything.
 PAGODA_HD inline std::uint32_t order_key(float x) {
@@ -149,8 +122,11 @@ PAGODA_HD inline void keep_better(SampleBest& best, float v, std::int32_t id) {
 // block in the same order and return the same value to all of them.
 // hist_add(in, digit, w, weighted) adds one element of weight w (1 unless
 // `weighted`) to bucket `digit` when `in`; every thread calls it equally
-// often, with the same `weighted` (a CUDA block's adds are warp collectives). hist_save keeps a copy of the
-// histogram that hist_restore brings back. SerialBlock: one host thread is the whole block.
+// often, with the same `weighted` (a CUDA block's adds are warp
+// collectives). hist_save keeps a copy of the histogram that hist_restore
+// brings back. clear_word, add_word and or_word (which returns the word
+// before) are atomic on one 32-bit word of global memory (row_edits.h's
+// counts). SerialBlock: one host thread is the whole block.
 struct SerialBlock {
   int tid() const { return 0; }
   int num_threads() const { return 1; }
@@ -183,6 +159,14 @@ struct SerialBlock {
       count[d] = saved_count[d];
       mass[d] = saved_mass[d];
     }
+  }
+
+  void clear_word(std::uint32_t* w) { *w = 0; }
+  void add_word(std::uint32_t* w, std::uint32_t v) { *w += v; }
+  std::uint32_t or_word(std::uint32_t* w, std::uint32_t bits) {
+    const std::uint32_t old = *w;
+    *w |= bits;
+    return old;
   }
 
   std::uint64_t count[256] = {};
@@ -456,12 +440,14 @@ PAGODA_HD int top_by_select(Block& b, const SampleRowView& r, int n, double lse,
 }
 
 // The Sampler's choice for one row. `raw` is the row's logits; `p` receives
-// the processed row (scratch, [vocab]). Every thread of the block calls it;
-// thread 0 writes `out`, except that every thread may write top_ids
-// (top_by_select).
+// the processed row (scratch, [vocab]); `history` and `counts` (scratch,
+// [vocab]) are read when the row has penalties (apply_row_edits). Every
+// thread of the block calls it; thread 0 writes `out`, except that every
+// thread may write top_ids (top_by_select).
 template <class Block>
 PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw, const LogitEdit* edits,
-                          float* p, std::int64_t vocab, SampleRowOutput* out) {
+                          const TokenHistoryView& history, std::uint32_t* counts, float* p,
+                          std::int64_t vocab, SampleRowOutput* out) {
   // A thread's share: a multiple of 4 (for_each_in_share).
   const std::int64_t chunk = (vocab + 4 * b.num_threads() - 1) / (4 * b.num_threads()) * 4;
   SampleRowView r;
@@ -511,21 +497,21 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
     if (b.tid() == 0) out->num_top = n;
   }
 
-  // Processed logits: edits, then temperature. Without edits, the pass that
-  // writes them also finds the best (NaN skipped), which is also their
-  // maximum; edits may change any token's, so then a pass after them does.
-  const bool edited = sp.edit_end > sp.edit_begin;
+  // Processed logits: penalties, bias and bans, then temperature. Without
+  // any, the pass that writes them also finds the best (NaN skipped), which
+  // is also their maximum; edits may change any token's, so then a pass
+  // after them does.
+  const bool edited = sp.edit_end > sp.edit_begin || sp.penalties.num_history > 0;
   SampleBest best;
   for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
     const float v = raw[i] * sp.inv_temperature;
     p[i] = v;
     if (!edited) keep_better(best, v, static_cast<std::int32_t>(i));
   }
-  b.sync();
-  for (std::int32_t e = sp.edit_begin + b.tid(); e < sp.edit_end; e += b.num_threads()) {
-    const LogitEdit& ed = edits[e];
-    if (ed.token >= 0 && ed.token < vocab)
-      p[ed.token] = apply_edit(raw[ed.token], ed, sp.repetition_penalty) * sp.inv_temperature;
+  if (edited) {
+    b.sync();
+    apply_row_edits(b, sp.penalties, edits, sp.edit_begin, sp.edit_end, history, counts, raw, p, vocab,
+                    sp.inv_temperature);
   }
   b.sync();
 

@@ -338,9 +338,15 @@ StatusOr<StepResult> CudaModelRunner::run(const StepPlan& plan) {
   // A worker node of a multi-node group computes; the leader's rank 0 samples.
   const bool samples = options_.first_rank == 0;
   if (!samples) sampled.clear();
+  // Each sampled row's block table in the step's (they cover its history).
+  history_tables_.clear();
+  for (std::size_t i = 0; i < sampled.size(); ++i) {
+    const std::int32_t row = step.sample_rows[i];
+    history_tables_.push_back(step.block_table_offsets[static_cast<std::size_t>(row)]);
+  }
   const SampleRouting routing =
-      route_sampled_rows(sampled, options_.device_sampling, config_.eos_token_ids, config_.vocab_size,
-                         CudaRank::kMaxSampleEdits, &device_batch_);
+      route_sampled_rows(sampled, history_tables_, options_.device_sampling, config_.eos_token_ids,
+                         config_.vocab_size, CudaRank::kMaxSampleEdits, &device_batch_);
   current_step_ = &step;
   copy_logits_ = samples && (routing.any_host || options_.keep_logits);
   device_sampling_ = device_batch_.rows.empty() ? nullptr : &device_batch_;

@@ -157,7 +157,8 @@ class CudaModelRunner final : public ModelRunner {
   bool copy_logits_ = true;                             // published with current_step_
   const DeviceSampleBatch* device_sampling_ = nullptr;  // rank 0's, published with current_step_
   DeviceSampleBatch device_batch_;
-  std::vector<Status> rank_status_;  // written by each rank before end_
+  std::vector<std::int32_t> history_tables_;  // per sampled row: its block table's offset in the step's
+  std::vector<Status> rank_status_;           // written by each rank before end_
   std::atomic<bool> stop_{false};
   std::stop_source group_failed_;           // requested when a rank of a group fails; read by every rank
   std::atomic<int> first_failed_rank_{-1};  // the local rank that requested group_failed_

@@ -122,6 +122,7 @@ struct CudaRank::Workspace {
   SampleRowParams* sample_rows = nullptr;  // [max_seqs] the device sampler's rows
   LogitEdit* sample_edits = nullptr;       // [kMaxSampleEdits]
   float* processed = nullptr;              // [max_seqs, vocab] the sampler's scratch
+  std::uint32_t* token_counts = nullptr;   // [max_seqs, vocab] the sampler's penalty counts (row_edits.h)
   SampleRowOutput* sampled = nullptr;      // [max_seqs]
 
   std::int64_t split_rows = 0;  // (row, split) pairs attn_partial holds
@@ -169,6 +170,7 @@ struct CudaRank::Workspace {
       w.sample_rows = b.take<SampleRowParams>(seqs);
       w.sample_edits = b.take<LogitEdit>(kMaxSampleEdits);
       w.processed = b.take<float>(seqs * c.vocab_size);
+      w.token_counts = b.take<std::uint32_t>(seqs * c.vocab_size);
       w.sampled = b.take<SampleRowOutput>(seqs);
     }
     w.bytes = b.used();
@@ -178,7 +180,8 @@ struct CudaRank::Workspace {
 
 std::int64_t CudaRank::kv_bytes_per_block(const ModelConfig& c, const cpu::RankShard& s,
                                           std::int32_t block_size) {
-  return 2LL * c.num_hidden_layers * s.num_kv_heads * block_size * c.head_dim * 2;
+  const std::int64_t token_ids = s.rank == 0 ? 4LL * block_size : 0;  // slot_tokens_
+  return 2LL * c.num_hidden_layers * s.num_kv_heads * block_size * c.head_dim * 2 + token_ids;
 }
 
 std::int64_t CudaRank::workspace_bytes(const ModelConfig& c, const cpu::RankShard& s, const CudaStepLimits& l,
@@ -238,6 +241,15 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   const auto kv_bytes = static_cast<std::size_t>(r->kv_elems_per_layer_ * config.num_hidden_layers * 2);
   PAGODA_ASSIGN_OR_RETURN(r->k_cache_, DeviceBuffer::allocate(kv_bytes, "the K cache"));
   PAGODA_ASSIGN_OR_RETURN(r->v_cache_, DeviceBuffer::allocate(kv_bytes, "the V cache"));
+  if (shard.rank == 0) {
+    const auto slots =
+        static_cast<std::size_t>(num_kv_blocks + 1) * static_cast<std::size_t>(limits.block_size);
+    PAGODA_ASSIGN_OR_RETURN(r->slot_tokens_,
+                            DeviceBuffer::allocate(slots * sizeof(std::int32_t), "the KV cache's token ids"));
+    // -1 (no token) until a step writes a slot: a history never reads one
+    // unwritten, and if it did, the sampler would skip it.
+    PAGODA_CUDA_RETURN_IF_ERROR(cudaMemset(r->slot_tokens_.get(), 0xff, slots * sizeof(std::int32_t)));
+  }
 
   if (r->comm_ != nullptr && (r->comm_->world_size() != shard.world_size || r->comm_->rank() != shard.rank)) {
     return internal_error("rank " + std::to_string(shard.rank) + " of " + std::to_string(shard.world_size) +
@@ -541,6 +553,10 @@ Status CudaRank::enqueue_forward(const Layout& l, std::int64_t num_splits) {
   ep.ld = h;
   ep.vocab_begin = shard_.vocab_begin;
   ep.vocab_size = shard_.vocab_size;
+  if (slot_tokens_.get() != nullptr) {
+    ep.slots = reinterpret_cast<const std::int64_t*>(w.inputs + l.slots);
+    ep.slot_tokens = slot_tokens_.as<std::int32_t>();
+  }
   PAGODA_CUDA_RETURN_IF_ERROR(launch_embedding(ep, stream_, launch_order_));
   PAGODA_RETURN_IF_ERROR(all_reduce(w.hidden, n * h));
 
@@ -596,7 +612,7 @@ Status CudaRank::assemble_vocab_logits(std::int64_t s) {
   return ok_status();
 }
 
-Status CudaRank::enqueue_sampling(const DeviceSampleBatch& sampling) {
+Status CudaRank::enqueue_sampling(const DeviceSampleBatch& sampling, const Layout& l) {
   Workspace& w = *ws_;
   const auto rows = static_cast<std::int64_t>(sampling.rows.size());
   const auto edits = static_cast<std::int64_t>(sampling.edits.size());
@@ -619,6 +635,10 @@ Status CudaRank::enqueue_sampling(const DeviceSampleBatch& sampling) {
   sp.logits = w.vocab_logits;
   sp.rows = w.sample_rows;
   sp.edits = w.sample_edits;
+  sp.history.slot_tokens = slot_tokens_.as<std::int32_t>();
+  sp.history.block_tables = reinterpret_cast<const std::int32_t*>(w.inputs + l.tables);
+  sp.history.block_size = limits_.block_size;
+  sp.counts = w.token_counts;
   sp.processed = w.processed;
   sp.out = w.sampled;
   sp.num_rows = rows;
@@ -764,7 +784,8 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSam
     PAGODA_RETURN_IF_ERROR(
         stage(padded_, decode_layout(g->batch_size), decode_split_size(step.max_context, g->num_splits)));
     PAGODA_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(g->exec, stream_));
-    if (sampling != nullptr) PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling));
+    if (sampling != nullptr)
+      PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling, decode_layout(g->batch_size)));
     return copy_outputs(s, copy_logits,
                         sampling != nullptr ? static_cast<std::int64_t>(sampling->rows.size()) : 0);
   }
@@ -781,7 +802,7 @@ Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSam
   const std::int64_t splits = splits_for(l.nd, step.max_context);
   PAGODA_RETURN_IF_ERROR(stage(*run, l, decode_split_size(step.max_context, splits)));
   PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
-  if (sampling != nullptr) PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling));
+  if (sampling != nullptr) PAGODA_RETURN_IF_ERROR(enqueue_sampling(*sampling, l));
   return copy_outputs(s, copy_logits,
                       sampling != nullptr ? static_cast<std::int64_t>(sampling->rows.size()) : 0);
 }

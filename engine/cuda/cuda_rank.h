@@ -191,8 +191,9 @@ class CudaRank {
   void pad_decode_step(const FlatStep& step, std::int64_t batch_size, FlatStep* out) const;
   // The layout of a padded decode step of `batch_size` rows (pad_decode_step).
   Layout decode_layout(std::int64_t batch_size) const;
-  // Uploads the rows and edits and launches the device sampler on the logits.
-  Status enqueue_sampling(const DeviceSampleBatch& sampling);
+  // Uploads the rows and edits and launches the device sampler on the logits
+  // (the rows' histories through the block tables staged at `layout`).
+  Status enqueue_sampling(const DeviceSampleBatch& sampling, const Layout& layout);
   Status copy_outputs(std::int64_t num_sampled, bool copy_logits, std::int64_t num_device_sampled);
   void destroy_graphs();
   // Waits for the stream: blocking without a communicator, else polling
@@ -215,6 +216,9 @@ class CudaRank {
   CollectiveWait waits_;
   std::int64_t kv_elems_per_layer_ = 0;
   DeviceBuffer k_cache_, v_cache_;  // [layers][blocks][kv heads][block_size][head_dim] bf16
+  // Rank 0: [blocks][block_size] the token id each slot's K and V are of
+  // (written by the embedding kernel), the device sampler's histories.
+  DeviceBuffer slot_tokens_;
   DeviceBuffer workspace_buffer_;
   std::unique_ptr<Workspace> ws_;
   std::int32_t scratch_block_ = 0;  // == num_kv_blocks: never handed to the scheduler

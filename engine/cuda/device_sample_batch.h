@@ -1,8 +1,10 @@
 // DeviceSampleBatch: a step's sampled rows as the device sampler takes them
-// (cuda/sample_row.h): per-row parameters and the logit edits that stand for
-// penalties, logit_bias and min_tokens, built from each row's SamplingParams
-// and token history so the device samples exactly what the host Sampler
-// would. Pure host code (tested without a device); the step thread builds it.
+// (cuda/sample_row.h): per-row parameters, where each row's token history
+// starts (the device reads it from the KV cache's token ids for penalties,
+// cuda/row_edits.h) and the logit edits of its logit_bias and min_tokens
+// bans, so the device samples exactly what the host Sampler would. A row
+// costs O(its bias and bans) here, whatever its history's length. Pure host
+// code (tested without a device); the step thread builds it.
 #pragma once
 
 #include <cstdint>
@@ -37,17 +39,21 @@ struct SampleRouting {
 
 // Routes `sampled` (the step's sampled sequences, in order) and fills `batch`
 // (cleared first) with the rows the device sampler takes, at most
-// `max_edits` edits in all. `sampler_enabled`: the device sampler may be
-// used (else non-greedy steps sample on the host).
-SampleRouting route_sampled_rows(std::span<const ScheduledSequence* const> sampled, bool sampler_enabled,
+// `max_edits` edits in all. history_tables[i]: where sampled[i]'s block
+// table starts in the step's block tables (FlatStep), which cover its whole
+// history. `sampler_enabled`: the device sampler may be used (else
+// non-greedy steps sample on the host).
+SampleRouting route_sampled_rows(std::span<const ScheduledSequence* const> sampled,
+                                 std::span<const std::int32_t> history_tables, bool sampler_enabled,
                                  std::span<const std::int32_t> eos_token_ids, std::int32_t vocab_size,
                                  std::int64_t max_edits, DeviceSampleBatch* batch);
 
-// Appends `seq`'s row, which samples logits row `logits_row`. Returns false
-// and appends nothing when the device cannot reproduce the host Sampler for
-// it: a logit_bias naming one token twice (the Sampler adds both in turn).
+// Appends `seq`'s row, which samples logits row `logits_row` and whose block
+// table starts at `history_table`. Returns false and appends nothing when the
+// device cannot reproduce the host Sampler for it: a logit_bias naming one
+// token twice (the Sampler adds both in turn).
 bool append_device_sample_row(const ScheduledSequence& seq, std::int64_t logits_row,
-                              std::span<const std::int32_t> eos_token_ids, std::int32_t vocab_size,
-                              DeviceSampleBatch* batch);
+                              std::int32_t history_table, std::span<const std::int32_t> eos_token_ids,
+                              std::int32_t vocab_size, DeviceSampleBatch* batch);
 
 }  // namespace pagoda::cuda

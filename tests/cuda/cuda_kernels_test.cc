@@ -106,10 +106,25 @@ TEST_F(CudaKernelsTest, EmbeddingGathersRowsOfTheVocabShard) {
             bf16_to_f32(table[static_cast<std::size_t>(id * c.ld + i)]);
     }
 
-    DeviceBuffer d_table, d_tokens, d_out;
+    // Every case but the first also records the tokens at scattered KV slots
+    // (slot t * 7 + 3 of 3n + 1, coprime strides: all distinct); the other
+    // slots must keep their poison.
+    const bool record = c.vocab_begin > 0 || c.num_tokens > 1;
+    const std::int64_t num_slots = 3 * c.num_tokens + 1;
+    std::vector<std::int64_t> slots(static_cast<std::size_t>(c.num_tokens));
+    std::vector<std::int32_t> slot_ref(static_cast<std::size_t>(num_slots), -7);
+    for (std::int64_t t = 0; t < c.num_tokens; ++t) {
+      slots[static_cast<std::size_t>(t)] = (t * 7 + 3) % num_slots;
+      slot_ref[static_cast<std::size_t>(slots[static_cast<std::size_t>(t)])] =
+          tokens[static_cast<std::size_t>(t)];
+    }
+
+    DeviceBuffer d_table, d_tokens, d_out, d_slots, d_slot_tokens;
     ASSERT_NO_FATAL_FAILURE(upload(table, &d_table));
     ASSERT_NO_FATAL_FAILURE(upload(tokens, &d_tokens));
     ASSERT_NO_FATAL_FAILURE(alloc_poisoned<float>(ref.size(), &d_out));
+    ASSERT_NO_FATAL_FAILURE(upload(slots, &d_slots));
+    ASSERT_NO_FATAL_FAILURE(upload(std::vector<std::int32_t>(slot_ref.size(), -7), &d_slot_tokens));
     EmbeddingParams p;
     p.table = d_table.as<std::uint16_t>();
     p.tokens = d_tokens.as<std::int32_t>();
@@ -119,10 +134,17 @@ TEST_F(CudaKernelsTest, EmbeddingGathersRowsOfTheVocabShard) {
     p.ld = c.ld;
     p.vocab_begin = c.vocab_begin;
     p.vocab_size = c.vocab_size;
+    if (record) {
+      p.slots = d_slots.as<std::int64_t>();
+      p.slot_tokens = d_slot_tokens.as<std::int32_t>();
+    }
     PAGODA_ASSERT_CUDA(launch_embedding(p, nullptr));
     ASSERT_NO_FATAL_FAILURE(sync_device());
     std::vector<float> out;
     ASSERT_NO_FATAL_FAILURE(download(d_out, &out));
+    std::vector<std::int32_t> slot_tokens;
+    ASSERT_NO_FATAL_FAILURE(download(d_slot_tokens, &slot_tokens));
+    EXPECT_EQ(slot_tokens, record ? slot_ref : std::vector<std::int32_t>(slot_ref.size(), -7));
     EXPECT_EQ(count_non_finite(out), 0);
     EXPECT_LE(rel_error(out, ref), 1e-5);
     // A gather is exact: every element, including the zero rows.

@@ -1,7 +1,9 @@
 // Device sampling against the host Sampler: one launch of rows with mixed
 // parameters (greedy, temperature, top_k / top_p / min_p, penalties, bias,
 // min_tokens bans, logprobs), rows read through an index with padding
-// columns the kernel must ignore, tied logits, full and odd vocabularies.
+// columns the kernel must ignore, tied logits, full and odd vocabularies,
+// the history in KV slots of blocks of 5 behind block tables (row k's at
+// offset 3k, all naming the same blocks), and a poisoned count scratch.
 // Tokens must equal the Sampler's; two launches must agree bit for bit, and
 // so must a launch whose histogram adds are each lane's own.
 #include <gtest/gtest.h>
@@ -80,6 +82,17 @@ TEST_F(CudaSampleTest, MatchesHostSampler) {
         }
       }
       // Output k samples logits row which[k] (reversed).
+      // History blocks of 5 at ids 3, 1, 0 (slots of block 2 poisoned with a
+      // token no history has); row k's table starts at 3k.
+      constexpr std::int32_t kBlockSize = 5;
+      const std::vector<std::int32_t> blocks = {3, 1, 0};
+      std::vector<std::int32_t> slot_tokens(4 * kBlockSize, 1);
+      for (std::size_t i = 0; i < history.size(); ++i)
+        slot_tokens[static_cast<std::size_t>(blocks[i / kBlockSize] * kBlockSize) + i % kBlockSize] =
+            history[i];
+      std::vector<std::int32_t> tables;
+      for (std::size_t k = 0; k < params.size(); ++k)
+        tables.insert(tables.end(), blocks.begin(), blocks.end());
       DeviceSampleBatch batch;
       std::vector<ScheduledSequence> seqs(params.size());
       for (std::size_t k = 0; k < params.size(); ++k) {
@@ -89,19 +102,26 @@ TEST_F(CudaSampleTest, MatchesHostSampler) {
         s.num_output_tokens = static_cast<std::int32_t>(history.size()) - 5;
         s.sampling = &params[k];
         s.seed = 1000 + k;
-        ASSERT_TRUE(append_device_sample_row(s, rows - 1 - static_cast<std::int64_t>(k), eos,
+        ASSERT_TRUE(append_device_sample_row(s, rows - 1 - static_cast<std::int64_t>(k),
+                                             static_cast<std::int32_t>(3 * k), eos,
                                              static_cast<std::int32_t>(vocab), &batch));
       }
-      DeviceBuffer d_logits, d_rows, d_edits, d_processed, d_out;
+      DeviceBuffer d_logits, d_rows, d_edits, d_processed, d_out, d_slot_tokens, d_tables, d_counts;
       ASSERT_NO_FATAL_FAILURE(upload(logits, &d_logits));
       ASSERT_NO_FATAL_FAILURE(upload(batch.rows, &d_rows));
       ASSERT_NO_FATAL_FAILURE(upload(batch.edits, &d_edits));
+      ASSERT_NO_FATAL_FAILURE(upload(slot_tokens, &d_slot_tokens));
+      ASSERT_NO_FATAL_FAILURE(upload(tables, &d_tables));
+      ASSERT_NO_FATAL_FAILURE(
+          alloc_poisoned<std::uint32_t>(static_cast<std::size_t>(rows * vocab), &d_counts));
       ASSERT_NO_FATAL_FAILURE(alloc_poisoned<float>(static_cast<std::size_t>(rows * vocab), &d_processed));
       ASSERT_NO_FATAL_FAILURE(alloc_poisoned<SampleRowOutput>(params.size(), &d_out));
       SampleParams p;
       p.logits = d_logits.as<float>();
       p.rows = d_rows.as<SampleRowParams>();
       p.edits = d_edits.as<LogitEdit>();
+      p.history = {d_slot_tokens.as<std::int32_t>(), d_tables.as<std::int32_t>(), kBlockSize};
+      p.counts = d_counts.as<std::uint32_t>();
       p.processed = d_processed.as<float>();
       p.out = d_out.as<SampleRowOutput>();
       p.num_rows = rows;
@@ -117,6 +137,9 @@ TEST_F(CudaSampleTest, MatchesHostSampler) {
       ASSERT_EQ(std::memcmp(first.data(), second.data(), first.size() * sizeof(SampleRowOutput)), 0);
       // Each lane adding on its own into the histograms: the same sums, so
       // the same outputs, bit for bit.
+      SampleParams refused = p;  // no count scratch: refused, not a fault
+      refused.counts = nullptr;
+      EXPECT_EQ(launch_sample(refused, nullptr), cudaErrorInvalidValue);
       p.warp_aggregated_adds = false;
       PAGODA_ASSERT_CUDA(launch_sample(p, nullptr));
       ASSERT_NO_FATAL_FAILURE(sync_device());

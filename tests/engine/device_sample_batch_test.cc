@@ -14,6 +14,7 @@
 #include <barrier>
 #include <cmath>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +70,16 @@ std::vector<Case> cases() {
     s.temperature = 0.0;
     s.repetition_penalty = 0.8;
     s.frequency_penalty = -1.5;
+  });
+  // Edits on tokens the history penalizes too (3, 42 and the banned 9), and
+  // on one it does not (50).
+  add("penalties_bias_bans", [](SamplingParams& s) {
+    s.repetition_penalty = 1.2;
+    s.presence_penalty = 0.4;
+    s.frequency_penalty = 0.3;
+    s.logit_bias = {{3, 2.0f}, {42, -1.0f}, {50, 1.5f}};
+    s.min_tokens = 100;
+    s.stop_token_ids = {9};
   });
   add("logit_bias", [](SamplingParams& s) {
     s.top_p = 0.9;
@@ -187,6 +198,15 @@ struct ThreadedBlock {
     }
     sync();
   }
+  void clear_word(std::uint32_t* w) {
+    std::atomic_ref<std::uint32_t>(*w).store(0, std::memory_order_relaxed);
+  }
+  void add_word(std::uint32_t* w, std::uint32_t v) {
+    std::atomic_ref<std::uint32_t>(*w).fetch_add(v, std::memory_order_relaxed);
+  }
+  std::uint32_t or_word(std::uint32_t* w, std::uint32_t bits) {
+    return std::atomic_ref<std::uint32_t>(*w).fetch_or(bits, std::memory_order_relaxed);
+  }
   void hist_add(bool in, int d, std::uint64_t w, bool /*weighted*/) {
     ++s.adds[static_cast<std::size_t>(t)];
     if (!in) return;
@@ -217,15 +237,44 @@ struct ThreadedBlock {
   }
 };
 
-// One row sampled by `threads` host threads (1: SerialBlock).
+// A token history laid out in KV-cache slots as the CUDA runner keeps it:
+// blocks of block_size in reverse order at odd block ids, after two table
+// entries of other sequences (the row's table starts at kTableOffset). Every
+// other slot holds kPoison, a token no history here has, which a read past
+// the history would count.
+struct PagedHistory {
+  static constexpr std::int32_t kTableOffset = 2;
+  static constexpr std::int32_t kPoison = 1;
+  std::vector<std::int32_t> slot_tokens, table;
+  std::int32_t block_size = 1;
+
+  PagedHistory(std::span<const std::int32_t> tokens, std::int32_t bs) : block_size(bs) {
+    const auto n = static_cast<std::int32_t>((tokens.size() + bs - 1) / bs);
+    slot_tokens.assign(static_cast<std::size_t>(2 * (n + 1) * bs), kPoison);
+    table = {0, 2};
+    for (std::int32_t b = 0; b < n; ++b)
+      table.push_back(2 * (n - b) - 1);
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      const std::int64_t block =
+          table[static_cast<std::size_t>(kTableOffset) + i / static_cast<std::size_t>(bs)];
+      slot_tokens[static_cast<std::size_t>(block * bs) + i % static_cast<std::size_t>(bs)] = tokens[i];
+    }
+  }
+  TokenHistoryView view() const { return {slot_tokens.data(), table.data(), block_size}; }
+};
+
+// One row sampled by `threads` host threads (1: SerialBlock). The count
+// scratch starts as garbage with both flags set: only the words a row
+// clears may be read.
 SampleRowOutput sample_with(int threads, const SampleRowParams& params, const std::vector<float>& logits,
-                            const std::vector<LogitEdit>& edits) {
+                            const std::vector<LogitEdit>& edits, const TokenHistoryView& history) {
   std::vector<float> p(logits.size());
+  std::vector<std::uint32_t> counts(logits.size(), kInPrompt | kWritten | 5u);
   const auto vocab = static_cast<std::int64_t>(logits.size());
   SampleRowOutput out;
   if (threads == 1) {
     SerialBlock block;
-    sample_row(block, params, logits.data(), edits.data(), p.data(), vocab, &out);
+    sample_row(block, params, logits.data(), edits.data(), history, counts.data(), p.data(), vocab, &out);
     return out;
   }
   ThreadedShared shared(threads);
@@ -233,7 +282,7 @@ SampleRowOutput sample_with(int threads, const SampleRowParams& params, const st
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       ThreadedBlock block{shared, t};
-      sample_row(block, params, logits.data(), edits.data(), p.data(), vocab, &out);
+      sample_row(block, params, logits.data(), edits.data(), history, counts.data(), p.data(), vocab, &out);
     });
   }
   for (auto& th : pool)
@@ -258,23 +307,28 @@ bool same_logprob(float got, float want) {
   return std::fabs(got - want) <= 1e-6f;
 }
 
-// One row of `logits` sampled by `threads` threads as the host Sampler does.
-void expect_same_choice(int threads, const Case& c, const std::vector<float>& logits, std::uint64_t seed) {
+// One row of `logits` sampled by `threads` threads as the host Sampler does,
+// its history (`history`, the first num_prompt the prompt) in blocks of
+// block_size.
+void expect_same_choice(int threads, const Case& c, const std::vector<float>& logits, std::uint64_t seed,
+                        std::int32_t block_size, std::span<const std::int32_t> history = kHistory,
+                        std::int32_t num_prompt = 5) {
   const std::vector<std::int32_t> eos = {kEos};
   const Sampler sampler(eos);
   const auto vocab = static_cast<std::int32_t>(logits.size());
   ScheduledSequence seq;
-  seq.token_ids = kHistory;
-  seq.num_prompt_tokens = 5;
-  seq.num_output_tokens = static_cast<std::int32_t>(kHistory.size()) - 5;
+  seq.token_ids = history;
+  seq.num_prompt_tokens = num_prompt;
+  seq.num_output_tokens = static_cast<std::int32_t>(history.size()) - num_prompt;
   seq.sampling = &c.sp;
   seq.seed = seed;
   std::vector<float> host = logits;
   const SampledToken want = sampler.sample(seq, host.data(), vocab);
 
+  const PagedHistory paged(history, block_size);
   DeviceSampleBatch batch;
-  ASSERT_TRUE(append_device_sample_row(seq, 0, eos, vocab, &batch));
-  const SampleRowOutput got = sample_with(threads, batch.rows[0], logits, batch.edits);
+  ASSERT_TRUE(append_device_sample_row(seq, 0, PagedHistory::kTableOffset, eos, vocab, &batch));
+  const SampleRowOutput got = sample_with(threads, batch.rows[0], logits, batch.edits, paged.view());
 
   EXPECT_EQ(got.token, want.token_id);
   if (c.sp.logprobs >= 0) {
@@ -287,7 +341,8 @@ void expect_same_choice(int threads, const Case& c, const std::vector<float>& lo
   }
 }
 
-// Every case on every shape with three seeds, by `threads` threads.
+// Every case on every shape with three seeds (with histories in blocks of 1,
+// 5 and 16), by `threads` threads.
 void expect_equal_to_host_sampler(int threads, const std::vector<Shape>& shapes) {
   int checked = 0;
   for (const Shape& shape : shapes) {
@@ -298,7 +353,7 @@ void expect_equal_to_host_sampler(int threads, const std::vector<Shape>& shapes)
                      std::to_string(threads));
         const std::vector<float> logits =
             row(shape.vocab, shape.scale, shape.step, static_cast<std::uint32_t>(seed * 31 + shape.vocab));
-        expect_same_choice(threads, c, logits, seed);
+        expect_same_choice(threads, c, logits, seed, seed == 1 ? 1 : seed == 99 ? 5 : 16);
         ++checked;
       }
     }
@@ -350,7 +405,7 @@ TEST(DeviceSampleBatchTest, EdgeRowsEqualHostSampler) {
     for (const auto& [name, logits] : rows) {
       for (const Case& c : cases()) {
         SCOPED_TRACE(name + ", " + c.name + ", threads " + std::to_string(threads));
-        expect_same_choice(threads, c, logits, 5);
+        expect_same_choice(threads, c, logits, 5, 5);
         ++checked;
       }
     }
@@ -358,14 +413,58 @@ TEST(DeviceSampleBatchTest, EdgeRowsEqualHostSampler) {
   EXPECT_EQ(checked, 3 * static_cast<int>(rows.size() * cases().size()));
 }
 
-TEST(DeviceSampleBatchTest, EditsFollowTheSamplerOrderAndDuplicateBiasIsRefused) {
+// Long histories of few distinct tokens, counted by many threads at once
+// (most count words taken by several): every penalty alone and together,
+// greedy and drawn, histories in blocks of 1, 16 and 7.
+TEST(DeviceSampleBatchTest, LongHistoryPenaltiesEqualHostSampler) {
+  std::mt19937 rng(4242);
+  std::uniform_int_distribution<std::int32_t> token(2, 61);  // never PagedHistory::kPoison
+  std::vector<std::int32_t> history(3000);
+  for (std::int32_t& t : history)
+    t = token(rng);
+  std::vector<Case> penalized;
+  auto add = [&](std::string name, double temperature, double repetition, double presence, double frequency) {
+    Case c{std::move(name), {}};
+    c.sp.temperature = temperature;
+    c.sp.repetition_penalty = repetition;
+    c.sp.presence_penalty = presence;
+    c.sp.frequency_penalty = frequency;
+    penalized.push_back(std::move(c));
+  };
+  add("repetition", 0.9, 1.4, 0.0, 0.0);
+  add("presence", 0.9, 1.0, 1.5, 0.0);
+  add("frequency", 0.9, 1.0, 0.0, 0.02);
+  add("all, greedy", 0.0, 0.7, -0.5, 0.01);
+  add("all, hot", 1.5, 1.2, 0.3, -0.01);
+  const std::vector<float> logits = row(1000, 2.0f, 0.0f, 11);
+  int checked = 0;
+  for (const int threads : {1, 7, 64}) {
+    for (const std::int32_t block_size : {1, 16, 7}) {
+      for (const std::int32_t num_prompt : {1000, 2999}) {
+        for (const Case& c : penalized) {
+          SCOPED_TRACE(c.name + ", threads " + std::to_string(threads) + ", block " +
+                       std::to_string(block_size) + ", prompt " + std::to_string(num_prompt));
+          expect_same_choice(threads, c, logits, static_cast<std::uint64_t>(checked), block_size, history,
+                             num_prompt);
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 3 * 3 * 2 * static_cast<int>(penalized.size()));
+}
+
+// Penalties go to the device as parameters and the history's place; bias and
+// bans as edits, one per token whatever names it.
+TEST(DeviceSampleBatchTest, RowsCarryPenaltiesAndEditsAndDuplicateBiasIsRefused) {
   SamplingParams sp;
   sp.repetition_penalty = 2.0;
   sp.frequency_penalty = 0.5;
   sp.presence_penalty = 0.25;
-  sp.logit_bias = {{3, 1.0f}, {200, 9.0f}};  // 200 is past the vocabulary: ignored, as by the Sampler
+  sp.logit_bias = {
+      {3, 1.0f}, {200, 9.0f}, {kEos, -2.0f}};  // 200 is past the vocabulary: ignored, as by the Sampler
   sp.min_tokens = 4;
-  sp.stop_token_ids = {8};
+  sp.stop_token_ids = {8, kEos};
   const std::vector<std::int32_t> history = {3, 1, 3, 3, 1};  // prompt {3, 1}, output {3, 3, 1}
   ScheduledSequence seq;
   seq.token_ids = history;
@@ -374,30 +473,49 @@ TEST(DeviceSampleBatchTest, EditsFollowTheSamplerOrderAndDuplicateBiasIsRefused)
   seq.sampling = &sp;
   const std::vector<std::int32_t> eos = {kEos};
   DeviceSampleBatch batch;
-  ASSERT_TRUE(append_device_sample_row(seq, 6, eos, 100, &batch));
+  ASSERT_TRUE(append_device_sample_row(seq, 6, 40, eos, 100, &batch));
   ASSERT_EQ(batch.rows.size(), 1u);
-  EXPECT_EQ(batch.rows[0].logits_row, 6);
-  // Tokens 1, 2 (eos), 3 and 8, one edit each (their order is free).
-  ASSERT_EQ(batch.edits.size(), 4u);
+  const SampleRowParams& r = batch.rows[0];
+  EXPECT_EQ(r.logits_row, 6);
+  EXPECT_EQ(r.penalties.repetition, 2.0);
+  EXPECT_EQ(r.penalties.presence, 0.25);
+  EXPECT_EQ(r.penalties.frequency, 0.5);
+  EXPECT_EQ(r.penalties.history_table, 40);
+  EXPECT_EQ(r.penalties.num_history, 5);
+  EXPECT_EQ(r.penalties.num_prompt, 2);
+  // Tokens 2 (eos, biased and banned twice), 3 and 8: one edit each (their order is free).
+  ASSERT_EQ(r.edit_end - r.edit_begin, 3);
+  ASSERT_EQ(batch.edits.size(), 3u);
   auto of = [&](std::int32_t token) -> const LogitEdit& {
     const auto it = std::find_if(batch.edits.begin(), batch.edits.end(),
                                  [&](const LogitEdit& e) { return e.token == token; });
     EXPECT_NE(it, batch.edits.end()) << "no edit of token " << token;
     return it != batch.edits.end() ? *it : batch.edits.front();
   };
-  EXPECT_EQ(of(1).flags, kEditRepetition);
-  EXPECT_FLOAT_EQ(of(1).subtract, 0.75f);
   EXPECT_EQ(of(kEos).flags, kEditBan);
-  EXPECT_FLOAT_EQ(of(3).subtract, 1.25f);
-  EXPECT_FLOAT_EQ(of(3).bias, 1.0f);
+  EXPECT_EQ(of(kEos).bias, -2.0f);
+  EXPECT_EQ(of(3).flags, 0);
+  EXPECT_EQ(of(3).bias, 1.0f);
   EXPECT_EQ(of(8).flags, kEditBan);
-  EXPECT_EQ(apply_edit(4.0f, of(3), 2.0), 4.0f / 2 - 1.25f + 1.0f);
-  EXPECT_EQ(apply_edit(-4.0f, of(1), 2.0), -8.0f - 0.75f);
+  // The Sampler's order: repetition, minus frequency * count + presence, plus bias, then the ban.
+  EXPECT_EQ(edited_logit(4.0f, r.penalties, 3, &of(3)), 4.0f / 2 - 1.75f + 1.0f);
+  EXPECT_EQ(edited_logit(-4.0f, r.penalties, kInPrompt | 1, nullptr), -8.0f - 0.75f);
+  EXPECT_EQ(edited_logit(-4.0f, r.penalties, kInPrompt, nullptr), -8.0f);
+  EXPECT_EQ(edited_logit(4.0f, r.penalties, 0, &of(kEos)), -INFINITY);
+
+  // Without penalties the row reads no history.
+  SamplingParams plain;
+  plain.temperature = 0.5;
+  seq.sampling = &plain;
+  ASSERT_TRUE(append_device_sample_row(seq, 7, 40, eos, 100, &batch));
+  EXPECT_EQ(batch.rows[1].penalties.num_history, 0);
+  EXPECT_EQ(batch.rows[1].edit_begin, batch.rows[1].edit_end);
 
   sp.logit_bias.push_back({3, 2.0f});
-  EXPECT_FALSE(append_device_sample_row(seq, 7, eos, 100, &batch));
-  EXPECT_EQ(batch.rows.size(), 1u);
-  EXPECT_EQ(batch.edits.size(), 4u);
+  seq.sampling = &sp;
+  EXPECT_FALSE(append_device_sample_row(seq, 8, 40, eos, 100, &batch));
+  EXPECT_EQ(batch.rows.size(), 2u);
+  EXPECT_EQ(batch.edits.size(), 3u);
 }
 
 // Which rows the device argmax, the device sampler and the host Sampler take.
@@ -410,7 +528,8 @@ TEST(DeviceSampleBatchTest, RoutingOfAStepsRows) {
   greedy_logprobs.logprobs = 0;
   SamplingParams hot;
   hot.temperature = 0.9;
-  hot.repetition_penalty = 1.1;  // three edits: tokens 5, 6, 7
+  hot.repetition_penalty = 1.1;                         // no edit: the device reads the history
+  hot.logit_bias = {{5, 1.0f}, {6, 0.5f}, {7, -1.0f}};  // three edits
   SamplingParams twice_biased;
   twice_biased.logit_bias = {{3, 1.0f}, {3, 2.0f}};
   auto seq = [&](const SamplingParams& sp) {
@@ -425,7 +544,10 @@ TEST(DeviceSampleBatchTest, RoutingOfAStepsRows) {
   DeviceSampleBatch batch;
   auto route = [&](std::vector<const ScheduledSequence*> rows, bool enabled,
                    std::int64_t max_edits = 1 << 18) {
-    return route_sampled_rows(rows, enabled, eos, 100, max_edits, &batch);
+    std::vector<std::int32_t> tables;  // row i's block table at 10 * i
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      tables.push_back(static_cast<std::int32_t>(10 * i));
+    return route_sampled_rows(rows, tables, enabled, eos, 100, max_edits, &batch);
   };
 
   SampleRouting r = route({&g, &g}, true);  // plain greedy: the argmax
@@ -439,6 +561,8 @@ TEST(DeviceSampleBatchTest, RoutingOfAStepsRows) {
   EXPECT_EQ(r.device_row, (std::vector<std::int32_t>{0, 1, 2}));
   ASSERT_EQ(batch.rows.size(), 3u);
   EXPECT_EQ(batch.rows[2].logits_row, 2);
+  EXPECT_EQ(batch.rows[2].penalties.history_table, 20);
+  EXPECT_EQ(batch.rows[2].penalties.num_history, 4);
   EXPECT_EQ(batch.edits.size(), 3u);
 
   r = route({&h, &b, &g}, true);  // a token biased twice: that row on the host

@@ -6,7 +6,8 @@
 # NCCL (with --profile 1, whose profiler calls are no-ops here). The
 # checkpoint is small (head_dim 128, four query heads per KV head) and the
 # prompt 70 tokens (two prefill tiles). Passes when every run exits 0 and prints its summary
-# table (header and four rows); the numbers are the emulator's and mean nothing.
+# table (header and five rows: prefill, two decode batches, a sampled batch
+# with and without penalties); the numbers are the emulator's and mean nothing.
 # Usage: cuda_engine_bench_smoke.sh PAGODA_BINARY BENCH_BINARY
 set -euo pipefail
 pagoda=$1
@@ -27,9 +28,9 @@ run() {
   fi
   local rows
   rows=$(grep -c '^| ' "$log" || true)
-  if [ "$rows" -ne 5 ]; then
+  if [ "$rows" -ne 6 ]; then
     cat "$log"
-    echo "FAILED: pagoda_cuda_engine_bench $* printed $rows summary lines, expected 5"
+    echo "FAILED: pagoda_cuda_engine_bench $* printed $rows summary lines, expected 6"
     exit 1
   fi
   echo "ok: pagoda_cuda_engine_bench $*"

@@ -164,6 +164,13 @@ T atomicAdd(T* address, T value) {
 }
 
 template <typename T>
+T atomicOr(T* address, T value) {
+  const T old = *address;
+  *address = old | value;
+  return old;
+}
+
+template <typename T>
 T __ldg(const T* p) {
   return *p;
 }

@@ -523,7 +523,10 @@ TEST(CudaModelRunnerTest, TwoRanksTimingTheirGemmsMatchCpu) {
 // The device sampler inside the runner: every non-greedy row's token (and
 // logprobs) equals what the host Sampler picks from the same step's logits,
 // over prefill and decode steps (graphs replayed) with mixed parameters.
-// Also through a one-rank NCCL group (the sampler reads the gathered logits).
+// Penalties read each history from the KV cache's token ids; row 5's raise
+// its history's tokens (a repetition penalty below 1 multiplies positive
+// logits, negative ones add), so its greedy choice turns on them. Also
+// through a one-rank NCCL group (the sampler reads the gathered logits).
 class DeviceSamplerTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(DeviceSamplerTest, ChoosesAsTheHostSampler) {
@@ -532,7 +535,7 @@ TEST_P(DeviceSamplerTest, ChoosesAsTheHostSampler) {
   const int v = m.config.vocab_size;
   auto gpu = cuda_runner(m, 16, Gpu{.nccl = GetParam()});
   ASSERT_NE(gpu, nullptr);
-  std::vector<SamplingParams> params(5);
+  std::vector<SamplingParams> params(6);
   params[0].temperature = 0.8;
   params[0].top_p = 0.9;
   params[1].top_k = 20;
@@ -543,6 +546,10 @@ TEST_P(DeviceSamplerTest, ChoosesAsTheHostSampler) {
   params[4].temperature = 0.0;
   params[4].presence_penalty = 1.0;
   params[4].logit_bias = {{5, 2.0f}};
+  params[5].temperature = 0.0;
+  params[5].repetition_penalty = 0.2;
+  params[5].presence_penalty = -2.0;
+  params[5].frequency_penalty = -0.5;
   ModelDriver driver(*gpu, 9);
   std::vector<DriverSeq*> seqs;
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -584,7 +591,7 @@ TEST_P(DeviceSamplerTest, ChoosesAsTheHostSampler) {
       ++compared;
     }
   }
-  EXPECT_EQ(compared, 30);
+  EXPECT_EQ(compared, 36);
 }
 
 INSTANTIATE_TEST_SUITE_P(Communicator, DeviceSamplerTest, ::testing::Bool(),
