@@ -45,7 +45,8 @@ struct TokenHistoryView {
   const std::int32_t* block_tables = nullptr;
   std::int32_t block_size = 1;
 
-  PAGODA_HD std::int32_t token(std::int32_t table, std::int64_t i) const {
+  // (32-bit division: a 64-bit one is a long call on the device.)
+  PAGODA_HD std::int32_t token(std::int32_t table, std::int32_t i) const {
     const std::int64_t block = block_tables[table + i / block_size];
     return slot_tokens[block * block_size + i % block_size];
   }
@@ -91,19 +92,19 @@ PAGODA_HD void apply_row_edits(Block& b, const RowPenalties& pen, const LogitEdi
   const bool counted = pen.num_history > 0;
   auto valid = [&](std::int32_t t) { return t >= 0 && t < vocab; };
   auto for_history = [&](auto&& f) {
-    for (std::int64_t i = b.tid(); i < pen.num_history; i += b.num_threads()) {
+    for (std::int32_t i = b.tid(); i < pen.num_history; i += b.num_threads()) {
       const std::int32_t t = history.token(pen.history_table, i);
       if (valid(t)) f(i, t);
     }
   };
   if (counted) {
-    for_history([&](std::int64_t, std::int32_t t) { b.clear_word(&counts[t]); });
+    for_history([&](std::int32_t, std::int32_t t) { b.clear_word(&counts[t]); });
     for (std::int32_t e = edit_begin + b.tid(); e < edit_end; e += b.num_threads()) {
       if (valid(edits[e].token)) b.clear_word(&counts[edits[e].token]);
     }
     b.sync();
     // A token is in the history iff its word is not 0 after this.
-    for_history([&](std::int64_t i, std::int32_t t) {
+    for_history([&](std::int32_t i, std::int32_t t) {
       if (i < pen.num_prompt) {
         b.or_word(&counts[t], kInPrompt);
       } else {
@@ -120,7 +121,7 @@ PAGODA_HD void apply_row_edits(Block& b, const RowPenalties& pen, const LogitEdi
   }
   if (!counted) return;
   b.sync();
-  for_history([&](std::int64_t, std::int32_t t) {
+  for_history([&](std::int32_t, std::int32_t t) {
     const std::uint32_t word = b.or_word(&counts[t], kWritten);
     if ((word & kWritten) == 0) p[t] = edited_logit(raw[t], pen, word, nullptr) * inv_temperature;
   });
