@@ -48,6 +48,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/bf16.h"
@@ -344,16 +345,17 @@ int main(int argc, char** argv) {
   sampled.temperature = 0.8;
   sampled.top_p = 0.95;
   sampled.seed = 1;
-  driver.set_sampling(sampled);
-  for (int b : sampled_batches) {
-    if (!decode(b, ", temperature 0.8, top_p 0.95")) return 1;
-  }
-  sampled.repetition_penalty = 1.1;
-  sampled.presence_penalty = 0.3;
-  sampled.frequency_penalty = 0.2;
-  driver.set_sampling(sampled);
-  for (int b : sampled_batches) {
-    if (!decode(b, ", temperature 0.8, top_p 0.95, penalties")) return 1;
+  SamplingParams penalized = sampled;
+  penalized.repetition_penalty = 1.1;
+  penalized.presence_penalty = 0.3;
+  penalized.frequency_penalty = 0.2;
+  const std::pair<const SamplingParams*, const char*> sampled_runs[] = {
+      {&sampled, ", temperature 0.8, top_p 0.95"}, {&penalized, ", temperature 0.8, top_p 0.95, penalties"}};
+  for (const auto& [params, label] : sampled_runs) {
+    driver.set_sampling(*params);
+    for (int b : sampled_batches) {
+      if (!decode(b, label)) return 1;
+    }
   }
   std::printf("\nsummary (%s; copy %.0f GB/s, GEMM %.0f TFLOP/s measured in this run):\n",
               devices[0].name.c_str(), bandwidth / 1e9, gemm_rate / 1e12);

@@ -1,75 +1,119 @@
-// pagoda_sample_batch_bench: the step thread's host time to route a CUDA
-// step's sampled rows and build the device sampler's rows and logit edits
-// (route_sampled_rows), which it pays every decode step before the launch.
-// Rows with penalties (repetition, presence, frequency) are timed beside rows
-// without: the device reads their histories (cuda/row_edits.h), so their
-// cost here should not grow with history (it grew with batch x history when
-// the host turned histories into edits, docs/performance.md). Histories hold
-// distinct tokens. Prints the best of 30 calls per shape.
-//   pagoda_sample_batch_bench
+// pagoda_cuda_step_host_bench: the step thread's host work before a CUDA
+// decode step's launch, per part: validate_step_plan, flatten_step (the
+// per-token arrays and every sequence's block table, concatenated) and
+// route_sampled_rows (the device sampler's rows and logit edits), the last
+// for rows without and with penalties (repetition, presence, frequency: the
+// device reads their histories, cuda/row_edits.h, so they should cost the
+// same). Sequences decode one token each at the given context, blocks of 16;
+// histories hold distinct tokens. Prints the best of 30 calls per part.
+//   pagoda_cuda_step_host_bench
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <vector>
 
 #include "engine/cuda/device_sample_batch.h"
+#include "engine/flat_step.h"
+#include "engine/step_plan_validation.h"
+
+namespace pagoda {
+namespace {
+
+constexpr std::int32_t kVocab = 151936;
+constexpr std::int32_t kBlockSize = 16;
+constexpr std::int32_t kOutputTokens = 100;
+
+// Best of 30 calls of f, in microseconds; f returns false on failure.
+template <class F>
+double best_us(F&& f) {
+  double best = 1e30;
+  for (int rep = 0; rep < 30; ++rep) {
+    const auto t = std::chrono::steady_clock::now();
+    if (!f()) return -1;
+    best = std::min(best,
+                    std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t).count());
+  }
+  return best;
+}
+
+// One decode step of `batch` sequences at `context` tokens.
+struct DecodeStep {
+  std::vector<std::vector<std::int32_t>> tokens, tables;
+  std::vector<const ScheduledSequence*> sampled;
+  std::vector<std::int32_t> history_tables;
+  StepPlan plan;
+
+  DecodeStep(int batch, int context, const SamplingParams& sp) {
+    tokens.resize(static_cast<std::size_t>(batch));
+    tables.resize(static_cast<std::size_t>(batch));
+    const int blocks = (context + kBlockSize - 1) / kBlockSize;
+    for (int i = 0; i < batch; ++i) {
+      std::vector<std::int32_t>& t = tokens[static_cast<std::size_t>(i)];
+      t.resize(static_cast<std::size_t>(context));
+      for (int k = 0; k < context; ++k)
+        t[static_cast<std::size_t>(k)] = (k * 7919 + i * 31) % kVocab;
+      std::vector<std::int32_t>& table = tables[static_cast<std::size_t>(i)];
+      for (int b = 0; b < blocks; ++b)
+        table.push_back(i * blocks + b);
+      ScheduledSequence s;
+      s.request_id = static_cast<RequestId>(i);
+      s.token_ids = t;
+      s.num_prompt_tokens = context - kOutputTokens;
+      s.num_output_tokens = kOutputTokens;
+      s.start_position = context - 1;
+      s.num_tokens = 1;
+      s.block_table = table;
+      s.sample = true;
+      s.sampling = &sp;
+      s.seed = static_cast<std::uint64_t>(i);
+      plan.sequences.push_back(s);
+    }
+    plan.num_batched_tokens = batch;
+    for (const ScheduledSequence& s : plan.sequences)
+      sampled.push_back(&s);
+    history_tables.assign(sampled.size(), 0);
+  }
+};
+
+}  // namespace
+}  // namespace pagoda
 
 int main() {
   using namespace pagoda;
-  constexpr std::int32_t kVocab = 151936;
-  constexpr std::int32_t kOutputTokens = 100;
   const std::vector<std::int32_t> eos = {151645};
-  std::printf("%5s %8s %9s %12s %10s\n", "batch", "history", "penalties", "us per step", "edits");
-  for (const int history : {512, 4096}) {
-    for (const int batch_size : {1, 64, 256}) {
-      for (const bool penalties : {false, true}) {
-        SamplingParams sp;
-        sp.temperature = 0.8;
-        sp.top_p = 0.95;
-        if (penalties) {
-          sp.repetition_penalty = 1.1;
-          sp.presence_penalty = 0.3;
-          sp.frequency_penalty = 0.2;
-        }
-        std::vector<std::vector<std::int32_t>> tokens(static_cast<std::size_t>(batch_size));
-        std::vector<ScheduledSequence> seqs(static_cast<std::size_t>(batch_size));
-        std::vector<const ScheduledSequence*> sampled;
-        for (int i = 0; i < batch_size; ++i) {
-          std::vector<std::int32_t>& t = tokens[static_cast<std::size_t>(i)];
-          t.resize(static_cast<std::size_t>(history));
-          for (int k = 0; k < history; ++k)
-            t[static_cast<std::size_t>(k)] = (k * 7919 + i * 31) % kVocab;
-          ScheduledSequence& s = seqs[static_cast<std::size_t>(i)];
-          s.request_id = static_cast<RequestId>(i);
-          s.token_ids = t;
-          s.num_prompt_tokens = history - kOutputTokens;
-          s.num_output_tokens = kOutputTokens;
-          s.start_position = history - 1;
-          s.num_tokens = 1;
-          s.sample = true;
-          s.sampling = &sp;
-          s.seed = static_cast<std::uint64_t>(i);
-          sampled.push_back(&s);
-        }
-        const std::vector<std::int32_t> history_tables(sampled.size(), 0);
-        cuda::DeviceSampleBatch batch;
-        double best_us = 1e30;
-        for (int rep = 0; rep < 30; ++rep) {
-          const auto t = std::chrono::steady_clock::now();
+  ModelConfig config;
+  config.vocab_size = kVocab;
+  config.max_position_embeddings = 1 << 20;
+  std::printf("%5s %8s | %9s %9s | %14s %14s   (us per step, best of 30)\n", "batch", "context", "validate",
+              "flatten", "route (plain)", "route (penal.)");
+  bool ok = true;
+  for (const int context : {512, 4096, 32768}) {
+    for (const int batch : {1, 64, 256}) {
+      SamplingParams plain;
+      plain.temperature = 0.8;
+      plain.top_p = 0.95;
+      SamplingParams penalized = plain;
+      penalized.repetition_penalty = 1.1;
+      penalized.presence_penalty = 0.3;
+      penalized.frequency_penalty = 0.2;
+      const DecodeStep step(batch, context, plain), penalized_step(batch, context, penalized);
+      const KvCacheInfo kv{kBlockSize, batch * ((context + kBlockSize - 1) / kBlockSize), 0};
+      const double validate = best_us([&] { return validate_step_plan(step.plan, config, kv).ok(); });
+      const double flatten = best_us([&] { return flatten_step(step.plan, kBlockSize).ok(); });
+      cuda::DeviceSampleBatch batch_rows;
+      auto route = [&](const DecodeStep& s) {
+        return best_us([&] {
           const cuda::SampleRouting r =
-              cuda::route_sampled_rows(sampled, history_tables, true, eos, kVocab, 1 << 24, &batch);
-          best_us = std::min(
-              best_us,
-              std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t).count());
-          if (r.any_host) {
-            std::printf("a row went to the host sampler\n");
-            return 1;
-          }
-        }
-        std::printf("%5d %8d %9s %12.1f %10zu\n", batch_size, history, penalties ? "yes" : "no", best_us,
-                    batch.edits.size());
-      }
+              cuda::route_sampled_rows(s.sampled, s.history_tables, true, eos, kVocab, 1 << 18, &batch_rows);
+          return !r.any_host && batch_rows.rows.size() == s.sampled.size();
+        });
+      };
+      const double route_plain = route(step), route_penalized = route(penalized_step);
+      ok = ok && validate >= 0 && flatten >= 0 && route_plain >= 0 && route_penalized >= 0;
+      std::printf("%5d %8d | %9.1f %9.1f | %14.1f %14.1f\n", batch, context, validate, flatten, route_plain,
+                  route_penalized);
     }
   }
-  return 0;
+  if (!ok) std::fprintf(stderr, "a part failed (-1 above)\n");
+  return ok ? 0 : 1;
 }

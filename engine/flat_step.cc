@@ -12,6 +12,17 @@ StatusOr<FlatStep> flatten_step(const StepPlan& plan, std::int32_t block_size, s
   f.positions.reserve(reserve);
   f.slot_mapping.reserve(reserve);
   f.block_table_offsets.reserve(reserve);
+  f.decode_rows.reserve(plan.sequences.size());
+  f.sample_rows.reserve(plan.sequences.size());
+  // The tables' size first: grown by appends instead, they took 1.0 ms at 256
+  // sequences of 4,096 tokens and 11 ms at 32,768 (6 and 48 us reserved;
+  // pagoda_cuda_step_host_bench, docs/performance.md).
+  std::size_t table_entries = 0;
+  for (const ScheduledSequence& s : plan.sequences) {
+    const std::int64_t end = static_cast<std::int64_t>(s.start_position) + s.num_tokens;
+    table_entries += static_cast<std::size_t>(std::max<std::int64_t>(0, (end + block_size - 1) / block_size));
+  }
+  f.block_tables.reserve(table_entries);
   for (const ScheduledSequence& s : plan.sequences) {
     const std::int64_t end = static_cast<std::int64_t>(s.start_position) + s.num_tokens;
     const std::int64_t blocks = (end + block_size - 1) / block_size;

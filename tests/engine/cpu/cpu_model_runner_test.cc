@@ -243,9 +243,16 @@ TEST(CpuModelRunnerTest, RejectsBadPlans) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("token id 99999 is not in the vocabulary"), std::string::npos);
   tokens[2] = 3;
-  std::vector<std::int32_t> bad_blocks = {100000};
-  plan.sequences[0].block_table = bad_blocks;
-  EXPECT_FALSE(runner->run(plan).ok());
+  // Every id of the table is checked, the first one out of range named.
+  for (const std::vector<std::int32_t>& bad_blocks :
+       {std::vector<std::int32_t>{100000}, std::vector<std::int32_t>{0, 1, -1, 100000}}) {
+    plan.sequences[0].block_table = bad_blocks;
+    r = runner->run(plan);
+    ASSERT_FALSE(r.ok());
+    const std::string first_bad = "block id " + std::to_string(bad_blocks.size() == 1 ? 100000 : -1);
+    EXPECT_NE(r.status().message().find(first_bad + " out of range"), std::string::npos)
+        << r.status().to_string();
+  }
 }
 
 }  // namespace
