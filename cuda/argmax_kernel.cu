@@ -51,7 +51,7 @@ __global__ void __launch_bounds__(kThreads) argmax_kernel(ArgmaxParams p) {
         idx = best_i[w];
       }
     }
-    // A row of NaN or -inf only: token 0, as the host's argmax.
+    // Every logit NaN: token 0, as the host Sampler's argmax.
     p.out[blockIdx.x] = idx == 0x7fffffff ? 0 : idx;
   }
 }

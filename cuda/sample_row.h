@@ -466,12 +466,12 @@ PAGODA_HD void sample_row(Block& b, const SampleRowParams& sp, const float* raw,
   if (sp.num_logprobs >= 0) {
     // One pass: each thread sums exp(x - its running maximum), rescaling
     // when the maximum moves, then rescales its sum to the row's maximum.
-    // NaN (never a maximum) makes the sum NaN, as in the Sampler; -inf adds 0.
+    // -inf and NaN add nothing, as in the Sampler (a NaN weighs nothing).
     float mx = -INFINITY;
     double s = 0.0;
     for (std::int64_t i = r.first; i < r.vocab; i += r.stride) {
       const float x = raw[i];
-      if (x == -INFINITY) continue;
+      if (!(x > -INFINITY)) continue;
       // One exp either way (a warp's lanes may take different sides).
       const bool up = x > mx;
       const double e = exp(up ? static_cast<double>(mx) - x : static_cast<double>(x) - mx);

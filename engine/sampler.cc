@@ -14,13 +14,23 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // Higher logit first; equal logits by lower token id (a total order, so ties
-// never depend on the sort's internals).
+// never depend on the sort's internals). Rows it sorts hold no NaN (which,
+// unordered against everything, would break a sort's invariants):
+// without_nan() replaced them.
 struct ByLogitDesc {
   const float* logits;
   bool operator()(std::int32_t a, std::int32_t b) const {
     return logits[a] != logits[b] ? logits[a] > logits[b] : a < b;
   }
 };
+
+// NaN logits become -inf, which weigh nothing too and are ordered: before a
+// sort, after the row's best is found (which skips NaN, and may be a -inf
+// after one). One pass, little beside the sort's.
+void without_nan(float* logits, std::int32_t n) {
+  for (std::int32_t i = 0; i < n; ++i)
+    logits[i] = logits[i] != logits[i] ? kNegInf : logits[i];
+}
 
 // The largest value, NaN ignored (-inf when there is none). Eight running
 // maxima: the loop `if (x[i] > x[best]) best = i` waits on a load through
@@ -44,10 +54,9 @@ float max_value(const float* x, std::int32_t n) {
   return r;
 }
 
-// The first index of the largest logit: what `best = 0; if (x[i] > x[best])
-// best = i` finds (a NaN at index 0 is never beaten, later NaN never win).
+// The first index of the largest logit, NaN never (0 when every logit is
+// NaN): the device argmax's and sampler's choice too.
 std::int32_t argmax(const float* logits, std::int32_t n) {
-  if (std::isnan(logits[0])) return 0;
   const float m = max_value(logits, n);
   for (std::int32_t i = 0; i < n; ++i) {
     if (logits[i] == m) return i;
@@ -55,8 +64,9 @@ std::int32_t argmax(const float* logits, std::int32_t n) {
   return 0;
 }
 
+// Over the logits that are not NaN (-inf when there are none).
 double log_sum_exp(const float* logits, std::int32_t n) {
-  const float mx = logits[argmax(logits, n)];
+  const float mx = max_value(logits, n);
   if (std::isinf(mx)) return mx;
   return mx + std::log(cpu::exp_sum(logits, n, mx, nullptr));
 }
@@ -88,8 +98,8 @@ void apply_penalties(const ScheduledSequence& seq, const SamplingParams& sp, flo
 }
 
 // The k best of values[i] * scale over i < n in one pass, best first (equal
-// values by lower i), into ids and their scaled values into best. For small k:
-// each entry is placed by a linear scan of those kept.
+// values by lower i), NaN left out, into ids and their scaled values into
+// best. For small k: each entry is placed by a linear scan of those kept.
 void select_best(const float* values, std::int32_t n, std::size_t k, float scale,
                  std::vector<std::int32_t>& ids, std::vector<float>& best) {
   ids.clear();
@@ -99,8 +109,9 @@ void select_best(const float* values, std::int32_t n, std::size_t k, float scale
   for (std::int32_t i = 0; i < n; ++i) {
     const float v = values[i] * scale;
     // A token enters only by beating the last kept, so among equal values
-    // the lower index (seen first) stays ahead.
-    if (best.size() == k && !(v > best.back())) continue;
+    // the lower index (seen first) stays ahead, and NaN (beating nothing)
+    // never once k are kept.
+    if (best.size() == k ? !(v > best.back()) : v != v) continue;
     std::size_t at = best.size();
     while (at > 0 && v > best[at - 1])
       --at;
@@ -171,11 +182,16 @@ std::int32_t sample_top_k(float* logits, std::int32_t vocab, const SamplingParam
   if (k <= kOnePassTopK) {
     std::vector<float> best;
     select_best(logits, vocab, k, inv_t, c.ids, best);
+    if (c.ids.empty()) return 0;                   // every logit NaN
+    if (!std::isfinite(best[0])) return c.ids[0];  // no softmax to draw from (see Sampler::sample)
     for (std::size_t i = 0; i < c.ids.size(); ++i)
       logits[c.ids[i]] = best[i];
   } else {
     for (std::int32_t i = 0; i < vocab; ++i)
       logits[i] *= inv_t;
+    const std::int32_t top = argmax(logits, vocab);
+    if (!std::isfinite(logits[top])) return top;  // no softmax to draw from (see Sampler::sample)
+    without_nan(logits, vocab);
     c.ids.resize(static_cast<std::size_t>(vocab));
     std::iota(c.ids.begin(), c.ids.end(), 0);
     std::partial_sort(c.ids.begin(), c.ids.begin() + static_cast<std::ptrdiff_t>(k), c.ids.end(),
@@ -198,10 +214,13 @@ std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams
   const float inv_t = static_cast<float>(1.0 / sp.temperature);
   for (std::int32_t i = 0; i < vocab; ++i)
     logits[i] *= inv_t;
-  const double mx = logits[argmax(logits, vocab)];
+  const std::int32_t top = argmax(logits, vocab);
+  const double mx = logits[top];
+  if (!std::isfinite(mx)) return top;  // no softmax to draw from (see Sampler::sample)
   if (sp.top_p >= 1.0 && sp.min_p <= 0.0) {
     // draw() over the whole vocabulary in token order, without its id list;
-    // the weights' buffer is kept per thread, not allocated per row.
+    // the weights' buffer is kept per thread, not allocated per row. A NaN
+    // weighs 0 (cpu::exp_sum).
     thread_local std::vector<double> weights;
     weights.resize(static_cast<std::size_t>(vocab));
     const double total = cpu::exp_sum(logits, vocab, mx, weights.data());
@@ -213,6 +232,7 @@ std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams
     }
     return vocab - 1;
   }
+  without_nan(logits, vocab);
   Candidates c;
   const double z = cpu::exp_sum(logits, vocab, mx, nullptr);
   // Only the head of the order is ever needed, so sort a growing prefix until
@@ -285,6 +305,11 @@ SampledToken Sampler::sample(const ScheduledSequence& seq, float* logits, std::i
     }
   }
 
+  // Non-finite logits: a NaN weighs nothing and ranks after everything, so it
+  // is chosen only when every logit is NaN (then token 0); a row whose best
+  // processed logit is +inf or -inf has no softmax to draw from, and its best
+  // is chosen, as greedy would. The device sampler does the same
+  // (cuda/sample_row.h).
   std::int32_t chosen = 0;
   if (sp.greedy()) {
     chosen = argmax(logits, vocab);

@@ -18,7 +18,8 @@ class Sampler {
 
   // logits: [vocab_size] f32, processed in place. Logprobs (when asked) are of
   // the model's raw distribution, before penalties and temperature (as vLLM's
-  // default).
+  // default). A NaN logit weighs nothing (chosen only when every logit is
+  // NaN); a row whose best is not finite takes its best, as greedy does.
   SampledToken sample(const ScheduledSequence& seq, float* logits, std::int32_t vocab_size) const;
 
   // A uniform double in [0, 1) for (seed, output position).

@@ -40,7 +40,7 @@ void rms_norm_rope_heads(const NormRopeParams& p);
 void silu_mul_to_bf16(const float* gate, const float* up, std::int64_t n, std::uint16_t* out);
 
 // The sum over i < n of exp(x[i] - shift) in double, for x[i] <= shift (the
-// softmax weights of a row of logits; -inf gives 0), each term within 2e-14
+// softmax weights of a row of logits; -inf and NaN give 0), each term within 2e-14
 // of std::exp; eight partial sums in a fixed pattern, added in lane order.
 // When w is not null, w[i] receives each term.
 double exp_sum(const float* x, std::int64_t n, double shift, double* w);

@@ -3,11 +3,13 @@
 // min_tokens bans, logprobs), rows read through an index with padding
 // columns the kernel must ignore, tied logits, full and odd vocabularies,
 // the history in KV slots of blocks of 5 behind block tables (row k's at
-// offset 3k, all naming the same blocks), and a poisoned count scratch.
+// offset 3k, all naming the same blocks), a poisoned count scratch, and NaN
+// logits in every other row (they weigh nothing, as in the Sampler).
 // Tokens must equal the Sampler's; two launches must agree bit for bit, and
 // so must a launch whose histogram adds are each lane's own.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -76,6 +78,8 @@ TEST_F(CudaSampleTest, MatchesHostSampler) {
           float& x = logits[static_cast<std::size_t>(r * stride + i)];
           if (i >= vocab) {
             x = 1000.0f;  // padding
+          } else if (r % 2 == 1 && i % 101 == 0) {
+            x = NAN;  // token 0 among them
           } else if (step > 0) {
             x = std::round(x / step) * step;  // many ties
           }

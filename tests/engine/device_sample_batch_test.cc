@@ -378,11 +378,10 @@ TEST(DeviceSampleBatchTest, ThreadedAlgorithmEqualsHostSampler) {
 }
 
 // Rows with -inf logits, ties across the 7th top logprob (the first count
-// the radix select takes) and vocabularies smaller than a block (most
-// threads' shares empty), by one thread and by 7 and 64. Not compared: rows
-// with NaN or +inf logits, or with every logit -inf (as min_tokens banning a
-// whole vocabulary of 2 or 3), which the two choose differently
-// (docs/cuda.md); vocab 1 banned whole has one token to choose.
+// the radix select takes), vocabularies smaller than a block (most threads'
+// shares empty; min_tokens bans the whole of 2 or 3), and non-finite rows:
+// NaN, which weighs nothing and ranks last, +inf maxima, no finite logit,
+// every logit NaN. By one thread and by 7 and 64.
 TEST(DeviceSampleBatchTest, EdgeRowsEqualHostSampler) {
   std::vector<std::pair<std::string, std::vector<float>>> rows;
   auto add = [&](std::string name, std::int32_t vocab, auto&& edit) {
@@ -398,8 +397,23 @@ TEST(DeviceSampleBatchTest, EdgeRowsEqualHostSampler) {
     for (std::size_t i = 0; i < v.size(); i += 37)
       v[i] = 9.0f;  // 9 tied maxima, so the 7th logprob falls among them
   });
-  for (const std::int32_t vocab : {1, 4, 5})
+  for (const std::int32_t vocab : {1, 2, 3, 4, 5})
     add("vocab " + std::to_string(vocab), vocab, [](std::vector<float>&) {});
+  add("NaN", 300, [](std::vector<float>& v) {
+    for (std::size_t i = 0; i < v.size(); i += 29)
+      v[i] = NAN;  // among them token 0 and the best ones
+    v[101] = NAN;
+    v[102] = 9.0f;
+  });
+  add("+inf", 300, [](std::vector<float>& v) {
+    v[200] = INFINITY;
+    v[7] = INFINITY;
+  });
+  add("no finite logit", 300, [](std::vector<float>& v) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      v[i] = i % 3 == 0 ? NAN : -INFINITY;
+  });
+  add("every logit NaN", 70, [](std::vector<float>& v) { std::fill(v.begin(), v.end(), NAN); });
   int checked = 0;
   for (const int threads : {1, 7, 64}) {
     for (const auto& [name, logits] : rows) {

@@ -77,10 +77,13 @@ std::vector<double> reference_distribution(const std::vector<float>& logits, con
   return normalised();
 }
 
-// Every draw lands where the reference puts mass, at the reference's rate.
-void expect_matches_reference(const Call& call, const std::vector<float>& logits) {
+// Every draw lands where the reference puts mass, at the reference's rate:
+// the reference over `logits`, or over `reference_logits` where given.
+void expect_matches_reference(const Call& call, const std::vector<float>& logits,
+                              const std::vector<float>* reference_logits = nullptr) {
   constexpr int kDraws = 20000;
-  const std::vector<double> p = reference_distribution(logits, call.sp);
+  const std::vector<double> p =
+      reference_distribution(reference_logits != nullptr ? *reference_logits : logits, call.sp);
   const auto f = call.frequencies(logits, kDraws);
   for (const auto& [token, share] : f)
     EXPECT_GT(p[static_cast<std::size_t>(token)], 0.0)
@@ -103,8 +106,8 @@ TEST(SamplerTest, GreedyIsTheArgmaxWithTiesToTheLowerId) {
 }
 
 // Over vocabulary-sized rows (the argmax keeps several running maxima):
-// the first of equal maxima wherever they sit, a NaN never chosen unless it
-// is token 0 (nothing compares greater than it), a row of -inf gives token 0.
+// the first of equal maxima wherever they sit, a NaN never chosen (token 0
+// only when every logit is NaN), a row of -inf gives token 0.
 TEST(SamplerTest, GreedyOverLongRowsTakesTheFirstMaximumAndSkipsNaN) {
   Call c;
   c.sp.temperature = 0.0;
@@ -118,11 +121,80 @@ TEST(SamplerTest, GreedyOverLongRowsTakesTheFirstMaximumAndSkipsNaN) {
   row[100] = NAN;
   EXPECT_EQ(c.run(row).token_id, 9);
   row[0] = NAN;
-  EXPECT_EQ(c.run(row).token_id, 0);
+  row[9] = NAN;
+  EXPECT_EQ(c.run(row).token_id, 70001);
   std::vector<float> all_inf(1003, -INFINITY);
   EXPECT_EQ(c.run(all_inf).token_id, 0);
+  all_inf[0] = NAN;
+  EXPECT_EQ(c.run(all_inf).token_id, 1);
   all_inf[1002] = -1.0f;
   EXPECT_EQ(c.run(all_inf).token_id, 1002);
+  EXPECT_EQ(c.run(std::vector<float>(1003, NAN)).token_id, 0);
+}
+
+// Sampling settings, each through a different path of the Sampler: the
+// softmax in id order, top_k found in one pass, top_p sorting the head of
+// the row, min_p, and top_k by a partial sort (k > 256).
+std::vector<SamplingParams> drawn_settings() {
+  std::vector<SamplingParams> out(5);
+  out[0].temperature = 0.7;
+  out[1].top_k = 3;
+  out[2].top_p = 0.8;
+  out[3].min_p = 0.3;
+  out[4].top_k = 300;
+  out[4].top_p = 0.9;
+  return out;
+}
+
+// A NaN logit weighs nothing: a row with NaNs draws as if they were -inf
+// under every setting, and its logprobs are of the other tokens (the device
+// sampler does the same; a NaN ordered nowhere once broke the sort's order).
+TEST(SamplerTest, NaNLogitsWeighNothing) {
+  std::vector<float> short_row = kLogits;
+  std::vector<float> long_row(600);
+  for (std::size_t i = 0; i < long_row.size(); ++i)
+    long_row[i] = static_cast<float>((i * 7919) % 600) * 0.01f;
+  for (const SamplingParams& sp : drawn_settings()) {
+    Call c;
+    c.sp = sp;
+    std::vector<float> logits = sp.top_k > 256 ? long_row : short_row;
+    std::vector<float> as_if = logits;
+    for (std::size_t at : {std::size_t{0}, std::size_t{3}, std::size_t{7}}) {
+      logits[at] = NAN;
+      as_if[at] = -INFINITY;
+    }
+    expect_matches_reference(c, logits, &as_if);
+    c.sp.logprobs = 4;
+    for (std::uint64_t seed = 0; seed < 20; ++seed) {
+      const SampledToken got = c.run(logits, seed), want = c.run(as_if, seed);
+      EXPECT_EQ(got.token_id, want.token_id);
+      EXPECT_NEAR(got.logprob, want.logprob, 1e-6);
+      ASSERT_EQ(got.top_logprobs.size(), want.top_logprobs.size());
+      for (std::size_t i = 0; i < got.top_logprobs.size(); ++i) {
+        EXPECT_EQ(got.top_logprobs[i].token_id, want.top_logprobs[i].token_id);
+        EXPECT_NEAR(got.top_logprobs[i].logprob, want.top_logprobs[i].logprob, 1e-6);
+      }
+    }
+  }
+}
+
+// A row whose best logit is +inf, or which has no finite logit, has no
+// softmax to draw from: every setting chooses its best, as greedy does.
+TEST(SamplerTest, RowsWithoutAFiniteBestChooseTheirBest) {
+  std::vector<float> plus_inf = kLogits;
+  plus_inf[6] = INFINITY;
+  plus_inf[8] = INFINITY;
+  const std::vector<float> no_finite = {NAN, -INFINITY, NAN, -INFINITY, NAN};
+  const std::vector<float> all_nan(5, NAN);
+  for (const SamplingParams& sp : drawn_settings()) {
+    Call c;
+    c.sp = sp;
+    for (std::uint64_t seed = 0; seed < 10; ++seed) {
+      EXPECT_EQ(c.run(plus_inf, seed).token_id, 6);
+      EXPECT_EQ(c.run(no_finite, seed).token_id, 1);
+      EXPECT_EQ(c.run(all_nan, seed).token_id, 0);
+    }
+  }
 }
 
 TEST(SamplerTest, TemperatureSamplingFollowsTheSoftmax) {

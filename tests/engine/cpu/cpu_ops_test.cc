@@ -73,10 +73,10 @@ TEST(CpuOpsTest, Avx512PathEqualsGenericBitForBit) {
     avx512::f32_to_bf16_row(x.data(), n, hb.data());
     EXPECT_EQ(ha, hb) << "f32_to_bf16_row n=" << n;
 
-    // exp_sum over logits below their maximum (NaN and +inf replaced, -inf kept).
+    // exp_sum over logits below their maximum (+inf replaced, NaN and -inf kept).
     std::vector<float> logits = x;
     for (auto& v : logits)
-      v = std::isnan(v) || v == std::numeric_limits<float>::infinity() ? -2.0f : v;
+      v = v == std::numeric_limits<float>::infinity() ? -2.0f : v;
     std::vector<double> wa(a.size()), wb(a.size());
     const double sa = generic::exp_sum(logits.data(), n, 40.0, wa.data());
     const double sb = avx512::exp_sum(logits.data(), n, 40.0, wb.data());
@@ -97,13 +97,14 @@ TEST(CpuOpsTest, Avx512PathEqualsGenericBitForBit) {
 }
 
 // exp_sum's terms against std::exp over the whole range a softmax weight
-// takes (x - shift from 0 down past -708, where a term becomes 0), -inf gives
-// 0, and the sum is the terms' eight lane sums added in order.
+// takes (x - shift from 0 down past -708, where a term becomes 0), -inf and NaN
+// give 0, and the sum is the terms' eight lane sums added in order.
 TEST(CpuOpsTest, ExpSumTermsMatchStdExp) {
   std::vector<float> x;
   for (float v = 0.0f; v > -760.0f; v -= 0.37f)
     x.push_back(v);
   x.push_back(-std::numeric_limits<float>::infinity());
+  x.push_back(std::numeric_limits<float>::quiet_NaN());
   x.push_back(-1e-30f);
   const auto n = static_cast<std::int64_t>(x.size());
   std::vector<double> w(x.size());
@@ -111,7 +112,7 @@ TEST(CpuOpsTest, ExpSumTermsMatchStdExp) {
   double worst = 0.0;
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double want = std::exp(static_cast<double>(x[i]));
-    if (x[i] < -708.0f) {
+    if (std::isnan(x[i]) || x[i] < -708.0f) {
       EXPECT_EQ(w[i], 0.0) << x[i];
       continue;
     }
