@@ -54,6 +54,7 @@
 #include "base/bf16.h"
 #include "base/strings.h"
 #include "bench/bench_driver.h"
+#include "bench/bench_sampling.h"
 #include "bench/cuda_bench_timing.h"
 #include "bench/cuda_kernel_tables.h"
 #include "cuda/cublaslt_gemm.h"
@@ -341,14 +342,9 @@ int main(int argc, char** argv) {
   for (int b : batches) {
     if (!decode(b, "")) return 1;
   }
-  SamplingParams sampled;
-  sampled.temperature = 0.8;
-  sampled.top_p = 0.95;
+  SamplingParams sampled = bench::chat_sampling(), penalized = bench::penalized_sampling();
   sampled.seed = 1;
-  SamplingParams penalized = sampled;
-  penalized.repetition_penalty = 1.1;
-  penalized.presence_penalty = 0.3;
-  penalized.frequency_penalty = 0.2;
+  penalized.seed = 1;
   const std::pair<const SamplingParams*, const char*> sampled_runs[] = {
       {&sampled, ", temperature 0.8, top_p 0.95"}, {&penalized, ", temperature 0.8, top_p 0.95, penalties"}};
   for (const auto& [params, label] : sampled_runs) {

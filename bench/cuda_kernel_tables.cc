@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/bf16.h"
+#include "bench/bench_sampling.h"
 #include "cuda/cublaslt_gemm.h"
 #include "cuda/device_buffer.h"
 #include "cuda/invariant_gemm_kernel.h"
@@ -420,8 +421,7 @@ bool sampler_table(const ModelConfig& c, const Effort& e) {
   std::vector<Kind> kinds(8);
   kinds[0].name = "temperature 1";  // the OpenAI API's default: a draw in id order
   kinds[1].name = "temperature 0.8, top_p 0.95";
-  kinds[1].params.temperature = 0.8;
-  kinds[1].params.top_p = 0.95;
+  kinds[1].params = chat_sampling();
   kinds[2].name = "0.6, top_k 20, top_p 0.95";  // Qwen 3's suggested settings
   kinds[2].params.temperature = 0.6;
   kinds[2].params.top_k = 20;
@@ -437,12 +437,10 @@ bool sampler_table(const ModelConfig& c, const Effort& e) {
   kinds[5].params.logprobs = 7;
   kinds[6].name = "temperature 1, 20 logprobs";
   kinds[6].params.logprobs = 20;
-  // Penalties count the row's 4,096-token history on the device (row_edits.h).
-  kinds[7].name = "0.8, penalties, 4096 history";
-  kinds[7].params.temperature = 0.8;
-  kinds[7].params.repetition_penalty = 1.1;
-  kinds[7].params.presence_penalty = 0.3;
-  kinds[7].params.frequency_penalty = 0.2;
+  // Kind 1 with penalties, which count the row's 4,096-token history on the
+  // device (row_edits.h).
+  kinds[7].name = "0.8, top_p, penalties, 4096 history";
+  kinds[7].params = penalized_sampling();
   // N(0, 3): at temperature 1 nearly every logit is within 27.75 of the
   // maximum, so nearly every weight needs an exp (at 0.6 and 0.8, fewer).
   // Peaked: one token in 1,000 raised by 25, as a confident model's row,

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench/bench_sampling.h"
 #include "engine/cuda/device_sample_batch.h"
 #include "engine/flat_step.h"
 #include "engine/step_plan_validation.h"
@@ -89,13 +90,7 @@ int main() {
   bool ok = true;
   for (const int context : {512, 4096, 32768}) {
     for (const int batch : {1, 64, 256}) {
-      SamplingParams plain;
-      plain.temperature = 0.8;
-      plain.top_p = 0.95;
-      SamplingParams penalized = plain;
-      penalized.repetition_penalty = 1.1;
-      penalized.presence_penalty = 0.3;
-      penalized.frequency_penalty = 0.2;
+      const SamplingParams plain = bench::chat_sampling(), penalized = bench::penalized_sampling();
       const DecodeStep step(batch, context, plain), penalized_step(batch, context, penalized);
       const KvCacheInfo kv{kBlockSize, batch * ((context + kBlockSize - 1) / kBlockSize), 0};
       const double validate = best_us([&] { return validate_step_plan(step.plan, config, kv).ok(); });
