@@ -69,7 +69,7 @@ PAGODA_HD inline float edited_logit(float logit, const RowPenalties& pen, std::u
         logit > 0 ? static_cast<float>(logit / pen.repetition) : static_cast<float>(logit * pen.repetition);
   }
   if (count > 0 && (pen.presence != 0.0 || pen.frequency != 0.0))
-    logit -= static_cast<float>(pen.frequency * count + pen.presence);
+    logit -= static_cast<float>(mul_add_rounded_twice(pen.frequency, count, pen.presence));  // as the Sampler
   if (e != nullptr) {
     logit += e->bias;
     if ((e->flags & kEditBan) != 0) logit = -INFINITY;

@@ -16,6 +16,14 @@ Status validate_step_plan(const StepPlan& plan, const ModelConfig& config, const
                             std::to_string(s.start_position + s.num_tokens) + ") outside its " +
                             std::to_string(s.token_ids.size()) + " tokens");
     }
+    // A sampled sequence's history (its every token, read by penalties on the
+    // host and through the staged block table on a device) ends where its
+    // computed tokens do.
+    if (s.sample && static_cast<std::size_t>(s.start_position + s.num_tokens) != s.token_ids.size()) {
+      return internal_error(who() + "sampled, but its tokens [" + std::to_string(s.start_position) + ", " +
+                            std::to_string(s.start_position + s.num_tokens) + ") stop short of its " +
+                            std::to_string(s.token_ids.size()));
+    }
     if (s.start_position + s.num_tokens > config.max_position_embeddings) {
       return invalid_argument(who() + "position " + std::to_string(s.start_position + s.num_tokens) +
                               " exceeds max_position_embeddings " +

@@ -1,6 +1,6 @@
 // Checks a StepPlan against a runner's model and KV cache before any backend
-// touches memory: token ranges, positions, block tables, token ids. Shared by
-// every ModelRunner. Pure; any thread.
+// touches memory: token ranges, positions, block tables, token ids, sampling
+// only at a sequence's end. Shared by every ModelRunner. Pure; any thread.
 #pragma once
 
 #include "base/status.h"

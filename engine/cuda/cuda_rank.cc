@@ -283,8 +283,9 @@ StatusOr<std::unique_ptr<CudaRank>> CudaRank::create(const ModelConfig& config, 
   PAGODA_CUDA_RETURN_IF_ERROR(cudaMemcpy(r->ws_->inv_freq, rope.inv_freq.data(),
                                          rope.inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice));
   // A cudaMemcpy from pageable memory (this one, the weights' upload) may
-  // return before its DMA lands, on the legacy stream, which stream_
-  // (non-blocking) does not wait for: the device has them before any kernel.
+  // return before its DMA lands, and a cudaMemset (the token ids') before it
+  // runs, on the legacy stream, which stream_ (non-blocking) does not wait
+  // for: the device has them before any kernel.
   PAGODA_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
   return r;
 }

@@ -253,6 +253,16 @@ TEST(CpuModelRunnerTest, RejectsBadPlans) {
     EXPECT_NE(r.status().message().find(first_bad + " out of range"), std::string::npos)
         << r.status().to_string();
   }
+  // Sampling is only at the end of a sequence's tokens.
+  plan.sequences[0].block_table = blocks;
+  plan.sequences[0].num_tokens = 2;
+  r = runner->run(plan);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("request 7: sampled, but its tokens [0, 2) stop short of its 3"),
+            std::string::npos)
+      << r.status().to_string();
+  plan.sequences[0].sample = false;
+  EXPECT_TRUE(runner->run(plan).ok());
 }
 
 }  // namespace
