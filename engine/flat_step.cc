@@ -4,6 +4,15 @@
 #include <string>
 
 namespace pagoda {
+namespace {
+
+// Blocks holding a sequence's tokens through this step.
+std::int64_t blocks_through_step(const ScheduledSequence& s, std::int32_t block_size) {
+  const std::int64_t end = static_cast<std::int64_t>(s.start_position) + s.num_tokens;
+  return (end + block_size - 1) / block_size;
+}
+
+}  // namespace
 
 StatusOr<FlatStep> flatten_step(const StepPlan& plan, std::int32_t block_size, std::int32_t tile_rows) {
   FlatStep f;
@@ -18,14 +27,12 @@ StatusOr<FlatStep> flatten_step(const StepPlan& plan, std::int32_t block_size, s
   // sequences of 4,096 tokens and 11 ms at 32,768 (6 and 48 us reserved;
   // pagoda_cuda_step_host_bench, docs/performance.md).
   std::size_t table_entries = 0;
-  for (const ScheduledSequence& s : plan.sequences) {
-    const std::int64_t end = static_cast<std::int64_t>(s.start_position) + s.num_tokens;
-    table_entries += static_cast<std::size_t>(std::max<std::int64_t>(0, (end + block_size - 1) / block_size));
-  }
+  for (const ScheduledSequence& s : plan.sequences)
+    table_entries += static_cast<std::size_t>(std::max<std::int64_t>(0, blocks_through_step(s, block_size)));
   f.block_tables.reserve(table_entries);
   for (const ScheduledSequence& s : plan.sequences) {
     const std::int64_t end = static_cast<std::int64_t>(s.start_position) + s.num_tokens;
-    const std::int64_t blocks = (end + block_size - 1) / block_size;
+    const std::int64_t blocks = blocks_through_step(s, block_size);
     if (static_cast<std::int64_t>(s.block_table.size()) < blocks ||
         static_cast<std::int64_t>(s.token_ids.size()) < end) {
       return internal_error("request " + std::to_string(s.request_id) + ": " + std::to_string(end) +

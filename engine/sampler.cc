@@ -64,6 +64,13 @@ std::int32_t argmax(const float* logits, std::int32_t n) {
   return 0;
 }
 
+// logits[i] *= inv_t over the row, then the index of its best (argmax).
+std::int32_t scale_row(float* logits, std::int32_t n, float inv_t) {
+  for (std::int32_t i = 0; i < n; ++i)
+    logits[i] *= inv_t;
+  return argmax(logits, n);
+}
+
 // Over the logits that are not NaN (-inf when there are none).
 double log_sum_exp(const float* logits, std::int32_t n) {
   const float mx = max_value(logits, n);
@@ -187,9 +194,7 @@ std::int32_t sample_top_k(float* logits, std::int32_t vocab, const SamplingParam
     for (std::size_t i = 0; i < c.ids.size(); ++i)
       logits[c.ids[i]] = best[i];
   } else {
-    for (std::int32_t i = 0; i < vocab; ++i)
-      logits[i] *= inv_t;
-    const std::int32_t top = argmax(logits, vocab);
+    const std::int32_t top = scale_row(logits, vocab, inv_t);
     if (!std::isfinite(logits[top])) return top;  // no softmax to draw from (see Sampler::sample)
     without_nan(logits, vocab);
     c.ids.resize(static_cast<std::size_t>(vocab));
@@ -212,9 +217,7 @@ std::int32_t sample_top_k(float* logits, std::int32_t vocab, const SamplingParam
 // mass is a share of the whole vocabulary's.
 std::int32_t sample_full(float* logits, std::int32_t vocab, const SamplingParams& sp, double u) {
   const float inv_t = static_cast<float>(1.0 / sp.temperature);
-  for (std::int32_t i = 0; i < vocab; ++i)
-    logits[i] *= inv_t;
-  const std::int32_t top = argmax(logits, vocab);
+  const std::int32_t top = scale_row(logits, vocab, inv_t);
   const double mx = logits[top];
   if (!std::isfinite(mx)) return top;  // no softmax to draw from (see Sampler::sample)
   if (sp.top_p >= 1.0 && sp.min_p <= 0.0) {

@@ -38,13 +38,16 @@ Status validate_step_plan(const StepPlan& plan, const ModelConfig& config, const
     // vectorizes), then the first such id only when there is one: 256 tables
     // of 2,048 blocks took 171 us checked id by id, 70 so
     // (pagoda_cuda_step_host_bench, docs/performance.md).
-    std::uint32_t out_of_range = 0;
+    // (Negative ids compare as unsigned values past any block count.)
+    const auto out_of_range = [&](std::int32_t b) {
+      return static_cast<std::uint32_t>(b) >= static_cast<std::uint32_t>(kv.num_blocks);
+    };
+    std::uint32_t any_out_of_range = 0;
     for (const std::int32_t b : s.block_table)
-      out_of_range |= static_cast<std::uint32_t>(b) >= static_cast<std::uint32_t>(kv.num_blocks) ? 1u : 0u;
-    if (out_of_range != 0) {
+      any_out_of_range |= out_of_range(b) ? 1u : 0u;
+    if (any_out_of_range != 0) {
       for (const std::int32_t b : s.block_table) {
-        if (b < 0 || b >= kv.num_blocks)
-          return internal_error(who() + "block id " + std::to_string(b) + " out of range");
+        if (out_of_range(b)) return internal_error(who() + "block id " + std::to_string(b) + " out of range");
       }
     }
     for (std::int32_t i = 0; i < s.num_tokens; ++i) {
