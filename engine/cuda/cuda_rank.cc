@@ -23,7 +23,7 @@
 #include "cuda/sample_kernel.h"
 #include "cuda/silu_mul_kernel.h"
 #include "cuda/skinny_gemm_kernel.h"
-#include "engine/cuda/bump_layout.h"
+#include "engine/cuda/cuda_rank_layout.h"
 #include "engine/cuda/decode_attention_split.h"
 #include "engine/cuda/vocab_shard_copies.h"
 #include "engine/rope.h"
@@ -34,22 +34,9 @@ namespace {
 static_assert(sizeof(FlatTile) == sizeof(PrefillTile) && sizeof(FlatTile) == 16,
               "FlatTile and PrefillTile are the same four int32s");
 
-constexpr std::int64_t kMinSplitRows = 1024;  // (row, split) pairs the attention workspace holds at least
 // Decode steps of at most this many rows run the skinny GEMM's fused forms
 // (SwiGLU epilogue, the fused decode layer).
 constexpr std::int64_t kSkinnyRows = GemmKernelChoice::kSkinnyRows;
-
-std::int64_t max_blocks_per_seq(const CudaStepLimits& l) {
-  return (l.max_model_len + l.block_size - 1) / l.block_size;
-}
-
-std::int64_t block_table_capacity(const CudaStepLimits& l) {
-  return static_cast<std::int64_t>(l.max_seqs) * max_blocks_per_seq(l) + 1;  // + the scratch block's table
-}
-
-std::int64_t max_tiles(const CudaStepLimits& l) {
-  return l.max_tokens / kPrefillTileRows + l.max_seqs + 1;
-}
 
 // Query heads a one-token decode tile packs into one CTA: the largest power of
 // two dividing the group (all of it for every Qwen 3 shape), at most 64.
@@ -58,125 +45,6 @@ std::int64_t decode_tile_heads(std::int64_t group) {
 }
 
 }  // namespace
-
-// Byte offsets of one step's index arrays in the inputs region (and in the
-// pinned staging buffer, which mirrors it). Depends only on the capacities
-// given, so a captured graph's pointers stay valid for any step of its size;
-// block tables come last so only the used part is copied.
-struct CudaRank::Layout {
-  // rows, sampled rows, decode rows, prefill tiles, decode tiles (the batch-invariant mode's)
-  std::int64_t n = 0, s = 0, nd = 0, nt = 0, ndt = 0;
-  // The longest context of the step's tokens (of a graph's: max_model_len);
-  // the batch-invariant mode's KV splits are counted from it.
-  std::int64_t max_context = 0;
-  std::int64_t slots = 0, tokens = 0, positions = 0, table_offsets = 0, sample_rows = 0, decode_rows = 0,
-               tiles = 0, decode_tiles = 0, split_size = 0, tables = 0;
-  std::int64_t bytes_before_tables = 0;
-
-  static Layout of(std::int64_t n, std::int64_t s, std::int64_t nd, std::int64_t nt, std::int64_t ndt = 0) {
-    Layout l;
-    l.n = n;
-    l.s = s;
-    l.nd = nd;
-    l.nt = nt;
-    l.ndt = ndt;
-    std::int64_t off = 0;
-    l.slots = off;
-    off += n * 8;
-    l.tiles = off;
-    off += nt * 16;
-    l.decode_tiles = off;
-    off += ndt * 16;
-    l.tokens = off;
-    off += n * 4;
-    l.positions = off;
-    off += n * 4;
-    l.table_offsets = off;
-    off += n * 4;
-    l.sample_rows = off;
-    off += s * 4;
-    l.decode_rows = off;
-    off += nd * 4;
-    l.split_size = off;  // one int32: context positions per decode attention split
-    off += 4;
-    l.tables = off;
-    l.bytes_before_tables = off;
-    return l;
-  }
-};
-
-struct CudaRank::Workspace {
-  std::uint8_t* inputs = nullptr;  // the step's index arrays (Layout)
-  float *cos = nullptr, *sin = nullptr;
-  double* inv_freq = nullptr;
-  float *hidden = nullptr, *proj = nullptr, *qkv = nullptr, *q = nullptr, *gate_up = nullptr;
-  float *attn_partial = nullptr, *logits = nullptr;  // logits: [max_seqs, vocab_padded] of this shard
-  float* gathered = nullptr;    // with a communicator: [world, max_seqs, vocab_padded], every shard's logits
-  float* rank_parts = nullptr;  // batch-invariant at tp > 2: [world, max_tokens * hidden], each rank's
-                                // part of an all-reduce, gathered
-  float* vocab_logits = nullptr;  // rank 0: [max_seqs, logits_stride()] the whole vocabulary's
-                                  // (== logits without a communicator); the argmax and sampler read it
-  std::uint16_t *xb = nullptr, *attn_b = nullptr, *act = nullptr, *final_xb = nullptr;
-  // Rank 0 only (the rank that chooses tokens):
-  std::int32_t* ids = nullptr;             // [max_seqs] greedy argmax of each sampled row
-  SampleRowParams* sample_rows = nullptr;  // [max_seqs] the device sampler's rows
-  LogitEdit* sample_edits = nullptr;       // [kMaxSampleEdits]
-  float* processed = nullptr;              // [max_seqs, vocab] the sampler's scratch
-  std::uint32_t* token_counts = nullptr;   // [max_seqs, vocab] the sampler's penalty counts (row_edits.h)
-  SampleRowOutput* sampled = nullptr;      // [max_seqs]
-
-  std::int64_t split_rows = 0;  // (row, split) pairs attn_partial holds
-  std::int64_t bytes = 0;
-
-  static std::int64_t inputs_bytes(const CudaStepLimits& l) {
-    // Tiles of either kind: max_tiles in all.
-    const Layout most = Layout::of(l.max_tokens, l.max_seqs, l.max_tokens, max_tiles(l));
-    return most.bytes_before_tables + block_table_capacity(l) * 4;
-  }
-
-  // Sums across more than two ranks in rank order: the batch-invariant mode's all-reduce.
-  static bool sums_in_rank_order(const cpu::RankShard& s, bool gathers, const CudaKernelChoices& k) {
-    return k.batch_invariant && gathers && s.world_size > 2;
-  }
-
-  static Workspace lay_out(const ModelConfig& c, const cpu::RankShard& s, const CudaStepLimits& l,
-                           bool gathers, const CudaKernelChoices& k, std::uint8_t* base) {
-    Workspace w;
-    BumpLayout b(base);
-    const std::int64_t t = l.max_tokens, seqs = l.max_seqs, h = c.hidden_size, hd = c.head_dim;
-    const std::int64_t nq = s.num_q_heads, nkv = s.num_kv_heads, inter = s.inter_size, vp = s.vocab_padded;
-    w.split_rows = std::max<std::int64_t>(t, kMinSplitRows);
-    w.inputs = b.take<std::uint8_t>(inputs_bytes(l));
-    w.cos = b.take<float>(t * hd / 2);
-    w.sin = b.take<float>(t * hd / 2);
-    w.inv_freq = b.take<double>(hd / 2);
-    w.hidden = b.take<float>(t * h);
-    w.proj = b.take<float>(t * h);
-    w.qkv = b.take<float>(t * (nq + 2 * nkv) * hd);
-    w.q = b.take<float>(t * nq * hd);
-    w.gate_up = b.take<float>(t * 2 * inter);
-    w.attn_partial = b.take<float>(paged_attention_workspace_floats(w.split_rows, nq, 1, hd));
-    const bool samples = s.rank == 0;
-    w.logits = b.take<float>(seqs * vp);
-    if (gathers) w.gathered = b.take<float>(seqs * vp * s.world_size);
-    if (sums_in_rank_order(s, gathers, k)) w.rank_parts = b.take<float>(s.world_size * t * h);
-    if (samples) w.vocab_logits = gathers ? b.take<float>(seqs * vp * s.world_size) : w.logits;
-    w.xb = b.take<std::uint16_t>(t * h);
-    w.attn_b = b.take<std::uint16_t>(t * nq * hd);
-    w.act = b.take<std::uint16_t>(t * inter);
-    w.final_xb = b.take<std::uint16_t>(seqs * h);
-    if (samples) {
-      w.ids = b.take<std::int32_t>(seqs);
-      w.sample_rows = b.take<SampleRowParams>(seqs);
-      w.sample_edits = b.take<LogitEdit>(kMaxSampleEdits);
-      w.processed = b.take<float>(seqs * c.vocab_size);
-      w.token_counts = b.take<std::uint32_t>(seqs * c.vocab_size);
-      w.sampled = b.take<SampleRowOutput>(seqs);
-    }
-    w.bytes = b.used();
-    return w;
-  }
-};
 
 std::int64_t CudaRank::kv_bytes_per_block(const ModelConfig& c, const cpu::RankShard& s,
                                           std::int32_t block_size) {
@@ -676,14 +544,6 @@ Status CudaRank::wait_for_stream(const char* what) {
   return comm_->wait(stream_, waits_.group_failed, waits_.timeout_s).with_context(what);
 }
 
-void CudaRank::destroy_graphs() {
-  for (Graph& g : graphs_) {
-    if (g.exec != nullptr) cudaGraphExecDestroy(g.exec);  // one still running is freed when it ends
-    if (g.graph != nullptr) cudaGraphDestroy(g.graph);
-  }
-  graphs_.clear();
-}
-
 void CudaRank::abandon_step() {
   // NCCL (2.26 and later) frees a communicator only once every graph that
   // captured its collectives is destroyed: ncclCommAbort would wait for
@@ -694,81 +554,14 @@ void CudaRank::abandon_step() {
   cudaGetLastError();
 }
 
-void CudaRank::pad_decode_step(const FlatStep& step, std::int64_t bs, FlatStep* out) const {
-  const std::int64_t n = step.num_tokens();
-  *out = step;
-  const auto scratch_table = static_cast<std::int32_t>(out->block_tables.size());
-  out->block_tables.push_back(scratch_block_);
-  for (std::int64_t i = n; i < bs; ++i) {
-    out->tokens.push_back(0);
-    out->positions.push_back(0);
-    out->slot_mapping.push_back(static_cast<std::int64_t>(scratch_block_) * limits_.block_size);
-    out->block_table_offsets.push_back(scratch_table);
-  }
-  out->decode_rows.clear();
-  for (std::int64_t i = 0; i < bs; ++i)
-    out->decode_rows.push_back(static_cast<std::int32_t>(i));
-  while (static_cast<std::int64_t>(out->sample_rows.size()) < bs)
-    out->sample_rows.push_back(0);  // outputs past the real sampled rows are ignored
-  if (batch_invariant_) decode_rows_as_tiles(out);
-}
-
-CudaRank::Layout CudaRank::decode_layout(std::int64_t bs) const {
-  Layout l = batch_invariant_ ? Layout::of(bs, bs, 0, 0, bs) : Layout::of(bs, bs, bs, 0);
-  l.max_context = limits_.max_model_len;  // a graph serves any context up to it
-  return l;
-}
-
-std::vector<std::int64_t> CudaRank::decode_graph_sizes() const {
-  std::vector<std::int64_t> sizes = {1, 2, 4, 8};
-  for (std::int64_t b = 16; b <= 256; b += b < 64 ? 8 : 32)
-    sizes.push_back(b);
-  for (std::int64_t b = 512; b <= limits_.max_seqs; b *= 2)
-    sizes.push_back(b);
-  const std::int64_t most = std::min<std::int32_t>(limits_.max_seqs, limits_.max_tokens);
-  while (!sizes.empty() && sizes.back() > most)
-    sizes.pop_back();
-  return sizes;
-}
-
-Status CudaRank::capture_decode_graph(std::int64_t bs) {
-  if (!graphs_.empty() && bs <= graphs_.back().batch_size)
-    return internal_error("decode graphs are captured in ascending batch size");
-  FlatStep empty, dummy;
-  pad_decode_step(empty, bs, &dummy);
-  const Layout l = decode_layout(bs);
-  // The grid holds the splits a full-length context would want; each replay
-  // sets the split size from its own longest context (decode_split_size).
-  const std::int64_t splits = splits_for(l.nd, limits_.max_model_len);
-  // An eager run first: cuBLASLt picks and caches each GEMM's algorithm
-  // outside the capture, and errors surface here rather than at replay.
-  PAGODA_RETURN_IF_ERROR(stage(dummy, l, decode_split_size(1, splits)));
-  PAGODA_RETURN_IF_ERROR(enqueue_forward(l, splits));
-  PAGODA_RETURN_IF_ERROR(wait_for_stream("the warm-up before a graph capture"));
-  Graph g;
-  g.batch_size = bs;
-  g.num_splits = splits;
-  PAGODA_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-  Status st = enqueue_forward(l, splits);
-  const cudaError_t end = cudaStreamEndCapture(stream_, &g.graph);
-  if (!st.ok() && end == cudaSuccess) cudaGraphDestroy(g.graph);
-  PAGODA_RETURN_IF_ERROR(st);
-  PAGODA_CUDA_RETURN_IF_ERROR(end);
-  if (const cudaError_t e = cudaGraphInstantiate(&g.exec, g.graph, 0); e != cudaSuccess) {
-    cudaGraphDestroy(g.graph);
-    return cuda_status(e, "cudaGraphInstantiate");
-  }
-  graphs_.push_back(g);
-  return ok_status();
-}
-
 Status CudaRank::forward(const FlatStep& step, bool copy_logits, const DeviceSampleBatch* sampling) {
   const std::int64_t n = step.num_tokens();
   const auto s = static_cast<std::int64_t>(step.sample_rows.size());
   const auto nb = static_cast<std::int64_t>(step.block_tables.size());
   if (n == 0) return ok_status();
-  if (n > limits_.max_tokens || s > limits_.max_seqs || nb >= block_table_capacity(limits_) ||
-      static_cast<std::int64_t>(step.prefill_tiles.size() + step.decode_rows.size()) > max_tiles(limits_)) {
+  if (n > limits_.max_tokens || s > limits_.max_seqs || nb >= rank_capacity::block_table_capacity(limits_) ||
+      static_cast<std::int64_t>(step.prefill_tiles.size() + step.decode_rows.size()) >
+          rank_capacity::max_tiles(limits_)) {
     return internal_error("step of " + std::to_string(n) + " tokens, " + std::to_string(s) +
                           " sampled rows and " + std::to_string(nb) +
                           " blocks exceeds the CUDA runner's limits (" + std::to_string(limits_.max_tokens) +
