@@ -37,7 +37,16 @@ GenerationCall::~GenerationCall() {
   if (registered_) ctx_->registry().release(request_id_, tenant_);
 }
 
-Status GenerationCall::submit(const v1::GenerateRequest& request) {
+void GenerationCall::submit(const v1::GenerateRequest& request) {
+  Status s = submit_choices_of(request);
+  std::lock_guard lock(mu_);
+  if (!s.ok() && engine_ids_.empty()) {
+    submitted_ = true;  // nothing to wait for
+    if (error_.ok()) error_ = s;
+  }
+}
+
+Status GenerationCall::submit_choices_of(const v1::GenerateRequest& request) {
   PAGODA_RETURN_IF_ERROR(ctx_->check_ready());
   PAGODA_ASSIGN_OR_RETURN(generation_, parse_generate_request(*ctx_, request, tenant_));
   request_id_ = request.request_id().empty() ? ctx_->next_request_id("gen-") : request.request_id();
@@ -100,14 +109,7 @@ GenerateReactor::GenerateReactor(ServingContext* ctx, grpc::CallbackServerContex
 GenerateReactor* GenerateReactor::start(ServingContext* ctx, grpc::CallbackServerContext* call,
                                         const v1::GenerateRequest* request, std::string tenant) {
   auto* r = new GenerateReactor(ctx, call, std::move(tenant));
-  Status s = r->submit(*request);
-  {
-    std::lock_guard lock(r->mu_);
-    if (!s.ok() && r->engine_ids_.empty()) {
-      r->submitted_ = true;  // nothing to wait for
-      if (r->error_.ok()) r->error_ = s;
-    }
-  }
+  r->submit(*request);
   r->leave();  // may finish r: the pointer is only returned
   return r;
 }
@@ -242,14 +244,7 @@ GenerateOnceReactor* GenerateOnceReactor::start(ServingContext* ctx, grpc::Callb
                                                 const v1::GenerateRequest* request,
                                                 v1::GenerateOnceResponse* response, std::string tenant) {
   auto* r = new GenerateOnceReactor(ctx, call, response, std::move(tenant));
-  Status s = r->submit(*request);
-  {
-    std::lock_guard lock(r->mu_);
-    if (!s.ok() && r->engine_ids_.empty()) {
-      r->submitted_ = true;  // nothing to wait for
-      if (r->error_.ok()) r->error_ = s;
-    }
-  }
+  r->submit(*request);
   r->leave();  // may finish r: the pointer is only returned
   return r;
 }

@@ -29,8 +29,11 @@ class GenerationCall {
                  const char* route);
   ~GenerationCall();
 
-  // Parses and submits; on error returns it (nothing is running then unless engine_ids_ is non-empty).
-  Status submit(const v1::GenerateRequest& request);
+  // Parses and submits; an error becomes the call's (error_), and when no
+  // engine request was submitted the call has nothing left to wait for.
+  void submit(const v1::GenerateRequest& request);
+  // submit's work; on error returns it (nothing is running then unless engine_ids_ is non-empty).
+  Status submit_choices_of(const v1::GenerateRequest& request);
   // Cancels every engine request of this call (any thread).
   void cancel_all();
   // Under mu_: every submitted engine request has delivered its final event.
