@@ -14,8 +14,8 @@
 
 namespace pagoda::cuda::rank_capacity {
 
-inline constexpr std::int64_t kMinSplitRows =
-    1024;  // (row, split) pairs the attention workspace holds at least
+// (row, split) pairs the attention workspace holds at least.
+inline constexpr std::int64_t kMinSplitRows = 1024;
 
 inline std::int64_t max_blocks_per_seq(const CudaStepLimits& l) {
   return (l.max_model_len + l.block_size - 1) / l.block_size;
@@ -38,7 +38,8 @@ namespace pagoda::cuda {
 // Byte offsets of one step's index arrays in the inputs region (and in the
 // pinned staging buffer, which mirrors it). Depends only on the capacities
 // given, so a captured graph's pointers stay valid for any step of its size;
-// block tables come last so only the used part is copied.
+// block tables come last so only the used part is copied. Packed, not
+// BumpLayout's 256-byte regions: the step copies it to the device whole.
 struct CudaRank::Layout {
   // rows, sampled rows, decode rows, prefill tiles, decode tiles (the batch-invariant mode's)
   std::int64_t n = 0, s = 0, nd = 0, nt = 0, ndt = 0;
